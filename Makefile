@@ -1,0 +1,45 @@
+# Distill Audit — every target a new user needs. `make demo` and `make test` set up
+# the virtual environment themselves on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup demo demo-assets app test test-slow bench lint screenshots clean
+
+setup: $(STAMP)
+
+# torch first, pinned to the CPU build (a looser pin pulls a multi-GB CUDA build).
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/distill-audit demo
+
+demo-assets: $(STAMP)
+	$(BIN)/python -m resources.build_demo
+
+app: $(STAMP)
+	$(BIN)/distill-audit-gui
+
+lint: $(STAMP)
+	$(BIN)/ruff check core app tests resources
+	$(BIN)/lint-imports
+
+test: $(STAMP) lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+test-slow: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m slow
+
+bench: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/benchmarks -m bench -s
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache

@@ -1,0 +1,51 @@
+"""Typed errors a user can cause. Each carries a message a lawyer can act on.
+
+The CLI prints ``str(error)`` on stderr and exits non-zero; the GUI shows it in a dialog.
+Anything that is not a ``DistillAuditError`` is a bug and is reported as such.
+"""
+
+from __future__ import annotations
+
+
+class DistillAuditError(Exception):
+    """Base class for every error caused by user input or user files."""
+
+    exit_code = 2
+
+
+class CaseFileError(DistillAuditError):
+    """The case file cannot be opened, is damaged or is not a case file."""
+
+
+class NotACaseFileError(CaseFileError):
+    """The file exists but is not a Distill Audit case file."""
+
+
+class NewerSchemaError(CaseFileError):
+    """The case file was written by a newer version of Distill Audit."""
+
+
+class EvidenceError(DistillAuditError):
+    """An evidence file (model, transcript, policy) is invalid or unsafe."""
+
+
+class PickledWeightsError(EvidenceError):
+    """Model weights are stored in a pickle-based format that could run code."""
+
+
+class ModelLoadError(EvidenceError):
+    """A model passed import checks but could not be loaded for inference."""
+
+
+class NotFoundError(DistillAuditError):
+    """A case, artifact, run or other record id does not exist."""
+
+
+class DeclinedError(DistillAuditError):
+    """An analysis declined to run because its inputs do not fit (the reason says why)."""
+
+
+class Cancelled(DistillAuditError):  # noqa: N818 - reads better at raise sites
+    """The user cancelled a long-running job."""
+
+    exit_code = 130
