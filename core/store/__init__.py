@@ -1,0 +1,1 @@
+"""The case file: SQLite via SQLAlchemy 2, Alembic migrations, the hash-chained audit log."""

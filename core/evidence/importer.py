@@ -1,0 +1,158 @@
+"""Importing evidence into a case: validate first, hash, then write in one transaction.
+
+Validation and hashing happen before anything touches the case file, and each import
+is a single transaction with its audit event, so a bad file leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from core.errors import DistillAuditError, EvidenceError
+from core.evidence.hashing import hash_files, manifest_digest, sha256_file
+from core.evidence.model_folder import ModelInspection, inspect_model
+from core.evidence.transcripts import read_transcripts
+from core.jobs import JobState
+from core.store import audit
+from core.store.cases import get_case
+from core.store.db import CaseFile
+from core.store.models import (
+    ARTIFACT_ROLES,
+    TRANSCRIPT_ROLES,
+    ModelArtifact,
+    TranscriptItem,
+    TranscriptSet,
+)
+
+
+def _check_role(role: str, allowed: tuple[str, ...]) -> None:
+    if role not in allowed:
+        raise DistillAuditError(f"Unknown role {role!r}; choose one of {', '.join(allowed)}.")
+
+
+def import_model(
+    cf: CaseFile,
+    case_key: int | str,
+    path: str | Path,
+    role: str,
+    *,
+    name: str | None = None,
+    provenance: dict[str, Any] | None = None,
+    actor: str | None = None,
+    state: JobState | None = None,
+    inspection: ModelInspection | None = None,
+) -> int:
+    """Validate, hash and record a model (HF folder or ONNX); returns the artifact id."""
+    _check_role(role, ARTIFACT_ROLES)
+    state = state or JobState()
+    state.set_status(f"Inspecting {Path(path).name}")
+    info = inspection or inspect_model(Path(path))
+    with cf.read_session() as s:
+        case_id = get_case(s, case_key).id
+    entries = hash_files(info.root, info.files, state)
+    state.set_status("Recording the evidence")
+    with cf.session() as s:
+        art = ModelArtifact(
+            case_id=case_id, name=name or info.root.name, role=role, format=info.format,
+            path=str(info.root.resolve()), manifest=[e.to_dict() for e in entries],
+            manifest_sha256=manifest_digest(entries), total_size=sum(e.size for e in entries),
+            architecture=info.architecture, parameter_count=info.parameter_count,
+            vocab_size=info.vocab_size, tokenizer_hash=info.tokenizer_hash(),
+            licence_file=info.licence_file, details=info.details,
+            provenance=dict(provenance or {}), imported_by=actor or audit.current_actor(),
+        )
+        s.add(art)
+        s.flush()
+        audit.record(s, "evidence.model_imported", "model_artifact", art.id, case_id=case_id,
+                     actor=actor, details={
+                         "name": art.name, "role": role, "format": info.format,
+                         "path": art.path, "manifest_sha256": art.manifest_sha256,
+                         "files": [e.to_dict() for e in entries]})
+        state.set_progress(100)
+        return art.id
+
+
+def import_transcripts(
+    cf: CaseFile,
+    case_key: int | str,
+    path: str | Path,
+    role: str,
+    *,
+    name: str | None = None,
+    source: str = "",
+    provider: str = "",
+    model_name: str = "",
+    sampling: dict[str, Any] | None = None,
+    collector: str = "",
+    collected_at: datetime | None = None,
+    actor: str | None = None,
+    state: JobState | None = None,
+) -> int:
+    """Stream a JSONL/CSV transcript into the case as one all-or-nothing transaction."""
+    _check_role(role, TRANSCRIPT_ROLES)
+    state = state or JobState()
+    p = Path(path)
+    if not p.is_file():
+        raise EvidenceError(f"{p} is not a file.")
+    size = p.stat().st_size
+    if size == 0:
+        raise EvidenceError(f"{p.name} is empty.")
+    with cf.read_session() as s:
+        case_id = get_case(s, case_key).id
+    state.set_status(f"Hashing {p.name}")
+    file_hash = sha256_file(p, state.sub(0, 30), 0, size)
+    state.set_status(f"Reading {p.name}")
+    with cf.session() as s:
+        tset = TranscriptSet(
+            case_id=case_id, name=name or p.stem, role=role, source_path=str(p.resolve()),
+            file_sha256=file_hash, file_size=size, source=source, provider=provider,
+            model_name=model_name, sampling=dict(sampling or {}), collector=collector,
+            collected_at=collected_at, imported_by=actor or audit.current_actor(),
+        )
+        s.add(tset)
+        s.flush()
+        seen: dict[str, int] = {}
+        duplicates: list[str] = []
+        first_meta: dict[str, Any] | None = None
+        earliest: datetime | None = None
+        count = 0
+        for rec in read_transcripts(p):
+            digest = hashlib.sha256(rec.prompt.strip().encode()).hexdigest()
+            if digest in seen:
+                duplicates.append(f"line {rec.line} repeats line {seen[digest]}")
+            else:
+                seen[digest] = rec.line
+            s.add(TranscriptItem(set_id=tset.id, ordinal=count, item_key=rec.key,
+                                 prompt=rec.prompt, response=rec.response, meta=rec.meta,
+                                 collected_at=rec.collected_at, sha256=rec.sha256()))
+            count += 1
+            first_meta = first_meta if first_meta is not None else rec.meta
+            if rec.collected_at and (earliest is None or rec.collected_at < earliest):
+                earliest = rec.collected_at
+            if count % 500 == 0:
+                s.flush()
+                state.check_cancelled()
+                state.set_status(f"Read {count:,} records")
+        if count == 0:
+            raise EvidenceError(f"{p.name} holds no prompt/response records.")
+        if sha256_file(p) != file_hash:
+            raise EvidenceError(f"{p.name} changed while it was being imported; try again.")
+        meta = first_meta or {}
+        tset.item_count = count
+        tset.duplicate_prompts = len(duplicates)
+        tset.model_name = tset.model_name or str(meta.get("model", ""))
+        tset.provider = tset.provider or str(meta.get("provider", ""))
+        tset.collector = tset.collector or str(meta.get("collector", ""))
+        if not tset.sampling and isinstance(meta.get("sampling"), dict):
+            tset.sampling = meta["sampling"]
+        tset.collected_at = tset.collected_at or earliest
+        audit.record(s, "evidence.transcripts_imported", "transcript_set", tset.id,
+                     case_id=case_id, actor=actor, details={
+                         "name": tset.name, "role": role, "path": tset.source_path,
+                         "sha256": file_hash, "items": count,
+                         "duplicate_prompts": duplicates[:20]})
+        state.set_progress(100)
+        return tset.id

@@ -1,0 +1,140 @@
+"""The life cycle of a Run: queued → running → done | failed | cancelled | interrupted.
+
+Every transition is committed at once (so a crash leaves an honest status behind) and
+recorded in the audit log. A run left 'running' by a process that no longer exists is
+marked 'interrupted' the next time the case file is opened.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from core.errors import Cancelled, DistillAuditError
+from core.store import audit
+from core.store.models import Run
+from core.store.types import utcnow
+
+if TYPE_CHECKING:
+    from core.store.db import CaseFile
+
+_PACKAGES = ("distill-audit", "torch", "transformers", "tokenizers", "onnxruntime", "onnx",
+             "numpy", "scipy", "sqlalchemy", "reportlab")
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of Python, the OS and the packages that can change a result."""
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_interrupted_runs(cf: CaseFile) -> list[int]:
+    """Mark runs whose owning process died while they were running as 'interrupted'."""
+    ids: list[int] = []
+    with cf.session() as s:
+        for run in s.execute(select(Run).where(Run.status.in_(("running", "queued")))).scalars():
+            if run.owner_pid == os.getpid() or _pid_alive(run.owner_pid):
+                continue
+            run.status = "interrupted"
+            run.finished_at = utcnow()
+            run.error = "The process running this analysis stopped before it finished."
+            audit.record(s, "run.interrupted", "run", run.id, case_id=run.case_id)
+            ids.append(run.id)
+    return ids
+
+
+@dataclass
+class RunHandle:
+    """What a job body gets: the run id and a way to save partial outputs as it goes."""
+
+    cf: CaseFile
+    run_id: int
+    case_id: int
+
+    def save_summary(self, **values: Any) -> None:
+        """Merge values into the run's summary and commit (survives a later cancel)."""
+        with self.cf.session() as s:
+            run = s.get(Run, self.run_id)
+            assert run is not None
+            run.summary = {**(run.summary or {}), **values}
+
+
+def create_run(
+    cf: CaseFile, case_id: int, kind: str, parameters: dict[str, Any],
+    inputs: dict[str, Any], seed: int | None,
+) -> int:
+    with cf.session() as s:
+        run = Run(
+            case_id=case_id, kind=kind, parameters=parameters, inputs=inputs, seed=seed,
+            software=software_versions(), status="queued",
+        )
+        s.add(run)
+        s.flush()
+        audit.record(s, "run.created", "run", run.id, case_id=case_id,
+                     details={"kind": kind, "parameters": parameters, "inputs": inputs,
+                              "seed": seed})
+        return run.id
+
+
+def _set_status(cf: CaseFile, run_id: int, status: str, error: str | None = None) -> None:
+    with cf.session() as s:
+        run = s.get(Run, run_id)
+        assert run is not None
+        run.status = status
+        if status == "running":
+            run.started_at = utcnow()
+            run.owner_pid = os.getpid()
+        else:
+            run.finished_at = utcnow()
+        if error is not None:
+            run.error = error
+        audit.record(s, f"run.{status}", "run", run_id, case_id=run.case_id,
+                     details={"error": error} if error else {})
+
+
+@contextmanager
+def running(cf: CaseFile, run_id: int) -> Iterator[RunHandle]:
+    """Mark the run running; on exit mark it done, cancelled or failed (and re-raise)."""
+    with cf.session() as s:
+        run = s.get(Run, run_id)
+        assert run is not None
+        case_id = run.case_id
+    _set_status(cf, run_id, "running")
+    try:
+        yield RunHandle(cf, run_id, case_id)
+    except Cancelled:
+        _set_status(cf, run_id, "cancelled", "Cancelled by the user.")
+        raise
+    except DistillAuditError as exc:
+        _set_status(cf, run_id, "failed", str(exc))
+        raise
+    except BaseException as exc:
+        _set_status(cf, run_id, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    else:
+        _set_status(cf, run_id, "done")
