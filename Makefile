@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/distill-audit demo
 
 demo-assets: $(STAMP)
-	$(BIN)/python -m resources.build_demo
+	$(BIN)/python resources/demo_build/build.py
 
 app: $(STAMP)
 	$(BIN)/distill-audit-gui
