@@ -1,0 +1,108 @@
+"""What is in a model folder, decided from file names alone (cheap, imports nothing heavy).
+
+The pickle rule lives here: weights stored with Python pickle can run code when loaded,
+so a folder that only has pickled weights is refused before any library touches it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from core.errors import ModelLoadError, PickledWeightsError
+
+PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"})
+ONNX_FILENAME = "model.onnx"
+# Files a tokenizer may consist of; copied beside an ONNX export.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "tokenizer.model",
+    "spiece.model",
+    "chat_template.jinja",
+    "chat_template.json",
+)
+
+ModelFormat = Literal["onnx", "hf"]
+
+
+def require_folder(path: str | Path) -> Path:
+    """The path as a folder, or ModelLoadError saying what is wrong with it."""
+    folder = Path(path)
+    if not folder.exists():
+        raise ModelLoadError(f"Model folder {folder} does not exist.")
+    if not folder.is_dir():
+        raise ModelLoadError(f"{folder} is a file; choose the folder that holds the model.")
+    return folder
+
+
+def safetensors_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.safetensors"))
+
+
+def pickled_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES
+    )
+
+
+def check_hf_folder(path: str | Path) -> Path:
+    """Check a Hugging Face folder can be loaded safely: config.json and safetensors weights.
+
+    Raises PickledWeightsError when the only weights are pickles, ModelLoadError when
+    config or weights are missing.
+    """
+    folder = require_folder(path)
+    if not safetensors_files(folder):
+        pickles = pickled_files(folder)
+        if pickles:
+            names = ", ".join(p.name for p in pickles[:5])
+            raise PickledWeightsError(
+                f"The model in {folder} stores its weights in pickle files ({names}). "
+                "Loading a pickle can run arbitrary code, so Distill Audit refuses it. "
+                "Convert the weights to safetensors in a trusted, isolated environment, e.g. "
+                "AutoModelForCausalLM.from_pretrained(folder).save_pretrained(new_folder, "
+                "safe_serialization=True), copy the tokenizer files, and import new_folder."
+            )
+        raise ModelLoadError(
+            f"No model weights found in {folder}: expected *.safetensors files "
+            "(a Hugging Face folder) or model.onnx (an ONNX export)."
+        )
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(
+            f"{folder} has safetensors weights but no config.json; save the model with "
+            "save_pretrained so its configuration is stored beside the weights."
+        )
+    return folder
+
+
+def read_config(folder: Path, name: str = "config.json") -> dict[str, Any]:
+    """A JSON config file (config.json by default) as a dict, {} when absent."""
+    path = folder / name
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path} does not hold a JSON object.")
+    return data
+
+
+def detect_format(path: str | Path) -> tuple[ModelFormat, Path, str]:
+    """``(format, folder, onnx filename)`` for a model path (a folder or a .onnx file)."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".onnx":
+        return "onnx", path.parent, path.name
+    folder = require_folder(path)
+    if (folder / ONNX_FILENAME).is_file():
+        return "onnx", folder, ONNX_FILENAME
+    check_hf_folder(folder)
+    return "hf", folder, ""

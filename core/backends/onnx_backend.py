@@ -1,0 +1,140 @@
+"""The onnxruntime backend: a folder with model.onnx (+ external data) and its tokenizer.
+
+The graph must take ``input_ids`` (and optionally ``attention_mask`` and
+``position_ids``) and output ``logits`` [batch, sequence, vocab], as
+:func:`core.backends.onnx_export.export_onnx` writes it. It runs on the CPU provider
+only; the graph is checked when the session opens so a wrong file fails with a message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.backends.batched_model import BatchedModel
+from core.backends.folders import ONNX_FILENAME, read_config, require_folder
+from core.errors import ModelLoadError
+
+KNOWN_INPUTS = ("input_ids", "attention_mask", "position_ids")
+_INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+class OnnxModel(BatchedModel):
+    """A causal LM exported to ONNX, run with onnxruntime (no KV cache)."""
+
+    backend = "onnx"
+
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        filename: str = ONNX_FILENAME,
+        name: str | None = None,
+        num_threads: int | None = None,
+        max_length: int | None = None,
+        max_batch_tokens: int | None = None,
+        max_batch_size: int = 32,
+    ) -> None:
+        folder = require_folder(folder)
+        self.onnx_path = folder / filename
+        if not self.onnx_path.is_file():
+            raise ModelLoadError(f"No {filename} in {folder}.")
+        super().__init__(
+            folder,
+            name=name,
+            num_threads=num_threads,
+            max_length=max_length,
+            max_batch_tokens=max_batch_tokens,
+            max_batch_size=max_batch_size,
+            config=read_config(folder),
+        )
+        self._session: Any = None
+        self._input_types: dict[str, Any] = {}
+        self._logits_width: int | None = None
+
+    def _load_weights(self) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only; warnings are not for lawyers
+        if self.num_threads:
+            options.intra_op_num_threads = int(self.num_threads)
+            options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(
+                str(self.onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelLoadError(
+                f"{self.onnx_path} could not be opened as an ONNX model: {exc}"
+            ) from exc
+        self._input_types, self._logits_width, fixed_batch = _check_graph(session, self.onnx_path)
+        if fixed_batch == 1:  # a graph exported for one sequence at a time
+            self.max_batch_size = 1
+        self._session = session
+
+    def _unload_weights(self) -> None:
+        self._session = None
+
+    def _weights_vocab_size(self) -> int | None:
+        return self._logits_width
+
+    def _logits(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feeds = {"input_ids": ids}
+        if "attention_mask" in self._input_types:
+            feeds["attention_mask"] = mask
+        if "position_ids" in self._input_types:
+            feeds["position_ids"] = np.clip(np.cumsum(mask, axis=-1) - 1, 0, None)
+        feeds = {k: v.astype(self._input_types[k], copy=False) for k, v in feeds.items()}
+        try:
+            (logits,) = self._session.run(["logits"], feeds)
+        except Exception as exc:
+            raise ModelLoadError(f"Inference with {self.onnx_path} failed: {exc}") from exc
+        return np.asarray(logits, dtype=np.float32)
+
+
+def _check_graph(session: Any, path: Path) -> tuple[dict[str, Any], int | None, int | None]:
+    """Input dtypes by name, logits width and any fixed batch size; ModelLoadError if unfit."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name: o for o in session.get_outputs()}
+    if "logits" not in outputs:
+        raise ModelLoadError(
+            f"{path} has no output named 'logits' (outputs: {', '.join(outputs) or 'none'}). "
+            "Distill Audit needs a causal language model graph that outputs logits "
+            "[batch, sequence, vocab]; export it with Distill Audit's ONNX export."
+        )
+    unknown = [name for name in inputs if name not in KNOWN_INPUTS]
+    if "input_ids" not in inputs or unknown:
+        raise ModelLoadError(
+            f"{path} takes inputs {', '.join(inputs) or 'none'}; Distill Audit feeds only "
+            "input_ids, attention_mask and position_ids. Graphs with a KV cache "
+            "(past_key_values inputs) are not supported: export with use_cache=False."
+        )
+    types, fixed_batch = {}, None
+    for name, arg in inputs.items():
+        if arg.type not in _INT_TYPES:
+            raise ModelLoadError(
+                f"{path}: input {name} has type {arg.type}; expected int64 or int32."
+            )
+        if len(arg.shape) != 2 or any(isinstance(d, int) and d > 0 for d in arg.shape[1:]):
+            raise ModelLoadError(
+                f"{path}: input {name} has shape {arg.shape}; expected [batch, sequence] with a "
+                "dynamic sequence axis."
+            )
+        types[name] = _INT_TYPES[arg.type]
+        if isinstance(arg.shape[0], int) and arg.shape[0] > 0:
+            if arg.shape[0] != 1:
+                raise ModelLoadError(
+                    f"{path}: input {name} has a fixed batch size of {arg.shape[0]}; export it "
+                    "with a dynamic batch axis (or a batch of 1)."
+                )
+            fixed_batch = 1
+    shape = outputs["logits"].shape
+    if len(shape) != 3:
+        raise ModelLoadError(
+            f"{path}: logits have shape {shape}; expected [batch, sequence, vocab]."
+        )
+    width = shape[2] if isinstance(shape[2], int) and shape[2] > 0 else None
+    return types, width, fixed_batch
