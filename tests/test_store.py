@@ -173,3 +173,14 @@ def test_migrations_match_the_orm(case_file) -> None:
 
     with case_file.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_reads_do_not_wait_for_a_running_write(case_file, case_id) -> None:
+    """A long import holds the write lock; the GUI must still be able to read at once."""
+    import time
+
+    with case_file.session() as writer:
+        writer.connection()  # BEGIN IMMEDIATE: this transaction now holds the write lock
+        start = time.perf_counter()
+        assert [c.reference for c in list_cases(case_file)] == ["DA-TEST-1"]
+        assert time.perf_counter() - start < 1.0

@@ -55,7 +55,9 @@ def known_revisions() -> set[str]:
     return {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
 
 
-def _make_engine(path: Path) -> sa.Engine:
+def _make_engine(path: Path, *, writer: bool = True) -> sa.Engine:
+    """An engine whose transactions take the write lock up front (writer) or read a
+    WAL snapshot without blocking on writers (reader)."""
     engine = sa.create_engine(f"sqlite:///{path}", future=True)
 
     @event.listens_for(engine, "connect")
@@ -73,7 +75,8 @@ def _make_engine(path: Path) -> sa.Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         # IMMEDIATE: take the write lock up front, so the audit chain head cannot race.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers use a deferred BEGIN: in WAL mode they never wait for a writer.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
 
@@ -109,8 +112,10 @@ class CaseFile:
     def __init__(self, path: Path, engine: sa.Engine, backup: Path | None = None) -> None:
         self.path = path
         self.engine = engine
+        self.read_engine = _make_engine(path, writer=False)
         self.backup_path = backup  # set when opening upgraded an older schema
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -119,8 +124,8 @@ class CaseFile:
             yield s
 
     def read_session(self) -> Session:
-        """A session for reading (caller closes it)."""
-        return self._sessions()
+        """A session for reading (caller closes it); never waits for a running import."""
+        return self._read_sessions()
 
     def revision(self) -> str | None:
         with self.engine.connect() as conn:
@@ -128,6 +133,7 @@ class CaseFile:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()
 
     def __enter__(self) -> CaseFile:
         return self

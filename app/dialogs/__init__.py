@@ -1,0 +1,1 @@
+"""Dialogs and wizards: the new-case wizard and the message boxes."""

@@ -1,0 +1,92 @@
+"""The Evidence tab: models and transcript sets of the case with their hashes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from app.views.table_model import Column, RecordTableModel
+from app.views.tables import fit_columns, make_table
+
+if TYPE_CHECKING:
+    from core.evidence.inventory import EvidenceItem
+
+KIND_NAMES = {"model": "Model", "transcripts": "Transcripts", "policy": "Policy"}
+
+
+def short_hash(digest: str, keep: int = 12) -> str:
+    return digest[:keep] + "…" if len(digest) > keep else digest
+
+
+def _when(text: str) -> str:
+    return text[:19].replace("T", " ")
+
+
+COLUMNS: list[Column[EvidenceItem]] = [
+    Column("Kind", lambda e: KIND_NAMES.get(e.kind, e.kind)),
+    Column("Role", lambda e: e.role),
+    Column("Name", lambda e: e.name, tooltip=lambda e: e.path),
+    Column("SHA-256", lambda e: short_hash(e.sha256),
+           tooltip=lambda e: f"SHA-256 {'of the file manifest' if e.kind == 'model' else 'of the file'}:"
+           f"\n{e.sha256}\n(Ctrl+C copies it)"),
+    Column("Description", lambda e: e.description, tooltip=lambda e: e.description),
+    Column("Imported by", lambda e: e.imported_by),
+    Column("Imported at (UTC)", lambda e: _when(e.imported_at), tooltip=lambda e: e.imported_at),
+]
+
+
+class EvidenceView(QWidget):
+    """Table of the selected case's evidence; the full SHA-256 can be copied."""
+
+    def __init__(self, import_actions: list[QAction], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model: RecordTableModel[EvidenceItem] = RecordTableModel(COLUMNS, self)
+        self.table = make_table("Evidence", self)
+        self.table.setAccessibleDescription(
+            "Models and transcript sets of the case; Ctrl+C copies the selected SHA-256")
+        self.table.setModel(self.model)
+
+        self.copy_action = QAction("&Copy SHA-256", self)
+        self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.copy_action.triggered.connect(self.copy_selected_hash)
+        self.table.addAction(self.copy_action)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+        bar = QHBoxLayout()
+        for action in import_actions:
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            bar.addWidget(button)
+        bar.addStretch(1)
+        self.summary = QLabel(self)
+        self.summary.setObjectName("EvidenceSummary")
+        bar.addWidget(self.summary)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.table)
+
+    def set_items(self, items: list[EvidenceItem]) -> None:
+        self.model.set_records(items)
+        fit_columns(self.table, stretch=4, fit=(0, 1, 3, 5, 6))
+        header = self.table.horizontalHeader()
+        header.resizeSection(2, min(max(header.sectionSize(2), 100), 260))  # name
+        models = sum(e.kind == "model" for e in items)
+        self.summary.setText(f"{models} model(s), {len(items) - models} transcript set(s)")
+
+    def selected_item(self) -> EvidenceItem | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.record(rows[0].row()) if rows else None
+
+    def copy_selected_hash(self) -> str | None:
+        """Put the selected item's full SHA-256 on the clipboard; return it."""
+        item = self.selected_item()
+        if item is None:
+            return None
+        QGuiApplication.clipboard().setText(item.sha256)
+        return item.sha256

@@ -1,0 +1,115 @@
+"""Fixtures for the GUI tests: no dangling threads, a main window on a real case file.
+
+Import the fixtures into a test module (``from tests.gui_fixtures import ...``); the
+thread check is autouse there. Like napari's ``_dangling_qthreads``, it records where
+every QThread / QThreadPool was started and fails a test that leaves one running.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QThread, QThreadPool
+
+
+def _where() -> str:
+    return "".join(traceback.format_stack(limit=8)[:-2])
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail the test if a QThread or a thread-pool worker it started is still running."""
+    threads: weakref.WeakKeyDictionary[QThread, str] = weakref.WeakKeyDictionary()
+    pools: weakref.WeakKeyDictionary[QThreadPool, str] = weakref.WeakKeyDictionary()
+    thread_start, pool_start = QThread.start, QThreadPool.start
+
+    def start_thread(self: QThread, *args: Any) -> None:
+        threads[self] = _where()
+        thread_start(self, *args)
+
+    def start_pool(self: QThreadPool, *args: Any) -> None:
+        pools[self] = _where()
+        pool_start(self, *args)
+
+    monkeypatch.setattr(QThread, "start", start_thread)
+    monkeypatch.setattr(QThreadPool, "start", start_pool)
+    yield
+    dangling = []
+    for thread, where in list(threads.items()):
+        try:
+            if thread.isRunning():
+                dangling.append(f"QThread {thread.objectName()!r} started at:\n{where}")
+        except RuntimeError:  # the C++ object is gone: it cannot be running
+            pass
+    for pool, where in list(pools.items()):
+        if pool.activeThreadCount():
+            dangling.append(f"QThreadPool with {pool.activeThreadCount()} active, at:\n{where}")
+    if QThreadPool.globalInstance().activeThreadCount():
+        dangling.append("the global QThreadPool still has active workers")
+    if dangling:
+        for thread in list(threads):  # don't let them crash the next test
+            thread.wait(10_000)
+        pytest.fail("Threads left running after the test:\n" + "\n".join(dangling))
+
+
+class Recorder:
+    """Stands in for a dialog method: records the calls, returns a preset answer."""
+
+    def __init__(self, answer: Any = None) -> None:
+        self.answer = answer
+        self.calls: list[tuple[Any, ...]] = []
+
+    def __call__(self, *args: Any) -> Any:
+        self.calls.append(args)
+        return self.answer
+
+
+def _unexpected(name: str) -> Any:
+    def fail(*args: Any) -> Any:
+        raise AssertionError(f"unexpected dialog {name}{args}")
+
+    return fail
+
+
+@pytest.fixture
+def window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A shown MainWindow on a new case file; dialogs replaced (errors are recorded)."""
+    from app.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.errors = Recorder()
+    monkeypatch.setattr(win, "show_error", win.errors)
+    for name in ("ask_path", "ask_role", "ask_cancel_running_jobs", "show_about"):
+        monkeypatch.setattr(win, name, _unexpected(name))
+    assert win.open_case_file(tmp_path / "case.dacase")
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.runner.cancel_and_wait()
+    win.close()
+
+
+def new_case(win: Any, title: str = "Halcyon Labs v Quillmark AI",
+             reference: str = "DA-GUI-1") -> int:
+    """Create a case through core (for tests about other things) and select it."""
+    from core.store.cases import create_case
+
+    case_id = create_case(win.case_file, title, reference, parties=["Halcyon Labs"])
+    win.refresh_cases(select_id=case_id)
+    assert win.case_id == case_id
+    return case_id
+
+
+def write_jsonl(path: Path, n: int = 12) -> Path:
+    path.write_text("".join(
+        json.dumps({"id": f"q{i}", "prompt": f"Question {i}?", "response": f"Answer {i}.",
+                    "model": "Lumen", "provider": "Halcyon Labs"}) + "\n"
+        for i in range(n)), encoding="utf-8")
+    return path
