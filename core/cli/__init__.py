@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from core import __version__
 from core.errors import DistillAuditError
 
-from . import cases, evidence, maintenance
+from . import cases, evidence, maintenance, policy
 
-GROUPS = (cases, evidence, maintenance)
+GROUPS = (cases, evidence, policy, maintenance)
 
 
 def build_parser() -> argparse.ArgumentParser:

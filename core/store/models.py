@@ -167,6 +167,12 @@ class Clause(Base):
     span_start: Mapped[int] = mapped_column(Integer)
     span_end: Mapped[int] = mapped_column(Integer)
     depth: Mapped[int] = mapped_column(Integer, default=0)
+    # Where the clause's own text stops (its sub-clauses follow), its citation path
+    # (e.g. ["3", "3.3", "3.3(b)"]) and numbering style, so a clause can be rebuilt
+    # exactly for diffs and quotations without re-segmenting the document.
+    body_end: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    number_path: Mapped[Any] = mapped_column(JSONText(), nullable=True, default=None)
+    style: Mapped[str] = mapped_column(String(30), default="")
 
     policy: Mapped[Policy] = relationship(back_populates="clauses")
     tags: Mapped[list[ClauseTag]] = relationship(back_populates="clause")
