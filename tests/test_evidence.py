@@ -237,3 +237,13 @@ def test_verify_detects_changed_and_missing_files(tmp_path: Path, tiny_model: Pa
     with case_file.read_session() as s:
         last = s.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
         assert last.action == "evidence.verified" and len(last.details["problems"]) == 2
+
+
+def test_probe_sets_need_no_responses(tmp_path: Path, case_file, case_id) -> None:
+    f = write_jsonl(tmp_path / "probes.jsonl", [{"id": "i1", "prompt": "Who are you?"},
+                                                {"id": "i2", "prompt": "Who made you?"}])
+    set_id = import_transcripts(case_file, case_id, f, "probes")
+    with case_file.read_session() as s:
+        assert [i.response for i in s.get(TranscriptSet, set_id).items] == ["", ""]
+    with pytest.raises(EvidenceError, match="needs a prompt and a response"):
+        import_transcripts(case_file, case_id, f, "protected-answers")

@@ -131,3 +131,13 @@ def test_policy_cli(tmp_path: Path, capsys) -> None:
     assert main(["--db", db, "policy", "diff", "1", "2"]) == 0
     out = capsys.readouterr().out
     assert "CHANGED" in out and "ADDED" in out
+
+
+@pytest.mark.parametrize("title", [
+    "Acme API Terms", "Acme API Terms (Version 2.0)", "ACME API terms v2", "Acme API Terms - version 3.1",
+    "Acme API Terms (updated 1 July 2025)", "Acme API Terms, Rev. 4",
+])
+def test_versions_of_one_document_form_a_series(title: str) -> None:
+    from core.policy.persist import series_key
+
+    assert series_key(title) == "acme api terms"

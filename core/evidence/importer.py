@@ -119,7 +119,7 @@ def import_transcripts(
         first_meta: dict[str, Any] | None = None
         earliest: datetime | None = None
         count = 0
-        for rec in read_transcripts(p):
+        for rec in read_transcripts(p, require_response=role != "probes"):
             digest = hashlib.sha256(rec.prompt.strip().encode()).hexdigest()
             if digest in seen:
                 duplicates.append(f"line {rec.line} repeats line {seen[digest]}")

@@ -53,10 +53,13 @@ def _pick(d: dict[str, Any], keys: tuple[str, ...]) -> tuple[str | None, Any]:
     return None, None
 
 
-def _record(obj: dict[str, Any], line: int, source: str) -> TranscriptRecord:
+def _record(obj: dict[str, Any], line: int, source: str,
+            require_response: bool = True) -> TranscriptRecord:
     pk, prompt = _pick(obj, PROMPT_KEYS)
     rk, response = _pick(obj, RESPONSE_KEYS)
-    if pk is None or rk is None:
+    if rk is None and not require_response:
+        response = ""
+    if pk is None or (rk is None and require_response):
         raise EvidenceError(
             f"{source}, line {line}: each record needs a prompt and a response "
             f"(fields named one of {PROMPT_KEYS} and one of {RESPONSE_KEYS})."
@@ -95,7 +98,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                 ) from exc
 
 
-def read_jsonl(path: Path) -> Iterator[TranscriptRecord]:
+def read_jsonl(path: Path, require_response: bool = True) -> Iterator[TranscriptRecord]:
     for number, text in _lines(path):
         if not text.strip():
             continue
@@ -105,10 +108,11 @@ def read_jsonl(path: Path) -> Iterator[TranscriptRecord]:
             raise EvidenceError(f"{path.name}, line {number}: not valid JSON ({exc.msg}).") from exc
         if not isinstance(obj, dict):
             raise EvidenceError(f"{path.name}, line {number}: expected a JSON object.")
-        yield _record(obj, number, path.name)
+        yield _record(obj, number, path.name, require_response)
 
 
-def read_csv(path: Path, delimiter: str = ",") -> Iterator[TranscriptRecord]:
+def read_csv(path: Path, delimiter: str = ",",
+             require_response: bool = True) -> Iterator[TranscriptRecord]:
     lines = (text for _, text in _lines(path))
     reader = csv.DictReader(lines, delimiter=delimiter)
     try:
@@ -119,19 +123,22 @@ def read_csv(path: Path, delimiter: str = ",") -> Iterator[TranscriptRecord]:
                 raise EvidenceError(
                     f"{path.name}, line {reader.line_num}: more fields than the header has."
                 )
-            yield _record(dict(row), reader.line_num, path.name)
+            yield _record(dict(row), reader.line_num, path.name, require_response)
     except csv.Error as exc:
         raise EvidenceError(f"{path.name}, line {reader.line_num}: {exc}.") from exc
 
 
-def read_transcripts(path: Path) -> Iterator[TranscriptRecord]:
-    """Records of a .jsonl / .json-lines / .csv file, streamed; raises on the first bad one."""
+def read_transcripts(path: Path, require_response: bool = True) -> Iterator[TranscriptRecord]:
+    """Records of a .jsonl / .json-lines / .csv file, streamed; raises on the first bad one.
+
+    A probe set (questions to put to models) has prompts only: ``require_response=False``.
+    """
     path = Path(path)
     if not path.is_file():
         raise EvidenceError(f"{path} is not a file.")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return read_jsonl(path)
+        return read_jsonl(path, require_response)
     if suffix in (".csv", ".tsv"):
-        return read_csv(path, "\t" if suffix == ".tsv" else ",")
+        return read_csv(path, "\t" if suffix == ".tsv" else ",", require_response)
     raise EvidenceError(f"{path.name}: transcripts must be .jsonl or .csv files.")

@@ -7,6 +7,7 @@ event, so a bad document leaves nothing behind.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -199,12 +200,28 @@ def correct_tag(cf: CaseFile, clause_id: int, category: str, *, add: bool, note:
                               "policy_id": clause.policy_id})
 
 
+_VERSION_MARK = re.compile(
+    r"\s*(\((?:version|v\.?|rev\.?|revision)\s*[\w.\-]+\)|[-–—,:]?\s*(?:version|v\.?|rev\.?)"
+    r"\s*\d[\w.\-]*|\((?:updated|effective)[^)]*\))\s*$", re.IGNORECASE)
+
+
+def series_key(title: str) -> str:
+    """A document's identity across versions: its title without version markers, so
+    "Terms of Service (Version 2.0)" and "Terms of Service" are one series."""
+    previous = None
+    key = title.strip()
+    while key != previous:
+        previous, key = key, _VERSION_MARK.sub("", key).strip()
+    return " ".join(key.lower().split())
+
+
 def _versions(s: Session, case_id: int, provider: str, title: str | None) -> list[VersionInfo]:
     q = select(Policy).where(Policy.case_id == case_id, Policy.provider == provider)
+    rows = s.execute(q).scalars().all()
     if title:
-        q = q.where(Policy.title == title)
+        rows = [p for p in rows if series_key(p.title) == series_key(title)]
     return [VersionInfo(p.version, p.effective_from, p.effective_to, p.title, p.source_sha256,
-                        p.id) for p in s.execute(q).scalars()]
+                        p.id) for p in rows]
 
 
 def policy_in_force(cf: CaseFile, case_key: int | str, provider: str, when: date,
@@ -215,7 +232,7 @@ def policy_in_force(cf: CaseFile, case_key: int | str, provider: str, when: date
         versions = _versions(s, case_id, provider, title)
         if not versions:
             raise NotFoundError(f"No terms of {provider!r} in this case.")
-        titles = {v.title for v in versions}
+        titles = {series_key(v.title or "") for v in versions}
         if len(titles) > 1 and title is None:
             raise DistillAuditError(
                 f"{provider} has several documents ({', '.join(sorted(titles))}); name one."
