@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo demo-assets app test test-slow bench lint screenshots clean
+.PHONY: setup demo demo-assets app test test-slow bench lint screenshots clean installer installer-smoke
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/distill-audit demo
+	$(BIN)/distill-audit --db demo-output/demo.dacase demo
 
 demo-assets: $(STAMP)
 	$(BIN)/python resources/demo_build/build.py
@@ -40,6 +40,22 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/benchmarks -m bench -s
+
+# Desktop installers (installers/; README "Install"). PyInstaller comes from the
+# `installer` extra, installed here only. `make installer` builds the Linux tarball
+# dist/distill-audit-<version>-linux-x86_64.tar.gz (about 10 minutes on 2 cores);
+# `make installer-smoke` runs the frozen app from it offline (not part of `make test`).
+INSTALLER_STAMP := $(VENV)/.installer
+
+$(INSTALLER_STAMP): $(STAMP)
+	$(BIN)/pip install -e '.[installer]'
+	touch $(INSTALLER_STAMP)
+
+installer: $(INSTALLER_STAMP)
+	$(BIN)/python installers/build_linux.py
+
+installer-smoke: $(INSTALLER_STAMP)
+	$(BIN)/python installers/smoke_test.py --build-if-missing
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from core import __version__
 from core.errors import DistillAuditError
 
-from . import cases, evidence, maintenance, policy
+from . import cases, demo, evidence, maintenance, policy
 
-GROUPS = (cases, evidence, policy, maintenance)
+GROUPS = (cases, evidence, policy, maintenance, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

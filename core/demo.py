@@ -1,0 +1,138 @@
+"""The demonstration case: built from the shipped world in resources/demo through the
+same import, check and report functions a reviewer uses on real evidence.
+
+The world is fictional (see resources/demo/README.md): Halcyon Labs' protected model
+Lumen, Quillmark AI's suspect Osprey (distilled from Lumen's answers), its clean twin
+(same base, human answers), three independent reference models, captured transcripts
+and two versions of Halcyon's terms. Nothing here special-cases the demo's content: it
+only reads lineage.json for which file plays which role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from core.errors import DistillAuditError, EvidenceError
+from core.evidence.importer import import_model, import_transcripts
+from core.jobs import JobState
+from core.resources import resource_path
+from core.store.cases import create_case
+from core.store.db import CaseFile
+
+DEMO_REFERENCE = "DEMO-2025-001"
+CONDUCT_DATE = date(2025, 8, 1)  # the harvesting alleged in the demo story
+# lineage.json role → case-file artifact role (the clean twin is a model under test too)
+_ROLE = {"protected": "protected", "suspect": "suspect", "clean-control": "suspect",
+         "reference": "reference", "base": "base"}
+_TRANSCRIPT_ROLES = {
+    "protected_probe_answers": ("protected-answers", "Lumen answers captured from the API"),
+    "human_probe_answers": ("control-answers", "Human-written answers to the same probes"),
+    "identity_probes": ("probes", "Identity and persona probe questions"),
+}
+Log = Callable[[str], None]
+
+
+def demo_dir() -> Path:
+    return resource_path("demo")
+
+
+@dataclass
+class DemoCase:
+    """What building the demo case produced, for the CLI summary and the GUI."""
+
+    case_id: int
+    artifacts: dict[str, int] = field(default_factory=dict)  # model folder name → artifact id
+    transcripts: dict[str, int] = field(default_factory=dict)
+    policies: dict[str, int] = field(default_factory=dict)
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+
+def verify_manifest(root: Path) -> int:
+    """Check every shipped file against MANIFEST.sha256; returns the number of files."""
+    manifest = root / "MANIFEST.sha256"
+    if not manifest.is_file():
+        raise EvidenceError(f"The demo world is missing from {root} (no MANIFEST.sha256); "
+                            "run `make demo-assets` to build it.")
+    count = 0
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        digest, rel = line.split(maxsplit=1)
+        path = root / rel
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise EvidenceError(f"Demo file {rel} differs from the shipped manifest; "
+                                "restore it (git checkout resources/demo) or rebuild it.")
+        count += 1
+    return count
+
+
+def build_demo_case(cf: CaseFile, root: Path | None = None, state: JobState | None = None,
+                    log: Log = lambda _m: None) -> DemoCase:
+    """Create the demo case in ``cf`` and import all of the world's evidence into it."""
+    root = root or demo_dir()
+    state = state or JobState()
+    n_files = verify_manifest(root)
+    log(f"Verified {n_files} shipped demo files against MANIFEST.sha256.")
+    lineage = json.loads((root / "lineage.json").read_text(encoding="utf-8"))
+    case_id = create_case(
+        cf, "Halcyon Labs v Quillmark AI (demonstration)", DEMO_REFERENCE,
+        parties=["Halcyon Labs (fictional)", "Quillmark AI (fictional)"],
+        commissioned_by="Halcyon Labs, Legal Department (fictional)",
+        conduct_date=CONDUCT_DATE,
+    )
+    demo = DemoCase(case_id, lineage=lineage)
+    log(f"Created case {case_id} ({DEMO_REFERENCE}).")
+    models = lineage["models"]
+    jobs: list[tuple[str, Path, str]] = []
+    for name, info in models.items():
+        jobs.append((name, root / info["path"], _ROLE.get(info["role"], "reference")))
+        if info.get("onnx_export"):
+            jobs.append((f"{name} (ONNX export)", root / info["onnx_export"],
+                         _ROLE.get(info["role"], "reference")))
+    steps = len(jobs) + len(lineage["transcripts"]) + 1
+    for i, (name, path, role) in enumerate(jobs):
+        state.check_cancelled()
+        state.set_status(f"Importing model {name}")
+        prov = {"source": "Distill Audit demonstration world (fictional)",
+                "collector": "make demo-assets", "notes": models.get(name, {}).get("note") or ""}
+        demo.artifacts[name] = import_model(cf, case_id, path, role, name=name, provenance=prov,
+                                            state=state.sub(100 * i / steps,
+                                                            100 * (i + 1) / steps))
+        log(f"Imported {role:9} model {name}")
+    for j, (key, rel) in enumerate(lineage["transcripts"].items()):
+        if key not in _TRANSCRIPT_ROLES:
+            continue
+        role, description = _TRANSCRIPT_ROLES[key]
+        state.set_status(f"Importing transcripts {key}")
+        demo.transcripts[key] = import_transcripts(
+            cf, case_id, root / rel, role, name=key, source=description,
+            state=state.sub(100 * (len(jobs) + j) / steps, 100 * (len(jobs) + j + 1) / steps))
+        log(f"Imported {role} transcripts {key}")
+    demo.policies = _import_policies(cf, case_id, root, lineage, log)
+    state.set_progress(100)
+    return demo
+
+
+def _import_policies(cf: CaseFile, case_id: int, root: Path, lineage: dict[str, Any],
+                     log: Log) -> dict[str, int]:
+    """Each version once, preferring the PDF (the document as the provider published it)."""
+    from core.policy.persist import import_policy
+
+    out: dict[str, int] = {}
+    pol = lineage.get("policies") or {}
+    for v in pol.get("versions", []):
+        files = sorted(v["files"], key=lambda f: {".pdf": 0, ".md": 1}.get(Path(f).suffix, 2))
+        effective = date.fromisoformat(v["effective"]) if v.get("effective") else None
+        out[v["version"]] = import_policy(
+            cf, case_id, root / files[0], provider=pol.get("provider", "Provider"),
+            version=v["version"], effective_from=effective)
+        log(f"Imported terms version {v['version']} from {files[0]}")
+    if not out:
+        raise DistillAuditError("The demo world lists no terms of service.")
+    return out
