@@ -105,6 +105,8 @@ class CheckResult:
     comparisons: tuple[ReferenceComparison, ...] = ()
     probe_details: tuple[ProbeDetail, ...] = ()
     seed: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)  # check-specific extras (secondary statistics, learned markers)
+    warnings: tuple[str, ...] = ()  # limits the reader must know (small panel, dropped probes, ...)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable: tuples become lists, numpy numbers become floats, NaN and
@@ -113,12 +115,13 @@ class CheckResult:
 
 
 def declined(spec: CheckSpec, reason: str, *, seed: int | None = None, n_probes: int = 0,
-             n_references: int = 0, alpha: float = 0.05) -> CheckResult:
+             n_references: int = 0, alpha: float = 0.05,
+             warnings: Sequence[str] = ()) -> CheckResult:
     """A result for a check that did not run because its inputs do not fit; says why."""
     return CheckResult(spec_key=spec.key, verdict="declined", reason=reason,
                        strength=NOT_ASSESSED.label, null_hypothesis=spec.null_hypothesis,
                        test=spec.test, alpha=alpha, n_probes=n_probes,
-                       n_references=n_references, seed=seed)
+                       n_references=n_references, seed=seed, warnings=tuple(warnings))
 
 
 Declined = declined  # the name used in the design brief

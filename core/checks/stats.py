@@ -176,6 +176,7 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, *,
     used = method
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sps.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # BCa's 0/0 on near-ties; caught below
         res = sps.bootstrap((x,), statistic, n_resamples=n_resamples, confidence_level=level,
                             method=method, rng=np.random.default_rng(seed))
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)

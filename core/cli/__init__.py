@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from core import __version__
 from core.errors import DistillAuditError
 
-from . import cases, demo, evidence, maintenance, policy
+from . import cases, check, demo, evidence, maintenance, policy, report
 
-GROUPS = (cases, evidence, policy, maintenance, demo)
+GROUPS = (cases, evidence, policy, maintenance, check, report, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

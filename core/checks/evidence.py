@@ -1,0 +1,124 @@
+"""The evidence a check run needs, read from the case file by id (models and transcript sets).
+
+Everything is checked to belong to the case before a run is created, and each input is
+described with its hash (model manifest digest, transcript file hash) for the Run record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from core.checks.probes import TranscriptEntry
+from core.errors import DistillAuditError, NotFoundError
+from core.store.cases import get_case
+from core.store.db import CaseFile
+from core.store.models import ModelArtifact, TranscriptItem, TranscriptSet
+
+if TYPE_CHECKING:
+    from core.checks.runner import CheckInputs
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model artifact of the case: its id, a unique label for results, where it lives, its hash."""
+
+    artifact_id: int
+    label: str
+    name: str
+    role: str
+    format: str
+    path: str
+    manifest_sha256: str
+    tokenizer_hash: str | None
+
+    def describe(self) -> dict[str, Any]:
+        return {"artifact_id": self.artifact_id, "name": self.name, "label": self.label,
+                "role": self.role, "format": self.format, "manifest_sha256": self.manifest_sha256}
+
+
+@dataclass(frozen=True)
+class TranscriptRef:
+    set_id: int
+    name: str
+    role: str
+    file_sha256: str
+    items: int
+
+    def describe(self) -> dict[str, Any]:
+        return {"transcript_set_id": self.set_id, "name": self.name, "role": self.role,
+                "file_sha256": self.file_sha256, "items": self.items}
+
+
+@dataclass(frozen=True)
+class CaseEvidence:
+    case_id: int
+    suspect: ModelRef
+    references: tuple[ModelRef, ...]
+    protected_model: ModelRef | None
+    base: ModelRef | None
+    protected_set: TranscriptRef
+    control_set: TranscriptRef | None
+    protected_items: tuple[TranscriptEntry, ...]
+    control_items: tuple[TranscriptEntry, ...] | None
+
+    def describe(self) -> dict[str, Any]:
+        """Input ids and their hashes, for the Run record."""
+        models = [self.suspect, *self.references, *(m for m in (self.protected_model, self.base) if m)]
+        return {
+            "suspect": self.suspect.describe(),
+            "references": [r.describe() for r in self.references],
+            "protected_model": self.protected_model.describe() if self.protected_model else None,
+            "base_model": self.base.describe() if self.base else None,
+            "protected_answers": self.protected_set.describe(),
+            "control_answers": self.control_set.describe() if self.control_set else None,
+            "artifact_ids": [m.artifact_id for m in models],
+            "transcript_set_ids": [t.set_id for t in (self.protected_set, self.control_set) if t],
+        }
+
+
+def load_case_evidence(cf: CaseFile, case_key: int | str, inputs: CheckInputs) -> CaseEvidence:
+    """Resolve the ids of ``inputs`` within the case; NotFoundError / DistillAuditError if unusable."""
+    if inputs.suspect_id in inputs.reference_ids:
+        raise DistillAuditError("The suspect cannot also be one of the reference models.")
+    if len(set(inputs.reference_ids)) != len(inputs.reference_ids):
+        raise DistillAuditError("A reference model was given twice.")
+    with cf.read_session() as s:
+        case_id = get_case(s, case_key).id
+        used: set[str] = set()
+
+        def model(aid: int | None, what: str) -> ModelRef | None:
+            if aid is None:
+                return None
+            a = s.get(ModelArtifact, int(aid))
+            if a is None or a.case_id != case_id:
+                raise NotFoundError(f"No model artifact {aid} ({what}) in case {case_key!r}.")
+            label = a.name if a.name not in used else f"{a.name}#{a.id}"
+            used.add(label)
+            return ModelRef(a.id, label, a.name, a.role, a.format, a.path, a.manifest_sha256,
+                            a.tokenizer_hash)
+
+        suspect = model(inputs.suspect_id, "suspect")
+        assert suspect is not None
+        refs = tuple(m for m in (model(r, "reference") for r in inputs.reference_ids) if m is not None)
+        protected_model = model(inputs.protected_model_id, "protected model")
+        base = model(inputs.base_model_id, "base model")
+
+        def tset(sid: int | None, what: str) -> tuple[TranscriptRef, tuple[TranscriptEntry, ...]] | None:
+            if sid is None:
+                return None
+            t = s.get(TranscriptSet, int(sid))
+            if t is None or t.case_id != case_id:
+                raise NotFoundError(f"No transcript set {sid} ({what}) in case {case_key!r}.")
+            items = s.execute(select(TranscriptItem).where(TranscriptItem.set_id == t.id)
+                              .order_by(TranscriptItem.ordinal)).scalars().all()
+            entries = tuple(TranscriptEntry(i.item_key, i.prompt, i.response) for i in items)
+            return TranscriptRef(t.id, t.name, t.role, t.file_sha256, len(entries)), entries
+
+        prot = tset(inputs.protected_answers_id, "protected answers")
+        assert prot is not None
+        ctrl = tset(inputs.control_answers_id, "control answers")
+    return CaseEvidence(case_id, suspect, refs, protected_model, base, prot[0],
+                        ctrl[0] if ctrl else None, prot[1], ctrl[1] if ctrl else None)

@@ -1,0 +1,351 @@
+"""The plain records a report is made of: everything the PDF, JSON and CSV outputs show.
+
+:func:`core.reports.gather.gather_report_data` fills a :class:`ReportData` from the case
+file once; the PDF, the JSON bundle and the CSV tables are all rendered from it, so the
+three can never disagree. Nothing here touches the database or holds an ORM object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.checks.stats import jsonable
+
+REPORT_FORMAT_VERSION = "1.0"
+
+
+@dataclass
+class ReportMeta:
+    """Identification of this report (cover page)."""
+
+    report_id: str
+    report_version: int  # 1 for the first report exported for the case, 2 for the next, ...
+    format_version: str
+    generated_at: str  # ISO-8601 UTC, 'Z'
+    tool_version: str
+    prepared_by: str
+    case_file: str  # file name of the case file (not its folder: reports travel)
+    software: dict[str, str]
+
+
+@dataclass
+class CaseInfo:
+    id: int
+    reference: str
+    title: str
+    parties: list[str]
+    commissioned_by: str
+    status: str
+    hypothesis_p: str
+    hypothesis_d: str
+    conduct_date: str | None
+    created_at: str
+
+
+@dataclass
+class FileRecord:
+    """One evidence file: the hash recorded at import and the fresh re-verification."""
+
+    path: str  # relative to the artifact folder for models; the file path otherwise
+    sha256: str
+    size: int | None
+    status: str  # ok | changed | missing
+    actual_sha256: str | None
+
+
+@dataclass
+class EvidenceRecord:
+    """One item of evidence (a model, a transcript set or a terms-of-service document)."""
+
+    kind: str  # model | transcripts | policy
+    id: int
+    label: str  # short cross-reference used throughout the report: M1, T1, P1
+    name: str
+    role: str
+    format: str
+    source: str
+    collector: str
+    collected_at: str | None
+    imported_by: str
+    imported_at: str
+    sha256: str  # manifest digest for models, file hash otherwise
+    size: int | None
+    path: str
+    description: str
+    files: list[FileRecord] = field(default_factory=list)
+    verification: str = "ok"  # ok | changed | missing
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VerificationInfo:
+    """The fresh re-hash of every evidence file made while the report was produced."""
+
+    performed_at: str
+    files_checked: int
+    ok: bool
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ChainInfo:
+    """The audit chain as verified at export (before this export's own event)."""
+
+    ok: bool
+    events: int
+    head_hash: str
+    head_event_id: int | None
+    first_broken_id: int | None
+    problem: str
+
+
+@dataclass
+class ProbeSuite:
+    name: str
+    version: str
+    count: int | None
+    sha256: str
+
+
+@dataclass
+class InputRef:
+    """A model or transcript set a run used, as recorded in ``Run.inputs``."""
+
+    role: str
+    label: str  # M1/T1 where resolved to case evidence, else ""
+    name: str
+    sha256: str
+
+
+@dataclass
+class ResultRow:
+    """One ``Result`` row (or one reference comparison of a check summary)."""
+
+    id: int | None
+    metric: str
+    comparison: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    p_adjusted: float | None
+    n: int | None
+    effect_size: float | None
+    effect_name: str
+    n_resamples: Any
+    method: str
+
+
+@dataclass
+class ProbeSeries:
+    """Per-probe values of one model (the suspect or a reference) for the charts."""
+
+    name: str
+    role: str  # suspect | reference
+    probe_ids: list[str]
+    values: list[float]
+
+
+@dataclass
+class ProbeValue:
+    """One per-probe value in long form (the per-probe CSV): probe, measure, model, value."""
+
+    probe_id: str
+    measure: str  # e.g. affinity_bits_per_byte, similarity, hits
+    model: str  # "suspect" or a reference model's label ("" for per-probe facts)
+    value: Any
+
+
+@dataclass
+class CheckRecord:
+    """A check run: its specification, its inputs, its statistics and its per-probe data."""
+
+    run_id: int
+    kind: str
+    key: str
+    title: str
+    question: str
+    access: str
+    null_hypothesis: str
+    alternative: str
+    test: str
+    min_effect: float | None
+    status: str
+    verdict: str
+    reason: str
+    strength: str
+    statistic: float | None
+    effect_size: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    p_family: float | None  # Holm-adjusted over the checks in this report
+    n_probes: int | None
+    n_references: int | None
+    alpha: float
+    seed: int | None
+    probe_suite: ProbeSuite | None
+    references: list[str]
+    inputs: list[InputRef]
+    software: dict[str, Any]
+    parameters: dict[str, Any]
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+    command: str | None  # the CLI call recorded by the run, if any
+    score_label: str  # what the per-probe values measure (axis label of the figure)
+    unit: str
+    warnings: list[str]
+    results: list[ResultRow] = field(default_factory=list)
+    series: list[ProbeSeries] = field(default_factory=list)
+    probe_values: list[ProbeValue] = field(default_factory=list)
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "done"
+
+
+@dataclass
+class CombinedInfo:
+    """A check run's combined result: Holm over its checks' p-values (as the run stored it)."""
+
+    run_id: int
+    statement: str
+    method: str
+    limit: str
+    alpha: float
+    tested: int
+    supporting: list[str]
+    not_tested: list[str]
+    excluded: dict[str, str]
+
+
+@dataclass
+class CalibrationRow:
+    """A measured error rate of a check: detection (power) or false-positive rate."""
+
+    run_id: int
+    check: str
+    quantity: str  # detection | false_positive
+    condition: str
+    samples: int | None  # distillation samples the students saw (detection rows)
+    k: int | None
+    n: int | None
+    rate: float
+    ci_low: float | None
+    ci_high: float | None
+    ci_method: str
+
+
+@dataclass
+class RunBrief:
+    """A calibration or experiment run as listed in the methods and validation sections."""
+
+    run_id: int
+    kind: str
+    status: str
+    seed: int | None
+    parameters: dict[str, Any]
+    software: dict[str, Any]
+    command: str | None
+    started_at: str | None
+    finished_at: str | None
+
+
+@dataclass
+class FindingRecord:
+    id: int
+    statement: str
+    strength: str
+    status: str
+    reviewer: str
+    reviewer_notes: str
+    run_ids: list[int]
+    clause_link_ids: list[int]
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class ClauseLinkRecord:
+    """A finding linked to a terms-of-service clause, with the version in force."""
+
+    id: int
+    finding_id: int
+    finding_status: str
+    provider: str
+    document: str
+    version: str
+    effective_from: str | None
+    effective_to: str | None
+    policy_sha256: str
+    policy_label: str
+    conduct_date: str | None
+    in_force_note: str
+    clause_number: str
+    clause_heading: str
+    categories: list[str]
+    quotation: str
+    quotation_truncated: bool
+    note: str
+
+
+@dataclass
+class AuditRow:
+    id: int
+    at: str
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | None
+    details: Any
+    prev_hash: str
+    hash: str
+
+
+@dataclass
+class ReproStep:
+    label: str
+    command: str
+    source: str  # recorded (stored with the run) | reconstructed (from its parameters) | parameters
+
+
+@dataclass
+class ReportData:
+    """Everything in a report; the single source for the PDF, the JSON bundle and the CSV."""
+
+    meta: ReportMeta
+    case: CaseInfo
+    questions: list[str]
+    evidence: list[EvidenceRecord]
+    verification: VerificationInfo
+    chain: ChainInfo
+    checks: list[CheckRecord]
+    combined: list[CombinedInfo]
+    calibration: list[CalibrationRow]
+    calibration_runs: list[RunBrief]
+    experiments: list[RunBrief]
+    findings: list[FindingRecord]
+    clause_links: list[ClauseLinkRecord]
+    audit: list[AuditRow]
+    reproduction: list[ReproStep]
+    limitations: list[str]
+    main_limitation: str
+    verbal_scale: list[dict[str, Any]]
+    glossary: list[dict[str, str]]
+    notes: dict[str, str]  # section key -> why the section has no data
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (NaN and infinities become null)."""
+        return jsonable(self)
+
+    # Convenience views used by several renderers -------------------------------
+    def findings_with_status(self, status: str) -> list[FindingRecord]:
+        return [f for f in self.findings if f.status == status]
+
+    def evidence_label(self, kind: str, id_: int) -> str:
+        for e in self.evidence:
+            if e.kind == kind and e.id == id_:
+                return e.label
+        return ""

@@ -1,0 +1,68 @@
+"""How numbers, dates and sizes are written in reports (one style for PDF, GUI and tests)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DASH = "—"
+
+
+def format_p(p: float | None) -> str:
+    """A p-value: three significant digits, scientific below 0.001 (never rounded to 0)."""
+    if p is None or not math.isfinite(p):
+        return DASH
+    if p >= 0.001:
+        return f"{p:.3g}"
+    return f"{p:.2e}"
+
+
+def format_p_n(p: float | None, n: int | None) -> str:
+    """'0.0123 (N = 200)': a p-value always travels with its N."""
+    if p is None:
+        return DASH
+    return f"{format_p(p)} (N = {n:,})" if n is not None else format_p(p)
+
+
+def format_num(x: float | None) -> str:
+    if x is None or not isinstance(x, (int, float)) or not math.isfinite(x):
+        return DASH
+    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
+        return f"{x:.3e}"
+    return f"{x:.4g}"
+
+
+def format_ci(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return ""
+    return f"[{format_num(low)}, {format_num(high)}]"
+
+
+def format_rate(rate: float | None) -> str:
+    return DASH if rate is None else f"{100 * rate:.1f}%"
+
+
+def format_time(iso_text: str | None) -> str:
+    """'2025-09-02T14:03:11.000000Z' -> '2025-09-02 14:03:11 UTC'."""
+    if not iso_text:
+        return DASH
+    t = str(iso_text).replace("T", " ").rstrip("Z")
+    return t.split(".")[0] + " UTC"
+
+
+def format_size(size: int | None) -> str:
+    return DASH if size is None else f"{size:,} B"
+
+
+def le(sentence: str) -> str:
+    """Typeset comparison signs ('<=' as '≤') in generated sentences."""
+    return sentence.replace("<=", "≤").replace(">=", "≥")
+
+
+def compact(value: Any, limit: int = 400) -> str:
+    """A short one-line rendering of a parameter dict or list for tables."""
+    import json
+
+    s = value if isinstance(value, str) else json.dumps(value, sort_keys=True,
+                                                         ensure_ascii=False, default=str)
+    return s if len(s) <= limit else s[: limit - 1] + "…"

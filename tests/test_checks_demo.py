@@ -1,0 +1,94 @@
+"""The checks on the demonstration world (resources/demo), whose lineage is known.
+
+Ground truth (resources/demo/lineage.json): suspect-osprey was fine-tuned on the protected
+model's harvested answers; clean-osprey is the same base fine-tuned on human answers; the
+three reference vendors never saw a protected output. Claims checked here:
+
+* the distilled suspect is flagged (p <= 0.01) by the likelihood and identity checks with
+  the full reference panel;
+* the clean model is not (p > 0.01) with the full panel;
+* (slow) each reference model, taken as the suspect with the other references as its
+  panel, is not flagged either.
+
+The case file is built once per session from the demo's own files, through the importer.
+``DISTILL_AUDIT_DEMO`` may point at another build of the world (e.g. a ``--quick`` one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.checks.runner import CheckInputs, CheckSettings, run_checks
+from core.resources import resource_path
+
+DEMO = Path(os.environ.get("DISTILL_AUDIT_DEMO") or resource_path("demo"))
+pytestmark = pytest.mark.skipif(not (DEMO / "lineage.json").is_file(),
+                                reason="the demo world is not built (resources/demo/lineage.json)")
+FLAG = 0.01
+ROLES = {"protected": "protected", "base": "base", "suspect": "suspect", "clean-control": "suspect",
+         "reference": "reference"}
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from core.evidence.importer import import_model, import_transcripts
+    from core.store.cases import create_case
+    from core.store.db import open_case_file
+
+    lineage = json.loads((DEMO / "lineage.json").read_text(encoding="utf-8"))
+    cf = open_case_file(tmp_path_factory.mktemp("demo") / "demo.dacase")
+    cid = create_case(cf, "Halcyon Labs v Quillmark AI (demo)", "DEMO-CHECKS")
+    ids = {name: import_model(cf, cid, DEMO / info["path"], ROLES.get(info["role"], "reference"), name=name)
+           for name, info in lineage["models"].items()}
+    t = lineage["transcripts"]
+    sets = {"protected": import_transcripts(cf, cid, DEMO / t["protected_probe_answers"], "protected-answers"),
+            "control": import_transcripts(cf, cid, DEMO / t["human_probe_answers"], "control-answers")}
+    refs = [n for n, i in lineage["models"].items() if i["role"] == "reference"]
+    tmpl = lineage["chat_template"]
+    settings = CheckSettings(checks=("likelihood", "identity"), seed=20250902,
+                             template=tmpl["prompt"], response_prefix=tmpl.get("response_prefix", " "),
+                             protected_names=("Lumen", "Halcyon Labs", "Halcyon"))
+    yield {"cf": cf, "case": cid, "ids": ids, "sets": sets, "refs": refs, "settings": settings,
+           "lineage": lineage}
+    cf.close()
+
+
+def _run(demo: dict[str, Any], suspect: str, panel: list[str]):
+    ids = demo["ids"]
+    inputs = CheckInputs(ids[suspect], tuple(ids[r] for r in panel), demo["sets"]["protected"],
+                         demo["sets"]["control"])
+    report = run_checks(demo["cf"], demo["case"], inputs, demo["settings"])
+    figures = {k: (r.p_value, r.effect_size, r.verdict) for k, r in report.results.items()}
+    print(f"\n{suspect} vs {panel}: " + ", ".join(f"{k} p = {p:.3g} (effect {e:.3g}, {v})"
+                                                     for k, (p, e, v) in figures.items()))
+    return report
+
+
+def test_distilled_suspect_is_flagged_with_the_full_panel(demo) -> None:
+    suspect = demo["lineage"]["ground_truth"]["distilled"][0]
+    report = _run(demo, suspect, demo["refs"])
+    for key in ("likelihood", "identity"):
+        r = report.results[key]
+        assert r.n_references == len(demo["refs"]) == 3
+        assert r.p_value <= FLAG and r.verdict == "supports Hp", (key, r.p_value, r.reason)
+    assert report.combined.supporting and report.finding_ids
+
+
+def test_clean_model_is_not_flagged(demo) -> None:
+    report = _run(demo, "clean-osprey", demo["refs"])
+    for key in ("likelihood", "identity"):
+        assert report.results[key].p_value > FLAG, (key, report.results[key].reason)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("left_out", ["ref-a-wren", "ref-b-tern", "ref-c-kestrel"])
+def test_each_reference_left_out_of_the_panel_is_not_flagged(demo, left_out: str) -> None:
+    panel = [r for r in demo["refs"] if r != left_out]
+    report = _run(demo, left_out, panel)
+    for key in ("likelihood", "identity"):
+        assert report.results[key].p_value > FLAG, (key, report.results[key].reason)

@@ -1,0 +1,137 @@
+"""Validity of the checks' tests on simulated data: uniform p-values and FPR <= alpha under the
+null, detection of a known effect. Per-probe values are simulated with a shared probe effect
+(probes differ in difficulty) and model noise; under the null the suspect is exchangeable
+with the references. Every simulation is seeded, so the figures below are reproducible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from core.checks.identity import IdentityAnswers, IdentityMarkers, identity_check
+from core.checks.likelihood import AffinityScores, likelihood_check
+from core.checks.similarity import SimilarityScores, similarity_check
+from core.checks.stats import clopper_pearson
+
+ALPHA = 0.05
+N_SIM = 600
+N_PROBES = 40
+
+
+def _affinity(name: str, values: np.ndarray) -> AffinityScores:
+    n = values.size
+    ids = tuple(f"p{i}" for i in range(n))
+    return AffinityScores(name, ids, protected_bpb=-values, control_bpb=np.zeros(n),
+                          protected_min_k=values * 0.5, control_min_k=np.zeros(n))
+
+
+def _similarity(name: str, values: np.ndarray) -> SimilarityScores:
+    ids = tuple(f"p{i}" for i in range(values.size))
+    return SimilarityScores(name, ids, {"rouge_l": values, "char_4gram_cosine": np.clip(values + 0.1, 0, 1)})
+
+
+def _likelihood_sim(rng: np.random.Generator, shift: float, n_refs: int, seed: int):
+    probe = rng.normal(0.0, 1.0, N_PROBES)  # probe difficulty, shared by every model
+    sus = _affinity("suspect", probe + shift + rng.standard_t(5, N_PROBES) * 0.5)
+    refs = {f"r{j}": _affinity(f"r{j}", probe + rng.standard_t(5, N_PROBES) * 0.5) for j in range(n_refs)}
+    return likelihood_check(sus, refs, seed=seed, n_resamples=999)
+
+
+def _similarity_sim(rng: np.random.Generator, shift: float, n_refs: int, seed: int):
+    probe = rng.beta(2, 5, N_PROBES)
+    def model(extra: float) -> np.ndarray:
+        return np.clip(probe + extra + rng.normal(0, 0.08, N_PROBES), 0, 1)
+    sus = _similarity("suspect", model(shift))
+    refs = {f"r{j}": _similarity(f"r{j}", model(0.0)) for j in range(n_refs)}
+    return similarity_check(sus, refs, seed=seed, n_resamples=999)
+
+
+def _fpr_ok(k: int, n: int, alpha: float = ALPHA) -> bool:
+    """The observed false-positive rate is not significantly above alpha (99% exact interval)."""
+    low, _ = clopper_pearson(k, n, level=0.99)
+    return low <= alpha
+
+
+@pytest.mark.parametrize("simulate", [_likelihood_sim, _similarity_sim], ids=["likelihood", "similarity"])
+def test_null_pvalues_are_uniform_and_fpr_within_alpha(simulate) -> None:
+    rng = np.random.default_rng(20250902)
+    p = np.array([simulate(rng, 0.0, 1, seed=i).p_value for i in range(N_SIM)])
+    ks = sps.kstest(p, "uniform")
+    rejections = int(np.sum(p <= ALPHA))
+    low, high = clopper_pearson(rejections, N_SIM, level=0.99)
+    print(f"\n{simulate.__name__}: KS D = {ks.statistic:.3f}, KS p = {ks.pvalue:.3f}; "
+          f"FPR at 0.05 = {rejections}/{N_SIM} = {rejections / N_SIM:.3f} (99% CI {low:.3f}-{high:.3f})")
+    assert ks.pvalue > 0.01
+    assert _fpr_ok(rejections, N_SIM)
+
+
+@pytest.mark.parametrize("simulate", [_likelihood_sim, _similarity_sim], ids=["likelihood", "similarity"])
+def test_verdict_fpr_with_a_panel_is_at_most_alpha(simulate) -> None:
+    rng = np.random.default_rng(7)
+    res = [simulate(rng, 0.0, 3, seed=i) for i in range(200)]
+    flagged = sum(r.verdict == "supports Hp" for r in res)
+    assert all(r.n_references == 3 for r in res)
+    assert _fpr_ok(flagged, len(res))  # intersection-union over 3 references: conservative
+
+
+def test_likelihood_detects_a_known_effect() -> None:
+    rng = np.random.default_rng(3)
+    res = _likelihood_sim(rng, 0.6, 3, seed=1)
+    assert res.verdict == "supports Hp" and res.p_value <= 0.01
+    assert res.effect_size > 0 and res.ci[0] > 0
+    assert res.details["secondary"]["min_20pct_tail"]["p_value_all"] <= 0.01
+
+
+def test_similarity_detects_a_known_effect() -> None:
+    rng = np.random.default_rng(4)
+    res = _similarity_sim(rng, 0.15, 3, seed=1)
+    assert res.verdict == "supports Hp" and res.p_value <= 0.01
+    assert set(res.details["measures_ran"]) == {"rouge_l", "char_4gram_cosine"}
+
+
+def test_same_inputs_and_seed_give_identical_numbers() -> None:
+    a = _likelihood_sim(np.random.default_rng(11), 0.2, 2, seed=5).to_dict()
+    b = _likelihood_sim(np.random.default_rng(11), 0.2, 2, seed=5).to_dict()
+    assert a == b
+
+
+# --- identity: the Fisher test under the null ---------------------------------------------
+def _answers(name: str, hits: np.ndarray) -> IdentityAnswers:
+    groups = tuple(tuple("I'm Lumen." if h else "I am an assistant." for h in row) for row in hits)
+    return IdentityAnswers(name, tuple(f"q{i}" for i in range(len(groups))), groups)
+
+
+MARKERS = IdentityMarkers(names=("Lumen",))
+
+
+def _identity_sim(rng: np.random.Generator, rates_s: np.ndarray, rates_r: np.ndarray, k: int, seed: int):
+    sus = _answers("suspect", rng.random((rates_s.size, k)) < rates_s[:, None])
+    ref = _answers("ref", rng.random((rates_r.size, k)) < rates_r[:, None])
+    return identity_check(sus, {"ref": ref}, MARKERS, seed=seed, n_resamples=200)
+
+
+def test_identity_fisher_is_valid_under_the_null() -> None:
+    """Heterogeneous per-question rates shared by both models; P(p <= a) <= a at every level."""
+    rng = np.random.default_rng(99)
+    n = 600
+    p = []
+    for i in range(n):
+        rates = rng.beta(0.4, 2.5, 40)  # some questions elicit the name far more than others
+        p.append(_identity_sim(rng, rates, rates, 5, seed=i).p_value)
+    p = np.array(p)
+    for a in (0.01, 0.05, 0.1):
+        k = int(np.sum(p <= a))
+        print(f"identity null: P(p <= {a}) = {k}/{n} = {k / n:.3f}")
+        assert _fpr_ok(k, n, a)
+
+
+def test_identity_detects_names_and_rejects_nothing_to_scan() -> None:
+    rng = np.random.default_rng(5)
+    res = _identity_sim(rng, np.full(40, 0.5), np.full(40, 0.02), 5, seed=0)
+    assert res.verdict == "supports Hp" and res.p_value < 1e-6
+    assert res.effect_size > 0.8 and res.ci[0] > 0
+    empty = identity_check(_answers("s", np.zeros((40, 2), bool)), {"r": _answers("r", np.zeros((40, 2), bool))},
+                           IdentityMarkers(), seed=0)
+    assert empty.verdict == "declined" and "protected names" in empty.reason
