@@ -136,3 +136,71 @@ def _import_policies(cf: CaseFile, case_id: int, root: Path, lineage: dict[str, 
     if not out:
         raise DistillAuditError("The demo world lists no terms of service.")
     return out
+
+
+def _verdict(check: str, verdict: str, base: str | None) -> str:
+    """Weight lineage answers 'derived from the base?', not Hp: say so in the log."""
+    if check == "lineage" and verdict == "supports Hp":
+        return f"derived from {base}"
+    return verdict
+
+
+@dataclass
+class DemoReview:
+    """The checks run on the demo's models under test and the report written."""
+
+    check_runs: dict[str, Any] = field(default_factory=dict)  # model name → CheckRunReport
+    report: Any = None  # core.reports.export.ExportResult
+
+
+def review_demo_case(cf: CaseFile, demo: DemoCase, out_dir: Path,
+                     state: JobState | None = None, log: Log = lambda _m: None,
+                     seed: int = 20250902) -> DemoReview:
+    """Run the checks on each model under test against the reference panel, then export
+    the report (PDF, JSON bundle, CSV) into ``out_dir``. Findings stay drafts: the demo
+    does not pretend a reviewer accepted anything."""
+    from core.checks.runner import CheckInputs, CheckSettings, run_checks
+    from core.reports.export import export_report
+
+    state = state or JobState()
+    lineage = demo.lineage
+    models = lineage["models"]
+    protected = lineage["ground_truth"]["protected"]
+    names = (models[protected]["assistant_name"], models[protected]["vendor"])
+    by_role = {role: [n for n, i in models.items() if i["role"] == role]
+               for role in {i["role"] for i in models.values()}}
+    refs = tuple(demo.artifacts[n] for n in by_role.get("reference", []))
+    base = next(iter(by_role.get("base", [])), None)
+    template = lineage["chat_template"]
+    settings = CheckSettings(seed=seed, protected_names=names, template=template["prompt"],
+                             response_prefix=template.get("response_prefix", " "))
+    under_test = by_role.get("suspect", []) + by_role.get("clean-control", [])
+    review = DemoReview()
+    for i, name in enumerate(under_test):
+        state.set_status(f"Checking {name}")
+        inputs = CheckInputs(
+            suspect_id=demo.artifacts[name], reference_ids=refs,
+            protected_answers_id=demo.transcripts["protected_probe_answers"],
+            control_answers_id=demo.transcripts.get("human_probe_answers"),
+            protected_model_id=demo.artifacts.get(protected),
+            base_model_id=demo.artifacts.get(base) if base else None)
+        report = run_checks(cf, demo.case_id, inputs, settings,
+                            state.sub(100 * i / (len(under_test) + 1),
+                                      100 * (i + 1) / (len(under_test) + 1)))
+        review.check_runs[name] = report
+        verdicts = ", ".join(
+            f"{k}: {_verdict(k, r.verdict, base)}"
+            + (f" (p = {r.p_value:.2g})" if r.p_value is not None else "")
+            for k, r in report.results.items())
+        log(f"Checked {name} against {len(refs)} references (run {report.run_id}): {verdicts}")
+        log(f"  combined: {report.combined.statement}")
+    state.set_status("Writing the report")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    review.report = export_report(
+        cf, demo.case_id, out_dir / "demo-report.pdf", json_path=out_dir / "demo-report.json",
+        csv_dir=out_dir / "demo-report-csv", prepared_by="Distill Audit demonstration",
+        state=state.sub(100 * len(under_test) / (len(under_test) + 1), 100))
+    log(f"Report: {out_dir / 'demo-report.pdf'} (SHA-256 {review.report.pdf_sha256})")
+    log(f"Bundle: {out_dir / 'demo-report.json'}; CSV tables: {out_dir / 'demo-report-csv'}")
+    state.set_progress(100)
+    return review
