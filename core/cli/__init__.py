@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from core import __version__
 from core.errors import DistillAuditError
 
-from . import cases, check, demo, evidence, maintenance, policy, report
+from . import cases, check, demo, evidence, experiment, maintenance, policy, report
 
-GROUPS = (cases, evidence, policy, maintenance, check, report, demo)
+GROUPS = (cases, evidence, policy, maintenance, check, report, demo, experiment)
 
 
 def build_parser() -> argparse.ArgumentParser:

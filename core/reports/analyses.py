@@ -339,6 +339,25 @@ def _calibration_row(run: Run, quantity: str, rate: float | None, ci: tuple[Any,
                           samples, k_i, n_i, rate, lo, hi, method or "not recorded")
 
 
+def _sweep_rates(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The shape core.distill.calibration writes: ``points`` (detection per sample count)
+    and ``false_positive`` (control twins), read as ``rates`` items."""
+    out: list[dict[str, Any]] = []
+    check = summary.get("check") or "combined checks (Holm)"
+    for p in summary.get("points") or []:
+        if isinstance(p, Mapping) and p.get("trials"):
+            out.append({"quantity": "detection", "rate": p.get("rate"), "ci": p.get("ci"),
+                        "k": p.get("detected"), "n": p.get("trials"), "samples": p.get("n"),
+                        "check": check, "ci_method": "exact (Clopper-Pearson)"})
+    fp = summary.get("false_positive")
+    if isinstance(fp, Mapping) and fp.get("m"):
+        out.append({"quantity": "false_positive", "rate": fp.get("rate"), "ci": fp.get("ci"),
+                    "k": fp.get("k"), "n": fp.get("m"), "check": check,
+                    "condition": "control twins trained on control answers",
+                    "ci_method": "exact (Clopper-Pearson)"})
+    return out
+
+
 def calibration_rows(run: Run) -> list[CalibrationRow]:
     """Measured error rates of a calibration run (``Run.kind`` containing "calibration").
 
@@ -362,7 +381,7 @@ def calibration_rows(run: Run) -> list[CalibrationRow]:
                                      r.n if r.n is not None else d.get("n"), d, default_check)
         if row:
             rows.append(row)
-    listed: Iterable[Any] = [] if rows else summary.get("rates") or []
+    listed: Iterable[Any] = [] if rows else summary.get("rates") or _sweep_rates(summary)
     for item in listed:
         if isinstance(item, Mapping):
             q = _quantity(str(item.get("quantity") or item.get("metric") or ""))

@@ -1,0 +1,373 @@
+"""The calibration sweep: how often the checks fire on students known to be distilled, and not.
+
+For each sample count N and each replicate seed, a student is distilled on N of the
+teacher's answers and its *control twin* is trained with the same recipe (same start,
+same prompts, same seed, same steps per example) on control answers to the same prompts.
+N = 0 is the untouched starting point (one trial for an imported base, whose weights do
+not depend on the seed; one per seed for a fresh preset). Every student is a Run of its
+own (:func:`core.distill.experiment.run_experiment`) and an ``experiment-student``
+artifact. The checks are then run on each student exactly as on a suspect — the same
+pure functions of :mod:`core.checks` (teacher-text affinity, optionally the identity
+probe), against the same reference panel, on a hold-out of prompts no student trained
+on — and a student counts as *detected* when the Holm-combined result supports Hp at
+``alpha`` (as the case report would state it). The hold-out's teacher answers also give
+each student's teacher agreement.
+
+The sweep's Run summary (``kind = "experiment.calibration"``) has this shape, which the
+report reads::
+
+    {
+      "alpha": 0.05,
+      "checks": ["likelihood"],
+      "design": "...", "probes": {"n": 50, "ids": [...]},
+      "points": [                      # one per N, ascending; distilled students (N=0: the start)
+        {"n": 0, "detected": k, "trials": m, "rate": k/m, "ci": [lo, hi],
+         "teacher_agreement": {"distilled": 0.37, "control": null}, "train_seconds": 0.0},
+        ...
+      ],
+      "false_positive": {"k": 0, "m": 12, "rate": 0.0, "ci": [0.0, 0.26]},   # control twins, N > 0
+      "start_point": {"detected": false, ...},           # the N = 0 model, reported apart
+      "students": [{"n", "replicate", "seed", "role": "distilled|control|start", "run_id",
+                    "artifact_id", "detected", "p_value", "checks": {...},
+                    "teacher_agreement", "mean_affinity", "train_seconds"}, ...],
+      "references": {"ref-a": {"mean_affinity": ...}, ...},
+      "cost": {... core.distill.cost.cost_estimate, one row per N ...},
+      "timing": {"seconds": 249.2, "students": 37},
+      "interval": "Clopper-Pearson exact 95%",
+      "warnings": ["..."]             # e.g. the start model is already flagged; FPR > alpha
+    }
+
+Teacher agreement (:mod:`core.distill.agreement`) is the share of the held-out teacher
+answers' tokens that a student ranks first; "control" is the mean over the twins.
+
+Intervals are exact Clopper–Pearson 95% intervals (:func:`core.checks.stats.clopper_pearson`);
+with a handful of seeds per N they are wide, and the report must quote them, not the rate.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from core.distill.data import ControlIndex, usable
+from core.distill.experiment import (
+    RESUMABLE,
+    check_logit_compatible,
+    check_writable,
+    default_out_dir,
+    get_run,
+    mark_resumed,
+    model_input,
+    resume_experiment,
+    run_experiment,
+)
+from core.distill.sequence import GenerationSettings
+from core.distill.spec import ExperimentSpec, TrainingSettings
+from core.errors import DistillAuditError, EvidenceError
+from core.evidence.hashing import sha256_file
+from core.jobs import JobState
+from core.store import runs
+from core.store.cases import get_case
+from core.store.db import CaseFile
+
+KIND = "experiment.calibration"
+CHECKS = ("likelihood", "identity")
+MIN_PROBES = 10
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """Everything that defines a sweep (stored as the calibration Run's parameters)."""
+
+    references: tuple[str, ...]  # independent reference models (folders / .onnx)
+    controls: str  # control answers to the same prompts
+    teacher: str | None = None
+    student: str | None = None
+    student_preset: str | None = None
+    tokenizer: str = "teacher"
+    prompts: str | None = None
+    transcripts: str | None = None
+    samples: tuple[int | None, ...] = (0, 10, 25, 50, None)  # None: the whole training pool
+    replicates: int = 3
+    seed: int = 0
+    method: str = "sequence"
+    checks: tuple[str, ...] = ("likelihood",)
+    alpha: float = 0.05
+    n_probes: int = 50
+    n_resamples: int = 10_000
+    protected_names: tuple[str, ...] = ()
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    template: str = "User: {prompt}\nAssistant:"
+    response_prefix: str = " "
+    out_dir: str | None = None
+    onnx: bool = True
+    price_file: str | None = None
+    price_in: float | None = None
+    price_out: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CalibrationSpec:
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        values["training"] = TrainingSettings(**values.get("training", {}))
+        values["generation"] = GenerationSettings(**values.get("generation", {}))
+        for key in ("references", "samples", "checks", "protected_names"):
+            values[key] = tuple(values.get(key) or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class CalibrationOutcome:
+    run_id: int
+    summary: dict[str, Any]
+
+
+def _student_spec(spec: CalibrationSpec, folder: Path) -> ExperimentSpec:
+    """The recipe every student of the sweep shares (records and answers set per student)."""
+    return ExperimentSpec(
+        teacher=spec.teacher, student=spec.student, student_preset=spec.student_preset,
+        tokenizer=spec.tokenizer, transcripts=str(folder / "pool" / "teacher.jsonl"),
+        controls=str(folder / "pool" / "control.jsonl"), method=spec.method,  # type: ignore[arg-type]
+        training=spec.training, template=spec.template, response_prefix=spec.response_prefix,
+        out_dir=str(folder / "students"), onnx=spec.onnx, price_file=spec.price_file,
+        price_in=spec.price_in, price_out=spec.price_out)
+
+
+# --- checking inputs -----------------------------------------------------------------------
+
+
+def _validate(cf: CaseFile, case_key: int | str | None,
+              spec: CalibrationSpec) -> tuple[int, Path, int]:
+    """Check the sweep's inputs; returns (case id, output folder, usable pool size)."""
+    import shutil
+    import tempfile
+
+    from core.backends import load_model
+
+    case_id = -1
+    if case_key is not None:
+        with cf.read_session() as s:
+            case_id = get_case(s, case_key).id
+    unknown = [c for c in spec.checks if c not in CHECKS]
+    if unknown or not spec.checks:
+        raise DistillAuditError(f"The sweep can run the checks {', '.join(CHECKS)}; not "
+                                f"{', '.join(unknown) or '(none chosen)'}.")
+    if not spec.references:
+        raise DistillAuditError("A calibration sweep needs at least one independent reference model "
+                                "(--reference): the checks compare every student with that panel.")
+    if not spec.samples or any(n is not None and n < 0 for n in spec.samples):
+        raise DistillAuditError("Give the sample counts as non-negative numbers, e.g. 0,10,50,all.")
+    if spec.replicates < 1:
+        raise DistillAuditError("A sweep needs at least one replicate seed per sample count.")
+    if spec.n_probes < MIN_PROBES:
+        raise DistillAuditError(f"The checks need at least {MIN_PROBES} held-out probes.")
+    out = check_writable(Path(spec.out_dir) if spec.out_dir else default_out_dir(cf))
+    if bool(spec.prompts) == bool(spec.transcripts):
+        raise DistillAuditError("Give either a prompt set (--prompts) or captured transcripts "
+                                "(--transcripts), not both or neither.")
+    source = spec.transcripts or spec.prompts or ""
+    for label, path in (("source", source), ("control answers", spec.controls)):
+        if not Path(path).is_file() or Path(path).stat().st_size == 0:
+            raise EvidenceError(f"The {label} file {path} does not exist or is empty.")
+    if spec.prompts and not spec.teacher:
+        raise DistillAuditError("A prompt set needs the teacher model to answer it (--teacher).")
+    if spec.method == "logit" and not spec.teacher:
+        raise DistillAuditError("Logit distillation needs the teacher model itself (--teacher).")
+    if (spec.student is None) == (spec.student_preset is None):
+        raise DistillAuditError("Give either a student base model (--student) or a fresh student "
+                                "preset (--student-preset), not both or neither.")
+    for path in (*spec.references, *(p for p in (spec.teacher, spec.student) if p)):
+        model = load_model(path, num_threads=spec.training.threads)
+        try:
+            model.load()
+            if spec.method == "logit" and path == spec.teacher:
+                check_logit_compatible(_student_spec(spec, out), model)
+        finally:
+            model.release()
+    work = Path(tempfile.mkdtemp(prefix=".select-", dir=out))
+    try:
+        index = ControlIndex(spec.controls, work)
+        try:
+            available = sum(1 for _ in usable(source, "transcripts" if spec.transcripts else "prompts",
+                                              index))
+        finally:
+            index.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    smallest = min((n for n in spec.samples if n), default=1)
+    if available < spec.n_probes + smallest:
+        raise EvidenceError(
+            f"{Path(source).name} has {available} prompts with a control answer; the sweep needs "
+            f"{spec.n_probes} held-out probes plus at least {smallest} for training.")
+    return case_id, out, available
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def run_calibration(cf: CaseFile, case_key: int | str | None, spec: CalibrationSpec,
+                    state: JobState | None = None, *,
+                    new_case: Callable[[], int] | None = None) -> CalibrationOutcome:
+    """Run the whole sweep (see the module docstring); every student is its own Run.
+
+    Inputs are checked before anything is written; with ``case_key=None``,
+    ``new_case()`` is called after that check to create the case the sweep goes into.
+    """
+    state = state or JobState()
+    state.set_status("Checking the inputs")
+    case_id, out, available = _validate(cf, case_key, spec)
+    if case_key is None:
+        if new_case is None:
+            raise DistillAuditError("A calibration sweep needs a case.")
+        case_id = new_case()
+    source = spec.transcripts or spec.prompts or ""
+    inputs: dict[str, Any] = {
+        "source": {"path": str(Path(source).resolve()), "sha256": sha256_file(Path(source))},
+        "controls": {"path": str(Path(spec.controls).resolve()),
+                     "sha256": sha256_file(Path(spec.controls))},
+        "references": [model_input(cf, case_id, Path(r)) for r in spec.references]}
+    for key, path in (("teacher", spec.teacher), ("student_base", spec.student)):
+        if path:
+            inputs[key] = model_input(cf, case_id, Path(path))
+    run_id = runs.create_run(cf, case_id, KIND, spec.to_dict() | {"available": available}, inputs,
+                             spec.seed)
+    folder = out / f"calibration-{run_id:05d}"
+    from core.store.models import Run
+
+    with cf.session() as s:
+        run = s.get(Run, run_id)
+        assert run is not None
+        run.checkpoint_dir = str(folder)
+    return _execute(cf, run_id, spec, folder, state)
+
+
+def resume_calibration(cf: CaseFile, run_id: int, state: JobState | None = None) -> CalibrationOutcome:
+    """Continue a stopped sweep: finished students are kept, a stopped one is resumed."""
+    state = state or JobState()
+    run = get_run(cf, run_id, KIND)
+    if run.status not in RESUMABLE:
+        raise DistillAuditError(f"Run {run_id} is {run.status}; only a cancelled, interrupted or "
+                                "failed sweep can be resumed.")
+    spec = CalibrationSpec.from_dict(run.parameters)
+    _validate(cf, run.case_id, spec)
+    mark_resumed(cf, run_id)
+    return _execute(cf, run_id, spec, Path(run.checkpoint_dir or ""), state)
+
+
+def _execute(cf: CaseFile, run_id: int, spec: CalibrationSpec, folder: Path,
+             state: JobState) -> CalibrationOutcome:
+    from core.distill.calibration_checks import Panel, summarise
+    from core.distill.calibration_pool import held_out_probes, stage_pool
+
+    started = time.monotonic()
+    with runs.running(cf, run_id) as handle:
+        previous = get_run(cf, run_id, KIND).summary or {}
+        students: list[dict[str, Any]] = list(previous.get("students", []))
+        spent = float(previous.get("timing", {}).get("seconds", 0.0))
+        pool = stage_pool(spec, folder, state.sub(0, 5))
+        rng = random.Random(spec.seed)
+        probe_idx = sorted(rng.sample(range(pool.available), spec.n_probes))
+        held = set(probe_idx)
+        train_pool = [i for i in range(pool.available) if i not in held]
+        samples = sorted({len(train_pool) if n is None else min(int(n), len(train_pool))
+                          for n in spec.samples})
+        clamped = sorted(n for n in spec.samples if n is not None and n > len(train_pool))
+        probes = held_out_probes(folder, held)
+        state.set_status("Scoring the reference panel on the held-out probes")
+        panel = Panel(spec, probes, folder)
+        panel.score_references(state.sub(5, 10))
+        handle.save_summary(alpha=spec.alpha, checks=list(spec.checks), design=DESIGN,
+                            probes={"n": len(probes), "ids": [p.probe_id for p in probes]},
+                            references=panel.reference_summary(), interval=INTERVAL)
+        plan = _plan(spec, samples, train_pool)
+        base = _student_spec(spec, folder)
+        for number, task in enumerate(plan):
+            sub = state.sub(10 + 85 * number / len(plan), 10 + 85 * (number + 1) / len(plan))
+            state.set_status(f"Student {number + 1} of {len(plan)}: {task['role']}, N = {task['n']}, "
+                             f"replicate {task['replicate']}")
+            record = next((s for s in students if s["key"] == task["key"]), None)
+            if record is not None and record.get("detected") is not None:
+                continue
+            if record is None:
+                record = {k: v for k, v in task.items() if k != "indices"}
+                students.append(record)
+            spec_i = replace(base, train_indices=tuple(task["indices"]), eval_indices=tuple(probe_idx),
+                             answers="control" if task["role"] == "control" else "teacher",
+                             seed=task["seed"], calibration_run_id=run_id,
+                             label=f"calibration {run_id}: N={task['n']} r={task['replicate']} "
+                                   f"{task['role']}")
+
+            def created(student_run: int, rec: dict[str, Any] = record) -> None:
+                rec["run_id"] = student_run
+                handle.save_summary(students=students)
+
+            if record.get("run_id") and get_run(cf, record["run_id"]).status in RESUMABLE:
+                outcome = resume_experiment(cf, record["run_id"], sub.sub(0, 90))
+            elif record.get("run_id") and get_run(cf, record["run_id"]).status == "done":
+                outcome = _finished(cf, record["run_id"])
+            else:
+                outcome = run_experiment(cf, get_run(cf, run_id).case_id, spec_i, sub.sub(0, 90),
+                                         on_created=created)
+            record.update(panel.assess(outcome, task["seed"], sub.sub(90, 100)))
+            handle.save_summary(students=students,
+                                timing={"seconds": round(spent + time.monotonic() - started, 1),
+                                        "students": len(students)})
+        summary = summarise(spec, samples, students, pool.teacher_file)
+        if clamped:
+            summary["warnings"].append(
+                f"Sample counts {', '.join(map(str, clamped))} exceed the {len(train_pool)} records "
+                f"left for training after the {len(probes)} held-out probes; they were run as "
+                f"{len(train_pool)} (all).")
+        summary["timing"] = {"seconds": round(spent + time.monotonic() - started, 1),
+                             "students": len(students)}
+        handle.save_summary(students=students, **summary)
+        state.set_progress(100)
+    return CalibrationOutcome(run_id, get_run(cf, run_id, KIND).summary)
+
+
+DESIGN = ("For each N and replicate: a student fine-tuned on N teacher answers and its control "
+          "twin fine-tuned with the same recipe (start, prompts, seed, epochs) on control answers "
+          "to the same prompts; checks on held-out probes no student trained on, against the "
+          "reference panel; detected = the Holm-combined result supports Hp at alpha.")
+INTERVAL = "Clopper-Pearson exact 95%"
+
+
+# --- pieces ---------------------------------------------------------------------------------
+
+
+def _plan(spec: CalibrationSpec, samples: Sequence[int], train_pool: list[int]) -> list[dict[str, Any]]:
+    """Every student of the sweep, in order: (N, replicate, role, seed, training records)."""
+    tasks = []
+    for n in samples:
+        for r in range(spec.replicates):
+            seed = spec.seed + r
+            if n == 0:
+                if spec.student and r > 0:
+                    continue  # an imported base is the same model whatever the seed
+                tasks.append({"key": f"n0-r{r}-start", "n": 0, "replicate": r, "seed": seed,
+                              "role": "start", "indices": []})
+                continue
+            rng = random.Random(f"{spec.seed}/{r}/{n}")
+            indices = sorted(rng.sample(train_pool, n)) if n < len(train_pool) else list(train_pool)
+            for role in ("distilled", "control"):
+                tasks.append({"key": f"n{n}-r{r}-{role}", "n": n, "replicate": r, "seed": seed,
+                              "role": role, "indices": indices})
+    return tasks
+
+
+def _finished(cf: CaseFile, run_id: int) -> Any:
+    from core.distill.experiment import ExperimentOutcome
+
+    run = get_run(cf, run_id)
+    summary = run.summary or {}
+    return ExperimentOutcome(run_id, summary.get("student", {}).get("artifact_id"),
+                             summary.get("student", {}).get("path", ""), summary)
+
+

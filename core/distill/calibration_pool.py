@@ -1,0 +1,89 @@
+"""The record pool of a calibration sweep: matched teacher and control answers, staged once.
+
+Every student of a sweep reads the same two transcript files (``pool/teacher.jsonl`` and
+``pool/control.jsonl``, line ``i`` of both answering the same prompt), so a distilled
+student and its control twin are trained on the very same prompts, and the held-out
+probes that the checks use are records no student ever trains on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.checks.probes import ChatTemplate, Probe
+from core.distill.data import ControlIndex, Selection, read_items, stage_items, usable
+from core.jobs import JobState
+
+if TYPE_CHECKING:
+    from core.distill.calibration import CalibrationSpec
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The sweep's matched records: teacher and control answers to the same prompts."""
+
+    available: int
+    teacher_file: Path
+    control_file: Path
+
+
+def stage_pool(spec: CalibrationSpec, folder: Path, state: JobState) -> Pool:
+    """Matched (prompt, teacher answer, control answer) records as two transcript files.
+
+    Staged once per sweep (a prompt set is answered by the teacher here, once, so every
+    student sees the same answers); a resumed sweep finds the files and reuses them.
+    """
+    pool = folder / "pool"
+    teacher_file, control_file = pool / "teacher.jsonl", pool / "control.jsonl"
+    if teacher_file.is_file() and control_file.is_file():
+        with teacher_file.open(encoding="utf-8") as fh:
+            return Pool(sum(1 for _ in fh), teacher_file, control_file)
+    pool.mkdir(parents=True, exist_ok=True)
+    kind = "transcripts" if spec.transcripts else "prompts"
+    source = spec.transcripts or spec.prompts or ""
+    index = ControlIndex(spec.controls, pool / ".controls")
+    try:
+        available = sum(1 for _ in usable(source, kind, index))  # type: ignore[arg-type]
+        items = pool / "items.jsonl"
+        stage_items(usable(source, kind, index), Selection(tuple(range(available)), (), available),
+                    items)
+    finally:
+        index.close()
+    answers = None
+    if kind == "prompts":
+        from core.backends import load_model
+        from core.distill.sequence import generate_answers
+
+        teacher = load_model(spec.teacher or "", num_threads=spec.training.threads)
+        try:
+            answers = pool / "answers.jsonl"
+            generate_answers(teacher, items, answers, ChatTemplate(spec.template, spec.response_prefix),
+                             spec.generation, spec.seed, state)
+        finally:
+            teacher.release()
+    tmp_t, tmp_c = teacher_file.with_suffix(".partial"), control_file.with_suffix(".partial")
+    with tmp_t.open("w", encoding="utf-8") as ft, tmp_c.open("w", encoding="utf-8") as fc:
+        for rec in read_items(items, None, answers):
+            key = f"r{rec.index:06d}"
+            ft.write(json.dumps({"id": key, "prompt": rec.prompt, "response": rec.teacher},
+                                ensure_ascii=False) + "\n")
+            fc.write(json.dumps({"id": key, "prompt": rec.prompt, "response": rec.control},
+                                ensure_ascii=False) + "\n")
+    tmp_c.replace(control_file)
+    tmp_t.replace(teacher_file)
+    return Pool(available, teacher_file, control_file)
+
+
+def held_out_probes(folder: Path, held: set[int]) -> list[Probe]:
+    """The probes of the checks: the held-out records with both answers, in file order."""
+    probes: list[Probe] = []
+    with (folder / "pool" / "teacher.jsonl").open(encoding="utf-8") as ft, \
+            (folder / "pool" / "control.jsonl").open(encoding="utf-8") as fc:
+        for i, (lt, lc) in enumerate(zip(ft, fc, strict=True)):
+            if i in held:
+                t, c = json.loads(lt), json.loads(lc)
+                probes.append(Probe(t["id"], t["prompt"], t["response"], c["response"]))
+    return probes
