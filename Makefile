@@ -43,7 +43,7 @@ bench: $(STAMP)
 
 # Desktop installers (installers/; README "Install"). PyInstaller comes from the
 # `installer` extra, installed here only. `make installer` builds the Linux tarball
-# dist/distill-audit-<version>-linux-x86_64.tar.gz (about 10 minutes on 2 cores);
+# dist/distill-audit-<version>-linux-x86_64.tar.gz (4-7 minutes on 2 cores);
 # `make installer-smoke` runs the frozen app from it offline (not part of `make test`).
 INSTALLER_STAMP := $(VENV)/.installer
 
@@ -56,6 +56,15 @@ installer: $(INSTALLER_STAMP)
 
 installer-smoke: $(INSTALLER_STAMP)
 	$(BIN)/python installers/smoke_test.py --build-if-missing
+
+# The README walk-through's screenshots (resources/screenshots/), 1280x800: under Xvfb when
+# xvfb-run is installed, else Qt's offscreen platform. Builds the demo case in a temp dir.
+screenshots: $(STAMP)
+	if command -v xvfb-run >/dev/null 2>&1; then \
+	  xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python -m app.screenshots resources/screenshots; \
+	else \
+	  QT_QPA_PLATFORM=offscreen $(BIN)/python -m app.screenshots resources/screenshots; \
+	fi
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -99,10 +99,13 @@ class Job(QObject):
     cancelled = Signal()
     finished = Signal(object)  # this job, whatever the outcome (see .outcome)
 
-    def __init__(self, label: str, state: QtJobState, parent: QObject | None = None) -> None:
+    def __init__(self, label: str, state: QtJobState, parent: QObject | None = None,
+                 quiet: bool = False) -> None:
         super().__init__(parent)
         self.label = label
         self.state = state
+        self.quiet = quiet  # housekeeping (e.g. warming up modules): not listed in the panel
+        self.partial_results: list[Any] = []
         self.outcome = QUEUED
         self.progress = 0
         self.status = ""
@@ -145,6 +148,12 @@ class Job(QObject):
         end = self.finished_at if self.finished_at is not None else time.monotonic()
         return end - self.started_at
 
+    def eta(self) -> float | None:
+        """Seconds left, linearly extrapolated from progress so far; None before any."""
+        if not self.is_running or self.progress <= 0 or self.progress >= 100:
+            return None
+        return self.elapsed() * (100 - self.progress) / self.progress
+
     # --- relays from the worker (queued onto the UI thread) -------------------------
     # Reports still queued when the job was finished early (wait() after a cancel) are
     # dropped, so a stale "Hashing…" never overwrites "Cancelled".
@@ -161,6 +170,7 @@ class Job(QObject):
     @Slot(object)
     def _worker_partial(self, value: object) -> None:
         if not self.is_finished:
+            self.partial_results.append(value)
             self.partial_result.emit(value)
 
     def _set_progress(self, percent: int) -> None:
@@ -204,6 +214,7 @@ class JobRunner(QObject):
         on_failure: Callback | None = None,
         on_cancelled: Callable[[], None] | None = None,
         pass_state: bool = True,
+        quiet: bool = False,
         **kwargs: Any,
     ) -> Job:
         """Run ``fn(*args, state=<QtJobState>, **kwargs)`` off the UI thread; return its Job.
@@ -211,9 +222,11 @@ class JobRunner(QObject):
         ``on_success(result)``, ``on_failure(exception)`` and ``on_cancelled()`` are called
         on the UI thread. A failure without ``on_failure`` is announced by
         :attr:`unhandled_failure`. ``pass_state=False`` calls functions that take no state.
+        A ``quiet`` job is housekeeping: the jobs panel does not list it and closing the
+        window cancels it without asking.
         """
         state = QtJobState()
-        job = Job(label, state, self)
+        job = Job(label, state, self, quiet=quiet)
         job._runner = self
         if pass_state:
             kwargs = {**kwargs, "state": state}
@@ -232,6 +245,10 @@ class JobRunner(QObject):
     def active_jobs(self) -> list[Job]:
         """Jobs queued or running."""
         return [j for j in self._jobs if not j.is_finished]
+
+    def user_jobs(self) -> list[Job]:
+        """Active jobs the user started (not quiet housekeeping)."""
+        return [j for j in self.active_jobs() if not j.quiet]
 
     def forget_finished(self) -> None:
         self._jobs = [j for j in self._jobs if not j.is_finished]
@@ -345,3 +362,23 @@ class JobRunner(QObject):
             callback(*args)
         except Exception:  # noqa: BLE001 - handed to sys.excepthook (log + dialog)
             sys.excepthook(*sys.exc_info())
+
+
+class lazy:  # noqa: N801 - used like a function: lazy("core.x", "fn")
+    """A job body that imports ``module`` in the worker thread, then calls its ``name``.
+
+    Importing core's analysis modules pulls in numpy, scipy, torch or ReportLab; done on
+    the UI thread that would freeze the window for seconds, so job starters pass
+    ``lazy("core.reports.export", "export_report")`` instead of the function itself.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self.module), self.name)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"lazy({self.module!r}, {self.name!r})"

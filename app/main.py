@@ -8,6 +8,8 @@ imported at all, and the case-file store (SQLAlchemy, Alembic) only after the wi
 first paint. With ``DISTILL_AUDIT_EXIT_AFTER_SHOW=1`` the app prints
 ``first-paint-ms=<ms since main()>`` and, once the case file is open and shown,
 ``ready-ms=<ms>``, then quits; ``tests/benchmarks/bench_startup.py`` uses that.
+``--self-test`` does the same and also prints ``cases=<n>``, exiting 1 when the case file
+could not be opened: the installers' smoke test starts the frozen app that way.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "data folder, or $DISTILL_AUDIT_DB)")
     parser.add_argument("case_file", nargs="?", metavar="CASE_FILE",
                         help="case file to open (same as --db; e.g. from a double-click)")
+    parser.add_argument("--self-test", action="store_true",
+                        help="open the case file, print timings and the number of cases, then "
+                        "quit (exit status 1 if it could not be opened)")
     return parser
 
 
@@ -98,19 +103,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.main_window import MainWindow
 
     window = MainWindow()
+    app.aboutToQuit.connect(window.shutdown)  # no job thread outlives the application
     window.statusBar().showMessage(f"Opening {path}…")
-    measure = bool(os.environ.get(EXIT_AFTER_SHOW))
+    measure = bool(os.environ.get(EXIT_AFTER_SHOW)) or args.self_test
 
     def load() -> None:
         # The window is on screen; now load the engine's store and open the case file.
         if measure:
             print(f"first-paint-ms={(time.perf_counter() - started) * 1000:.1f}", flush=True)
-        window.open_case_file(path)
+        opened = window.open_case_file(path)
         window.statusBar().clearMessage()
         if measure:
             window.repaint()
             print(f"ready-ms={(time.perf_counter() - started) * 1000:.1f}", flush=True)
-            QTimer.singleShot(0, app.quit)
+            if args.self_test:
+                from core.store.cases import list_cases
+
+                cases = len(list_cases(window.case_file)) if opened and window.case_file else 0
+                print(f"cases={cases}", flush=True)
+            status = 1 if args.self_test and not opened else 0
+            QTimer.singleShot(0, lambda: app.exit(status))
 
     _AfterFirstPaint(window, load)
     window.show()

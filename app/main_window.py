@@ -1,140 +1,134 @@
 """The main window: case list, the selected case's tabs, the jobs panel, menus.
 
 Everything the window does is a call into core: reads on the UI thread (short, plain
-records via :mod:`app.case_data`), long work through the one :class:`JobRunner`. Every
-dialog goes through a small ``ask_…`` / ``show_…`` method so tests can replace it.
+records via :mod:`app.case_data`), long work and writes through the one
+:class:`JobRunner`. The flows (wizards, demo case, drag and drop, settings) live in
+:mod:`app.window_flows`, the actions and menus in :mod:`app.menus`. Every dialog goes
+through a small ``ask_…`` / ``show_…`` method so tests can replace it.
 
 Start-up: this module imports no SQLAlchemy/Alembic (about half a second on a slow
 machine). The window paints first; ``app.main`` then opens the case file, and the
-engine's store modules are imported inside the methods that need them.
+engine's store modules are imported inside the methods that need them. Tabs are read
+when shown; heavier engine modules are imported by a quiet background job.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtCore import QFileInfo, Qt, QTimer, QUrl, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSplitter,
     QTabWidget,
     QWidget,
+    QWizard,
 )
 
-from app.dialogs.messages import ask_yes_no, describe_error, open_error_box
+from app import menus
+from app.dialogs.messages import ask_yes_no, describe_error, open_error_box, open_text_box
 from app.dialogs.new_case import NewCaseInput, NewCaseWizard
 from app.jobs import Job, JobRunner
+from app.settings import AppSettings, load_settings
+from app.views.analyses_view import AnalysesView
 from app.views.audit_view import AuditView
 from app.views.case_list import CaseListView
 from app.views.evidence_view import EvidenceView
+from app.views.findings_view import FindingsView
 from app.views.jobs_panel import JobsPanel
 from app.views.overview import OverviewView
+from app.views.policies_view import PoliciesView
+from app.window_flows import WindowFlows
 from core import __version__
 from core.errors import DistillAuditError
 from core.resources import resource_path
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from core.store.audit import ChainReport
     from core.store.db import CaseFile
 
 log = logging.getLogger(__name__)
 APP_NAME = "Distill Audit"
 JOBS_PANEL_DELAY_MS = 500  # like Anki: show progress only for work that takes a while
+# A worker running Python code hands the GIL over after this many seconds when the UI
+# thread asks for it (CPython's default is 5 ms): shorter keeps the window fluid.
+GIL_SWITCH_INTERVAL_S = 0.001
+WARM_UP_DELAY_MS = 1000  # after the window is usable (see app.warmup)
+WARM_UP = "Load the analysis modules"
 
 
-def _verify_chain_job(cf: CaseFile) -> ChainReport:
-    """Worker body: walk the audit chain in a session of this thread's own."""
-    from core.store.audit import verify_chain
-
-    with cf.read_session() as s:
-        return verify_chain(s)
-
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowFlows, QMainWindow):
     """One open case file at a time; one selected case within it."""
 
-    def __init__(self, runner: JobRunner | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: JobRunner | None = None, parent: QWidget | None = None,
+                 settings: AppSettings | None = None) -> None:
         super().__init__(parent)
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
         self.case_file: CaseFile | None = None
         self.case_id: int | None = None
+        self.settings = settings or load_settings()
         self.runner = runner or JobRunner(self)
         self.runner.unhandled_failure.connect(self._on_unhandled_failure)
-        self._last_dir = str(Path.home())
+        self.runner.job_finished.connect(self._on_job_finished)
+        self.wizards: list[QWizard] = []
+        self._closed = False  # set once the window closed or the application quits
+        self._stale: set[QWidget] = set()
+        self._last_dir = self.settings.data_folder or str(Path.home())
         self.setObjectName("MainWindow")
+        self.setAcceptDrops(True)
         icon = resource_path("icons", "distill-audit.svg")
         if icon.is_file():
             self.setWindowIcon(QIcon(str(icon)))
-        self._build_actions()
+        menus.build_actions(self)
         self._build_ui()
-        self._build_menus()
+        menus.build_menus(self)
         self._update_title()
         self._update_enabled()
         self.resize(1280, 800)
 
     # --- construction -----------------------------------------------------------------
-    def _action(self, text: str, slot: object, shortcut: QKeySequence | str | None = None,
-                tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.triggered.connect(slot)
-        return action
-
-    def _build_actions(self) -> None:
-        self.new_case_action = self._action(
-            "&New case…", self.new_case, QKeySequence.StandardKey.New,
-            "Create a case with its two competing hypotheses")
-        self.open_action = self._action(
-            "&Open case file…", self.open_case_file_dialog, QKeySequence.StandardKey.Open,
-            "Open another case file")
-        self.import_model_action = self._action(
-            "Import &model…", self.import_model, "Ctrl+Shift+M",
-            "Hash and record a model folder (Hugging Face safetensors or ONNX)")
-        self.import_transcripts_action = self._action(
-            "Import &transcripts…", self.import_transcripts, "Ctrl+Shift+T",
-            "Hash and record a JSONL or CSV file of prompt/response pairs")
-        self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.refresh_action = self._action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh)
-        self.about_action = self._action("&About Distill Audit", self.show_about)
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-
     def _build_ui(self) -> None:
         self.case_list = CaseListView(self)
         self.case_list.case_selected.connect(self._on_case_selected)
         self.overview = OverviewView(self)
         self.evidence_view = EvidenceView(
-            [self.import_model_action, self.import_transcripts_action], self)
+            [self.add_evidence_action, self.verify_evidence_action], self)
+        self.policies_view = PoliciesView(self, [self.import_policy_action, self.compare_action],
+                                          self)
+        self.analyses_view = AnalysesView(self, [self.run_check_action, self.experiment_action,
+                                                 self.export_action], self)
+        self.findings_view = FindingsView(self, self)
         self.audit_view = AuditView(self)
         self.audit_view.verify_requested.connect(self.verify_chain)
         self.audit_view.scope_changed.connect(lambda _all: self._refresh_audit())
         self.tabs = QTabWidget(self)
         self.tabs.setAccessibleName("Case details")
-        self.tabs.addTab(self.overview, "&Overview")
-        self.tabs.addTab(self.evidence_view, "&Evidence")
-        self.tabs.addTab(self.audit_view, "A&udit")
+        for widget, title in ((self.overview, "&Overview"), (self.evidence_view, "Evi&dence"),
+                              (self.policies_view, "&Policies"),
+                              (self.analyses_view, "A&nalyses"),
+                              (self.findings_view, "Findin&gs"), (self.audit_view, "A&udit")):
+            self.tabs.addTab(widget, title)
+        self.tabs.currentChanged.connect(lambda _i: self._refresh_current())
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.case_list)
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([380, 900])
+        splitter.setSizes([300, 980])
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
 
         self.jobs_panel = JobsPanel(self.runner, self)
+        self.jobs_panel.partial_requested.connect(self.show_partial_results)
         self.jobs_dock = QDockWidget("Jobs", self)
         self.jobs_dock.setObjectName("JobsDock")
         self.jobs_dock.setWidget(self.jobs_panel)
@@ -147,22 +141,6 @@ class MainWindow(QMainWindow):
         self.revision_label = QLabel(self)
         self.statusBar().addWidget(self.file_label, 1)
         self.statusBar().addPermanentWidget(self.revision_label)
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addActions([self.new_case_action, self.open_action])
-        file_menu.addSeparator()
-        file_menu.addActions([self.import_model_action, self.import_transcripts_action])
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        view_menu = self.menuBar().addMenu("&View")
-        jobs_toggle = self.jobs_dock.toggleViewAction()
-        jobs_toggle.setText("&Jobs panel")
-        jobs_toggle.setShortcut(QKeySequence("Ctrl+J"))
-        view_menu.addAction(jobs_toggle)
-        view_menu.addAction(self.refresh_action)
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self.about_action)
 
     # --- case file ----------------------------------------------------------------------
     def open_case_file(self, path: Path | str | None, create: bool = True) -> bool:
@@ -186,14 +164,37 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 f"The case file was upgraded; the old version is kept at {cf.backup_path}", 15000)
         self.audit_view.reset()
+        self.evidence_view.verified = {}
+        self._remember(cf.path)
         self._update_title()
         self.refresh_cases()
+        QTimer.singleShot(WARM_UP_DELAY_MS, self, self.warm_up)
         return True
 
     def open_case_file_dialog(self) -> None:
         path = self.ask_path("case-file")
         if path is not None:
             self.open_case_file(path, create=False)
+
+    def _remember(self, path: Path) -> None:
+        from app.recent import remember
+        from app.settings import save_settings
+
+        self.settings.recent_files = remember(self.settings.recent_files, path)
+        save_settings(self.settings)
+
+    @Slot()
+    def fill_recent_menu(self) -> None:
+        from app.recent import fill_menu
+
+        fill_menu(self.recent_menu, self.settings.recent_files,
+                  lambda p: self.open_case_file(p, create=False), self._clear_recent)
+
+    def _clear_recent(self) -> None:
+        from app.settings import save_settings
+
+        self.settings.recent_files = []
+        save_settings(self.settings)
 
     def _update_title(self) -> None:
         if self.case_file is None:
@@ -207,8 +208,13 @@ class MainWindow(QMainWindow):
     def _update_enabled(self) -> None:
         has_file, has_case = self.case_file is not None, self.case_id is not None
         self.new_case_action.setEnabled(has_file)
-        self.import_model_action.setEnabled(has_case)
-        self.import_transcripts_action.setEnabled(has_case)
+        for action in (self.add_evidence_action, self.import_model_action,
+                       self.import_transcripts_action, self.import_policy_action,
+                       self.compare_action, self.export_action, self.run_check_action,
+                       self.verify_evidence_action):
+            action.setEnabled(has_case)
+        self.experiment_action.setEnabled(has_case and menus.experiments_available())
+        self.verify_chain_action.setEnabled(has_file)
         self.audit_view.verify_button.setEnabled(has_file)
 
     # --- reading into the views -------------------------------------------------------
@@ -228,18 +234,47 @@ class MainWindow(QMainWindow):
         self.refresh_case()
 
     def refresh_case(self) -> None:
-        """Re-read the selected case's overview, evidence and audit events."""
-        from app import case_data
+        """Re-read the selected case: overview, evidence and audit now (a few quick reads);
+        policies, analyses and findings when next shown (they read more)."""
         from core.evidence.inventory import list_evidence
 
-        cf, case_id = self.case_file, self.case_id
-        if cf is None or case_id is None:
-            self.overview.show_case(None)
-            self.evidence_view.set_items([])
-        else:
-            self.overview.show_case(case_data.case_details(cf, case_id))
-            self.evidence_view.set_items(list_evidence(cf, case_id))
+        self._refresh_overview()
+        has = self.case_file is not None and self.case_id is not None
+        self.evidence_view.set_items(list_evidence(self.case_file, self.case_id) if has else [])
         self._refresh_audit()
+        self._stale = {self.policies_view, self.analyses_view, self.findings_view}
+        self._refresh_current()
+
+    def _refresh_current(self) -> None:
+        tab = self.tabs.currentWidget()
+        if tab not in self._stale:
+            return
+        self._stale.discard(tab)
+        if tab is self.findings_view:
+            details = self._details()
+            self.findings_view.load(details.conduct_date if details else None)
+        elif tab in (self.policies_view, self.analyses_view):
+            tab.load()
+
+    def _details(self) -> Any:
+        from app import case_data
+
+        if self.case_file is None or self.case_id is None:
+            return None
+        return case_data.case_details(self.case_file, self.case_id)
+
+    def _refresh_overview(self) -> None:
+        from app import case_data
+
+        details = self._details()
+        self.overview.show_case(details)
+        if details is not None:
+            from core.store.findings import list_findings
+
+            statuses = [f.status for f in list_findings(self.case_file, self.case_id)]
+            counts = {s: statuses.count(s) for s in ("draft", "accepted", "rejected")
+                      if statuses.count(s)}
+            self.overview.show_latest(case_data.run_rows(self.case_file, self.case_id), counts)
 
     def _refresh_audit(self) -> None:
         from app import case_data
@@ -272,69 +307,49 @@ class MainWindow(QMainWindow):
         assert self.case_file is not None
         return create_case(self.case_file, values.title, values.reference,
                            parties=values.parties, commissioned_by=values.commissioned_by,
-                           hypothesis_p=values.hypothesis_p, hypothesis_d=values.hypothesis_d)
-
-    # --- importing evidence -----------------------------------------------------------
-    def import_model(self) -> Job | None:
-        from core.store.models import ARTIFACT_ROLES
-
-        path = self.ask_path("model")
-        role = self.ask_role("model", ARTIFACT_ROLES) if path is not None else None
-        return self.start_model_import(path, role) if path and role else None
-
-    def import_transcripts(self) -> Job | None:
-        from core.store.models import TRANSCRIPT_ROLES
-
-        path = self.ask_path("transcripts")
-        role = self.ask_role("transcripts", TRANSCRIPT_ROLES) if path is not None else None
-        return self.start_transcript_import(path, role) if path and role else None
-
-    def start_model_import(self, path: Path, role: str) -> Job:
-        from core.evidence.importer import import_model
-
-        return self._start_import(import_model, path, role, f"Import model {Path(path).name}")
-
-    def start_transcript_import(self, path: Path, role: str) -> Job:
-        from core.evidence.importer import import_transcripts
-
-        return self._start_import(import_transcripts, path, role,
-                                  f"Import transcripts {Path(path).name}")
-
-    def _start_import(self, fn: Callable[..., Any], path: Path, role: str, label: str) -> Job:
-        assert self.case_file is not None and self.case_id is not None
-        case_id = self.case_id
-        return self.runner.run(
-            fn, self.case_file, case_id, Path(path), role, label=label,
-            on_success=lambda _id: self._after_import(case_id),
-            on_failure=lambda exc: self._show_job_error(f"{label} failed", exc),
-        )
-
-    def _after_import(self, case_id: int) -> None:
-        self.refresh_cases(select_id=case_id)
-        self.tabs.setCurrentWidget(self.evidence_view)
-
-    # --- audit chain ---------------------------------------------------------------------
-    def verify_chain(self) -> Job | None:
-        """Walk the audit chain off the UI thread; the Audit tab shows the outcome."""
-        if self.case_file is None:
-            return None
-        self.audit_view.set_busy(True)
-        return self.runner.run(
-            _verify_chain_job, self.case_file, label="Verify audit chain", pass_state=False,
-            on_success=self.audit_view.show_report,
-            on_failure=lambda exc: (self.audit_view.set_busy(False),
-                                    self._show_job_error("Verifying the audit chain failed",
-                                                         exc)),
-        )
+                           hypothesis_p=values.hypothesis_p, hypothesis_d=values.hypothesis_d,
+                           actor=self.reviewer())
 
     # --- jobs ----------------------------------------------------------------------------
+    def run_write(self, fn: Callable[..., Any], *args: Any, label: str,
+                  on_done: Callable[[Any], None] | None = None, **kwargs: Any) -> Job:
+        """Run a short core write off the UI thread (it may wait for the database lock)."""
+        def done(result: Any) -> None:
+            if on_done is not None:
+                on_done(result)
+            self.refresh_case()
+
+        return self.runner.run(fn, *args, label=label, pass_state=False, quiet=True,
+                               on_success=done,
+                               on_failure=lambda exc: self._show_job_error(f"{label} failed",
+                                                                           exc), **kwargs)
+
+    def reviewer(self) -> str:
+        """Who is acting: the reviewer name from the settings, else the system user."""
+        from core.store.audit import current_actor
+
+        return self.settings.reviewer_name or current_actor()
+
     @Slot(object)
     def _on_job_added(self, job: Job) -> None:
+        if job.quiet:
+            return
+        job.partial_result.connect(lambda _v: self._runs_changed())
         QTimer.singleShot(JOBS_PANEL_DELAY_MS, self, lambda: self._reveal_jobs(job))
 
     def _reveal_jobs(self, job: Job) -> None:
         if not job.is_finished:
             self.jobs_dock.show()
+
+    @Slot(object)
+    def _on_job_finished(self, job: Job) -> None:
+        if not job.quiet and self.case_file is not None:
+            self.refresh_cases()
+            self.refresh_case()
+
+    def _runs_changed(self) -> None:
+        if self.tabs.currentWidget() is self.analyses_view:
+            self.analyses_view.load()
 
     @Slot(object)
     def _on_unhandled_failure(self, job: Job) -> None:
@@ -347,23 +362,33 @@ class MainWindow(QMainWindow):
 
     def _stop_jobs(self, action: str) -> bool:
         """Ask before cancelling running jobs; then cancel them and wait for their threads."""
-        active = self.runner.active_jobs()
+        active = self.runner.user_jobs()
         if active and not self.ask_cancel_running_jobs(len(active), action):
             return False
+        for wizard in list(self.wizards):
+            wizard.reject()
         self.runner.cancel_and_wait()
         return True
+
+    def shutdown(self) -> None:
+        """The application is quitting (maybe without closing this window): stop every job."""
+        self._closed = True
+        for wizard in list(self.wizards):
+            wizard.reject()
+        self.runner.cancel_and_wait()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if not self._stop_jobs("close the window"):
             event.ignore()
             return
+        self._closed = True
         if self.case_file is not None:
             self.case_file.close()
         event.accept()
 
     # --- every dialog goes through one of these (tests replace them) --------------------
     def ask_path(self, kind: str) -> Path | None:
-        """Ask for a model folder, a transcript file or a case file; None if cancelled."""
+        """Ask for a model folder, an evidence file or a case file; None if cancelled."""
         if kind == "model":
             chosen = QFileDialog.getExistingDirectory(
                 self, "Choose a model folder (Hugging Face safetensors or ONNX)", self._last_dir)
@@ -371,6 +396,11 @@ class MainWindow(QMainWindow):
             chosen, _ = QFileDialog.getOpenFileName(
                 self, "Choose a transcript file", self._last_dir,
                 "Transcripts (*.jsonl *.ndjson *.json *.csv *.tsv);;All files (*)")
+        elif kind == "evidence":
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, "Choose an evidence file", self._last_dir,
+                "Evidence (*.onnx *.jsonl *.ndjson *.json *.csv *.tsv *.txt *.md *.html *.htm "
+                "*.pdf *.docx);;All files (*)")
         else:
             chosen, _ = QFileDialog.getOpenFileName(
                 self, "Open case file", self._last_dir, "Case files (*.dacase);;All files (*)")
@@ -378,6 +408,12 @@ class MainWindow(QMainWindow):
             return None
         self._last_dir = str(Path(chosen).parent)
         return Path(chosen)
+
+    def ask_save_path(self, kind: str, suggested: str) -> Path | None:
+        """Ask where to save a report; None if cancelled."""
+        chosen, _ = QFileDialog.getSaveFileName(self, "Save the report as", suggested,
+                                                "PDF (*.pdf)")
+        return Path(chosen) if chosen else None
 
     def ask_role(self, kind: str, roles: tuple[str, ...]) -> str | None:
         what = "model" if kind == "model" else "transcript set"
@@ -394,6 +430,13 @@ class MainWindow(QMainWindow):
         log.warning("%s: %s", title, message)
         open_error_box(self, title, message, details)
 
+    def show_text(self, title: str, text: str) -> None:
+        open_text_box(self, title, text)
+
+    def open_file(self, path: Path) -> None:
+        """Open an exported file with the system's viewer."""
+        QDesktopServices.openUrl(QUrl.fromLocalFile(QFileInfo(str(path)).absoluteFilePath()))
+
     def show_about(self) -> None:
         from PySide6 import __version__ as qt_version
 
@@ -403,3 +446,23 @@ class MainWindow(QMainWindow):
             "A forensic workbench: was a suspect model trained on a protected model's "
             "outputs, and which terms did that break?<br><br>"
             f"PySide6 {qt_version}<br>Case file: {self.case_file.path if self.case_file else '—'}")
+
+    # attributes set by app.menus (declared for readers and type checkers)
+    new_case_action: QAction
+    open_action: QAction
+    add_evidence_action: QAction
+    import_model_action: QAction
+    import_transcripts_action: QAction
+    import_policy_action: QAction
+    compare_action: QAction
+    export_action: QAction
+    settings_action: QAction
+    quit_action: QAction
+    run_check_action: QAction
+    experiment_action: QAction
+    verify_evidence_action: QAction
+    verify_chain_action: QAction
+    refresh_action: QAction
+    demo_action: QAction
+    about_action: QAction
+    recent_menu: QMenu

@@ -86,7 +86,8 @@ def window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     qtbot.addWidget(win)
     win.errors = Recorder()
     monkeypatch.setattr(win, "show_error", win.errors)
-    for name in ("ask_path", "ask_role", "ask_cancel_running_jobs", "show_about"):
+    for name in ("ask_path", "ask_role", "ask_cancel_running_jobs", "show_about", "show_text",
+                 "open_file", "ask_save_path"):
         monkeypatch.setattr(win, name, _unexpected(name))
     assert win.open_case_file(tmp_path / "case.dacase")
     win.show()
@@ -113,3 +114,110 @@ def write_jsonl(path: Path, n: int = 12) -> Path:
                     "model": "Lumen", "provider": "Halcyon Labs"}) + "\n"
         for i in range(n)), encoding="utf-8")
     return path
+
+
+# --- the demonstration case (built once per session, copied per test) -----------------------
+
+def demo_world() -> Path:
+    """The demo world: $DISTILL_AUDIT_DEMO or the shipped resources/demo."""
+    import os
+
+    from core.resources import resource_path
+
+    return Path(os.environ.get("DISTILL_AUDIT_DEMO") or resource_path("demo"))
+
+
+needs_demo = pytest.mark.skipif(not (demo_world() / "lineage.json").is_file(),
+                                reason="the demo world is not built (resources/demo/lineage.json)")
+
+
+@pytest.fixture(scope="session")
+def demo_case_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo case file, built once per session with core.demo.build_demo_case."""
+    from core.demo import build_demo_case
+    from core.store.db import open_case_file
+
+    path = tmp_path_factory.mktemp("demo-master") / "demo.dacase"
+    with open_case_file(path) as cf:
+        build_demo_case(cf, demo_world())
+    return path
+
+
+def copy_case_file(source: Path, target: Path) -> Path:
+    """A consistent copy with SQLite's backup API (the WAL is folded in)."""
+    import sqlite3
+
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+    return target
+
+
+def _open_window(qtbot: Any, path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from app.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.errors = Recorder()
+    monkeypatch.setattr(win, "show_error", win.errors)
+    for name in ("ask_path", "ask_role", "ask_cancel_running_jobs", "show_about", "show_text",
+                 "open_file", "ask_save_path"):
+        monkeypatch.setattr(win, name, _unexpected(name))
+    assert win.open_case_file(path)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+@pytest.fixture
+def demo_window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                demo_case_master: Path) -> Iterator[Any]:
+    """A shown MainWindow on a fresh copy of the demo case file, the demo case selected."""
+    monkeypatch.setenv("DISTILL_AUDIT_DEMO", str(demo_world()))
+    win = _open_window(qtbot, copy_case_file(demo_case_master, tmp_path / "demo.dacase"),
+                       monkeypatch)
+    assert win.case_id is not None
+    yield win
+    win.runner.cancel_and_wait()
+    win.close()
+
+
+def wait_jobs(win: Any, qtbot: Any, timeout_ms: int = 120_000) -> None:
+    """Wait until the window's runner has no job queued or running."""
+    qtbot.waitUntil(lambda: not win.runner.active_jobs(), timeout=timeout_ms)
+
+
+def wait_page(wizard: Any, page: Any, qtbot: Any, timeout_ms: int = 120_000) -> None:
+    """Wait until a job page's job finished (successfully: the page is complete)."""
+    qtbot.waitUntil(lambda: page.job is not None and page.job.is_finished, timeout=timeout_ms)
+    assert page.isComplete(), (page.job.outcome, page.job.error, page.job.traceback_text)
+
+
+def unnamed_controls(root: Any) -> list[Any]:
+    """Visible controls under ``root`` with neither an accessible name nor a text."""
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractItemView,
+        QAbstractSpinBox,
+        QComboBox,
+        QLineEdit,
+        QPlainTextEdit,
+        QTextEdit,
+    )
+
+    bad = []
+    for cls in (QAbstractButton, QAbstractItemView, QLineEdit, QPlainTextEdit, QTextEdit,
+                QComboBox, QAbstractSpinBox):
+        for w in root.findChildren(cls):
+            if not w.isVisibleTo(root) or w.inherits("QHeaderView"):
+                continue
+            if isinstance(w, QLineEdit) and isinstance(w.parent(), (QAbstractSpinBox, QComboBox)):
+                continue  # the editor inside a named spin box or combo box
+            if isinstance(w, QAbstractButton) and (w.text() or w.accessibleName()):
+                continue
+            if not w.accessibleName():
+                bad.append(w)
+    return bad

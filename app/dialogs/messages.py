@@ -45,3 +45,23 @@ def ask_yes_no(parent: QWidget | None, title: str, question: str, default_yes: b
     answer = QMessageBox.question(parent, title, question, Button.Yes | Button.No,
                                   Button.Yes if default_yes else Button.No)
     return answer == Button.Yes
+
+
+def open_text_box(parent: QWidget | None, title: str, text: str) -> QWidget:
+    """A non-blocking read-only text window (e.g. a job's partial results)."""
+    from PySide6.QtWidgets import QDialog, QDialogButtonBox, QPlainTextEdit, QVBoxLayout
+
+    dialog = QDialog(parent)
+    dialog.setWindowTitle(title)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    view = QPlainTextEdit(text, dialog)
+    view.setReadOnly(True)
+    view.setAccessibleName(title)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(view)
+    layout.addWidget(buttons)
+    dialog.resize(560, 380)
+    dialog.open()
+    return dialog

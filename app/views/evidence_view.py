@@ -1,11 +1,15 @@
-"""The Evidence tab: models and transcript sets of the case with their hashes."""
+"""The Evidence tab: models and transcript sets of the case with their hashes.
+
+The "Verified" column shows the outcome of the last re-hash of the evidence in this
+session (core.evidence.verify.verify_case_evidence): ok, changed or missing.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.views.table_model import Column, RecordTableModel
@@ -13,6 +17,10 @@ from app.views.tables import fit_columns, make_table
 
 if TYPE_CHECKING:
     from core.evidence.inventory import EvidenceItem
+    from core.evidence.verify import EvidenceCheck
+
+NOT_VERIFIED = "not yet re-hashed"
+PROBLEM = QColor("#b00020")
 
 KIND_NAMES = {"model": "Model", "transcripts": "Transcripts", "policy": "Policy"}
 
@@ -43,7 +51,12 @@ class EvidenceView(QWidget):
 
     def __init__(self, import_actions: list[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model: RecordTableModel[EvidenceItem] = RecordTableModel(COLUMNS, self)
+        self.verified: dict[tuple[str, int], tuple[str, str]] = {}  # (kind, id) -> status, detail
+        verified = Column("Verified", lambda e: self.verified.get((e.kind, e.id),
+                                                                  (NOT_VERIFIED, ""))[0],
+                          tooltip=lambda e: self.verified.get((e.kind, e.id),
+                                                              ("", "Use Verify evidence"))[1])
+        self.model: RecordTableModel[EvidenceItem] = RecordTableModel([*COLUMNS, verified], self)
         self.table = make_table("Evidence", self)
         self.table.setAccessibleDescription(
             "Models and transcript sets of the case; Ctrl+C copies the selected SHA-256")
@@ -61,6 +74,7 @@ class EvidenceView(QWidget):
             button = QToolButton(self)
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setAccessibleName(action.text().replace("&", "").rstrip("…"))
             bar.addWidget(button)
         bar.addStretch(1)
         self.summary = QLabel(self)
@@ -73,11 +87,30 @@ class EvidenceView(QWidget):
 
     def set_items(self, items: list[EvidenceItem]) -> None:
         self.model.set_records(items)
-        fit_columns(self.table, stretch=4, fit=(0, 1, 3, 5, 6))
+        fit_columns(self.table, stretch=4, fit=(0, 1, 3, 5, 6, 7))
+        self._colour_problems()
         header = self.table.horizontalHeader()
         header.resizeSection(2, min(max(header.sectionSize(2), 100), 260))  # name
         models = sum(e.kind == "model" for e in items)
         self.summary.setText(f"{models} model(s), {len(items) - models} transcript set(s)")
+
+    def set_verification(self, checks: list[EvidenceCheck]) -> None:
+        """Show the outcome of a re-hash: every file ok, or which changed / went missing."""
+        self.verified = {}
+        for c in checks:
+            bad = [f for f in c.files if f.status != "ok"]
+            status = "ok" if not bad else ("missing" if all(f.status == "missing" for f in bad)
+                                           else "changed")
+            detail = (f"All {len(c.files)} file(s) match their recorded SHA-256." if not bad else
+                      "\n".join(f"{f.status}: {f.path}" for f in bad))
+            self.verified[(c.kind, c.id)] = (status, detail)
+        self.model.set_records(self.model.records())
+        self._colour_problems()
+
+    def _colour_problems(self) -> None:
+        for row, e in enumerate(self.model.records()):
+            status = self.verified.get((e.kind, e.id), ("",))[0]
+            self.model.set_row_colour(row, PROBLEM if status in ("changed", "missing") else None)
 
     def selected_item(self) -> EvidenceItem | None:
         rows = self.table.selectionModel().selectedRows()

@@ -1,8 +1,13 @@
-"""The Jobs panel: every background job with progress, status, elapsed time and Cancel."""
+"""The Jobs panel: every background job with progress, status, elapsed time, ETA and Cancel.
+
+A job that hands over partial results (a check reports each model it has measured) gets a
+"Partial results" button; the panel emits :attr:`JobsPanel.partial_requested` and the
+main window shows them. Quiet housekeeping jobs are not listed.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QTimer, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -32,11 +37,14 @@ def format_elapsed(seconds: float) -> str:
 
 
 class JobRow(QFrame):
-    """One job: label, progress bar, status text, elapsed time and a Cancel button."""
+    """One job: label, progress bar, status text, elapsed time / ETA and a Cancel button."""
+
+    partial_requested = Signal(object)  # the Job
 
     def __init__(self, job: Job, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.job = job
+        self.setAccessibleName(f"Job {job.label}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = QLabel(job.label, self)
         self.title.setStyleSheet("font-weight: bold;")
@@ -48,16 +56,24 @@ class JobRow(QFrame):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.setAccessibleName(f"Status of {job.label}")
         self.elapsed = QLabel("", self)
+        self.elapsed.setAccessibleName(f"Elapsed time of {job.label}")
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setAccessibleName(f"Cancel {job.label}")
         self.cancel_button.clicked.connect(job.cancel)
+        self.partial_button = QPushButton("Partial results", self)
+        self.partial_button.setAccessibleName(f"Show partial results of {job.label}")
+        self.partial_button.setToolTip("What the job has produced so far")
+        self.partial_button.setVisible(bool(job.partial_results))
+        self.partial_button.clicked.connect(lambda: self.partial_requested.emit(self.job))
+        job.partial_result.connect(self._on_partial)
 
         grid = QGridLayout(self)
         grid.addWidget(self.title, 0, 0, 1, 2)
         grid.addWidget(self.elapsed, 0, 2, Qt.AlignmentFlag.AlignRight)
         grid.addWidget(self.bar, 1, 0, 1, 2)
         grid.addWidget(self.cancel_button, 1, 2)
-        grid.addWidget(self.status, 2, 0, 1, 3)
+        grid.addWidget(self.status, 2, 0, 1, 2)
+        grid.addWidget(self.partial_button, 2, 2)
         grid.setColumnStretch(0, 1)
 
         job.progress_changed.connect(self._on_progress)
@@ -72,9 +88,19 @@ class JobRow(QFrame):
             self.bar.setRange(0, 100)
         self.bar.setValue(percent)
 
+    @Slot(object)
+    def _on_partial(self, _value: object) -> None:
+        self.partial_button.setVisible(True)
+        self.partial_button.setText(f"Partial results ({len(self.job.partial_results)})")
+
     def tick(self) -> None:
-        if self.job.started_at is not None:
-            self.elapsed.setText(format_elapsed(self.job.elapsed()))
+        if self.job.started_at is None:
+            return
+        text = format_elapsed(self.job.elapsed())
+        eta = self.job.eta()
+        if eta is not None and self.job.elapsed() >= 2:
+            text += f", about {format_elapsed(eta)} left"
+        self.elapsed.setText(text)
 
     @Slot(object)
     def _on_finished(self, job: Job) -> None:
@@ -92,6 +118,8 @@ class JobRow(QFrame):
 
 class JobsPanel(QWidget):
     """Lists the runner's jobs, newest first; updates elapsed times once a second."""
+
+    partial_requested = Signal(object)  # a Job whose partial results the user wants to see
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -136,7 +164,10 @@ class JobsPanel(QWidget):
 
     @Slot(object)
     def add_job(self, job: Job) -> None:
+        if job.quiet:
+            return
         row = JobRow(job, self)
+        row.partial_requested.connect(self.partial_requested)
         self.rows[job] = row
         self._list.insertWidget(0, row)
         self.empty.setVisible(False)

@@ -1,4 +1,4 @@
-"""The Overview tab: identification, the two competing hypotheses, and counts."""
+"""The Overview tab: identification, the two competing hypotheses, counts, latest results."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from app.case_data import CaseDetails
+    from app.case_data import CaseDetails, RunRow
 
 
 
@@ -71,6 +71,14 @@ class OverviewView(QScrollArea):
         cform = QFormLayout(counts)
         self.counts = _value_label("Counts", counts)
         cform.addRow("Recorded:", self.counts)
+        self.findings = _value_label("Findings by status", counts)
+        cform.addRow("Findings:", self.findings)
+
+        latest = QGroupBox("Latest results", body)
+        lform = QFormLayout(latest)
+        lform.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.latest = _value_label("Latest results", latest)
+        lform.addRow(self.latest)
 
         self.placeholder = QLabel(
             "No case selected. Create one with File → New case… (Ctrl+N).", body)
@@ -82,8 +90,9 @@ class OverviewView(QScrollArea):
         layout.addWidget(ident)
         layout.addWidget(hyp)
         layout.addWidget(counts)
+        layout.addWidget(latest)
         layout.addStretch(1)
-        self._groups = (ident, hyp, counts)
+        self._groups = (ident, hyp, counts, latest)
         self.show_case(None)
 
     def show_case(self, details: CaseDetails | None) -> None:
@@ -95,7 +104,8 @@ class OverviewView(QScrollArea):
         s = details.summary
         self.title.setText(s.title)
         self.reference.setText(s.reference)
-        self.status.setText(s.status)
+        self.status.setText(s.status + (f"; conduct date {details.conduct_date}"
+                                        if details.conduct_date else ""))
         self.parties.setText("; ".join(details.parties) or "—")
         self.commissioned_by.setText(details.commissioned_by or "—")
         self.created.setText(s.created_at.replace("T", " ").replace("+00:00", ""))
@@ -106,3 +116,15 @@ class OverviewView(QScrollArea):
             f"{s.policies} polic{'y' if s.policies == 1 else 'ies'}, {s.runs} run(s), "
             f"{s.findings} finding(s)"
         )
+
+    def show_latest(self, runs: list[RunRow], findings: dict[str, int]) -> None:
+        """The newest runs' verdicts at a glance, and how many findings await review."""
+        lines = []
+        for run in runs[:3]:
+            verdicts = "; ".join(f"{k}: {v}" for k, v in run.verdicts.items())
+            lines.append(f"Run {run.id} ({run.category}, {run.status}"
+                         f"{', ' + run.created_at[:10] if run.created_at else ''})"
+                         + (f" — {verdicts}" if verdicts else ""))
+        self.latest.setText("\n".join(lines) or "No analyses yet. Run a check with "
+                            "Analysis → Run a check… (Ctrl+R).")
+        self.findings.setText(", ".join(f"{n} {k}" for k, n in findings.items()) or "none")

@@ -1,0 +1,90 @@
+"""Edit → Settings: CPU threads, the default alpha, the default data folder, the reviewer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from app.settings import AppSettings
+
+
+class SettingsDialog(QDialog):
+    """A small form; on OK calls ``save(settings)`` with the edited copy."""
+
+    def __init__(self, settings: AppSettings, save: Callable[[AppSettings], None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setObjectName("SettingsDialog")
+        self._save = save
+        self._settings = settings
+        self.threads = QSpinBox(self)
+        self.threads.setAccessibleName("CPU threads for analyses")
+        self.threads.setRange(1, 256)
+        self.threads.setValue(settings.cpu_threads)
+        self.alpha = QDoubleSpinBox(self)
+        self.alpha.setAccessibleName("Default significance level alpha")
+        self.alpha.setDecimals(3)
+        self.alpha.setRange(0.001, 0.2)
+        self.alpha.setSingleStep(0.005)
+        self.alpha.setValue(settings.default_alpha)
+        self.folder = QLineEdit(settings.data_folder, self)
+        self.folder.setAccessibleName("Default data folder")
+        browse = QPushButton("&Browse…", self)
+        browse.setAccessibleName("Choose the default data folder")
+        browse.clicked.connect(self._browse)
+        self.reviewer = QLineEdit(settings.reviewer_name, self)
+        self.reviewer.setAccessibleName("Reviewer name")
+        self.reviewer.setPlaceholderText("Your name, as it should appear in the audit log")
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        holder = QWidget(self)
+        holder.setLayout(row)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        for button in buttons.buttons():
+            button.setAccessibleName(button.text().replace("&", ""))
+        note = QLabel("Threads: how many CPU cores an analysis may use (fewer keeps the machine "
+                      "responsive). Alpha: the significance level a new check starts with.", self)
+        note.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow("CPU &threads:", self.threads)
+        form.addRow("Default &alpha:", self.alpha)
+        form.addRow("Default data &folder:", holder)
+        form.addRow("&Reviewer name:", self.reviewer)
+        form.addRow(note)
+        form.addRow(buttons)
+
+    def _browse(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Default data folder", self.folder.text())
+        if chosen:
+            self.folder.setText(chosen)
+
+    def edited(self) -> AppSettings:
+        folder = self.folder.text().strip() or str(Path.home())
+        return AppSettings(cpu_threads=self.threads.value(),
+                           default_alpha=round(self.alpha.value(), 6), data_folder=folder,
+                           reviewer_name=self.reviewer.text().strip(),
+                           recent_files=list(self._settings.recent_files))
+
+    def accept(self) -> None:
+        self._save(self.edited())
+        super().accept()

@@ -1,0 +1,417 @@
+"""The Run a check wizard: question → evidence → checks → settings → run → results.
+
+The wizard offers only the checks that fit the question and the evidence, each with one
+sentence on what it can and cannot show; warns when the reference panel is too small for
+the chosen alpha (core.checks.stats.panel_adequacy); then runs
+core.checks.runner.run_checks as a job — the same function as ``distill-audit check`` —
+and lands on the verdicts and the report's charts. Closing the wizard during the run
+leaves the job running in the jobs panel; its results appear in the Analyses tab.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from app.jobs import Job
+from app.wizards.check_context import (
+    CAN_SHOW,
+    QUESTIONS,
+    CheckContext,
+    fit_problem,
+    load_check_context,
+)
+from app.wizards.common import WARNING_STYLE, HostWizard, JobPage, explanation
+from app.wizards.run_check_results import ResultsPage
+
+if TYPE_CHECKING:
+    from app.host import Host
+
+NONE = "(none)"
+SHIPPED_SUITE = "Shipped identity questions (identity_v1)"
+
+
+def _combo(name: str, parent: QWidget) -> QComboBox:
+    box = QComboBox(parent)
+    box.setAccessibleName(name)
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(30)
+    return box
+
+
+class QuestionPage(JobPage):
+    """Step 1: the question (the case's evidence loads meanwhile, off the UI thread)."""
+
+    def __init__(self, wizard: RunCheckWizard) -> None:
+        super().__init__("Which question?", "A check answers one question; the wizard then "
+                         "offers only the checks that answer it.", wizard.start_context, wizard,
+                         compact=True)
+        self.group = QButtonGroup(self)
+        self.buttons: dict[str, QRadioButton] = {}
+        for q in QUESTIONS:
+            button = QRadioButton(q.text, self)
+            button.setAccessibleName(q.text)
+            button.setAccessibleDescription(q.explanation)
+            self.group.addButton(button)
+            self.buttons[q.key] = button
+            self.body.addWidget(button)
+            note = explanation(q.explanation, self)
+            note.setContentsMargins(24, 0, 0, 6)
+            self.body.addWidget(note)
+        self.buttons["outputs"].setChecked(True)
+        self.body.addStretch(1)
+
+    def question(self) -> str:
+        return next(k for k, b in self.buttons.items() if b.isChecked())
+
+
+class EvidencePage(QWizardPage):
+    """Step 2: the suspect, the reference panel and the transcripts to compare against."""
+
+    def __init__(self, wizard: RunCheckWizard) -> None:
+        super().__init__(wizard)
+        self.setTitle("Which models and answers?")
+        self.setSubTitle("The suspect is compared with every reference model you tick: a "
+                         "panel of models known to be independent of the protected model.")
+        self.suspect = _combo("Suspect model", self)
+        self.references = QListWidget(self)
+        self.references.setAccessibleName("Reference models (the control panel)")
+        self.protected_answers = _combo("Protected model's captured answers", self)
+        self.control_answers = _combo("Control answers", self)
+        self.protected_model = _combo("Protected model itself", self)
+        self.base_model = _combo("Base model", self)
+        self.names = QLineEdit(self)
+        self.names.setAccessibleName("Names of the protected model, comma-separated")
+        self.names.setPlaceholderText("e.g. Lumen, Halcyon Labs")
+        form = QFormLayout(self)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.rows: dict[str, tuple[QLabel, QWidget]] = {}
+        for key, text, widget in (
+                ("suspect", "&Suspect:", self.suspect),
+                ("references", "&Reference models:", self.references),
+                ("protected_answers", "&Protected answers:", self.protected_answers),
+                ("control_answers", "&Control answers:", self.control_answers),
+                ("protected_model", "Protected &model:", self.protected_model),
+                ("base_model", "&Base model:", self.base_model),
+                ("names", "Protected &names:", self.names)):
+            label = QLabel(text, self)
+            label.setBuddy(widget)
+            form.addRow(label, widget)
+            self.rows[key] = (label, widget)
+        self.suspect.currentIndexChanged.connect(lambda _i: self._fill_references())
+        self.protected_answers.currentIndexChanged.connect(lambda _i: self._default_names())
+        self.references.itemChanged.connect(lambda _i: self.completeChanged.emit())
+
+    def context(self) -> CheckContext:
+        wizard = self.wizard()
+        assert isinstance(wizard, RunCheckWizard) and wizard.context is not None
+        return wizard.context
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt override
+        ctx, question = self.context(), self._question()
+        for box, items, roles, optional in (
+                (self.suspect, ctx.models, ("suspect",), False),
+                (self.protected_answers, ctx.transcripts, ("protected-answers",), False),
+                (self.control_answers, ctx.transcripts, ("control-answers",), True),
+                (self.protected_model, ctx.models, ("protected",), True),
+                (self.base_model, ctx.models, ("protected",) if question == "same" else ("base",),
+                 True)):
+            box.blockSignals(True)
+            box.clear()
+            if optional:
+                box.addItem(NONE, None)
+            preferred = [e for e in items if e.role in roles]
+            for e in preferred + [e for e in items if e not in preferred]:
+                box.addItem(e.label, e.id)
+            box.setCurrentIndex(1 if optional and preferred else 0)
+            box.blockSignals(False)
+        self._fill_references()
+        self._default_names()
+        needs = {"outputs": ("suspect", "references", "protected_answers", "control_answers",
+                             "protected_model", "names"),
+                 "weights": ("suspect", "base_model", "protected_answers"),
+                 "same": ("suspect", "references", "protected_answers", "control_answers",
+                          "base_model")}[question]
+        for key, (label, widget) in self.rows.items():
+            label.setVisible(key in needs)
+            widget.setVisible(key in needs)
+        self.rows["base_model"][0].setText("Protected model (as &base):" if question == "same"
+                                           else "&Base model:")
+
+    def _question(self) -> str:
+        wizard = self.wizard()
+        return wizard.question_page.question() if isinstance(wizard, RunCheckWizard) else "outputs"
+
+    def _fill_references(self) -> None:
+        ctx, suspect = self.context(), self.suspect.currentData()
+        self.references.blockSignals(True)
+        self.references.clear()
+        for e in ctx.models:
+            if e.id == suspect or e.role in ("protected", "base"):
+                continue
+            item = QListWidgetItem(e.label, self.references)
+            item.setData(Qt.ItemDataRole.UserRole, e.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if e.role == "reference"
+                               else Qt.CheckState.Unchecked)
+        self.references.blockSignals(False)
+        self.completeChanged.emit()
+
+    def _default_names(self) -> None:
+        names = self.context().names.get(self.protected_answers.currentData() or -1, [])
+        if names and not self.names.isModified():
+            self.names.setText(", ".join(names))
+
+    def reference_ids(self) -> tuple[int, ...]:
+        return tuple(int(self.references.item(i).data(Qt.ItemDataRole.UserRole))
+                     for i in range(self.references.count())
+                     if self.references.item(i).checkState() == Qt.CheckState.Checked)
+
+    def set_references(self, ids: list[int]) -> None:
+        for i in range(self.references.count()):
+            item = self.references.item(i)
+            item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) in ids
+                               else Qt.CheckState.Unchecked)
+
+    def protected_names(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.names.text().split(",") if n.strip())
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt override
+        return self.suspect.currentData() is not None and \
+            self.protected_answers.currentData() is not None
+
+
+class ChecksPage(QWizardPage):
+    """Step 3: the checks that fit, each with what it can and cannot show."""
+
+    def __init__(self, wizard: RunCheckWizard) -> None:
+        super().__init__(wizard)
+        self.setTitle("Which checks?")
+        self.setSubTitle("Only the checks that answer your question are listed; a check whose "
+                         "evidence is missing says what it needs.")
+        self.boxes: dict[str, QCheckBox] = {}
+        self.layout_ = QVBoxLayout(self)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt override
+        wizard = self.wizard()
+        assert isinstance(wizard, RunCheckWizard) and wizard.context is not None
+        while self.layout_.count():
+            item = self.layout_.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        self.boxes = {}
+        ev = wizard.evidence
+        question = next(q for q in QUESTIONS if q.key == wizard.question_page.question())
+        protected = ev.base_model if question.key == "same" else ev.protected_model
+        for key in question.checks:
+            spec = wizard.context.specs.get(key)
+            problem = fit_problem(
+                key, references=len(ev.reference_ids()),
+                protected_answers=ev.protected_answers.currentData() is not None,
+                control_answers=ev.control_answers.currentData() is not None,
+                protected_model=protected.currentData() is not None,
+                base_model=ev.base_model.currentData() is not None,
+                names=bool(ev.protected_names()))
+            title = spec.title if spec else key
+            box = QCheckBox(f"{title} — access: {spec.access if spec else '?'}", self)
+            box.setAccessibleName(title)
+            box.setChecked(problem is None)
+            box.setEnabled(problem is None)
+            box.toggled.connect(self.completeChanged)
+            note = explanation(CAN_SHOW.get(key, "") + (f" Not available: {problem}."
+                                                         if problem else ""), self)
+            note.setContentsMargins(24, 0, 0, 8)
+            if problem:
+                note.setStyleSheet(WARNING_STYLE)
+            box.setToolTip(spec.question if spec else "")
+            self.layout_.addWidget(box)
+            self.layout_.addWidget(note)
+            self.boxes[key] = box
+        self.layout_.addStretch(1)
+
+    def chosen(self) -> tuple[str, ...]:
+        return tuple(k for k, b in self.boxes.items() if b.isChecked() and b.isEnabled())
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt override
+        return bool(self.chosen())
+
+
+class SettingsPage(QWizardPage):
+    """Step 4: probes, alpha and seed; a warning when the panel cannot reach alpha."""
+
+    def __init__(self, wizard: RunCheckWizard) -> None:
+        super().__init__(wizard)
+        self.setTitle("Probes and significance level")
+        self.setSubTitle("Fixed before the run and recorded with it: the same evidence, "
+                         "settings and seed give the same numbers.")
+        self.suite = _combo("Identity question suite", self)
+        self.max_probes = QSpinBox(self)
+        self.max_probes.setAccessibleName("Largest number of probes (0: all)")
+        self.max_probes.setRange(0, 100_000)
+        self.max_probes.setSpecialValueText("all")
+        self.alpha = QDoubleSpinBox(self)
+        self.alpha.setAccessibleName("Significance level alpha")
+        self.alpha.setDecimals(3)
+        self.alpha.setRange(0.001, 0.2)
+        self.alpha.setSingleStep(0.005)
+        self.alpha.valueChanged.connect(lambda _v: self._adequacy())
+        self.seed = QSpinBox(self)
+        self.seed.setAccessibleName("Random seed")
+        self.seed.setRange(0, 2**31 - 1)
+        self.resamples = QSpinBox(self)
+        self.resamples.setAccessibleName("Permutation and bootstrap resamples")
+        self.resamples.setRange(99, 1_000_000)
+        self.resamples.setValue(10_000)
+        self.template = QLineEdit(self)
+        self.template.setAccessibleName("Chat template")
+        self.template.setToolTip("How a prompt is shown to the models; {prompt} once, \\n for a "
+                                 "line break")
+        self.adequacy = QLabel(self)
+        self.adequacy.setAccessibleName("Reference panel adequacy")
+        self.adequacy.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow("Identity &questions:", self.suite)
+        form.addRow("&Probes (at most):", self.max_probes)
+        form.addRow("&Alpha:", self.alpha)
+        form.addRow("&Seed:", self.seed)
+        advanced = QGroupBox("Advanced", self)
+        aform = QFormLayout(advanced)
+        aform.addRow("&Resamples:", self.resamples)
+        aform.addRow("Chat &template:", self.template)
+        form.addRow(advanced)
+        form.addRow(self.adequacy)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt override
+        wizard = self.wizard()
+        assert isinstance(wizard, RunCheckWizard) and wizard.context is not None
+        ctx = wizard.context
+        self.suite.clear()
+        self.suite.addItem(SHIPPED_SUITE, None)
+        for t in ctx.by_role("transcripts", "probes"):
+            self.suite.addItem(f"{t.name} (probe set in this case)", t.path)
+        if self.suite.count() > 1:
+            self.suite.setCurrentIndex(1)
+        self.alpha.setValue(wizard.host.settings.default_alpha)
+        if not self.template.text():
+            self.template.setText(ctx.template.replace("\n", "\\n"))
+        self._adequacy()
+
+    def _adequacy(self) -> None:
+        from core.checks.stats import panel_adequacy
+
+        wizard = self.wizard()
+        if not isinstance(wizard, RunCheckWizard):
+            return
+        refs = len(wizard.evidence.reference_ids())
+        tests = max(1, sum(k != "lineage" for k in wizard.checks_page.chosen()))
+        verdict = panel_adequacy(refs, self.alpha.value(), n_tests=tests)
+        if verdict.adequate:
+            self.adequacy.setText(f"Reference panel: {verdict.message}")
+            self.adequacy.setStyleSheet("")
+        else:
+            self.adequacy.setText(f"Warning — the reference panel is small. {verdict.message} "
+                                  "Per-probe tests can still reach alpha, but a model-level "
+                                  "comparison cannot; add references if you can.")
+            self.adequacy.setStyleSheet(WARNING_STYLE)
+
+
+class RunPage(JobPage):
+    """Step 5: the check runs as a job; then the wizard moves to the results."""
+
+    def __init__(self, wizard: RunCheckWizard) -> None:
+        super().__init__("Running the checks", "You can close the wizard: the run goes on in the "
+                         "jobs panel and its results appear in the Analyses tab.",
+                         wizard.start_run, wizard)
+        self.body.addStretch(1)
+
+    def succeeded(self, result: Any) -> None:
+        wizard = self.wizard()
+        if isinstance(wizard, RunCheckWizard):
+            wizard.run_id = result.run_id
+            QTimer.singleShot(0, wizard, wizard.next)  # not after the wizard was closed
+
+
+class RunCheckWizard(HostWizard):
+    """Six steps; ``run_id`` is set once the run finished."""
+
+    def __init__(self, host: Host, parent: QWidget | None = None) -> None:
+        super().__init__(host, "Run a distillation check", "RunCheckWizard", parent)
+        self.case_id = host.case_id
+        self.context: CheckContext | None = None
+        self.run_id: int | None = None
+        self.question_page = QuestionPage(self)
+        self.evidence = EvidencePage(self)
+        self.checks_page = ChecksPage(self)
+        self.settings_page = SettingsPage(self)
+        self.run_page = RunPage(self)
+        self.results = ResultsPage(self)
+        for page in (self.question_page, self.evidence, self.checks_page, self.settings_page,
+                     self.run_page, self.results):
+            self.addPage(page)
+        self.settings_page.setButtonText(self.WizardButton.NextButton, "&Run")
+        self.resize(820, 640)
+
+    def start_context(self) -> Job | None:
+        if self.host.case_file is None or self.case_id is None:
+            return None
+        job = self.host.runner.run(load_check_context, self.host.case_file, self.case_id,
+                                   label="Read the case's evidence", quiet=True)
+        job.succeeded.connect(self._context_loaded)
+        return job
+
+    def _context_loaded(self, context: CheckContext) -> None:
+        self.context = context
+
+    def start_run(self) -> Job | None:
+        from core.checks.runner import CheckInputs, CheckSettings
+
+        ev, s = self.evidence, self.settings_page
+        cf = self.host.case_file
+        if cf is None or self.case_id is None:
+            return None
+        base = ev.base_model.currentData()
+        inputs = CheckInputs(
+            suspect_id=int(ev.suspect.currentData()), reference_ids=ev.reference_ids(),
+            protected_answers_id=int(ev.protected_answers.currentData()),
+            control_answers_id=ev.control_answers.currentData(),
+            protected_model_id=(base if self.question_page.question() == "same"
+                                else ev.protected_model.currentData()),
+            base_model_id=base)
+        settings = CheckSettings(
+            checks=self.checks_page.chosen(), seed=s.seed.value(), alpha=s.alpha.value(),
+            template=s.template.text().replace("\\n", "\n") or CheckSettings.template,
+            protected_names=ev.protected_names(), n_resamples=s.resamples.value(),
+            max_probes=s.max_probes.value() or None, identity_suite=s.suite.currentData(),
+            num_threads=self.host.settings.cpu_threads)
+        suspect = ev.suspect.currentText().split(" (")[0]
+        return self.host.runner.run(
+            self._run_checks, cf, self.case_id, inputs, settings, self.host.reviewer(),
+            label=f"Check {suspect} against {len(inputs.reference_ids)} reference(s)")
+
+    @staticmethod
+    def _run_checks(cf: Any, case_id: int, inputs: Any, settings: Any, actor: str,
+                    state: Any) -> Any:
+        from core.checks.runner import run_checks
+
+        return run_checks(cf, case_id, inputs, settings, state, actor=actor)
+
+    def background_jobs(self) -> list[Job]:
+        return [j for j in (self.run_page.job,) if j is not None]
