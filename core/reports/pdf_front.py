@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from reportlab.platypus import Flowable, PageBreak, Paragraph
+from reportlab.platypus import Flowable, KeepInFrame, PageBreak, Paragraph
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from core.reports import wording
 from core.reports.data import CheckRecord, EvidenceRecord, ReportData
 from core.reports.formatting import DASH, format_p, format_p_n, format_size, format_time, le
 from core.reports.pdf_layout import (
+    MARGIN_BOTTOM,
+    MARGIN_TOP,
+    PAGE,
     STYLES,
+    WIDTH,
     box,
     data_table,
     gap,
@@ -55,8 +59,11 @@ def cover(data: ReportData, content_hash: str) -> list[Flowable]:
         "is listed in Section 3. This report was rendered with Python "
         f"{sw.get('python', '?')} and ReportLab {sw.get('reportlab', '?')} on "
         f"{sw.get('platform', '?')}."),
-        para(wording.CONTENT_HASH_NOTE, "small"), PageBreak()]
-    return out
+        para(wording.CONTENT_HASH_NOTE, "small")]
+    # The cover is one page whatever the number of questions: shrink to fit rather than
+    # spill a last line onto an otherwise empty page 2 (frame padding is 6 pt each side).
+    frame_height = PAGE[1] - MARGIN_TOP - MARGIN_BOTTOM - 12
+    return [KeepInFrame(WIDTH - 12, frame_height, out, mode="shrink"), PageBreak()]
 
 
 def contents() -> list[Flowable]:
