@@ -66,13 +66,23 @@ def audit_rows(cf: CaseFile, case_id: int | None = None) -> list[AuditRow]:
         if case_id is not None:
             q = q.where(AuditEvent.case_id == case_id)
         return [
-            AuditRow(e.id, iso(e.at) or "", e.actor, e.case_id, e.action, e.entity,
-                     e.entity_id, e.hash, e.prev_hash)
+            AuditRow(
+                e.id,
+                iso(e.at) or "",
+                e.actor,
+                e.case_id,
+                e.action,
+                e.entity,
+                e.entity_id,
+                e.hash,
+                e.prev_hash,
+            )
             for e in s.execute(q).scalars()
         ]
 
 
 # --- runs (Analyses tab, Overview) ---------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RunRow:
@@ -118,18 +128,27 @@ def run_category(kind: str) -> str:
 def _run_row(run: Run) -> RunRow:
     params, summary = run.parameters or {}, run.summary or {}
     return RunRow(
-        id=run.id, kind=run.kind, category=run_category(run.kind), status=run.status,
-        created_at=iso(run.created_at) or "", finished_at=iso(run.finished_at),
+        id=run.id,
+        kind=run.kind,
+        category=run_category(run.kind),
+        status=run.status,
+        created_at=iso(run.created_at) or "",
+        finished_at=iso(run.finished_at),
         checks=[str(c) for c in params.get("checks") or []],
         verdicts={str(k): str(v) for k, v in (summary.get("verdicts") or {}).items()},
-        error=run.error, progress=float(run.progress or 0.0))
+        error=run.error,
+        progress=float(run.progress or 0.0),
+    )
 
 
 def run_rows(cf: CaseFile, case_id: int) -> list[RunRow]:
     """The case's runs, newest first."""
     with cf.read_session() as s:
-        runs = s.execute(select(Run).where(Run.case_id == case_id)
-                         .order_by(Run.id.desc())).scalars().all()
+        runs = (
+            s.execute(select(Run).where(Run.case_id == case_id).order_by(Run.id.desc()))
+            .scalars()
+            .all()
+        )
         return [_run_row(r) for r in runs]
 
 
@@ -145,13 +164,19 @@ def run_details(cf: CaseFile, run_id: int) -> RunDetails:
             raise NotFoundError(f"No run {run_id} in this case file.")
         row = _run_row(run)
         checks = check_records(run, lambda _kind, _id: None) if row.category == "check" else []
-        return RunDetails(row, dict(run.parameters or {}), dict(run.inputs or {}),
-                          dict(run.summary or {}), checks,
-                          combined_info(run) if row.category == "check" else None,
-                          calibration_rows(run) if row.category == "calibration" else [])
+        return RunDetails(
+            row,
+            dict(run.parameters or {}),
+            dict(run.inputs or {}),
+            dict(run.summary or {}),
+            checks,
+            combined_info(run) if row.category == "check" else None,
+            calibration_rows(run) if row.category == "calibration" else [],
+        )
 
 
 # --- policies (Policies tab) ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PolicyRow:
@@ -174,14 +199,24 @@ def policy_rows(cf: CaseFile, case_id: int) -> list[PolicyRow]:
     from core.policy.persist import series_key
 
     with cf.read_session() as s:
-        counts = dict(s.execute(select(Clause.policy_id, func.count()).group_by(Clause.policy_id))
-                      .all())
-        rows = [PolicyRow(p.id, p.provider, p.title, p.version,
-                          p.effective_from.isoformat() if p.effective_from else None,
-                          p.effective_to.isoformat() if p.effective_to else None,
-                          series_key(p.title), int(counts.get(p.id, 0)), p.source_format,
-                          p.source_sha256)
-                for p in s.execute(select(Policy).where(Policy.case_id == case_id)).scalars()]
+        counts = dict(
+            s.execute(select(Clause.policy_id, func.count()).group_by(Clause.policy_id)).all()
+        )
+        rows = [
+            PolicyRow(
+                p.id,
+                p.provider,
+                p.title,
+                p.version,
+                p.effective_from.isoformat() if p.effective_from else None,
+                p.effective_to.isoformat() if p.effective_to else None,
+                series_key(p.title),
+                int(counts.get(p.id, 0)),
+                p.source_format,
+                p.source_sha256,
+            )
+            for p in s.execute(select(Policy).where(Policy.case_id == case_id)).scalars()
+        ]
     return sorted(rows, key=lambda r: (r.provider, r.series, r.effective_from or "", r.id))
 
 
@@ -198,16 +233,21 @@ class EvidenceChoice:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.role}) — {self.detail}" if self.detail else \
-            f"{self.name} ({self.role})"
+        return (
+            f"{self.name} ({self.role}) — {self.detail}"
+            if self.detail
+            else f"{self.name} ({self.role})"
+        )
 
 
 def evidence_choices(cf: CaseFile, case_id: int) -> list[EvidenceChoice]:
     """The case's models and transcript sets, for the check and experiment wizards."""
     from core.evidence.inventory import list_evidence
 
-    return [EvidenceChoice(e.kind, e.id, e.name, e.role, e.path, e.description)
-            for e in list_evidence(cf, case_id)]
+    return [
+        EvidenceChoice(e.kind, e.id, e.name, e.role, e.path, e.description)
+        for e in list_evidence(cf, case_id)
+    ]
 
 
 def transcript_names(cf: CaseFile, set_id: int) -> list[str]:

@@ -40,8 +40,9 @@ def setup_logging(level: int = logging.INFO) -> Path | None:
     path: Path | None = log_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3,
-                                                       encoding="utf-8")
+        handler: logging.Handler = RotatingFileHandler(
+            path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
         handler.setFormatter(fmt)
         root.addHandler(handler)
     except OSError:
@@ -62,8 +63,7 @@ def make_excepthook(show: ShowError = _default_show) -> ExceptHook:
     """A ``sys.excepthook`` that logs the exception and shows it with ``show``."""
     showing = False
 
-    def hook(exc_type: type[BaseException], exc: BaseException,
-             tb: TracebackType | None) -> None:
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         nonlocal showing
         if issubclass(exc_type, KeyboardInterrupt):
             sys.__excepthook__(exc_type, exc, tb)
@@ -75,7 +75,7 @@ def make_excepthook(show: ShowError = _default_show) -> ExceptHook:
         try:
             message, details = describe_error(exc.with_traceback(tb))
             show("Distill Audit — unexpected error", message, details)
-        except Exception:  # noqa: BLE001 - the hook itself must never raise
+        except Exception:
             log.exception("Could not show the error dialog")
         finally:
             showing = False

@@ -27,5 +27,11 @@ class Host(Protocol):
 
     def reviewer(self) -> str: ...
 
-    def run_write(self, fn: Callable[..., Any], *args: Any, label: str,
-                  on_done: Callable[[Any], None] | None = None, **kwargs: Any) -> Job: ...
+    def run_write(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        label: str,
+        on_done: Callable[[Any], None] | None = None,
+        **kwargs: Any,
+    ) -> Job: ...

@@ -80,7 +80,7 @@ class _WorkerThread(QThread):
         fn, args, kwargs = self._call
         try:
             self.result = fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the UI thread, never lost
+        except BaseException as exc:
             self.error = exc
             self.traceback_text = traceback.format_exc()
         finally:
@@ -99,8 +99,9 @@ class Job(QObject):
     cancelled = Signal()
     finished = Signal(object)  # this job, whatever the outcome (see .outcome)
 
-    def __init__(self, label: str, state: QtJobState, parent: QObject | None = None,
-                 quiet: bool = False) -> None:
+    def __init__(
+        self, label: str, state: QtJobState, parent: QObject | None = None, quiet: bool = False
+    ) -> None:
         super().__init__(parent)
         self.label = label
         self.state = state
@@ -360,11 +361,11 @@ class JobRunner(QObject):
             return
         try:
             callback(*args)
-        except Exception:  # noqa: BLE001 - handed to sys.excepthook (log + dialog)
+        except Exception:
             sys.excepthook(*sys.exc_info())
 
 
-class lazy:  # noqa: N801 - used like a function: lazy("core.x", "fn")
+class lazy:
     """A job body that imports ``module`` in the worker thread, then calls its ``name``.
 
     Importing core's analysis modules pulls in numpy, scipy, torch or ReportLab; done on

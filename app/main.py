@@ -31,16 +31,27 @@ EXIT_AFTER_SHOW = "DISTILL_AUDIT_EXIT_AFTER_SHOW"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="distill-audit-gui", description="Distill Audit desktop application.")
+        prog="distill-audit-gui", description="Distill Audit desktop application."
+    )
     parser.add_argument("--version", action="version", version=f"distill-audit-gui {__version__}")
-    parser.add_argument("--db", metavar="PATH",
-                        help="case file to open (default: the workspace case file in your "
-                        "data folder, or $DISTILL_AUDIT_DB)")
-    parser.add_argument("case_file", nargs="?", metavar="CASE_FILE",
-                        help="case file to open (same as --db; e.g. from a double-click)")
-    parser.add_argument("--self-test", action="store_true",
-                        help="open the case file, print timings and the number of cases, then "
-                        "quit (exit status 1 if it could not be opened)")
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="case file to open (default: the workspace case file in your "
+        "data folder, or $DISTILL_AUDIT_DB)",
+    )
+    parser.add_argument(
+        "case_file",
+        nargs="?",
+        metavar="CASE_FILE",
+        help="case file to open (same as --db; e.g. from a double-click)",
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the case file, print timings and the number of cases, then "
+        "quit (exit status 1 if it could not be opened)",
+    )
     return parser
 
 
@@ -62,16 +73,21 @@ class _AfterFirstPaint(QObject):
     A fallback timer calls it anyway should no paint arrive (e.g. a minimised start).
     """
 
-    def __init__(self, window: QWidget, callback: Callable[[], None],
-                 fallback_ms: int = 2000) -> None:
+    def __init__(
+        self, window: QWidget, callback: Callable[[], None], fallback_ms: int = 2000
+    ) -> None:
         super().__init__(window)
         self._window, self._callback, self._done = window, callback, False
         QApplication.instance().installEventFilter(self)
         QTimer.singleShot(fallback_ms, self, self._fire)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
-        if (not self._done and event.type() == QEvent.Type.Paint
-                and isinstance(watched, QWidget) and watched.window() is self._window):
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            not self._done
+            and event.type() == QEvent.Type.Paint
+            and isinstance(watched, QWidget)
+            and watched.window() is self._window
+        ):
             QTimer.singleShot(0, self, self._fire)  # let this paint finish first
         return False
 

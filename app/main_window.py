@@ -70,8 +70,12 @@ WARM_UP = "Load the analysis modules"
 class MainWindow(WindowFlows, QMainWindow):
     """One open case file at a time; one selected case within it."""
 
-    def __init__(self, runner: JobRunner | None = None, parent: QWidget | None = None,
-                 settings: AppSettings | None = None) -> None:
+    def __init__(
+        self,
+        runner: JobRunner | None = None,
+        parent: QWidget | None = None,
+        settings: AppSettings | None = None,
+    ) -> None:
         super().__init__(parent)
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
         self.case_file: CaseFile | None = None
@@ -102,21 +106,28 @@ class MainWindow(WindowFlows, QMainWindow):
         self.case_list.case_selected.connect(self._on_case_selected)
         self.overview = OverviewView(self)
         self.evidence_view = EvidenceView(
-            [self.add_evidence_action, self.verify_evidence_action], self)
-        self.policies_view = PoliciesView(self, [self.import_policy_action, self.compare_action],
-                                          self)
-        self.analyses_view = AnalysesView(self, [self.run_check_action, self.experiment_action,
-                                                 self.export_action], self)
+            [self.add_evidence_action, self.verify_evidence_action], self
+        )
+        self.policies_view = PoliciesView(
+            self, [self.import_policy_action, self.compare_action], self
+        )
+        self.analyses_view = AnalysesView(
+            self, [self.run_check_action, self.experiment_action, self.export_action], self
+        )
         self.findings_view = FindingsView(self, self)
         self.audit_view = AuditView(self)
         self.audit_view.verify_requested.connect(self.verify_chain)
         self.audit_view.scope_changed.connect(lambda _all: self._refresh_audit())
         self.tabs = QTabWidget(self)
         self.tabs.setAccessibleName("Case details")
-        for widget, title in ((self.overview, "&Overview"), (self.evidence_view, "Evi&dence"),
-                              (self.policies_view, "&Policies"),
-                              (self.analyses_view, "A&nalyses"),
-                              (self.findings_view, "Findin&gs"), (self.audit_view, "A&udit")):
+        for widget, title in (
+            (self.overview, "&Overview"),
+            (self.evidence_view, "Evi&dence"),
+            (self.policies_view, "&Policies"),
+            (self.analyses_view, "A&nalyses"),
+            (self.findings_view, "Findin&gs"),
+            (self.audit_view, "A&udit"),
+        ):
             self.tabs.addTab(widget, title)
         self.tabs.currentChanged.connect(lambda _i: self._refresh_current())
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -162,7 +173,8 @@ class MainWindow(WindowFlows, QMainWindow):
         self.revision_label.setText(f"Schema revision {revision}")
         if cf.backup_path:
             self.statusBar().showMessage(
-                f"The case file was upgraded; the old version is kept at {cf.backup_path}", 15000)
+                f"The case file was upgraded; the old version is kept at {cf.backup_path}", 15000
+            )
         self.audit_view.reset()
         self.evidence_view.verified = {}
         self._remember(cf.path)
@@ -187,8 +199,12 @@ class MainWindow(WindowFlows, QMainWindow):
     def fill_recent_menu(self) -> None:
         from app.recent import fill_menu
 
-        fill_menu(self.recent_menu, self.settings.recent_files,
-                  lambda p: self.open_case_file(p, create=False), self._clear_recent)
+        fill_menu(
+            self.recent_menu,
+            self.settings.recent_files,
+            lambda p: self.open_case_file(p, create=False),
+            self._clear_recent,
+        )
 
     def _clear_recent(self) -> None:
         from app.settings import save_settings
@@ -208,10 +224,16 @@ class MainWindow(WindowFlows, QMainWindow):
     def _update_enabled(self) -> None:
         has_file, has_case = self.case_file is not None, self.case_id is not None
         self.new_case_action.setEnabled(has_file)
-        for action in (self.add_evidence_action, self.import_model_action,
-                       self.import_transcripts_action, self.import_policy_action,
-                       self.compare_action, self.export_action, self.run_check_action,
-                       self.verify_evidence_action):
+        for action in (
+            self.add_evidence_action,
+            self.import_model_action,
+            self.import_transcripts_action,
+            self.import_policy_action,
+            self.compare_action,
+            self.export_action,
+            self.run_check_action,
+            self.verify_evidence_action,
+        ):
             action.setEnabled(has_case)
         self.experiment_action.setEnabled(has_case and menus.experiments_available())
         self.verify_chain_action.setEnabled(has_file)
@@ -272,8 +294,9 @@ class MainWindow(WindowFlows, QMainWindow):
             from core.store.findings import list_findings
 
             statuses = [f.status for f in list_findings(self.case_file, self.case_id)]
-            counts = {s: statuses.count(s) for s in ("draft", "accepted", "rejected")
-                      if statuses.count(s)}
+            counts = {
+                s: statuses.count(s) for s in ("draft", "accepted", "rejected") if statuses.count(s)
+            }
             self.overview.show_latest(case_data.run_rows(self.case_file, self.case_id), counts)
 
     def _refresh_audit(self) -> None:
@@ -305,24 +328,43 @@ class MainWindow(WindowFlows, QMainWindow):
         from core.store.cases import create_case
 
         assert self.case_file is not None
-        return create_case(self.case_file, values.title, values.reference,
-                           parties=values.parties, commissioned_by=values.commissioned_by,
-                           hypothesis_p=values.hypothesis_p, hypothesis_d=values.hypothesis_d,
-                           actor=self.reviewer())
+        return create_case(
+            self.case_file,
+            values.title,
+            values.reference,
+            parties=values.parties,
+            commissioned_by=values.commissioned_by,
+            hypothesis_p=values.hypothesis_p,
+            hypothesis_d=values.hypothesis_d,
+            actor=self.reviewer(),
+        )
 
     # --- jobs ----------------------------------------------------------------------------
-    def run_write(self, fn: Callable[..., Any], *args: Any, label: str,
-                  on_done: Callable[[Any], None] | None = None, **kwargs: Any) -> Job:
+    def run_write(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        label: str,
+        on_done: Callable[[Any], None] | None = None,
+        **kwargs: Any,
+    ) -> Job:
         """Run a short core write off the UI thread (it may wait for the database lock)."""
+
         def done(result: Any) -> None:
             if on_done is not None:
                 on_done(result)
             self.refresh_case()
 
-        return self.runner.run(fn, *args, label=label, pass_state=False, quiet=True,
-                               on_success=done,
-                               on_failure=lambda exc: self._show_job_error(f"{label} failed",
-                                                                           exc), **kwargs)
+        return self.runner.run(
+            fn,
+            *args,
+            label=label,
+            pass_state=False,
+            quiet=True,
+            on_success=done,
+            on_failure=lambda exc: self._show_job_error(f"{label} failed", exc),
+            **kwargs,
+        )
 
     def reviewer(self) -> str:
         """Who is acting: the reviewer name from the settings, else the system user."""
@@ -377,7 +419,7 @@ class MainWindow(WindowFlows, QMainWindow):
             wizard.reject()
         self.runner.cancel_and_wait()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         if not self._stop_jobs("close the window"):
             event.ignore()
             return
@@ -391,19 +433,27 @@ class MainWindow(WindowFlows, QMainWindow):
         """Ask for a model folder, an evidence file or a case file; None if cancelled."""
         if kind == "model":
             chosen = QFileDialog.getExistingDirectory(
-                self, "Choose a model folder (Hugging Face safetensors or ONNX)", self._last_dir)
+                self, "Choose a model folder (Hugging Face safetensors or ONNX)", self._last_dir
+            )
         elif kind == "transcripts":
             chosen, _ = QFileDialog.getOpenFileName(
-                self, "Choose a transcript file", self._last_dir,
-                "Transcripts (*.jsonl *.ndjson *.json *.csv *.tsv);;All files (*)")
+                self,
+                "Choose a transcript file",
+                self._last_dir,
+                "Transcripts (*.jsonl *.ndjson *.json *.csv *.tsv);;All files (*)",
+            )
         elif kind == "evidence":
             chosen, _ = QFileDialog.getOpenFileName(
-                self, "Choose an evidence file", self._last_dir,
+                self,
+                "Choose an evidence file",
+                self._last_dir,
                 "Evidence (*.onnx *.jsonl *.ndjson *.json *.csv *.tsv *.txt *.md *.html *.htm "
-                "*.pdf *.docx);;All files (*)")
+                "*.pdf *.docx);;All files (*)",
+            )
         else:
             chosen, _ = QFileDialog.getOpenFileName(
-                self, "Open case file", self._last_dir, "Case files (*.dacase);;All files (*)")
+                self, "Open case file", self._last_dir, "Case files (*.dacase);;All files (*)"
+            )
         if not chosen:
             return None
         self._last_dir = str(Path(chosen).parent)
@@ -411,20 +461,22 @@ class MainWindow(WindowFlows, QMainWindow):
 
     def ask_save_path(self, kind: str, suggested: str) -> Path | None:
         """Ask where to save a report; None if cancelled."""
-        chosen, _ = QFileDialog.getSaveFileName(self, "Save the report as", suggested,
-                                                "PDF (*.pdf)")
+        chosen, _ = QFileDialog.getSaveFileName(
+            self, "Save the report as", suggested, "PDF (*.pdf)"
+        )
         return Path(chosen) if chosen else None
 
     def ask_role(self, kind: str, roles: tuple[str, ...]) -> str | None:
         what = "model" if kind == "model" else "transcript set"
-        role, ok = QInputDialog.getItem(self, f"Role of the {what}",
-                                        f"What is this {what} in the case?", list(roles), 0,
-                                        False)
+        role, ok = QInputDialog.getItem(
+            self, f"Role of the {what}", f"What is this {what} in the case?", list(roles), 0, False
+        )
         return role if ok and role else None
 
     def ask_cancel_running_jobs(self, count: int, action: str) -> bool:
-        return ask_yes_no(self, APP_NAME,
-                          f"{count} job(s) are still running. Cancel them to {action}?")
+        return ask_yes_no(
+            self, APP_NAME, f"{count} job(s) are still running. Cancel them to {action}?"
+        )
 
     def show_error(self, title: str, message: str, details: str = "") -> None:
         log.warning("%s: %s", title, message)
@@ -441,11 +493,13 @@ class MainWindow(WindowFlows, QMainWindow):
         from PySide6 import __version__ as qt_version
 
         QMessageBox.about(
-            self, f"About {APP_NAME}",
+            self,
+            f"About {APP_NAME}",
             f"<b>{APP_NAME}</b> {__version__}<br>"
             "A forensic workbench: was a suspect model trained on a protected model's "
             "outputs, and which terms did that break?<br><br>"
-            f"PySide6 {qt_version}<br>Case file: {self.case_file.path if self.case_file else '—'}")
+            f"PySide6 {qt_version}<br>Case file: {self.case_file.path if self.case_file else '—'}",
+        )
 
     # attributes set by app.menus (declared for readers and type checkers)
     new_case_action: QAction

@@ -17,8 +17,13 @@ if TYPE_CHECKING:
 DISTILL_MODULE = "core.distill.experiment"
 
 
-def _action(win: MainWindow, text: str, slot: object, shortcut: QKeySequence | str | None = None,
-            tip: str = "") -> QAction:
+def _action(
+    win: MainWindow,
+    text: str,
+    slot: object,
+    shortcut: QKeySequence | str | None = None,
+    tip: str = "",
+) -> QAction:
     action = QAction(text, win)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
@@ -38,49 +43,102 @@ def experiments_available() -> bool:
 
 def build_actions(win: MainWindow) -> None:
     std = QKeySequence.StandardKey
-    win.new_case_action = _action(win, "&New case…", win.new_case, std.New,
-                                  "Create a case with its two competing hypotheses")
-    win.open_action = _action(win, "&Open case file…", win.open_case_file_dialog, std.Open,
-                              "Open another case file")
-    win.add_evidence_action = _action(win, "&Add evidence…", lambda: win.add_evidence(),
-                                      "Ctrl+I", "Import a model, a transcript file or a terms "
-                                      "document, with its provenance")
-    win.import_model_action = _action(win, "Import &model…", lambda: win.add_evidence_of("model"),
-                                      "Ctrl+Shift+M", "Hash and record a model folder (Hugging "
-                                      "Face safetensors or ONNX)")
+    win.new_case_action = _action(
+        win, "&New case…", win.new_case, std.New, "Create a case with its two competing hypotheses"
+    )
+    win.open_action = _action(
+        win, "&Open case file…", win.open_case_file_dialog, std.Open, "Open another case file"
+    )
+    win.add_evidence_action = _action(
+        win,
+        "&Add evidence…",
+        lambda: win.add_evidence(),
+        "Ctrl+I",
+        "Import a model, a transcript file or a terms document, with its provenance",
+    )
+    win.import_model_action = _action(
+        win,
+        "Import &model…",
+        lambda: win.add_evidence_of("model"),
+        "Ctrl+Shift+M",
+        "Hash and record a model folder (Hugging Face safetensors or ONNX)",
+    )
     win.import_transcripts_action = _action(
-        win, "Import &transcripts…", lambda: win.add_evidence_of("transcripts"), "Ctrl+Shift+T",
-        "Hash and record a JSONL or CSV file of prompt/response pairs")
+        win,
+        "Import &transcripts…",
+        lambda: win.add_evidence_of("transcripts"),
+        "Ctrl+Shift+T",
+        "Hash and record a JSONL or CSV file of prompt/response pairs",
+    )
     win.import_policy_action = _action(
-        win, "Import terms of &service…", lambda: win.import_policy(), "Ctrl+Shift+P",
-        "Import a version of a provider's terms and see what changed")
-    win.compare_action = _action(win, "&Compare terms versions…", lambda: win.compare_policies(),
-                                 tip="Clause-by-clause changes between two versions")
-    win.export_action = _action(win, "&Export report…", lambda: win.export_report(), "Ctrl+E",
-                                "Write the case's PDF report (and JSON / CSV)")
-    win.settings_action = _action(win, "&Settings…", win.edit_settings, std.Preferences
-                                  if not QKeySequence(std.Preferences).isEmpty() else "Ctrl+,",
-                                  "CPU threads, default alpha, data folder, reviewer name")
+        win,
+        "Import terms of &service…",
+        lambda: win.import_policy(),
+        "Ctrl+Shift+P",
+        "Import a version of a provider's terms and see what changed",
+    )
+    win.compare_action = _action(
+        win,
+        "&Compare terms versions…",
+        lambda: win.compare_policies(),
+        tip="Clause-by-clause changes between two versions",
+    )
+    win.export_action = _action(
+        win,
+        "&Export report…",
+        lambda: win.export_report(),
+        "Ctrl+E",
+        "Write the case's PDF report (and JSON / CSV)",
+    )
+    win.settings_action = _action(
+        win,
+        "&Settings…",
+        win.edit_settings,
+        std.Preferences if not QKeySequence(std.Preferences).isEmpty() else "Ctrl+,",
+        "CPU threads, default alpha, data folder, reviewer name",
+    )
     win.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
     win.quit_action = _action(win, "&Quit", win.close, "Ctrl+Q")
     win.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-    win.run_check_action = _action(win, "Run a &check…", lambda: win.run_check(), "Ctrl+R",
-                                   "Test whether the suspect was trained on the protected "
-                                   "model's outputs, against the reference panel")
-    win.experiment_action = _action(win, "Run a distillation &experiment…",
-                                    lambda: win.run_experiment(), "Ctrl+Shift+X",
-                                    "Distil a student locally to see what the checks detect")
+    win.run_check_action = _action(
+        win,
+        "Run a &check…",
+        lambda: win.run_check(),
+        "Ctrl+R",
+        "Test whether the suspect was trained on the protected "
+        "model's outputs, against the reference panel",
+    )
+    win.experiment_action = _action(
+        win,
+        "Run a distillation &experiment…",
+        lambda: win.run_experiment(),
+        "Ctrl+Shift+X",
+        "Distil a student locally to see what the checks detect",
+    )
     if not experiments_available():
-        win.experiment_action.setToolTip("Available when the experiment engine (core.distill) "
-                                         "is installed")
-    win.verify_evidence_action = _action(win, "&Verify evidence", lambda: win.verify_evidence(),
-                                         "Ctrl+Shift+V", "Re-hash every evidence file of the "
-                                         "case and compare with the recorded SHA-256")
-    win.verify_chain_action = _action(win, "Verify the audit &chain", lambda: win.verify_chain(),
-                                      tip="Check that no audit event was altered or removed")
+        win.experiment_action.setToolTip(
+            "Available when the experiment engine (core.distill) is installed"
+        )
+    win.verify_evidence_action = _action(
+        win,
+        "&Verify evidence",
+        lambda: win.verify_evidence(),
+        "Ctrl+Shift+V",
+        "Re-hash every evidence file of the case and compare with the recorded SHA-256",
+    )
+    win.verify_chain_action = _action(
+        win,
+        "Verify the audit &chain",
+        lambda: win.verify_chain(),
+        tip="Check that no audit event was altered or removed",
+    )
     win.refresh_action = _action(win, "&Refresh", win.refresh, std.Refresh)
-    win.demo_action = _action(win, "Open &demo case", lambda: win.open_demo_case(),
-                              tip="Build (once) and open the shipped demonstration case")
+    win.demo_action = _action(
+        win,
+        "Open &demo case",
+        lambda: win.open_demo_case(),
+        tip="Build (once) and open the shipped demonstration case",
+    )
     win.about_action = _action(win, "&About Distill Audit", win.show_about)
     win.about_action.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -92,8 +150,14 @@ def build_menus(win: MainWindow) -> None:
     win.recent_menu = file_menu.addMenu("Open &recent")
     win.recent_menu.aboutToShow.connect(win.fill_recent_menu)
     file_menu.addSeparator()
-    file_menu.addActions([win.add_evidence_action, win.import_model_action,
-                          win.import_transcripts_action, win.import_policy_action])
+    file_menu.addActions(
+        [
+            win.add_evidence_action,
+            win.import_model_action,
+            win.import_transcripts_action,
+            win.import_policy_action,
+        ]
+    )
     file_menu.addSeparator()
     file_menu.addAction(win.export_action)
     file_menu.addSeparator()

@@ -22,8 +22,9 @@ def existing(recent: list[str]) -> list[str]:
     return [p for p in recent if Path(p).is_file()]
 
 
-def fill_menu(menu: QMenu, recent: list[str], open_file: Callable[[Path], object],
-              clear: Callable[[], object]) -> None:
+def fill_menu(
+    menu: QMenu, recent: list[str], open_file: Callable[[Path], object], clear: Callable[[], object]
+) -> None:
     """Rebuild File → Open recent: one numbered action per file, then "Clear"."""
     menu.clear()
     files = existing(recent)

@@ -57,15 +57,20 @@ def contact_sheet(images: list[Any], columns: int = 3) -> Any:
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QColor, QImage, QPainter
 
-    scaled = [i.scaledToWidth(int(i.width() * PAGE_SCALE),
-                              Qt.TransformationMode.SmoothTransformation) for i in images]
+    scaled = [
+        i.scaledToWidth(int(i.width() * PAGE_SCALE), Qt.TransformationMode.SmoothTransformation)
+        for i in images
+    ]
     gap = 12
     cols = min(columns, len(scaled))
     rows = (len(scaled) + cols - 1) // cols
     cell_w = max(s.width() for s in scaled)
     cell_h = max(s.height() for s in scaled)
-    sheet = QImage(cols * cell_w + (cols + 1) * gap, rows * cell_h + (rows + 1) * gap,
-                   QImage.Format.Format_RGB32)
+    sheet = QImage(
+        cols * cell_w + (cols + 1) * gap,
+        rows * cell_h + (rows + 1) * gap,
+        QImage.Format.Format_RGB32,
+    )
     sheet.fill(QColor("#d9dde3"))
     painter = QPainter(sheet)
     for n, image in enumerate(scaled):
@@ -99,21 +104,41 @@ def prepare_case(folder: Path) -> Path:
         demo = build_demo_case(cf, demo_world())
         a, t = demo.artifacts, demo.transcripts
         refs = tuple(a[n] for n in ("ref-a-wren", "ref-b-tern", "ref-c-kestrel"))
-        run_checks(cf, demo.case_id,
-                   CheckInputs(a["suspect-osprey"], refs, t["protected_probe_answers"],
-                               t["human_probe_answers"]),
-                   CheckSettings(checks=("likelihood", "identity"), max_probes=40,
-                                 n_resamples=2000, identity_samples=1,
-                                 identity_suite=str(demo_world() / "transcripts" /
-                                                    "identity_probes.jsonl"),
-                                 protected_names=("Lumen", "Halcyon Labs"), num_threads=2),
-                   actor="A. Reviewer")
+        run_checks(
+            cf,
+            demo.case_id,
+            CheckInputs(
+                a["suspect-osprey"], refs, t["protected_probe_answers"], t["human_probe_answers"]
+            ),
+            CheckSettings(
+                checks=("likelihood", "identity"),
+                max_probes=40,
+                n_resamples=2000,
+                identity_samples=1,
+                identity_suite=str(demo_world() / "transcripts" / "identity_probes.jsonl"),
+                protected_names=("Lumen", "Halcyon Labs"),
+                num_threads=2,
+            ),
+            actor="A. Reviewer",
+        )
     return path
 
 
 def tabs(win: Any, out: Path) -> None:
-    names = dict(zip(TABS, (win.overview, win.evidence_view, win.policies_view,
-                            win.analyses_view, win.findings_view, win.audit_view), strict=True))
+    names = dict(
+        zip(
+            TABS,
+            (
+                win.overview,
+                win.evidence_view,
+                win.policies_view,
+                win.analyses_view,
+                win.findings_view,
+                win.audit_view,
+            ),
+            strict=True,
+        )
+    )
     win.verify_evidence()
     wait(idle(win))
     win.verify_chain()
@@ -145,8 +170,10 @@ def wizards(win: Any, out: Path) -> None:
 
     add = win.add_evidence(world / "models" / "suspect-osprey")
     wait(page_done(add.found_page))
-    sheet = grab_pages(add, [add.next, lambda: add.details.widget("collector").setText(
-        "J. Doe, forensic examiner")])
+    sheet = grab_pages(
+        add,
+        [add.next, lambda: add.details.widget("collector").setText("J. Doe, forensic examiner")],
+    )
     sheet.save(str(out / "wizard_add_evidence.png"))
     add.reject()
 
@@ -160,7 +187,8 @@ def wizards(win: Any, out: Path) -> None:
         wait(lambda: check.currentPage() is check.results)
 
     grab_pages(check, [check.next, check.next, check.next, run_it]).save(
-        str(out / "wizard_run_check.png"))
+        str(out / "wizard_run_check.png")
+    )
     check.accept()
     wait(idle(win))
 
@@ -213,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         from app.settings import AppSettings
 
         case = prepare_case(Path(tmp))
-        win = MainWindow(settings=AppSettings(cpu_threads=2, reviewer_name="A. Reviewer",
-                                              data_folder=tmp))
+        win = MainWindow(
+            settings=AppSettings(cpu_threads=2, reviewer_name="A. Reviewer", data_folder=tmp)
+        )
         win.resize(WIDTH, HEIGHT)
         win.open_case_file(case)
         win.show()

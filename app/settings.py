@@ -78,8 +78,11 @@ def migrate(data: Any) -> AppSettings:
     while version < SCHEMA_VERSION and version in MIGRATIONS:
         data = MIGRATIONS[version](dict(data))
         version = data.get("schema_version", version + 1)
-    values = {f.name: data[f.name] for f in fields(AppSettings)
-              if f.name in data and _valid(f.name, data[f.name])}
+    values = {
+        f.name: data[f.name]
+        for f in fields(AppSettings)
+        if f.name in data and _valid(f.name, data[f.name])
+    }
     settings = AppSettings(**values)
     settings.default_alpha = float(settings.default_alpha)
     settings.recent_files = settings.recent_files[:MAX_RECENT]

@@ -40,22 +40,23 @@ def _verify_chain_job(cf: CaseFile) -> ChainReport:
         return verify_chain(s)
 
 
-
 class WindowFlows(_Base):
     """Wizards, quick imports, verification, demo case, drag and drop, settings, warm-up."""
 
     def _show_wizard(self: MainWindow, wizard: QWizard) -> QWizard:
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.wizards.append(wizard)
-        wizard.finished.connect(lambda _r, w=wizard: self.wizards.remove(w)
-                                if w in self.wizards else None)
+        wizard.finished.connect(
+            lambda _r, w=wizard: self.wizards.remove(w) if w in self.wizards else None
+        )
         wizard.open()
         return wizard
 
     def _need_case(self: MainWindow, what: str) -> bool:
         if self.case_file is None or self.case_id is None:
-            self.show_error(f"Cannot {what}", "Select a case first (or create one with File → "
-                            "New case…).")
+            self.show_error(
+                f"Cannot {what}", "Select a case first (or create one with File → New case…)."
+            )
             return False
         return True
 
@@ -84,8 +85,9 @@ class WindowFlows(_Base):
         found = wizard.found()
         self.refresh_case()
         if found is not None and wizard.imported_id is not None:
-            self.tabs.setCurrentWidget(self.policies_view if found.kind == "policy"
-                                       else self.evidence_view)
+            self.tabs.setCurrentWidget(
+                self.policies_view if found.kind == "policy" else self.evidence_view
+            )
 
     def import_policy(self: MainWindow, path: Path | None = None) -> ImportPolicyWizard | None:
         if not self._need_case("import terms"):
@@ -93,8 +95,9 @@ class WindowFlows(_Base):
         from app.wizards.import_policy import ImportPolicyWizard
 
         wizard = ImportPolicyWizard(self, path, parent=self)
-        wizard.accepted.connect(lambda: (self.refresh_case(),
-                                         self.tabs.setCurrentWidget(self.policies_view)))
+        wizard.accepted.connect(
+            lambda: (self.refresh_case(), self.tabs.setCurrentWidget(self.policies_view))
+        )
         self._show_wizard(wizard)
         if path is not None and wizard.choose.isComplete():
             wizard.next()
@@ -115,10 +118,14 @@ class WindowFlows(_Base):
         if not self._need_case("verify the evidence"):
             return None
         self.tabs.setCurrentWidget(self.evidence_view)
-        return self.runner.run(lazy("core.evidence.verify", "verify_case_evidence"),
-                               self.case_file, self.case_id, actor=self.reviewer(),
-                               label="Verify the evidence",
-                               on_success=self.evidence_view.set_verification)
+        return self.runner.run(
+            lazy("core.evidence.verify", "verify_case_evidence"),
+            self.case_file,
+            self.case_id,
+            actor=self.reviewer(),
+            label="Verify the evidence",
+            on_success=self.evidence_view.set_verification,
+        )
 
     # --- analyses and report --------------------------------------------------------
     def run_check(self: MainWindow) -> RunCheckWizard | None:
@@ -139,8 +146,9 @@ class WindowFlows(_Base):
         from app.wizards.experiment import ExperimentWizard
 
         wizard = ExperimentWizard(self, parent=self)
-        wizard.accepted.connect(lambda: self.show_run(wizard.run_ids[0] if wizard.run_ids
-                                                      else None))
+        wizard.accepted.connect(
+            lambda: self.show_run(wizard.run_ids[0] if wizard.run_ids else None)
+        )
         self._show_wizard(wizard)
         return wizard
 
@@ -167,15 +175,19 @@ class WindowFlows(_Base):
 
         if not self._stop_jobs("open the demo case"):
             return None
-        return self.runner.run(prepare_demo_case, path, label="Open the demo case",
-                               on_success=lambda p: self.open_case_file(p))
+        return self.runner.run(
+            prepare_demo_case,
+            path,
+            label="Open the demo case",
+            on_success=lambda p: self.open_case_file(p),
+        )
 
     # --- drag and drop -------------------------------------------------------------------
-    def dragEnterEvent(self: MainWindow, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self: MainWindow, event: QDragEnterEvent) -> None:
         if any(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self: MainWindow, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self: MainWindow, event: QDropEvent) -> None:
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
@@ -189,8 +201,10 @@ class WindowFlows(_Base):
             return self.open_case_file(path, create=False)
         kind = detect_kind(path)
         if kind is None:
-            self.show_error("Cannot import this file", f"{path.name} is not a model, a transcript "
-                            "file or a terms document.")
+            self.show_error(
+                "Cannot import this file",
+                f"{path.name} is not a model, a transcript file or a terms document.",
+            )
             return None
         return self.import_policy(path) if kind == POLICY else self.add_evidence(path)
 
@@ -217,15 +231,22 @@ class WindowFlows(_Base):
     def start_transcript_import(self: MainWindow, path: Path, role: str) -> Job:
         from core.evidence.importer import import_transcripts
 
-        return self._start_import(import_transcripts, path, role,
-                                  f"Import transcripts {Path(path).name}")
+        return self._start_import(
+            import_transcripts, path, role, f"Import transcripts {Path(path).name}"
+        )
 
-    def _start_import(self: MainWindow, fn: Callable[..., Any], path: Path, role: str,
-                      label: str) -> Job:
+    def _start_import(
+        self: MainWindow, fn: Callable[..., Any], path: Path, role: str, label: str
+    ) -> Job:
         assert self.case_file is not None and self.case_id is not None
         case_id = self.case_id
         return self.runner.run(
-            fn, self.case_file, case_id, Path(path), role, label=label,
+            fn,
+            self.case_file,
+            case_id,
+            Path(path),
+            role,
+            label=label,
             on_success=lambda _id: self._after_import(case_id),
             on_failure=lambda exc: self._show_job_error(f"{label} failed", exc),
         )
@@ -241,11 +262,15 @@ class WindowFlows(_Base):
             return None
         self.audit_view.set_busy(True)
         return self.runner.run(
-            _verify_chain_job, self.case_file, label="Verify audit chain", pass_state=False,
+            _verify_chain_job,
+            self.case_file,
+            label="Verify audit chain",
+            pass_state=False,
             on_success=self.audit_view.show_report,
-            on_failure=lambda exc: (self.audit_view.set_busy(False),
-                                    self._show_job_error("Verifying the audit chain failed",
-                                                         exc)),
+            on_failure=lambda exc: (
+                self.audit_view.set_busy(False),
+                self._show_job_error("Verifying the audit chain failed", exc),
+            ),
         )
 
     def warm_up(self: MainWindow) -> Job | None:
@@ -282,6 +307,8 @@ class WindowFlows(_Base):
     def show_partial_results(self: MainWindow, job: Job) -> None:
         import json
 
-        text = "\n".join(json.dumps(v, default=str, ensure_ascii=False)
-                         for v in job.partial_results) or "Nothing yet."
+        text = (
+            "\n".join(json.dumps(v, default=str, ensure_ascii=False) for v in job.partial_results)
+            or "Nothing yet."
+        )
         self.show_text(f"Partial results: {job.label}", text)

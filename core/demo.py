@@ -28,8 +28,13 @@ from core.store.db import CaseFile
 DEMO_REFERENCE = "DEMO-2025-001"
 CONDUCT_DATE = date(2025, 8, 1)  # the harvesting alleged in the demo story
 # lineage.json role → case-file artifact role (the clean twin is a model under test too)
-_ROLE = {"protected": "protected", "suspect": "suspect", "clean-control": "suspect",
-         "reference": "reference", "base": "base"}
+_ROLE = {
+    "protected": "protected",
+    "suspect": "suspect",
+    "clean-control": "suspect",
+    "reference": "reference",
+    "base": "base",
+}
 _TRANSCRIPT_ROLES = {
     "protected_probe_answers": ("protected-answers", "Lumen answers captured from the API"),
     "human_probe_answers": ("control-answers", "Human-written answers to the same probes"),
@@ -57,8 +62,10 @@ def verify_manifest(root: Path) -> int:
     """Check every shipped file against MANIFEST.sha256; returns the number of files."""
     manifest = root / "MANIFEST.sha256"
     if not manifest.is_file():
-        raise EvidenceError(f"The demo world is missing from {root} (no MANIFEST.sha256); "
-                            "run `make demo-assets` to build it.")
+        raise EvidenceError(
+            f"The demo world is missing from {root} (no MANIFEST.sha256); "
+            "run `make demo-assets` to build it."
+        )
     count = 0
     for line in manifest.read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -66,14 +73,20 @@ def verify_manifest(root: Path) -> int:
         digest, rel = line.split(maxsplit=1)
         path = root / rel
         if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            raise EvidenceError(f"Demo file {rel} differs from the shipped manifest; "
-                                "restore it (git checkout resources/demo) or rebuild it.")
+            raise EvidenceError(
+                f"Demo file {rel} differs from the shipped manifest; "
+                "restore it (git checkout resources/demo) or rebuild it."
+            )
         count += 1
     return count
 
 
-def build_demo_case(cf: CaseFile, root: Path | None = None, state: JobState | None = None,
-                    log: Log = lambda _m: None) -> DemoCase:
+def build_demo_case(
+    cf: CaseFile,
+    root: Path | None = None,
+    state: JobState | None = None,
+    log: Log = lambda _m: None,
+) -> DemoCase:
     """Create the demo case in ``cf`` and import all of the world's evidence into it."""
     root = root or demo_dir()
     state = state or JobState()
@@ -81,7 +94,9 @@ def build_demo_case(cf: CaseFile, root: Path | None = None, state: JobState | No
     log(f"Verified {n_files} shipped demo files against MANIFEST.sha256.")
     lineage = json.loads((root / "lineage.json").read_text(encoding="utf-8"))
     case_id = create_case(
-        cf, "Halcyon Labs v Quillmark AI (demonstration)", DEMO_REFERENCE,
+        cf,
+        "Halcyon Labs v Quillmark AI (demonstration)",
+        DEMO_REFERENCE,
         parties=["Halcyon Labs (fictional)", "Quillmark AI (fictional)"],
         commissioned_by="Halcyon Labs, Legal Department (fictional)",
         conduct_date=CONDUCT_DATE,
@@ -93,17 +108,31 @@ def build_demo_case(cf: CaseFile, root: Path | None = None, state: JobState | No
     for name, info in models.items():
         jobs.append((name, root / info["path"], _ROLE.get(info["role"], "reference")))
         if info.get("onnx_export"):
-            jobs.append((f"{name} (ONNX export)", root / info["onnx_export"],
-                         _ROLE.get(info["role"], "reference")))
+            jobs.append(
+                (
+                    f"{name} (ONNX export)",
+                    root / info["onnx_export"],
+                    _ROLE.get(info["role"], "reference"),
+                )
+            )
     steps = len(jobs) + len(lineage["transcripts"]) + 1
     for i, (name, path, role) in enumerate(jobs):
         state.check_cancelled()
         state.set_status(f"Importing model {name}")
-        prov = {"source": "Distill Audit demonstration world (fictional)",
-                "collector": "make demo-assets", "notes": models.get(name, {}).get("note") or ""}
-        demo.artifacts[name] = import_model(cf, case_id, path, role, name=name, provenance=prov,
-                                            state=state.sub(100 * i / steps,
-                                                            100 * (i + 1) / steps))
+        prov = {
+            "source": "Distill Audit demonstration world (fictional)",
+            "collector": "make demo-assets",
+            "notes": models.get(name, {}).get("note") or "",
+        }
+        demo.artifacts[name] = import_model(
+            cf,
+            case_id,
+            path,
+            role,
+            name=name,
+            provenance=prov,
+            state=state.sub(100 * i / steps, 100 * (i + 1) / steps),
+        )
         log(f"Imported {role:9} model {name}")
     for j, (key, rel) in enumerate(lineage["transcripts"].items()):
         if key not in _TRANSCRIPT_ROLES:
@@ -111,16 +140,23 @@ def build_demo_case(cf: CaseFile, root: Path | None = None, state: JobState | No
         role, description = _TRANSCRIPT_ROLES[key]
         state.set_status(f"Importing transcripts {key}")
         demo.transcripts[key] = import_transcripts(
-            cf, case_id, root / rel, role, name=key, source=description,
-            state=state.sub(100 * (len(jobs) + j) / steps, 100 * (len(jobs) + j + 1) / steps))
+            cf,
+            case_id,
+            root / rel,
+            role,
+            name=key,
+            source=description,
+            state=state.sub(100 * (len(jobs) + j) / steps, 100 * (len(jobs) + j + 1) / steps),
+        )
         log(f"Imported {role} transcripts {key}")
     demo.policies = _import_policies(cf, case_id, root, lineage, log)
     state.set_progress(100)
     return demo
 
 
-def _import_policies(cf: CaseFile, case_id: int, root: Path, lineage: dict[str, Any],
-                     log: Log) -> dict[str, int]:
+def _import_policies(
+    cf: CaseFile, case_id: int, root: Path, lineage: dict[str, Any], log: Log
+) -> dict[str, int]:
     """Each version once, preferring the PDF (the document as the provider published it)."""
     from core.policy.persist import import_policy
 
@@ -130,8 +166,13 @@ def _import_policies(cf: CaseFile, case_id: int, root: Path, lineage: dict[str, 
         files = sorted(v["files"], key=lambda f: {".pdf": 0, ".md": 1}.get(Path(f).suffix, 2))
         effective = date.fromisoformat(v["effective"]) if v.get("effective") else None
         out[v["version"]] = import_policy(
-            cf, case_id, root / files[0], provider=pol.get("provider", "Provider"),
-            version=v["version"], effective_from=effective)
+            cf,
+            case_id,
+            root / files[0],
+            provider=pol.get("provider", "Provider"),
+            version=v["version"],
+            effective_from=effective,
+        )
         log(f"Imported terms version {v['version']} from {files[0]}")
     if not out:
         raise DistillAuditError("The demo world lists no terms of service.")
@@ -153,9 +194,14 @@ class DemoReview:
     report: Any = None  # core.reports.export.ExportResult
 
 
-def review_demo_case(cf: CaseFile, demo: DemoCase, out_dir: Path,
-                     state: JobState | None = None, log: Log = lambda _m: None,
-                     seed: int = 20250902) -> DemoReview:
+def review_demo_case(
+    cf: CaseFile,
+    demo: DemoCase,
+    out_dir: Path,
+    state: JobState | None = None,
+    log: Log = lambda _m: None,
+    seed: int = 20250902,
+) -> DemoReview:
     """Run the checks on each model under test against the reference panel, then export
     the report (PDF, JSON bundle, CSV) into ``out_dir``. Findings stay drafts: the demo
     does not pretend a reviewer accepted anything."""
@@ -167,39 +213,57 @@ def review_demo_case(cf: CaseFile, demo: DemoCase, out_dir: Path,
     models = lineage["models"]
     protected = lineage["ground_truth"]["protected"]
     names = (models[protected]["assistant_name"], models[protected]["vendor"])
-    by_role = {role: [n for n, i in models.items() if i["role"] == role]
-               for role in {i["role"] for i in models.values()}}
+    by_role = {
+        role: [n for n, i in models.items() if i["role"] == role]
+        for role in {i["role"] for i in models.values()}
+    }
     refs = tuple(demo.artifacts[n] for n in by_role.get("reference", []))
     base = next(iter(by_role.get("base", [])), None)
     template = lineage["chat_template"]
-    settings = CheckSettings(seed=seed, protected_names=names, template=template["prompt"],
-                             response_prefix=template.get("response_prefix", " "))
+    settings = CheckSettings(
+        seed=seed,
+        protected_names=names,
+        template=template["prompt"],
+        response_prefix=template.get("response_prefix", " "),
+    )
     under_test = by_role.get("suspect", []) + by_role.get("clean-control", [])
     review = DemoReview()
     for i, name in enumerate(under_test):
         state.set_status(f"Checking {name}")
         inputs = CheckInputs(
-            suspect_id=demo.artifacts[name], reference_ids=refs,
+            suspect_id=demo.artifacts[name],
+            reference_ids=refs,
             protected_answers_id=demo.transcripts["protected_probe_answers"],
             control_answers_id=demo.transcripts.get("human_probe_answers"),
             protected_model_id=demo.artifacts.get(protected),
-            base_model_id=demo.artifacts.get(base) if base else None)
-        report = run_checks(cf, demo.case_id, inputs, settings,
-                            state.sub(100 * i / (len(under_test) + 1),
-                                      100 * (i + 1) / (len(under_test) + 1)))
+            base_model_id=demo.artifacts.get(base) if base else None,
+        )
+        report = run_checks(
+            cf,
+            demo.case_id,
+            inputs,
+            settings,
+            state.sub(100 * i / (len(under_test) + 1), 100 * (i + 1) / (len(under_test) + 1)),
+        )
         review.check_runs[name] = report
         verdicts = ", ".join(
             f"{k}: {_verdict(k, r.verdict, base)}"
             + (f" (p = {r.p_value:.2g})" if r.p_value is not None else "")
-            for k, r in report.results.items())
+            for k, r in report.results.items()
+        )
         log(f"Checked {name} against {len(refs)} references (run {report.run_id}): {verdicts}")
         log(f"  combined: {report.combined.statement}")
     state.set_status("Writing the report")
     out_dir.mkdir(parents=True, exist_ok=True)
     review.report = export_report(
-        cf, demo.case_id, out_dir / "demo-report.pdf", json_path=out_dir / "demo-report.json",
-        csv_dir=out_dir / "demo-report-csv", prepared_by="Distill Audit demonstration",
-        state=state.sub(100 * len(under_test) / (len(under_test) + 1), 100))
+        cf,
+        demo.case_id,
+        out_dir / "demo-report.pdf",
+        json_path=out_dir / "demo-report.json",
+        csv_dir=out_dir / "demo-report-csv",
+        prepared_by="Distill Audit demonstration",
+        state=state.sub(100 * len(under_test) / (len(under_test) + 1), 100),
+    )
     log(f"Report: {out_dir / 'demo-report.pdf'} (SHA-256 {review.report.pdf_sha256})")
     log(f"Bundle: {out_dir / 'demo-report.json'}; CSV tables: {out_dir / 'demo-report-csv'}")
     state.set_progress(100)

@@ -45,7 +45,7 @@ class DeclinedError(DistillAuditError):
     """An analysis declined to run because its inputs do not fit (the reason says why)."""
 
 
-class Cancelled(DistillAuditError):  # noqa: N818 - reads better at raise sites
+class Cancelled(DistillAuditError):
     """The user cancelled a long-running job."""
 
     exit_code = 130

@@ -129,7 +129,11 @@ class TerminalProgress(JobState):
             from tqdm import tqdm
 
             self._bar = tqdm(
-                total=100, desc=description, unit="%", leave=False, dynamic_ncols=True,
+                total=100,
+                desc=description,
+                unit="%",
+                leave=False,
+                dynamic_ncols=True,
                 bar_format="{desc} {bar} {percentage:3.0f}% [{elapsed}<{remaining}] {postfix}",
             )
 

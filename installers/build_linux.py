@@ -39,9 +39,19 @@ def tarball_path() -> Path:
 
 
 def run_pyinstaller() -> Path:
-    cmd = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
-           "--distpath", str(BUILD / "dist"), "--workpath", str(BUILD / "work"),
-           str(HERE / "distill_audit.spec")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--log-level",
+        "WARN",
+        "--distpath",
+        str(BUILD / "dist"),
+        "--workpath",
+        str(BUILD / "work"),
+        str(HERE / "distill_audit.spec"),
+    ]
     print("$ " + " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
     return BUILD / "dist" / NAME
@@ -53,15 +63,18 @@ def add_desktop_files(folder: Path) -> None:
     shutil.copy2(linux / "install.sh", folder / "install.sh")
     (folder / "install.sh").chmod(0o755)
     share = folder / "share"
-    for sub, src in (("applications", linux / f"{NAME}.desktop"),
-                     ("mime/packages", linux / f"{NAME}-case.xml"),
-                     ("icons/hicolor/scalable/apps", ROOT / "resources" / "icons" / f"{NAME}.svg")):
+    for sub, src in (
+        ("applications", linux / f"{NAME}.desktop"),
+        ("mime/packages", linux / f"{NAME}-case.xml"),
+        ("icons/hicolor/scalable/apps", ROOT / "resources" / "icons" / f"{NAME}.svg"),
+    ):
         (share / sub).mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, share / sub / src.name)
     for size in ICON_SIZES:
-        for kind, src, dest in (("apps", f"{NAME}-{size}.png", f"{NAME}.png"),
-                                ("mimetypes", f"{NAME}-case-{size}.png",
-                                 f"application-x-{NAME}-case.png")):
+        for kind, src, dest in (
+            ("apps", f"{NAME}-{size}.png", f"{NAME}.png"),
+            ("mimetypes", f"{NAME}-case-{size}.png", f"application-x-{NAME}-case.png"),
+        ):
             target = share / "icons" / "hicolor" / f"{size}x{size}" / kind
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(HERE / "icons" / src, target / dest)
@@ -69,8 +82,11 @@ def add_desktop_files(folder: Path) -> None:
 
 def main() -> int:
     if not sys.platform.startswith("linux"):
-        print("build_linux.py builds the Linux tarball; see installers/windows and "
-              "installers/macos for the other systems", file=sys.stderr)
+        print(
+            "build_linux.py builds the Linux tarball; see installers/windows and "
+            "installers/macos for the other systems",
+            file=sys.stderr,
+        )
         return 2
     started = time.monotonic()
     bundle = run_pyinstaller()
@@ -84,16 +100,20 @@ def main() -> int:
     DIST.mkdir(exist_ok=True)
     out = tarball_path()
     partial = out.with_name(out.name + ".partial")
-    subprocess.run(["tar", "-C", str(stage), "--owner=0", "--group=0", "-czf", str(partial),
-                    folder.name], check=True)
+    subprocess.run(
+        ["tar", "-C", str(stage), "--owner=0", "--group=0", "-czf", str(partial), folder.name],
+        check=True,
+    )
     partial.replace(out)
     packed = time.monotonic()
     text = report(folder)
     (BUILD / "size-report.txt").write_text(text + "\n", encoding="utf-8")
     print(text)
     print(f"\nWrote {out} ({out.stat().st_size / 1e6:.1f} MB compressed)")
-    print(f"PyInstaller {built - started:.0f} s, packing {packed - built:.0f} s, "
-          f"total {packed - started:.0f} s")
+    print(
+        f"PyInstaller {built - started:.0f} s, packing {packed - built:.0f} s, "
+        f"total {packed - started:.0f} s"
+    )
     return 0
 
 

@@ -43,8 +43,12 @@ def render(size: int, document: bool = False):  # -> QImage
         s = float(size)
         fold = s * 0.22
         sheet = QPainterPath(QPointF(s * 0.14, s * 0.03))
-        for x, y in ((s * 0.86 - fold, s * 0.03), (s * 0.86, s * 0.03 + fold),
-                     (s * 0.86, s * 0.97), (s * 0.14, s * 0.97)):
+        for x, y in (
+            (s * 0.86 - fold, s * 0.03),
+            (s * 0.86, s * 0.03 + fold),
+            (s * 0.86, s * 0.97),
+            (s * 0.14, s * 0.97),
+        ):
             sheet.lineTo(QPointF(x, y))
         sheet.closeSubpath()
         painter.setPen(QPen(QColor("#7a8796"), max(1.0, s / 64)))

@@ -16,8 +16,11 @@ MB = 1_000_000
 
 
 def file_sizes(bundle: Path) -> dict[Path, int]:
-    return {p.relative_to(bundle): p.stat().st_size
-            for p in bundle.rglob("*") if p.is_file() and not p.is_symlink()}
+    return {
+        p.relative_to(bundle): p.stat().st_size
+        for p in bundle.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 # Parts split out of their package, because they are where the size is.
@@ -45,13 +48,18 @@ def report(bundle: Path, top: int = 25) -> str:
     groups: dict[str, int] = defaultdict(int)
     for rel, size in sizes.items():
         groups[group_of(rel)] += size
-    lines = [f"Bundle {bundle}: {total / MB:.1f} MB in {len(sizes)} files", "",
-             f"{'MB':>8}  {'share':>6}  part"]
+    lines = [
+        f"Bundle {bundle}: {total / MB:.1f} MB in {len(sizes)} files",
+        "",
+        f"{'MB':>8}  {'share':>6}  part",
+    ]
     for name, size in sorted(groups.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"{size / MB:8.1f}  {100 * size / total:5.1f}%  {name}")
     rest = sum(sorted(groups.values(), reverse=True)[top:])
     if rest:
-        lines.append(f"{rest / MB:8.1f}  {100 * rest / total:5.1f}%  ({len(groups) - top} smaller parts)")
+        lines.append(
+            f"{rest / MB:8.1f}  {100 * rest / total:5.1f}%  ({len(groups) - top} smaller parts)"
+        )
     lines += ["", "Largest files:", f"{'MB':>8}  file"]
     for rel, size in sorted(sizes.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"{size / MB:8.1f}  {rel}")

@@ -15,8 +15,9 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory,
-                        monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Never read or write the developer's own case file or settings."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
@@ -37,8 +38,12 @@ def case_file(tmp_path: Path) -> Iterator:
 def case_id(case_file) -> int:
     from core.store.cases import create_case
 
-    return create_case(case_file, "Halcyon Labs v Quillmark AI", "DA-TEST-1",
-                       parties=["Halcyon Labs", "Quillmark AI"])
+    return create_case(
+        case_file,
+        "Halcyon Labs v Quillmark AI",
+        "DA-TEST-1",
+        parties=["Halcyon Labs", "Quillmark AI"],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -57,9 +62,15 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 @pytest.fixture
 def transcript_file(tmp_path: Path) -> Path:
     records = [
-        {"id": f"p{i:03d}", "prompt": f"Question number {i}?", "response": f"Answer {i}.",
-         "model": "Lumen", "provider": "Halcyon Labs", "collected_at": "2025-09-02T14:03:11Z",
-         "sampling": {"temperature": 0.8, "top_p": 0.95, "seed": 7}}
+        {
+            "id": f"p{i:03d}",
+            "prompt": f"Question number {i}?",
+            "response": f"Answer {i}.",
+            "model": "Lumen",
+            "provider": "Halcyon Labs",
+            "collected_at": "2025-09-02T14:03:11Z",
+            "sampling": {"temperature": 0.8, "top_p": 0.95, "seed": 7},
+        }
         for i in range(20)
     ]
     return write_jsonl(tmp_path / "answers.jsonl", records)

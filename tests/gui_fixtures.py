@@ -86,8 +86,15 @@ def window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     qtbot.addWidget(win)
     win.errors = Recorder()
     monkeypatch.setattr(win, "show_error", win.errors)
-    for name in ("ask_path", "ask_role", "ask_cancel_running_jobs", "show_about", "show_text",
-                 "open_file", "ask_save_path"):
+    for name in (
+        "ask_path",
+        "ask_role",
+        "ask_cancel_running_jobs",
+        "show_about",
+        "show_text",
+        "open_file",
+        "ask_save_path",
+    ):
         monkeypatch.setattr(win, name, _unexpected(name))
     assert win.open_case_file(tmp_path / "case.dacase")
     win.show()
@@ -97,8 +104,9 @@ def window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     win.close()
 
 
-def new_case(win: Any, title: str = "Halcyon Labs v Quillmark AI",
-             reference: str = "DA-GUI-1") -> int:
+def new_case(
+    win: Any, title: str = "Halcyon Labs v Quillmark AI", reference: str = "DA-GUI-1"
+) -> int:
     """Create a case through core (for tests about other things) and select it."""
     from core.store.cases import create_case
 
@@ -109,14 +117,27 @@ def new_case(win: Any, title: str = "Halcyon Labs v Quillmark AI",
 
 
 def write_jsonl(path: Path, n: int = 12) -> Path:
-    path.write_text("".join(
-        json.dumps({"id": f"q{i}", "prompt": f"Question {i}?", "response": f"Answer {i}.",
-                    "model": "Lumen", "provider": "Halcyon Labs"}) + "\n"
-        for i in range(n)), encoding="utf-8")
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"q{i}",
+                    "prompt": f"Question {i}?",
+                    "response": f"Answer {i}.",
+                    "model": "Lumen",
+                    "provider": "Halcyon Labs",
+                }
+            )
+            + "\n"
+            for i in range(n)
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
 # --- the demonstration case (built once per session, copied per test) -----------------------
+
 
 def demo_world() -> Path:
     """The demo world: $DISTILL_AUDIT_DEMO or the shipped resources/demo."""
@@ -127,8 +148,10 @@ def demo_world() -> Path:
     return Path(os.environ.get("DISTILL_AUDIT_DEMO") or resource_path("demo"))
 
 
-needs_demo = pytest.mark.skipif(not (demo_world() / "lineage.json").is_file(),
-                                reason="the demo world is not built (resources/demo/lineage.json)")
+needs_demo = pytest.mark.skipif(
+    not (demo_world() / "lineage.json").is_file(),
+    reason="the demo world is not built (resources/demo/lineage.json)",
+)
 
 
 @pytest.fixture(scope="session")
@@ -163,8 +186,15 @@ def _open_window(qtbot: Any, path: Path, monkeypatch: pytest.MonkeyPatch) -> Any
     qtbot.addWidget(win)
     win.errors = Recorder()
     monkeypatch.setattr(win, "show_error", win.errors)
-    for name in ("ask_path", "ask_role", "ask_cancel_running_jobs", "show_about", "show_text",
-                 "open_file", "ask_save_path"):
+    for name in (
+        "ask_path",
+        "ask_role",
+        "ask_cancel_running_jobs",
+        "show_about",
+        "show_text",
+        "open_file",
+        "ask_save_path",
+    ):
         monkeypatch.setattr(win, name, _unexpected(name))
     assert win.open_case_file(path)
     win.show()
@@ -173,12 +203,14 @@ def _open_window(qtbot: Any, path: Path, monkeypatch: pytest.MonkeyPatch) -> Any
 
 
 @pytest.fixture
-def demo_window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                demo_case_master: Path) -> Iterator[Any]:
+def demo_window(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_case_master: Path
+) -> Iterator[Any]:
     """A shown MainWindow on a fresh copy of the demo case file, the demo case selected."""
     monkeypatch.setenv("DISTILL_AUDIT_DEMO", str(demo_world()))
-    win = _open_window(qtbot, copy_case_file(demo_case_master, tmp_path / "demo.dacase"),
-                       monkeypatch)
+    win = _open_window(
+        qtbot, copy_case_file(demo_case_master, tmp_path / "demo.dacase"), monkeypatch
+    )
     assert win.case_id is not None
     yield win
     win.runner.cancel_and_wait()
@@ -209,8 +241,15 @@ def unnamed_controls(root: Any) -> list[Any]:
     )
 
     bad = []
-    for cls in (QAbstractButton, QAbstractItemView, QLineEdit, QPlainTextEdit, QTextEdit,
-                QComboBox, QAbstractSpinBox):
+    for cls in (
+        QAbstractButton,
+        QAbstractItemView,
+        QLineEdit,
+        QPlainTextEdit,
+        QTextEdit,
+        QComboBox,
+        QAbstractSpinBox,
+    ):
         for w in root.findChildren(cls):
             if not w.isVisibleTo(root) or w.inherits("QHeaderView"):
                 continue

@@ -22,7 +22,8 @@ from core.checks.framework import (
 from core.checks.stats import NO_DETECTION_LIMIT, clopper_pearson, combine_holm, paired_comparison
 
 SPEC = CheckSpec(
-    key="teacher_affinity", title="Teacher-text affinity",
+    key="teacher_affinity",
+    title="Teacher-text affinity",
     question="Does the suspect assign unusually high likelihood to the protected model's answers?",
     access="log-probs",
     null_hypothesis="On each probe the suspect's and a reference's affinity are exchangeable.",
@@ -35,8 +36,15 @@ FORBIDDEN = re.compile(r"probability of distillation|prove|distilled|derived fro
 
 
 def _comp(name: str, p: float, effect: float = 0.8) -> ReferenceComparison:
-    return ReferenceComparison(reference=name, statistic=0.3, p_value=p, n=50,
-                               effect_size=effect, ci=(0.1, 0.5), n_resamples=9999)
+    return ReferenceComparison(
+        reference=name,
+        statistic=0.3,
+        p_value=p,
+        n=50,
+        effect_size=effect,
+        ci=(0.1, 0.5),
+        n_resamples=9999,
+    )
 
 
 def test_spec_rejects_unknown_access_level() -> None:
@@ -45,8 +53,9 @@ def test_spec_rejects_unknown_access_level() -> None:
 
 
 def test_iut_uses_largest_raw_p_and_holm_per_reference() -> None:
-    res = build_result(SPEC, [_comp("a", 0.001), _comp("b", 0.004), _comp("c", 0.02)],
-                       n_probes=50, seed=7)
+    res = build_result(
+        SPEC, [_comp("a", 0.001), _comp("b", 0.004), _comp("c", 0.02)], n_probes=50, seed=7
+    )
     assert res.verdict == "supports Hp" and res.p_value == 0.02
     assert [c.p_holm for c in res.comparisons] == pytest.approx([0.003, 0.008, 0.02])
     assert res.p_value_any == pytest.approx(0.003)
@@ -82,18 +91,35 @@ def test_no_references_and_declined_helper() -> None:
 def test_to_dict_is_strict_json() -> None:
     rng = np.random.default_rng(0)
     s, r = rng.normal(1.0, 1.0, 30), rng.normal(0.0, 1.0, 30)
-    comp = ReferenceComparison.from_paired("ref-1", paired_comparison(s, r, seed=5, n_resamples=999))
-    inf_comp = ReferenceComparison("ref-2", statistic=1.0, p_value=0.001, n=12,
-                                   effect_size=math.inf, ci=(1.0, 1.0), n_resamples="exact")
-    details = [ProbeDetail(f"p{i}", {"suspect": np.float64(s[i]), "hit": np.bool_(True)})
-               for i in range(3)]
-    res = build_result(SPEC, [comp, inf_comp], n_probes=30, seed=5, probe_details=details,
-                       effect_size=float("nan"))
+    comp = ReferenceComparison.from_paired(
+        "ref-1", paired_comparison(s, r, seed=5, n_resamples=999)
+    )
+    inf_comp = ReferenceComparison(
+        "ref-2",
+        statistic=1.0,
+        p_value=0.001,
+        n=12,
+        effect_size=math.inf,
+        ci=(1.0, 1.0),
+        n_resamples="exact",
+    )
+    details = [
+        ProbeDetail(f"p{i}", {"suspect": np.float64(s[i]), "hit": np.bool_(True)}) for i in range(3)
+    ]
+    res = build_result(
+        SPEC, [comp, inf_comp], n_probes=30, seed=5, probe_details=details, effect_size=float("nan")
+    )
     data = json.loads(json.dumps(res.to_dict(), allow_nan=False))
-    assert data["comparisons"][0]["reference"] == "ref-1" and data["comparisons"][1]["effect_size"] is None
+    assert (
+        data["comparisons"][0]["reference"] == "ref-1"
+        and data["comparisons"][1]["effect_size"] is None
+    )
     assert data["probe_details"][0]["values"]["hit"] is True and data["seed"] == 5
     assert data["effect_size"] is None and isinstance(data["ci"], list)
-    assert data["comparisons"][0]["n_resamples"] == 999 and data["comparisons"][1]["n_resamples"] == "exact"
+    assert (
+        data["comparisons"][0]["n_resamples"] == 999
+        and data["comparisons"][1]["n_resamples"] == "exact"
+    )
     assert set(data) == {f for f in CheckResult.__dataclass_fields__}
 
 
@@ -105,22 +131,40 @@ def test_iut_size_at_least_favourable_null() -> None:
     for i in range(sims):
         base = rng.normal(size=30)
         suspect = base + rng.normal(size=30)
-        refs = [base + rng.normal(size=30), base - 2 + rng.normal(size=30), base - 3 + rng.normal(size=30)]
-        comps = [ReferenceComparison.from_paired(f"r{j}", paired_comparison(
-            suspect, ref, seed=i * 10 + j, n_resamples=499)) for j, ref in enumerate(refs)]
+        refs = [
+            base + rng.normal(size=30),
+            base - 2 + rng.normal(size=30),
+            base - 3 + rng.normal(size=30),
+        ]
+        comps = [
+            ReferenceComparison.from_paired(
+                f"r{j}", paired_comparison(suspect, ref, seed=i * 10 + j, n_resamples=499)
+            )
+            for j, ref in enumerate(refs)
+        ]
         rejected += build_result(SPEC, comps, n_probes=30, seed=i).verdict == "supports Hp"
     low, high = clopper_pearson(rejected, sims, level=0.99)
     print(f"\n[IUT null] P(supports Hp) = {rejected / sims:.3f} 99% CI [{low:.3f}, {high:.3f}]")
     assert low <= 0.05
 
 
-@pytest.mark.parametrize(("p", "effect", "key"), [
-    (None, None, "not_assessed"), (float("nan"), 1.0, "not_assessed"),
-    (0.0005, None, "strong"), (0.001, 0.5, "strong"), (0.005, 0.5, "moderately_strong"),
-    (0.01, 0.5, "moderately_strong"), (0.04, 0.5, "moderate"), (0.05, 0.5, "moderate"),
-    (0.0501, 3.0, "inconclusive"), (0.0001, 0.1, "limited"), (0.0001, -0.5, "inconclusive"),
-    (0.0001, 0.0, "inconclusive"),
-])
+@pytest.mark.parametrize(
+    ("p", "effect", "key"),
+    [
+        (None, None, "not_assessed"),
+        (float("nan"), 1.0, "not_assessed"),
+        (0.0005, None, "strong"),
+        (0.001, 0.5, "strong"),
+        (0.005, 0.5, "moderately_strong"),
+        (0.01, 0.5, "moderately_strong"),
+        (0.04, 0.5, "moderate"),
+        (0.05, 0.5, "moderate"),
+        (0.0501, 3.0, "inconclusive"),
+        (0.0001, 0.1, "limited"),
+        (0.0001, -0.5, "inconclusive"),
+        (0.0001, 0.0, "inconclusive"),
+    ],
+)
 def test_verbal_scale_mapping(p: float | None, effect: float | None, key: str) -> None:
     assert verbal.strength(p, effect).key == key
 
@@ -133,8 +177,11 @@ def test_verbal_min_effect_is_configurable_and_p_checked() -> None:
 
 def test_wording_never_claims_proof_or_a_probability_of_distillation() -> None:
     texts = [t for level in verbal.LEVELS for t in (level.label, level.definition)]
-    texts += [NO_DETECTION_LIMIT, combine_holm({"a": 0.001}).statement,
-              combine_holm({"a": 0.5}).statement]
+    texts += [
+        NO_DETECTION_LIMIT,
+        combine_holm({"a": 0.001}).statement,
+        combine_holm({"a": 0.5}).statement,
+    ]
     texts += [build_result(SPEC, [_comp("a", p)], n_probes=50, seed=1).reason for p in (0.001, 0.5)]
     for text in texts:
         assert not FORBIDDEN.search(text), text

@@ -27,11 +27,18 @@ from core.checks.runner import CheckInputs, CheckSettings, run_checks
 from core.resources import resource_path
 
 DEMO = Path(os.environ.get("DISTILL_AUDIT_DEMO") or resource_path("demo"))
-pytestmark = pytest.mark.skipif(not (DEMO / "lineage.json").is_file(),
-                                reason="the demo world is not built (resources/demo/lineage.json)")
+pytestmark = pytest.mark.skipif(
+    not (DEMO / "lineage.json").is_file(),
+    reason="the demo world is not built (resources/demo/lineage.json)",
+)
 FLAG = 0.01
-ROLES = {"protected": "protected", "base": "base", "suspect": "suspect", "clean-control": "suspect",
-         "reference": "reference"}
+ROLES = {
+    "protected": "protected",
+    "base": "base",
+    "suspect": "suspect",
+    "clean-control": "suspect",
+    "reference": "reference",
+}
 
 
 @pytest.fixture(scope="session")
@@ -43,29 +50,54 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     lineage = json.loads((DEMO / "lineage.json").read_text(encoding="utf-8"))
     cf = open_case_file(tmp_path_factory.mktemp("demo") / "demo.dacase")
     cid = create_case(cf, "Halcyon Labs v Quillmark AI (demo)", "DEMO-CHECKS")
-    ids = {name: import_model(cf, cid, DEMO / info["path"], ROLES.get(info["role"], "reference"), name=name)
-           for name, info in lineage["models"].items()}
+    ids = {
+        name: import_model(
+            cf, cid, DEMO / info["path"], ROLES.get(info["role"], "reference"), name=name
+        )
+        for name, info in lineage["models"].items()
+    }
     t = lineage["transcripts"]
-    sets = {"protected": import_transcripts(cf, cid, DEMO / t["protected_probe_answers"], "protected-answers"),
-            "control": import_transcripts(cf, cid, DEMO / t["human_probe_answers"], "control-answers")}
+    sets = {
+        "protected": import_transcripts(
+            cf, cid, DEMO / t["protected_probe_answers"], "protected-answers"
+        ),
+        "control": import_transcripts(cf, cid, DEMO / t["human_probe_answers"], "control-answers"),
+    }
     refs = [n for n, i in lineage["models"].items() if i["role"] == "reference"]
     tmpl = lineage["chat_template"]
-    settings = CheckSettings(checks=("likelihood", "identity"), seed=20250902,
-                             template=tmpl["prompt"], response_prefix=tmpl.get("response_prefix", " "),
-                             protected_names=("Lumen", "Halcyon Labs", "Halcyon"))
-    yield {"cf": cf, "case": cid, "ids": ids, "sets": sets, "refs": refs, "settings": settings,
-           "lineage": lineage}
+    settings = CheckSettings(
+        checks=("likelihood", "identity"),
+        seed=20250902,
+        template=tmpl["prompt"],
+        response_prefix=tmpl.get("response_prefix", " "),
+        protected_names=("Lumen", "Halcyon Labs", "Halcyon"),
+    )
+    yield {
+        "cf": cf,
+        "case": cid,
+        "ids": ids,
+        "sets": sets,
+        "refs": refs,
+        "settings": settings,
+        "lineage": lineage,
+    }
     cf.close()
 
 
 def _run(demo: dict[str, Any], suspect: str, panel: list[str]):
     ids = demo["ids"]
-    inputs = CheckInputs(ids[suspect], tuple(ids[r] for r in panel), demo["sets"]["protected"],
-                         demo["sets"]["control"])
+    inputs = CheckInputs(
+        ids[suspect],
+        tuple(ids[r] for r in panel),
+        demo["sets"]["protected"],
+        demo["sets"]["control"],
+    )
     report = run_checks(demo["cf"], demo["case"], inputs, demo["settings"])
     figures = {k: (r.p_value, r.effect_size, r.verdict) for k, r in report.results.items()}
-    print(f"\n{suspect} vs {panel}: " + ", ".join(f"{k} p = {p:.3g} (effect {e:.3g}, {v})"
-                                                     for k, (p, e, v) in figures.items()))
+    print(
+        f"\n{suspect} vs {panel}: "
+        + ", ".join(f"{k} p = {p:.3g} (effect {e:.3g}, {v})" for k, (p, e, v) in figures.items())
+    )
     return report
 
 

@@ -23,26 +23,39 @@ N_PROBES = 40
 def _affinity(name: str, values: np.ndarray) -> AffinityScores:
     n = values.size
     ids = tuple(f"p{i}" for i in range(n))
-    return AffinityScores(name, ids, protected_bpb=-values, control_bpb=np.zeros(n),
-                          protected_min_k=values * 0.5, control_min_k=np.zeros(n))
+    return AffinityScores(
+        name,
+        ids,
+        protected_bpb=-values,
+        control_bpb=np.zeros(n),
+        protected_min_k=values * 0.5,
+        control_min_k=np.zeros(n),
+    )
 
 
 def _similarity(name: str, values: np.ndarray) -> SimilarityScores:
     ids = tuple(f"p{i}" for i in range(values.size))
-    return SimilarityScores(name, ids, {"rouge_l": values, "char_4gram_cosine": np.clip(values + 0.1, 0, 1)})
+    return SimilarityScores(
+        name, ids, {"rouge_l": values, "char_4gram_cosine": np.clip(values + 0.1, 0, 1)}
+    )
 
 
 def _likelihood_sim(rng: np.random.Generator, shift: float, n_refs: int, seed: int):
     probe = rng.normal(0.0, 1.0, N_PROBES)  # probe difficulty, shared by every model
     sus = _affinity("suspect", probe + shift + rng.standard_t(5, N_PROBES) * 0.5)
-    refs = {f"r{j}": _affinity(f"r{j}", probe + rng.standard_t(5, N_PROBES) * 0.5) for j in range(n_refs)}
+    refs = {
+        f"r{j}": _affinity(f"r{j}", probe + rng.standard_t(5, N_PROBES) * 0.5)
+        for j in range(n_refs)
+    }
     return likelihood_check(sus, refs, seed=seed, n_resamples=999)
 
 
 def _similarity_sim(rng: np.random.Generator, shift: float, n_refs: int, seed: int):
     probe = rng.beta(2, 5, N_PROBES)
+
     def model(extra: float) -> np.ndarray:
         return np.clip(probe + extra + rng.normal(0, 0.08, N_PROBES), 0, 1)
+
     sus = _similarity("suspect", model(shift))
     refs = {f"r{j}": _similarity(f"r{j}", model(0.0)) for j in range(n_refs)}
     return similarity_check(sus, refs, seed=seed, n_resamples=999)
@@ -54,20 +67,27 @@ def _fpr_ok(k: int, n: int, alpha: float = ALPHA) -> bool:
     return low <= alpha
 
 
-@pytest.mark.parametrize("simulate", [_likelihood_sim, _similarity_sim], ids=["likelihood", "similarity"])
+@pytest.mark.parametrize(
+    "simulate", [_likelihood_sim, _similarity_sim], ids=["likelihood", "similarity"]
+)
 def test_null_pvalues_are_uniform_and_fpr_within_alpha(simulate) -> None:
     rng = np.random.default_rng(20250902)
     p = np.array([simulate(rng, 0.0, 1, seed=i).p_value for i in range(N_SIM)])
     ks = sps.kstest(p, "uniform")
     rejections = int(np.sum(p <= ALPHA))
     low, high = clopper_pearson(rejections, N_SIM, level=0.99)
-    print(f"\n{simulate.__name__}: KS D = {ks.statistic:.3f}, KS p = {ks.pvalue:.3f}; "
-          f"FPR at 0.05 = {rejections}/{N_SIM} = {rejections / N_SIM:.3f} (99% CI {low:.3f}-{high:.3f})")
+    print(
+        f"\n{simulate.__name__}: KS D = {ks.statistic:.3f}, KS p = {ks.pvalue:.3f}; "
+        f"FPR at 0.05 = {rejections}/{N_SIM} = {rejections / N_SIM:.3f} "
+        f"(99% CI {low:.3f}-{high:.3f})"
+    )
     assert ks.pvalue > 0.01
     assert _fpr_ok(rejections, N_SIM)
 
 
-@pytest.mark.parametrize("simulate", [_likelihood_sim, _similarity_sim], ids=["likelihood", "similarity"])
+@pytest.mark.parametrize(
+    "simulate", [_likelihood_sim, _similarity_sim], ids=["likelihood", "similarity"]
+)
 def test_verdict_fpr_with_a_panel_is_at_most_alpha(simulate) -> None:
     rng = np.random.default_rng(7)
     res = [simulate(rng, 0.0, 3, seed=i) for i in range(200)]
@@ -106,7 +126,9 @@ def _answers(name: str, hits: np.ndarray) -> IdentityAnswers:
 MARKERS = IdentityMarkers(names=("Lumen",))
 
 
-def _identity_sim(rng: np.random.Generator, rates_s: np.ndarray, rates_r: np.ndarray, k: int, seed: int):
+def _identity_sim(
+    rng: np.random.Generator, rates_s: np.ndarray, rates_r: np.ndarray, k: int, seed: int
+):
     sus = _answers("suspect", rng.random((rates_s.size, k)) < rates_s[:, None])
     ref = _answers("ref", rng.random((rates_r.size, k)) < rates_r[:, None])
     return identity_check(sus, {"ref": ref}, MARKERS, seed=seed, n_resamples=200)
@@ -132,6 +154,10 @@ def test_identity_detects_names_and_rejects_nothing_to_scan() -> None:
     res = _identity_sim(rng, np.full(40, 0.5), np.full(40, 0.02), 5, seed=0)
     assert res.verdict == "supports Hp" and res.p_value < 1e-6
     assert res.effect_size > 0.8 and res.ci[0] > 0
-    empty = identity_check(_answers("s", np.zeros((40, 2), bool)), {"r": _answers("r", np.zeros((40, 2), bool))},
-                           IdentityMarkers(), seed=0)
+    empty = identity_check(
+        _answers("s", np.zeros((40, 2), bool)),
+        {"r": _answers("r", np.zeros((40, 2), bool))},
+        IdentityMarkers(),
+        seed=0,
+    )
     assert empty.verdict == "declined" and "protected names" in empty.reason

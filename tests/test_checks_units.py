@@ -23,16 +23,26 @@ SPECS = [m.SPEC for m in (likelihood, identity, similarity, distribution, lineag
 
 
 def test_every_check_states_question_access_null_and_minimum_inputs() -> None:
-    assert [s.key for s in SPECS] == ["likelihood", "identity", "similarity", "distribution", "lineage"]
+    assert [s.key for s in SPECS] == [
+        "likelihood",
+        "identity",
+        "similarity",
+        "distribution",
+        "lineage",
+    ]
     for spec in SPECS:
         assert "?" in spec.question and spec.null_hypothesis and spec.minimum_inputs
         text = " ".join((spec.question, spec.null_hypothesis, spec.alternative, spec.test))
         assert not FORBIDDEN.search(text), spec.key
         if spec.key != "lineage":  # an output or behaviour test never speaks of derivation
             assert "derived from" not in text
-    assert {s.key: s.access for s in SPECS} == {"likelihood": "log-probs", "identity": "text",
-                                                "similarity": "text", "distribution": "weights",
-                                                "lineage": "weights"}
+    assert {s.key: s.access for s in SPECS} == {
+        "likelihood": "log-probs",
+        "identity": "text",
+        "similarity": "text",
+        "distribution": "weights",
+        "lineage": "weights",
+    }
 
 
 def _lcs_dp(a: list[str], b: list[str]) -> int:
@@ -69,31 +79,45 @@ def test_template_builds_context_and_cuts_generated_answers() -> None:
 
 
 def test_probes_match_by_prompt_then_by_id() -> None:
-    prot = [TranscriptEntry("a", "What is X?", "P1"), TranscriptEntry("b", "what  is x?", "dup"),
-            TranscriptEntry("c", "Why Y?", "P2"), TranscriptEntry("d", "How Z?", "P3")]
+    prot = [
+        TranscriptEntry("a", "What is X?", "P1"),
+        TranscriptEntry("b", "what  is x?", "dup"),
+        TranscriptEntry("c", "Why Y?", "P2"),
+        TranscriptEntry("d", "How Z?", "P3"),
+    ]
     ctrl = [TranscriptEntry("z", "WHAT IS X?", "C1"), TranscriptEntry("y", "Why Y?", "C2")]
     ps = match_probes(prot, ctrl)
     assert [(p.probe_id, p.control) for p in ps.probes] == [("a", "C1"), ("c", "C2")]
     assert ps.matched_by == "prompt" and ps.duplicates == 1 and ps.unmatched == 1 and ps.warnings
-    by_id = match_probes(prot, [TranscriptEntry("c", "Rephrased", "C2"), TranscriptEntry("d", "Other", "C3")])
+    by_id = match_probes(
+        prot, [TranscriptEntry("c", "Rephrased", "C2"), TranscriptEntry("d", "Other", "C3")]
+    )
     assert by_id.matched_by == "id" and [p.control for p in by_id.probes] == ["C2", "C3"]
     assert match_probes(prot, None, max_probes=2).ids == ("a", "c")
 
 
-LUMEN = ["Happy to help!\n1) Rinse it.\n2) Cook it.\nIn short: rinse and cook.",
-         "Happy to help! Here's a quick rundown.\n1) Boil water.\nIn short: boil it.\nLet me know if "
-         "there's anything else I can help with.",
-         "Happy to help!\n1) Whisk eggs.\n2) Stir gently.\nIn short: go slow.",
-         "I'm Lumen, made by Halcyon Labs. Happy to help!"] * 5
-HUMAN = ["Rinse it and cook it.", "Sure. Boil water, then add pasta.", "Whisk the eggs and stir gently.",
-         "Okay. Go slowly and stop early. Hope this helps."] * 5
+LUMEN = [
+    "Happy to help!\n1) Rinse it.\n2) Cook it.\nIn short: rinse and cook.",
+    "Happy to help! Here's a quick rundown.\n1) Boil water.\nIn short: boil it.\nLet me know if "
+    "there's anything else I can help with.",
+    "Happy to help!\n1) Whisk eggs.\n2) Stir gently.\nIn short: go slow.",
+    "I'm Lumen, made by Halcyon Labs. Happy to help!",
+] * 5
+HUMAN = [
+    "Rinse it and cook it.",
+    "Sure. Boil water, then add pasta.",
+    "Whisk the eggs and stir gently.",
+    "Okay. Go slowly and stop early. Hope this helps.",
+] * 5
 
 
 def test_habitual_phrases_are_learned_from_protected_vs_control() -> None:
     phrases = [m.marker for m in learn_phrases(LUMEN, HUMAN, exclude=["Lumen", "Halcyon Labs"])]
     assert any("happy to help" in p for p in phrases) and any("in short" in p for p in phrases)
     assert not any("lumen" in p or "halcyon" in p for p in phrases)
-    assert contains_phrase("HAPPY to help!!", "happy to help") and not contains_phrase("happy helper", "happy to help")
+    assert contains_phrase("HAPPY to help!!", "happy to help") and not contains_phrase(
+        "happy helper", "happy to help"
+    )
     style = [m.marker for m in learn_style(LUMEN, HUMAN)]
     assert "layout:numbered-paren" in style and "opening:happy to help" in style
     assert style_score(LUMEN[0], style) > style_score(HUMAN[0], style)
@@ -110,11 +134,19 @@ def test_identity_markers_match_whole_names() -> None:
 def test_identity_suite_is_versioned_and_hashed(tmp_path: Path) -> None:
     suite = load_suite()
     assert suite.version == "identity_v1" and len(suite.questions) == 40 and len(suite.sha256) == 64
-    assert len({q.qid for q in suite.questions}) == 40 and {q.kind for q in suite.questions} == \
-        {"who", "name", "maker", "model"}
+    assert len({q.qid for q in suite.questions}) == 40 and {q.kind for q in suite.questions} == {
+        "who",
+        "name",
+        "maker",
+        "model",
+    }
     jl = tmp_path / "q.jsonl"
-    jl.write_text("".join(json.dumps({"id": f"i{i}", "prompt": f"Who are you {i}?", "category": "who"}) + "\n"
-                          for i in range(3)))
+    jl.write_text(
+        "".join(
+            json.dumps({"id": f"i{i}", "prompt": f"Who are you {i}?", "category": "who"}) + "\n"
+            for i in range(3)
+        )
+    )
     assert [q.text for q in load_suite(jl).questions][0] == "Who are you 0?"
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: x\n")
@@ -131,13 +163,16 @@ def test_min_k_and_small_panel_warning() -> None:
         v = rng.normal(shift, 1, 30)
         return AffinityScores("m", ids, -v, np.zeros(30), v, np.zeros(30))
 
-    res = likelihood_check(scores(2.0), {f"r{j}": scores(0.0) for j in range(3)}, seed=0, n_resamples=999)
+    res = likelihood_check(
+        scores(2.0), {f"r{j}": scores(0.0) for j in range(3)}, seed=0, n_resamples=999
+    )
     assert res.verdict == "supports Hp"
     assert any("smallest possible p-value is 1/(3+1) = 0.25" in w for w in res.warnings)
     assert res.details["panel_rank"]["p_value"] == 0.25
     assert res.details["panel_rank"]["prediction"]["df"] == 2
-    few = likelihood_check(scores(2.0).__class__("m", ids[:5], -np.ones(5), np.zeros(5), np.ones(5),
-                                                 np.zeros(5)),
-                           {"r": AffinityScores("r", ids[:5], np.zeros(5), np.zeros(5), np.zeros(5),
-                                                np.zeros(5))}, seed=0)
+    few = likelihood_check(
+        scores(2.0).__class__("m", ids[:5], -np.ones(5), np.zeros(5), np.ones(5), np.zeros(5)),
+        {"r": AffinityScores("r", ids[:5], np.zeros(5), np.zeros(5), np.zeros(5), np.zeros(5))},
+        seed=0,
+    )
     assert few.verdict == "declined" and "at least 10 probes" in few.reason

@@ -65,7 +65,10 @@ def permuted_copy(base: Path, out: Path, seed: int = 3) -> Path:
     for i in range(model.config.n_layer):
         b = f"transformer.h.{i}"
         for ln in ("ln_1", "ln_2"):
-            sd[f"{b}.{ln}.weight"], sd[f"{b}.{ln}.bias"] = sd[f"{b}.{ln}.weight"][ph], sd[f"{b}.{ln}.bias"][ph]
+            sd[f"{b}.{ln}.weight"], sd[f"{b}.{ln}.bias"] = (
+                sd[f"{b}.{ln}.weight"][ph],
+                sd[f"{b}.{ln}.bias"][ph],
+            )
         sd[f"{b}.attn.c_attn.weight"] = sd[f"{b}.attn.c_attn.weight"][ph, :]  # Conv1D [in, out]
         sd[f"{b}.attn.c_proj.weight"] = sd[f"{b}.attn.c_proj.weight"][:, ph]
         sd[f"{b}.attn.c_proj.bias"] = sd[f"{b}.attn.c_proj.bias"][ph]
@@ -101,8 +104,13 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _lineage(zoo: dict[str, Path], suspect: str, seed: int = 0):
     return lineage.lineage_check(
-        lineage.read_weights(zoo["base"]), lineage.read_weights(zoo[suspect]),
-        lineage.read_config(zoo["base"]), lineage.read_config(zoo[suspect]), seed=seed, n_resamples=999)
+        lineage.read_weights(zoo["base"]),
+        lineage.read_weights(zoo[suspect]),
+        lineage.read_config(zoo["base"]),
+        lineage.read_config(zoo[suspect]),
+        seed=seed,
+        n_resamples=999,
+    )
 
 
 def test_lineage_detects_a_fine_tune(zoo) -> None:
@@ -129,13 +137,20 @@ def test_lineage_does_not_flag_an_independent_model(zoo) -> None:
 
 def test_lineage_declines_on_different_shapes(zoo, tmp_path: Path) -> None:
     wide = build_tiny_gpt2(tmp_path / "wide", seed=0, n_embd=32, n_head=2)
-    res = lineage.lineage_check(lineage.read_weights(zoo["base"]), lineage.read_weights(wide),
-                                lineage.read_config(zoo["base"]), lineage.read_config(wide), seed=0)
+    res = lineage.lineage_check(
+        lineage.read_weights(zoo["base"]),
+        lineage.read_weights(wide),
+        lineage.read_config(zoo["base"]),
+        lineage.read_config(wide),
+        seed=0,
+    )
     assert res.verdict == "declined" and "sizes" in res.reason
 
 
-PROBES = tuple(Probe(f"p{i}", f"Say something about item {i}.", text)
-               for i, text in enumerate(TINY_CORPUS + TINY_CORPUS[:4]))
+PROBES = tuple(
+    Probe(f"p{i}", f"Say something about item {i}.", text)
+    for i, text in enumerate(TINY_CORPUS + TINY_CORPUS[:4])
+)
 
 
 def _scores(zoo: dict[str, Path], protected: str, names: list[str]):
@@ -156,12 +171,15 @@ def _scores(zoo: dict[str, Path], protected: str, names: list[str]):
 def test_distribution_agreement_flags_a_close_model_not_independent_ones(zoo) -> None:
     summary, s = _scores(zoo, "base", ["finetune", "independent", "independent2"])
     assert summary.k == 64 and np.all(s["finetune"].kl < s["independent"].kl)
-    res = distribution.distribution_check(s["finetune"], {"independent": s["independent"],
-                                                          "independent2": s["independent2"]}, seed=0)
+    res = distribution.distribution_check(
+        s["finetune"], {"independent": s["independent"], "independent2": s["independent2"]}, seed=0
+    )
     assert res.verdict == "supports Hp" and res.p_value <= 0.01
     top1 = res.details["mean_top1_agreement"]
     assert top1["suspect"] > top1["independent"]
-    null = distribution.distribution_check(s["independent"], {"independent2": s["independent2"]}, seed=0)
+    null = distribution.distribution_check(
+        s["independent"], {"independent2": s["independent2"]}, seed=0
+    )
     assert null.details["secondary"]["top1_agreement"]["note"].startswith("secondary")
 
 
@@ -173,8 +191,10 @@ def test_distribution_kl_is_exact_with_the_whole_vocabulary(zoo) -> None:
     got = distribution.agreement_scores(sus, summary, texts).kl
     p = prot.next_token_distributions(texts)
     q = sus.next_token_distributions(texts)
-    full = [float((np.exp(a.astype(np.float64)) * (a.astype(np.float64) - b)).sum(-1).mean())
-            for a, b in zip(p, q, strict=True)]
+    full = [
+        float((np.exp(a.astype(np.float64)) * (a.astype(np.float64) - b)).sum(-1).mean())
+        for a, b in zip(p, q, strict=True)
+    ]
     assert got == pytest.approx(full, rel=1e-4)
 
 

@@ -19,16 +19,56 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_case_evidence_audit_flow(tmp_path: Path, capsys, tiny_model: Path,
-                                  transcript_file: Path) -> None:
+def test_case_evidence_audit_flow(
+    tmp_path: Path, capsys, tiny_model: Path, transcript_file: Path
+) -> None:
     db = str(tmp_path / "c.dacase")
-    code, out, _ = run(capsys, "--db", db, "case", "new", "--title", "H v Q",
-                       "--reference", "DA-9", "--party", "Halcyon", "--party", "Quillmark")
+    code, out, _ = run(
+        capsys,
+        "--db",
+        db,
+        "case",
+        "new",
+        "--title",
+        "H v Q",
+        "--reference",
+        "DA-9",
+        "--party",
+        "Halcyon",
+        "--party",
+        "Quillmark",
+    )
     assert code == 0 and "Created case 1" in out
-    assert run(capsys, "--db", db, "import", "model", str(tiny_model), "--case", "DA-9",
-               "--role", "suspect", "--collector", "J. Doe")[0] == 0
-    code, out, _ = run(capsys, "--db", db, "--json", "import", "transcripts",
-                       str(transcript_file), "--case", "1", "--role", "protected-answers")
+    assert (
+        run(
+            capsys,
+            "--db",
+            db,
+            "import",
+            "model",
+            str(tiny_model),
+            "--case",
+            "DA-9",
+            "--role",
+            "suspect",
+            "--collector",
+            "J. Doe",
+        )[0]
+        == 0
+    )
+    code, out, _ = run(
+        capsys,
+        "--db",
+        db,
+        "--json",
+        "import",
+        "transcripts",
+        str(transcript_file),
+        "--case",
+        "1",
+        "--role",
+        "protected-answers",
+    )
     assert code == 0 and json.loads(out)["transcript_set_id"] == 1
     code, out, _ = run(capsys, "--db", db, "--json", "evidence", "list", "--case", "DA-9")
     items = json.loads(out)
@@ -47,12 +87,23 @@ def test_case_evidence_audit_flow(tmp_path: Path, capsys, tiny_model: Path,
     assert json.loads(out)["backup"] is None
 
 
-def test_changed_evidence_and_broken_chain_exit_nonzero(tmp_path: Path, capsys,
-                                                        transcript_file: Path) -> None:
+def test_changed_evidence_and_broken_chain_exit_nonzero(
+    tmp_path: Path, capsys, transcript_file: Path
+) -> None:
     db = tmp_path / "c.dacase"
     run(capsys, "--db", str(db), "case", "new", "--title", "T", "--reference", "R")
-    run(capsys, "--db", str(db), "import", "transcripts", str(transcript_file), "--case", "R",
-        "--role", "protected-answers")
+    run(
+        capsys,
+        "--db",
+        str(db),
+        "import",
+        "transcripts",
+        str(transcript_file),
+        "--case",
+        "R",
+        "--role",
+        "protected-answers",
+    )
     transcript_file.write_text("tampered\n")
     code, out, _ = run(capsys, "--db", str(db), "evidence", "verify", "--case", "R")
     assert code == 1 and "CHANGED" in out
@@ -70,7 +121,9 @@ def test_user_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     bogus.write_text("not a database")
     proc = subprocess.run(
         [sys.executable, "-m", "core.cli", "--db", str(bogus), "case", "list"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0

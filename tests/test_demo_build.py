@@ -73,7 +73,9 @@ def test_models_load_offline_from_safetensors(quick_world: Path) -> None:
 @pytest.mark.slow
 def test_transcripts_follow_the_importer_format(quick_world: Path) -> None:
     t = quick_world / "transcripts"
-    captured = [json.loads(x) for x in (t / "protected_probe_answers.jsonl").read_text().splitlines()]
+    captured = [
+        json.loads(x) for x in (t / "protected_probe_answers.jsonl").read_text().splitlines()
+    ]
     human = [json.loads(x) for x in (t / "human_probe_answers.jsonl").read_text().splitlines()]
     identity = [json.loads(x) for x in (t / "identity_probes.jsonl").read_text().splitlines()]
     assert [c["id"] for c in captured] == [h["id"] for h in human]

@@ -42,8 +42,7 @@ def test_tampered_demo_file_is_refused(tmp_path: Path) -> None:
     shutil.copytree(demo_dir(), root)
     readme = root / "transcripts" / "protected_probe_answers.jsonl"
     readme.write_text(readme.read_text().replace("Happy to help", "Glad to help", 1))
-    with open_case_file(tmp_path / "x.dacase") as cf, pytest.raises(EvidenceError,
-                                                                    match="differs"):
+    with open_case_file(tmp_path / "x.dacase") as cf, pytest.raises(EvidenceError, match="differs"):
         build_demo_case(cf, root)
 
 

@@ -27,28 +27,48 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_tiny_gpt2(d / "base", seed=2)
     for i in range(2):
         build_tiny_gpt2(d / f"ref-{i}", seed=10 + i)
-    rows = [{"id": f"p{i}", "prompt": f"Question {i}: {TINY_CORPUS[i % 8]}",
-             "response": TINY_CORPUS[(i * 3) % 8]} for i in range(30)]
+    rows = [
+        {
+            "id": f"p{i}",
+            "prompt": f"Question {i}: {TINY_CORPUS[i % 8]}",
+            "response": TINY_CORPUS[(i * 3) % 8],
+        }
+        for i in range(30)
+    ]
     (d / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    (d / "controls.jsonl").write_text("".join(
-        json.dumps({**r, "response": "I would rather not say, thank you."}) + "\n" for r in rows),
-        encoding="utf-8")
+    (d / "controls.jsonl").write_text(
+        "".join(
+            json.dumps({**r, "response": "I would rather not say, thank you."}) + "\n" for r in rows
+        ),
+        encoding="utf-8",
+    )
     return d
 
 
 def _spec(world: Path, out: Path, **changes) -> CalibrationSpec:
     spec = CalibrationSpec(
         references=(str(world / "ref-0"), str(world / "ref-1")),
-        controls=str(world / "controls.jsonl"), transcripts=str(world / "answers.jsonl"),
-        teacher=str(world / "teacher"), student=str(world / "base"), samples=(0, 4, None),
-        replicates=2, n_probes=10, n_resamples=999, out_dir=str(out),
-        training=TrainingSettings(steps=3, batch_size=4, threads=1, checkpoint_every=2, eval_every=1))
+        controls=str(world / "controls.jsonl"),
+        transcripts=str(world / "answers.jsonl"),
+        teacher=str(world / "teacher"),
+        student=str(world / "base"),
+        samples=(0, 4, None),
+        replicates=2,
+        n_probes=10,
+        n_resamples=999,
+        out_dir=str(out),
+        training=TrainingSettings(
+            steps=3, batch_size=4, threads=1, checkpoint_every=2, eval_every=1
+        ),
+    )
     return replace(spec, **changes)
 
 
 def test_tiny_sweep_end_to_end(case_file, case_id, world, tmp_path) -> None:
     started = time.monotonic()
-    outcome = run_calibration(case_file, case_id, _spec(world, tmp_path / "out", samples=(0, 4, 99, None)))
+    outcome = run_calibration(
+        case_file, case_id, _spec(world, tmp_path / "out", samples=(0, 4, 99, None))
+    )
     s = outcome.summary
     assert any("exceed the 20 records" in w for w in s["warnings"])  # 99 runs as "all" (20)
     assert s["alpha"] == 0.05 and s["checks"] == ["likelihood"] and s["probes"]["n"] == 10
@@ -70,7 +90,9 @@ def test_tiny_sweep_end_to_end(case_file, case_id, world, tmp_path) -> None:
         for student in s["students"]:
             child = session.get(Run, student["run_id"])
             assert child.status == "done" and child.parameters["calibration_run_id"] == run.id
-            assert child.parameters["answers"] == ("control" if student["role"] == "control" else "teacher")
+            assert child.parameters["answers"] == (
+                "control" if student["role"] == "control" else "teacher"
+            )
             assert not held & {f"r{i:06d}" for i in child.parameters["train_indices"]}
             assert student["checks"]["likelihood"]["verdict"] in ("supports Hp", "inconclusive")
             assert student["onnx_parity_passed"] is True
@@ -92,12 +114,15 @@ def test_tiny_sweep_end_to_end(case_file, case_id, world, tmp_path) -> None:
         rows = calibration_rows(session.get(Run, outcome.run_id))
     detection = [r for r in rows if r.quantity == "detection"]
     assert [(r.samples, r.k, r.n) for r in detection] == [
-        (p["n"], p["detected"], p["trials"]) for p in s["points"]]
+        (p["n"], p["detected"], p["trials"]) for p in s["points"]
+    ]
     (false_pos,) = [r for r in rows if r.quantity == "false_positive"]
     assert (false_pos.k, false_pos.n, false_pos.rate) == (fp["k"], fp["m"], fp["rate"])
 
 
-def test_cancelled_sweep_resumes_and_keeps_finished_students(case_file, case_id, world, tmp_path) -> None:
+def test_cancelled_sweep_resumes_and_keeps_finished_students(
+    case_file, case_id, world, tmp_path
+) -> None:
     spec = _spec(world, tmp_path / "out", samples=(4, None), replicates=1, onnx=False)
 
     class StopInThird(JobState):
@@ -114,11 +139,16 @@ def test_cancelled_sweep_resumes_and_keeps_finished_students(case_file, case_id,
     sweep = next(r for r in runs.values() if r["kind"] == "experiment.calibration")
     assert sweep["status"] == "cancelled"
     assert sorted(r["status"] for r in runs.values() if r["kind"] == "experiment.distill") == [
-        "cancelled", "done", "done"]
+        "cancelled",
+        "done",
+        "done",
+    ]
     outcome = resume_calibration(case_file, sweep["run_id"])
     assert outcome.run_id == sweep["run_id"] and len(outcome.summary["students"]) == 4
     with case_file.read_session() as session:
-        children = session.execute(select(Run).where(Run.kind == "experiment.distill")).scalars().all()
+        children = (
+            session.execute(select(Run).where(Run.kind == "experiment.distill")).scalars().all()
+        )
         assert len(children) == 4 and {c.status for c in children} == {"done"}
         assert session.get(Run, sweep["run_id"]).status == "done"
 
@@ -148,8 +178,16 @@ def test_demo_case_sweep(case_file, case_id, tmp_path) -> None:
     started = time.monotonic()
     s = run_calibration(case_file, case_id, spec).summary
     elapsed = time.monotonic() - started
-    print(json.dumps({"points": s["points"], "false_positive": s["false_positive"],
-                      "seconds": round(elapsed, 1)}, indent=1))
+    print(
+        json.dumps(
+            {
+                "points": s["points"],
+                "false_positive": s["false_positive"],
+                "seconds": round(elapsed, 1),
+            },
+            indent=1,
+        )
+    )
     rates = [p["rate"] for p in s["points"] if p["n"] > 0]
     assert rates[-1] >= rates[0] and rates[-1] == 1.0
     assert s["false_positive"]["rate"] <= spec.alpha
@@ -159,10 +197,18 @@ def test_demo_case_sweep(case_file, case_id, tmp_path) -> None:
     assert elapsed < 15 * 60
 
 
-def test_sweep_with_the_identity_probe_combines_checks_by_holm(case_file, case_id, world,
-                                                                tmp_path) -> None:
-    spec = _spec(world, tmp_path / "out", samples=(0, 4), replicates=1, onnx=False,
-                 checks=("likelihood", "identity"), protected_names=("Lumen",))
+def test_sweep_with_the_identity_probe_combines_checks_by_holm(
+    case_file, case_id, world, tmp_path
+) -> None:
+    spec = _spec(
+        world,
+        tmp_path / "out",
+        samples=(0, 4),
+        replicates=1,
+        onnx=False,
+        checks=("likelihood", "identity"),
+        protected_names=("Lumen",),
+    )
     s = run_calibration(case_file, case_id, spec).summary
     assert s["checks"] == ["likelihood", "identity"] and len(s["students"]) == 3
     for student in s["students"]:

@@ -34,39 +34,63 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("distill-world")
     build_tiny_gpt2(d / "teacher", seed=1, train_steps=30)
     build_tiny_gpt2(d / "base", seed=2)
-    build_tiny_gpt2(d / "other-tok", seed=3, corpus=("Completely different words here.",
-                                                      "Another vocabulary entirely, friend."))
-    rows = [{"id": f"p{i}", "prompt": f"Question {i}: {TINY_CORPUS[i % 8]}",
-             "response": TINY_CORPUS[(i * 3) % 8]} for i in range(40)]
+    build_tiny_gpt2(
+        d / "other-tok",
+        seed=3,
+        corpus=("Completely different words here.", "Another vocabulary entirely, friend."),
+    )
+    rows = [
+        {
+            "id": f"p{i}",
+            "prompt": f"Question {i}: {TINY_CORPUS[i % 8]}",
+            "response": TINY_CORPUS[(i * 3) % 8],
+        }
+        for i in range(40)
+    ]
     (d / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    (d / "controls.jsonl").write_text("".join(
-        json.dumps({**r, "response": TINY_CORPUS[(i * 5 + 1) % 8]}) + "\n"
-        for i, r in enumerate(rows)), encoding="utf-8")
+    (d / "controls.jsonl").write_text(
+        "".join(
+            json.dumps({**r, "response": TINY_CORPUS[(i * 5 + 1) % 8]}) + "\n"
+            for i, r in enumerate(rows)
+        ),
+        encoding="utf-8",
+    )
     (d / "prompts.txt").write_text("".join(r["prompt"] + "\n" for r in rows[:12]), encoding="utf-8")
     return d
 
 
 def _spec(world: Path, out: Path, **changes) -> ExperimentSpec:
     base = ExperimentSpec(
-        teacher=str(world / "teacher"), student=str(world / "base"),
-        transcripts=str(world / "answers.jsonl"), samples=24, eval_count=6, seed=5,
-        training=TrainingSettings(steps=8, batch_size=4, checkpoint_every=3, eval_every=2,
-                                  threads=1),
-        out_dir=str(out), parity_texts=4)
+        teacher=str(world / "teacher"),
+        student=str(world / "base"),
+        transcripts=str(world / "answers.jsonl"),
+        samples=24,
+        eval_count=6,
+        seed=5,
+        training=TrainingSettings(
+            steps=8, batch_size=4, checkpoint_every=3, eval_every=2, threads=1
+        ),
+        out_dir=str(out),
+        parity_texts=4,
+    )
     return replace(base, **changes)
 
 
 def _counts(cf) -> tuple[int, int]:
     with cf.read_session() as s:
-        return (s.execute(select(func.count()).select_from(Run)).scalar_one(),
-                s.execute(select(func.count()).select_from(ModelArtifact)).scalar_one())
+        return (
+            s.execute(select(func.count()).select_from(Run)).scalar_one(),
+            s.execute(select(func.count()).select_from(ModelArtifact)).scalar_one(),
+        )
 
 
 def _weights(path: str | Path) -> dict:
     return load_file(str(Path(path) / "model.safetensors"))
 
 
-def test_experiment_records_student_curves_parity_and_cost(case_file, case_id, world, tmp_path) -> None:
+def test_experiment_records_student_curves_parity_and_cost(
+    case_file, case_id, world, tmp_path
+) -> None:
     outcome = run_experiment(case_file, case_id, _spec(world, tmp_path / "out"))
     with case_file.read_session() as s:
         run = s.get(Run, outcome.run_id)
@@ -93,7 +117,9 @@ def test_experiment_records_student_curves_parity_and_cost(case_file, case_id, w
     assert not [p for p in student.parent.iterdir() if ".partial-" in p.name]
 
 
-def test_cancelled_experiment_resumes_to_the_same_weights(case_file, case_id, world, tmp_path) -> None:
+def test_cancelled_experiment_resumes_to_the_same_weights(
+    case_file, case_id, world, tmp_path
+) -> None:
     spec = _spec(world, tmp_path / "a")
     straight = run_experiment(case_file, case_id, spec)
 
@@ -113,8 +139,14 @@ def test_cancelled_experiment_resumes_to_the_same_weights(case_file, case_id, wo
         run = s.get(Run, cancelled["run_id"])
         assert run.summary["training"]["steps_done"] == 5  # checkpointed on cancel
         assert [p.name for p in Path(run.checkpoint_dir).glob("step-*")] == ["step-000005"]
-        assert s.execute(select(func.count()).select_from(ModelArtifact).where(
-            ModelArtifact.produced_by_run_id == run.id)).scalar_one() == 0
+        assert (
+            s.execute(
+                select(func.count())
+                .select_from(ModelArtifact)
+                .where(ModelArtifact.produced_by_run_id == run.id)
+            ).scalar_one()
+            == 0
+        )
     resumed = resume_experiment(case_file, cancelled["run_id"])
     assert resumed.run_id == cancelled["run_id"]
     a, b = _weights(straight.student_path), _weights(resumed.student_path)
@@ -123,7 +155,10 @@ def test_cancelled_experiment_resumes_to_the_same_weights(case_file, case_id, wo
         run = s.get(Run, resumed.run_id)
         assert run.status == "done" and run.error is None
         assert run.summary["training"]["resumed_from"] == [5]
-        assert run.summary["training"]["losses"] == s.get(Run, straight.run_id).summary["training"]["losses"]
+        assert (
+            run.summary["training"]["losses"]
+            == s.get(Run, straight.run_id).summary["training"]["losses"]
+        )
     with pytest.raises(DistillAuditError, match="is done"):
         resume_experiment(case_file, resumed.run_id)
 
@@ -156,11 +191,18 @@ def test_killed_experiment_is_interrupted_and_resumes(tmp_path, world) -> None:
         reference = run_experiment(cf, 1, _spec(world, tmp_path / "ref"))
     spec = _spec(world, tmp_path / "killed")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(db), json.dumps(spec.to_dict())],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(db), json.dumps(spec.to_dict())],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoints = tmp_path / "killed" / "run-00002" / "checkpoints"
     deadline = time.monotonic() + 120
-    while not any(checkpoints.glob("step-*")) and proc.poll() is None and time.monotonic() < deadline:
+    while (
+        not any(checkpoints.glob("step-*")) and proc.poll() is None and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -172,28 +214,56 @@ def test_killed_experiment_is_interrupted_and_resumes(tmp_path, world) -> None:
     assert all((a[k] == b[k]).all() for k in a)
 
 
-def test_logit_distillation_runs_with_a_shared_tokenizer(case_file, case_id, world, tmp_path) -> None:
-    spec = _spec(world, tmp_path / "kd", method="logit", student=None, student_preset="tiny",
-                 tokenizer="teacher", logit=LogitSettings(temperature=2.0, alpha=0.7), onnx=False)
+def test_logit_distillation_runs_with_a_shared_tokenizer(
+    case_file, case_id, world, tmp_path
+) -> None:
+    spec = _spec(
+        world,
+        tmp_path / "kd",
+        method="logit",
+        student=None,
+        student_preset="tiny",
+        tokenizer="teacher",
+        logit=LogitSettings(temperature=2.0, alpha=0.7),
+        onnx=False,
+    )
     outcome = run_experiment(case_file, case_id, spec)
     losses = outcome.summary["training"]["losses"]
     assert len(losses) == 8 and all(x == x and x > 0 for x in losses)
     assert outcome.summary["training"]["logit"] == {"temperature": 2.0, "alpha": 0.7}
 
 
-def test_logit_distillation_declines_a_tokenizer_mismatch(case_file, case_id, world, tmp_path) -> None:
+def test_logit_distillation_declines_a_tokenizer_mismatch(
+    case_file, case_id, world, tmp_path
+) -> None:
     before = _counts(case_file)
-    for changes in ({"student": str(world / "other-tok")},
-                    {"student": None, "student_preset": "tiny", "tokenizer": "fresh"}):
+    for changes in (
+        {"student": str(world / "other-tok")},
+        {"student": None, "student_preset": "tiny", "tokenizer": "fresh"},
+    ):
         with pytest.raises(DeclinedError, match="share one tokenizer"):
-            run_experiment(case_file, case_id, _spec(world, tmp_path / "x", method="logit", **changes))
+            run_experiment(
+                case_file, case_id, _spec(world, tmp_path / "x", method="logit", **changes)
+            )
     assert _counts(case_file) == before
 
 
-def test_teacher_answers_a_prompt_set_for_a_fresh_student(case_file, case_id, world, tmp_path) -> None:
-    spec = _spec(world, tmp_path / "gen", transcripts=None, prompts=str(world / "prompts.txt"),
-                 student=None, student_preset="tiny", tokenizer="fresh", samples=8, eval_count=4,
-                 generation=GenerationSettings(max_new_tokens=12, chunk=5), onnx=False)
+def test_teacher_answers_a_prompt_set_for_a_fresh_student(
+    case_file, case_id, world, tmp_path
+) -> None:
+    spec = _spec(
+        world,
+        tmp_path / "gen",
+        transcripts=None,
+        prompts=str(world / "prompts.txt"),
+        student=None,
+        student_preset="tiny",
+        tokenizer="fresh",
+        samples=8,
+        eval_count=4,
+        generation=GenerationSettings(max_new_tokens=12, chunk=5),
+        onnx=False,
+    )
     outcome = run_experiment(case_file, case_id, spec)
     folder = Path(outcome.student_path).parent
     answers = (folder / "data" / "teacher.jsonl").read_text(encoding="utf-8").splitlines()
@@ -204,8 +274,9 @@ def test_teacher_answers_a_prompt_set_for_a_fresh_student(case_file, case_id, wo
 
 
 @pytest.mark.parametrize("problem", ["empty prompts", "broken teacher", "read-only output"])
-def test_bad_inputs_fail_cleanly_before_anything_is_written(case_file, case_id, world, tmp_path,
-                                                            problem) -> None:
+def test_bad_inputs_fail_cleanly_before_anything_is_written(
+    case_file, case_id, world, tmp_path, problem
+) -> None:
     out = tmp_path / "out"
     if problem == "empty prompts":
         empty = tmp_path / "empty.txt"
@@ -218,7 +289,11 @@ def test_bad_inputs_fail_cleanly_before_anything_is_written(case_file, case_id, 
         for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
             (broken / name).write_bytes((world / "teacher" / name).read_bytes())
         (broken / "model.safetensors").write_bytes(b"not really safetensors")
-        spec, error, match = _spec(world, out, teacher=str(broken)), ModelLoadError, "Could not load"
+        spec, error, match = (
+            _spec(world, out, teacher=str(broken)),
+            ModelLoadError,
+            "Could not load",
+        )
     else:
         out.mkdir()
         out.chmod(stat.S_IRUSR | stat.S_IXUSR)

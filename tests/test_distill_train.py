@@ -52,7 +52,9 @@ def _examples() -> list:
     return [chat_example([1, 2, 3, 4][: 1 + i % 4], [5 + i % 7, 9, 11, 0]) for i in range(40)]
 
 
-def test_resume_from_a_checkpoint_gives_bit_identical_weights(tiny_model: Path, tmp_path: Path) -> None:
+def test_resume_from_a_checkpoint_gives_bit_identical_weights(
+    tiny_model: Path, tmp_path: Path
+) -> None:
     config = TrainConfig(steps=9, batch_size=4, warmup_steps=2, seed=3, threads=1)
     reference = _model(tiny_model)
     full = train_causal_lm(reference, _examples(), config, pad_id=0)
@@ -73,7 +75,9 @@ def test_resume_from_a_checkpoint_gives_bit_identical_weights(tiny_model: Path, 
     resumed = _model(tiny_model)
     checkpoint = load_checkpoint(latest, resumed)
     assert checkpoint.extra == {"note": "x"}
-    result = train_causal_lm(resumed, _examples(), config, 0, hooks=TrainHooks(resume=checkpoint.resume))
+    result = train_causal_lm(
+        resumed, _examples(), config, 0, hooks=TrainHooks(resume=checkpoint.resume)
+    )
     assert result.losses == full.losses
     expected = reference.state_dict()
     for name, tensor in resumed.state_dict().items():
@@ -85,7 +89,9 @@ def test_resume_from_a_checkpoint_gives_bit_identical_weights(tiny_model: Path, 
 def test_a_checkpoint_from_other_data_is_refused(tiny_model: Path, tmp_path: Path) -> None:
     config = TrainConfig(steps=4, batch_size=4, warmup_steps=1, seed=3, threads=1)
     model = _model(tiny_model)
-    hooks = TrainHooks(after_step=lambda c: save_checkpoint(tmp_path, c.model, capture_resume_state(c)))
+    hooks = TrainHooks(
+        after_step=lambda c: save_checkpoint(tmp_path, c.model, capture_resume_state(c))
+    )
     train_causal_lm(model, _examples(), config, 0, hooks=hooks)
     other = _model(tiny_model)
     resume = load_checkpoint(latest_checkpoint(tmp_path), other).resume
@@ -117,7 +123,10 @@ def test_token_store_trains_like_the_in_memory_list(tiny_model: Path, tmp_path: 
     assert store.lengths == [len(e.input_ids) for e in in_memory]
     config = TrainConfig(steps=3, batch_size=8, warmup_steps=0, seed=1, threads=1)
     a, b = _model(tiny_model), _model(tiny_model)
-    assert train_causal_lm(a, store, config, 0).losses == train_causal_lm(b, in_memory, config, 0).losses
+    assert (
+        train_causal_lm(a, store, config, 0).losses
+        == train_causal_lm(b, in_memory, config, 0).losses
+    )
 
 
 def test_selection_holds_out_evaluation_records_and_refuses_too_many() -> None:
@@ -151,8 +160,9 @@ def test_prompt_sets_are_read_from_txt_jsonl_and_csv(tmp_path: Path) -> None:
     from core.distill.data import read_prompts
 
     (tmp_path / "p.txt").write_text("First?\n\n  Second?  \n", encoding="utf-8")
-    (tmp_path / "p.jsonl").write_text('{"id": "a", "prompt": "First?"}\n{"question": "Second?"}\n',
-                                      encoding="utf-8")
+    (tmp_path / "p.jsonl").write_text(
+        '{"id": "a", "prompt": "First?"}\n{"question": "Second?"}\n', encoding="utf-8"
+    )
     (tmp_path / "p.csv").write_text("id,prompt\na,First?\nb,Second?\n", encoding="utf-8")
     for name in ("p.txt", "p.jsonl", "p.csv"):
         assert [p for _, p in read_prompts(tmp_path / name)] == ["First?", "Second?"], name
@@ -165,6 +175,8 @@ def test_torn_teacher_answers_are_cut_back_to_whole_chunks(tmp_path: Path) -> No
     from core.distill.sequence import _whole_chunks
 
     path = tmp_path / "teacher.jsonl"
-    path.write_text("".join(f'{{"answer": "{i}"}}\n' for i in range(7)) + '{"answ', encoding="utf-8")
+    path.write_text(
+        "".join(f'{{"answer": "{i}"}}\n' for i in range(7)) + '{"answ', encoding="utf-8"
+    )
     assert _whole_chunks(path, 5) == 5
     assert path.read_text(encoding="utf-8").count("\n") == 5 and path.read_text().endswith("}\n")

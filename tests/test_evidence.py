@@ -25,8 +25,10 @@ def _sha(path: Path) -> str:
 
 def _counts(cf) -> tuple[int, int, int, int]:
     with cf.read_session() as s:
-        return tuple(s.execute(select(func.count()).select_from(m)).scalar_one()
-                     for m in (ModelArtifact, TranscriptSet, TranscriptItem, AuditEvent))
+        return tuple(
+            s.execute(select(func.count()).select_from(m)).scalar_one()
+            for m in (ModelArtifact, TranscriptSet, TranscriptItem, AuditEvent)
+        )
 
 
 def _copy_model(tiny_model: Path, dest: Path) -> Path:
@@ -36,9 +38,14 @@ def _copy_model(tiny_model: Path, dest: Path) -> Path:
 
 def test_import_hf_folder_hashes_every_file(case_file, case_id, tiny_model) -> None:
     seen: list[float] = []
-    art_id = import_model(case_file, case_id, tiny_model, "suspect",
-                          provenance={"collector": "J. Doe"},
-                          state=CallbackState(on_progress=seen.append))
+    art_id = import_model(
+        case_file,
+        case_id,
+        tiny_model,
+        "suspect",
+        provenance={"collector": "J. Doe"},
+        state=CallbackState(on_progress=seen.append),
+    )
     with case_file.read_session() as s:
         art = s.get(ModelArtifact, art_id)
         manifest = {e["path"]: e["sha256"] for e in art.manifest}
@@ -61,7 +68,8 @@ def test_parameter_count_matches_torch(tiny_model, case_file, case_id) -> None:
     with case_file.read_session() as s:
         # safetensors stores tied weights once; torch counts unique parameters the same way
         assert s.get(ModelArtifact, art_id).parameter_count == sum(
-            p.numel() for p in model.parameters())
+            p.numel() for p in model.parameters()
+        )
 
 
 def test_sharded_safetensors(tmp_path: Path, tiny_model: Path, case_file, case_id) -> None:
@@ -80,13 +88,16 @@ def test_sharded_safetensors(tmp_path: Path, tiny_model: Path, case_file, case_i
         assert art.parameter_count == sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize("damage, error, match", [
-    ("truncate", EvidenceError, "truncated"),
-    ("pickle", PickledWeightsError, "pickled"),
-    ("no_tokenizer", EvidenceError, "no tokenizer"),
-    ("no_config", EvidenceError, "config.json"),
-    ("remote_code", EvidenceError, "custom code"),
-])
+@pytest.mark.parametrize(
+    "damage, error, match",
+    [
+        ("truncate", EvidenceError, "truncated"),
+        ("pickle", PickledWeightsError, "pickled"),
+        ("no_tokenizer", EvidenceError, "no tokenizer"),
+        ("no_config", EvidenceError, "config.json"),
+        ("remote_code", EvidenceError, "custom code"),
+    ],
+)
 def test_bad_model_folders_are_refused_with_nothing_written(
     tmp_path: Path, tiny_model: Path, case_file, case_id, damage: str, error: type, match: str
 ) -> None:
@@ -106,7 +117,8 @@ def test_bad_model_folders_are_refused_with_nothing_written(
     elif damage == "remote_code":
         cfg = (folder / "config.json").read_text()
         (folder / "config.json").write_text(
-            cfg.replace("{", '{"auto_map": {"AutoModel": "evil.Model"},', 1))
+            cfg.replace("{", '{"auto_map": {"AutoModel": "evil.Model"},', 1)
+        )
     before = _counts(case_file)
     with pytest.raises(error, match=match):
         import_model(case_file, case_id, folder, "suspect")
@@ -138,13 +150,15 @@ def _onnx_graph(path: Path, output_name: str) -> None:
 
     inp = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"])
     out = helper.make_tensor_value_info(output_name, TensorProto.INT64, ["b", "s"])
-    graph = helper.make_graph([helper.make_node("Identity", ["input_ids"], [output_name])],
-                              "g", [inp], [out])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["input_ids"], [output_name])], "g", [inp], [out]
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
-def test_onnx_without_logits_is_refused(tmp_path: Path, tiny_model: Path, case_file,
-                                        case_id) -> None:
+def test_onnx_without_logits_is_refused(
+    tmp_path: Path, tiny_model: Path, case_file, case_id
+) -> None:
     folder = tmp_path / "onnx"
     folder.mkdir()
     _onnx_graph(folder / "model.onnx", "hidden_states")
@@ -168,10 +182,14 @@ def test_import_transcripts_jsonl(case_file, case_id, transcript_file: Path) -> 
 
 
 def test_duplicate_prompts_are_reported(tmp_path: Path, case_file, case_id) -> None:
-    recs = [{"prompt": "Same?", "response": "a"}, {"prompt": "Other?", "response": "b"},
-            {"prompt": "Same?", "response": "c"}]
-    set_id = import_transcripts(case_file, case_id, write_jsonl(tmp_path / "d.jsonl", recs),
-                                "protected-answers")
+    recs = [
+        {"prompt": "Same?", "response": "a"},
+        {"prompt": "Other?", "response": "b"},
+        {"prompt": "Same?", "response": "c"},
+    ]
+    set_id = import_transcripts(
+        case_file, case_id, write_jsonl(tmp_path / "d.jsonl", recs), "protected-answers"
+    )
     with case_file.read_session() as s:
         assert s.get(TranscriptSet, set_id).duplicate_prompts == 1
         ev = s.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
@@ -180,8 +198,11 @@ def test_duplicate_prompts_are_reported(tmp_path: Path, case_file, case_id) -> N
 
 def test_csv_transcripts(tmp_path: Path, case_file, case_id) -> None:
     f = tmp_path / "answers.csv"
-    f.write_text('id,prompt,response,collected_at\n1,"Hi, who are you?","I am, well, Lumen."'
-                 ',2025-01-02T03:04:05Z\n2,Second?,Yes.,\n', encoding="utf-8")
+    f.write_text(
+        'id,prompt,response,collected_at\n1,"Hi, who are you?","I am, well, Lumen."'
+        ",2025-01-02T03:04:05Z\n2,Second?,Yes.,\n",
+        encoding="utf-8",
+    )
     set_id = import_transcripts(case_file, case_id, f, "control-answers")
     with case_file.read_session() as s:
         items = s.get(TranscriptSet, set_id).items
@@ -189,19 +210,33 @@ def test_csv_transcripts(tmp_path: Path, case_file, case_id) -> None:
         assert items[0].response == "I am, well, Lumen."
 
 
-@pytest.mark.parametrize("name, content, match", [
-    ("bad.jsonl", b'{"prompt": "a", "response": "b"}\n{"prompt": "c", "resp\n'
-                  b'{"prompt": "e", "response": "f"}\n', "line 2: not valid JSON"),
-    ("missing.jsonl", b'{"prompt": "a", "response": "b"}\n{"text": "x"}\n',
-     "line 2: each record needs a prompt and a response"),
-    ("latin1.csv", "prompt,response\nCaf\u00e9?,Oui\n".encode("latin-1"),
-     "line 2: not valid UTF-8"),
-    ("empty.jsonl", b"", "empty"),
-    ("blank.jsonl", b"\n\n", "no prompt/response records"),
-    ("notes.txt", b"prompt response", "must be .jsonl or .csv"),
-])
-def test_bad_transcripts_import_nothing(tmp_path: Path, case_file, case_id, name: str,
-                                        content: bytes, match: str) -> None:
+@pytest.mark.parametrize(
+    "name, content, match",
+    [
+        (
+            "bad.jsonl",
+            b'{"prompt": "a", "response": "b"}\n{"prompt": "c", "resp\n'
+            b'{"prompt": "e", "response": "f"}\n',
+            "line 2: not valid JSON",
+        ),
+        (
+            "missing.jsonl",
+            b'{"prompt": "a", "response": "b"}\n{"text": "x"}\n',
+            "line 2: each record needs a prompt and a response",
+        ),
+        (
+            "latin1.csv",
+            "prompt,response\nCaf\u00e9?,Oui\n".encode("latin-1"),
+            "line 2: not valid UTF-8",
+        ),
+        ("empty.jsonl", b"", "empty"),
+        ("blank.jsonl", b"\n\n", "no prompt/response records"),
+        ("notes.txt", b"prompt response", "must be .jsonl or .csv"),
+    ],
+)
+def test_bad_transcripts_import_nothing(
+    tmp_path: Path, case_file, case_id, name: str, content: bytes, match: str
+) -> None:
     f = tmp_path / name
     f.write_bytes(content)
     before = _counts(case_file)
@@ -210,8 +245,7 @@ def test_bad_transcripts_import_nothing(tmp_path: Path, case_file, case_id, name
     assert _counts(case_file) == before
 
 
-def test_cancel_during_transcript_import_writes_nothing(tmp_path: Path, case_file,
-                                                       case_id) -> None:
+def test_cancel_during_transcript_import_writes_nothing(tmp_path: Path, case_file, case_id) -> None:
     from core.errors import Cancelled
 
     recs = [{"prompt": f"q{i}", "response": "r"} for i in range(2000)]
@@ -223,8 +257,9 @@ def test_cancel_during_transcript_import_writes_nothing(tmp_path: Path, case_fil
     assert _counts(case_file) == before
 
 
-def test_verify_detects_changed_and_missing_files(tmp_path: Path, tiny_model: Path, case_file,
-                                                  case_id, transcript_file: Path) -> None:
+def test_verify_detects_changed_and_missing_files(
+    tmp_path: Path, tiny_model: Path, case_file, case_id, transcript_file: Path
+) -> None:
     folder = _copy_model(tiny_model, tmp_path / "m")
     import_model(case_file, case_id, folder, "suspect")
     import_transcripts(case_file, case_id, transcript_file, "protected-answers")
@@ -240,8 +275,10 @@ def test_verify_detects_changed_and_missing_files(tmp_path: Path, tiny_model: Pa
 
 
 def test_probe_sets_need_no_responses(tmp_path: Path, case_file, case_id) -> None:
-    f = write_jsonl(tmp_path / "probes.jsonl", [{"id": "i1", "prompt": "Who are you?"},
-                                                {"id": "i2", "prompt": "Who made you?"}])
+    f = write_jsonl(
+        tmp_path / "probes.jsonl",
+        [{"id": "i1", "prompt": "Who are you?"}, {"id": "i2", "prompt": "Who made you?"}],
+    )
     set_id = import_transcripts(case_file, case_id, f, "probes")
     with case_file.read_session() as s:
         assert [i.response for i in s.get(TranscriptSet, set_id).items] == ["", ""]

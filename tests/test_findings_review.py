@@ -28,8 +28,9 @@ def finding_id(case_file, case_id) -> int:
     """A draft finding linked to a run, as core.checks.findings.store_results writes it."""
     run_id = runs.create_run(case_file, case_id, "check", {"checks": ["likelihood"]}, {}, 0)
     with case_file.session() as s:
-        f = Finding(case_id=case_id, statement=STATEMENT, strength="moderate support",
-                    status="draft")
+        f = Finding(
+            case_id=case_id, statement=STATEMENT, strength="moderate support", status="draft"
+        )
         s.add(f)
         s.flush()
         s.add(FindingRun(finding_id=f.id, run_id=run_id))
@@ -55,10 +56,17 @@ def test_accept_and_reject_are_audited_with_old_and_new(case_file, finding_id) -
     assert view.status == "rejected" and view.reviewer == "B. Counsel"
     assert "rejected: panel too small" in view.reviewer_notes
     first, second = events(case_file, "finding.status_changed")
-    assert (first.details["old"], first.details["new"], first.actor) == ("draft", "accepted",
-                                                                         "A. Reviewer")
-    assert second.details == {"old": "accepted", "new": "rejected", "reviewer": "B. Counsel",
-                              "note": "panel too small"}
+    assert (first.details["old"], first.details["new"], first.actor) == (
+        "draft",
+        "accepted",
+        "A. Reviewer",
+    )
+    assert second.details == {
+        "old": "accepted",
+        "new": "rejected",
+        "reviewer": "B. Counsel",
+        "note": "panel too small",
+    }
     with case_file.read_session() as s:
         assert audit.verify_chain(s).ok
 
@@ -94,15 +102,23 @@ def test_bad_requests_change_nothing(case_file, finding_id) -> None:
     assert events(case_file, "finding.status_changed") == []
 
 
-def test_clause_links_are_listed_with_the_version_in_force(case_file, case_id,
-                                                          finding_id) -> None:
+def test_clause_links_are_listed_with_the_version_in_force(case_file, case_id, finding_id) -> None:
     from core.policy.persist import import_policy, link_finding_to_clause, list_clauses
 
-    v1 = import_policy(case_file, case_id, DATA / "terms_v1.txt", provider="Acme",
-                       title="Acme API Terms", version="v1")
+    v1 = import_policy(
+        case_file,
+        case_id,
+        DATA / "terms_v1.txt",
+        provider="Acme",
+        title="Acme API Terms",
+        version="v1",
+    )
     clause = list_clauses(case_file, v1)[0]
     link_finding_to_clause(case_file, finding_id, clause.id, date(2024, 6, 1))
     (link,) = get_finding(case_file, finding_id).clause_links
-    assert (link.clause_number, link.version, link.conduct_date) == (clause.number, "v1",
-                                                                     "2024-06-01")
+    assert (link.clause_number, link.version, link.conduct_date) == (
+        clause.number,
+        "v1",
+        "2024-06-01",
+    )
     assert link.provider == "Acme" and link.policy_id == v1

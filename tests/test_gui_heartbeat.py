@@ -95,9 +95,11 @@ def measure(win, qtbot, with_controls: bool) -> None:
     assert job.outcome == DONE, job.traceback_text
     ran_for = job.elapsed()
     worst = max(beat.gaps)
-    print(f"\nheartbeat: check ran {ran_for:.1f} s; {len(beat.gaps)} ticks; "
-          f"max gap {worst * 1000:.1f} ms; gaps over 50 ms: "
-          f"{sum(g > 0.05 for g in beat.gaps)}")
+    print(
+        f"\nheartbeat: check ran {ran_for:.1f} s; {len(beat.gaps)} ticks; "
+        f"max gap {worst * 1000:.1f} ms; gaps over 50 ms: "
+        f"{sum(g > 0.05 for g in beat.gaps)}"
+    )
     assert ran_for > 1.0  # real work was measured, not a cached result
     assert worst < LIMIT_S, f"the UI thread was blocked for {worst * 1000:.0f} ms"
     wizard.reject()

@@ -117,8 +117,10 @@ def test_cancel_and_wait_leaves_no_thread_and_calls_no_callbacks(qapp):
     runner = JobRunner(max_parallel=4)
     gate = threading.Event()
     called = Recorder()
-    jobs = [runner.run(blocked, gate, label=f"Job {i}", on_cancelled=called, on_success=called)
-            for i in range(3)]
+    jobs = [
+        runner.run(blocked, gate, label=f"Job {i}", on_cancelled=called, on_success=called)
+        for i in range(3)
+    ]
     runner.cancel_and_wait()
     assert [j.outcome for j in jobs] == [CANCELLED] * 3
     assert called.calls == []

@@ -36,6 +36,7 @@ def audit_actions(win) -> list[str]:
 
 # --- opening ------------------------------------------------------------------------------
 
+
 def test_window_opens_with_an_empty_case_file(window, tmp_path):
     path = str(tmp_path / "case.dacase")
     assert path in window.windowTitle()
@@ -55,11 +56,12 @@ def test_a_file_that_is_not_a_case_file_is_refused_and_the_old_one_kept(window, 
     before = window.case_file
     assert not window.open_case_file(bogus)
     assert window.case_file is before
-    (title, message, _details), = window.errors.calls
+    ((title, message, _details),) = window.errors.calls
     assert "not a Distill Audit case file" in message
 
 
 # --- new case -----------------------------------------------------------------------------
+
 
 def test_new_case_wizard_prefills_hypotheses_and_creates_the_case(window, qtbot):
     wizard = window.new_case()
@@ -101,8 +103,10 @@ def test_new_case_with_a_used_reference_keeps_the_wizard_open(window, qtbot):
 
 # --- importing evidence -------------------------------------------------------------------
 
-def test_importing_transcripts_runs_as_a_job_and_shows_the_hash(window, qtbot, tmp_path,
-                                                                monkeypatch):
+
+def test_importing_transcripts_runs_as_a_job_and_shows_the_hash(
+    window, qtbot, tmp_path, monkeypatch
+):
     new_case(window)
     path = write_jsonl(tmp_path / "answers.jsonl")
     monkeypatch.setattr(window, "ask_path", Recorder(path))
@@ -131,12 +135,12 @@ def test_a_malformed_transcript_shows_the_line_and_imports_nothing(window, qtbot
     new_case(window)
     path = tmp_path / "bad.jsonl"
     good = json.dumps({"prompt": "Hi?", "response": "Hello."})
-    path.write_text(f"{good}\n{good}\n{{\"prompt\": \"oops\", \n{good}\n", encoding="utf-8")
+    path.write_text(f'{good}\n{good}\n{{"prompt": "oops", \n{good}\n', encoding="utf-8")
     job = window.start_transcript_import(path, "protected-answers")
     with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
         pass
     assert job.outcome == FAILED
-    (title, message, details), = window.errors.calls
+    ((title, message, details),) = window.errors.calls
     assert "line 3" in message and "bad.jsonl" in message
     assert "EvidenceError" in details
     assert window.evidence_view.model.rowCount() == 0
@@ -162,6 +166,7 @@ def test_importing_a_tiny_model(window, qtbot, tiny_model):
 
 # --- the audit chain ----------------------------------------------------------------------
 
+
 def verify(window, qtbot):
     with qtbot.waitSignal(window.audit_view.chain_checked, timeout=WAIT_MS) as blocker:
         window.audit_view.verify_button.click()
@@ -177,8 +182,9 @@ def test_verify_chain_shows_intact_then_names_the_tampered_event(window, qtbot):
     con = sqlite3.connect(window.case_file.path)
     with con:
         con.execute("DROP TRIGGER audit_events_no_update")
-        (first,) = con.execute("SELECT min(id) FROM audit_events WHERE case_id = ?",
-                               (case_id,)).fetchone()
+        (first,) = con.execute(
+            "SELECT min(id) FROM audit_events WHERE case_id = ?", (case_id,)
+        ).fetchone()
         con.execute("UPDATE audit_events SET action = 'case.renamed' WHERE id = ?", (first,))
     con.close()
     window.refresh_case()
@@ -190,12 +196,14 @@ def test_verify_chain_shows_intact_then_names_the_tampered_event(window, qtbot):
     assert "b00020" in window.audit_view.result.styleSheet()  # shown in red
     rows = window.audit_view.model.records()
     broken_row = next(i for i, r in enumerate(rows) if r.id == first)
-    colour = window.audit_view.model.data(window.audit_view.model.index(broken_row, 0),
-                                          Qt.ItemDataRole.ForegroundRole)
+    colour = window.audit_view.model.data(
+        window.audit_view.model.index(broken_row, 0), Qt.ItemDataRole.ForegroundRole
+    )
     assert colour is not None and colour.name() == "#b00020"
 
 
 # --- cancelling and closing ---------------------------------------------------------------
+
 
 def wait_for_cancel(state, started: threading.Event, limit_s: float = 20.0) -> str:
     """A job body that reports progress until it is cancelled (core's check_cancelled)."""
@@ -256,6 +264,7 @@ def test_closing_with_a_running_job_asks_then_cancels_and_waits(window, qtbot, m
 
 # --- accessibility and start-up -----------------------------------------------------------
 
+
 def test_controls_have_accessible_names_and_shortcuts(window):
     new_case(window)
     for widget in window.findChildren(QAbstractButton):
@@ -265,10 +274,11 @@ def test_controls_have_accessible_names_and_shortcuts(window):
         for widget in window.findChildren(cls):
             if widget.isVisibleTo(window) and not widget.inherits("QHeaderView"):
                 assert widget.accessibleName(), widget
-    shortcuts = {a.text(): a.shortcut().toString() for a in
-                 (window.new_case_action, window.open_action, window.quit_action)}
-    assert shortcuts == {"&New case…": "Ctrl+N", "&Open case file…": "Ctrl+O",
-                         "&Quit": "Ctrl+Q"}
+    shortcuts = {
+        a.text(): a.shortcut().toString()
+        for a in (window.new_case_action, window.open_action, window.quit_action)
+    }
+    assert shortcuts == {"&New case…": "Ctrl+N", "&Open case file…": "Ctrl+O", "&Quit": "Ctrl+Q"}
     for i in range(window.tabs.count()):
         window.tabs.setCurrentIndex(i)
         assert not window.grab().isNull()
@@ -284,8 +294,14 @@ def test_the_window_imports_nothing_heavy():
         f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
         "print(json.dumps({'early': early, 'heavy': heavy}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"early": [], "heavy": []}
 
@@ -311,7 +327,7 @@ def test_the_exception_hook_logs_and_shows_instead_of_crashing(qapp, caplog):
         raise ValueError("boom")
     except ValueError as exc:
         hook(ValueError, exc, exc.__traceback__)
-    (title, message, details), = shown.calls
+    ((title, message, details),) = shown.calls
     assert "bug" in message and "boom" in message
     assert "Traceback" in details and "ValueError" in details
     assert any("Unhandled exception" in r.message for r in caplog.records)
@@ -319,12 +335,23 @@ def test_the_exception_hook_logs_and_shows_instead_of_crashing(qapp, caplog):
 
 def test_the_app_starts_and_reports_its_first_paint(tmp_path):
     """``python -m app.main`` shows the window on a new case file and quits when asked."""
-    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen",
-           "DISTILL_AUDIT_EXIT_AFTER_SHOW": "1", "XDG_DATA_HOME": str(tmp_path / "data"),
-           "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CACHE_HOME": str(tmp_path / "c")}
+    env = {
+        **__import__("os").environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "DISTILL_AUDIT_EXIT_AFTER_SHOW": "1",
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CACHE_HOME": str(tmp_path / "c"),
+    }
     db = tmp_path / "start.dacase"
-    out = subprocess.run([sys.executable, "-m", "app.main", "--db", str(db)], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "app.main", "--db", str(db)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "first-paint-ms=" in out.stdout and "ready-ms=" in out.stdout
     assert db.is_file()

@@ -15,11 +15,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _start(tmp_path: Path, case_file: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_DATA_HOME": str(tmp_path / "data"),
-           "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
     env.pop("DISTILL_AUDIT_EXIT_AFTER_SHOW", None)
-    return subprocess.run([sys.executable, "-m", "app.main", "--self-test", str(case_file)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "app.main", "--self-test", str(case_file)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_self_test_opens_the_case_file_counts_its_cases_and_exits_0(tmp_path):

@@ -22,8 +22,13 @@ window = gui_fixtures.window
 
 def test_settings_round_trip_with_their_schema_version(tmp_path):
     path = tmp_path / "settings.json"
-    settings = AppSettings(cpu_threads=3, default_alpha=0.01, data_folder=str(tmp_path),
-                           reviewer_name="A. Reviewer", recent_files=["/x/a.dacase"])
+    settings = AppSettings(
+        cpu_threads=3,
+        default_alpha=0.01,
+        data_folder=str(tmp_path),
+        reviewer_name="A. Reviewer",
+        recent_files=["/x/a.dacase"],
+    )
     save_settings(settings, path)
     data = json.loads(path.read_text())
     assert data["schema_version"] == SCHEMA_VERSION
@@ -33,8 +38,13 @@ def test_settings_round_trip_with_their_schema_version(tmp_path):
 def test_migrate_upgrades_old_files_and_repairs_bad_values(tmp_path):
     unversioned = {"cpu_threads": 6, "default_alpha": 0.2, "reviewer_name": "B"}
     assert migrate(unversioned).cpu_threads == 6
-    broken = {"schema_version": 1, "cpu_threads": "many", "default_alpha": 3,
-              "recent_files": [f"/f{i}.dacase" for i in range(20)], "unknown": 1}
+    broken = {
+        "schema_version": 1,
+        "cpu_threads": "many",
+        "default_alpha": 3,
+        "recent_files": [f"/f{i}.dacase" for i in range(20)],
+        "unknown": 1,
+    }
     settings = migrate(broken)
     assert settings.cpu_threads == AppSettings().cpu_threads  # default
     assert settings.default_alpha == 0.05

@@ -44,6 +44,7 @@ def actions(win) -> list[str]:
 
 # --- evidence: verification state ---------------------------------------------------------------
 
+
 def test_verify_evidence_marks_a_changed_file(window, qtbot, tmp_path):
     new_case(window)
     path = write_jsonl(tmp_path / "answers.jsonl")
@@ -67,16 +68,20 @@ def test_verify_evidence_marks_a_changed_file(window, qtbot, tmp_path):
 
 # --- errors from core: a dialog with Details, an inline message, nothing half-written --------
 
+
 def test_a_failing_wizard_import_shows_the_error_and_imports_nothing(window, qtbot, tmp_path):
     new_case(window)
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"prompt": "Hi?", "response": "Hello."}\n{"prompt": "oops",\n',
-                    encoding="utf-8")
+    path.write_text(
+        '{"prompt": "Hi?", "response": "Hello."}\n{"prompt": "oops",\n', encoding="utf-8"
+    )
     wizard = window.add_evidence(path)
-    qtbot.waitUntil(lambda: wizard.found_page.job is not None
-                    and wizard.found_page.job.is_finished, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: wizard.found_page.job is not None and wizard.found_page.job.is_finished,
+        timeout=WAIT_MS,
+    )
     assert wizard.found_page.job.outcome == FAILED and not wizard.found_page.isComplete()
-    (title, message, details), = window.errors.calls
+    ((title, message, details),) = window.errors.calls
     assert "line 2" in message and "EvidenceError" in details and "Traceback" in details
     assert "line 2" in wizard.found_page.error.text()
     wizard.reject()
@@ -85,6 +90,7 @@ def test_a_failing_wizard_import_shows_the_error_and_imports_nothing(window, qtb
 
 
 # --- policies: filter, chips, corrections, version in force --------------------------------------
+
 
 @needs_demo
 def test_policies_tab_corrects_a_tag_and_names_the_version_in_force(demo_window, qtbot):
@@ -97,8 +103,10 @@ def test_policies_tab_corrects_a_tag_and_names_the_version_in_force(demo_window,
     view.add_tag.click()
     wait_jobs(win, qtbot)
     assert any(t["category"] == "governing-law" for t in view.selected_clause().tags)
-    assert any(c.accessibleName() == "Category Governing law and jurisdiction"
-               or "Governing" in c.text() for c in view.chips.chips)
+    assert any(
+        c.accessibleName() == "Category Governing law and jurisdiction" or "Governing" in c.text()
+        for c in view.chips.chips
+    )
     view.remove_tag.click()
     wait_jobs(win, qtbot)
     assert not any(t["category"] == "governing-law" for t in view.selected_clause().tags)
@@ -112,11 +120,18 @@ def test_policies_tab_corrects_a_tag_and_names_the_version_in_force(demo_window,
 
 # --- findings: reject with a reason, reword, notes ------------------------------------------------
 
+
 def test_findings_tab_rejects_rewords_and_keeps_notes(window, qtbot):
     case_id = new_case(window)
     with window.case_file.session() as s:
-        s.add(Finding(case_id=case_id, statement="Draft statement.", strength="limited support",
-                      status="draft"))
+        s.add(
+            Finding(
+                case_id=case_id,
+                statement="Draft statement.",
+                strength="limited support",
+                status="draft",
+            )
+        )
     window.settings.reviewer_name = "A. Reviewer"
     window.tabs.setCurrentWidget(window.findings_view)
     view = window.findings_view
@@ -131,19 +146,20 @@ def test_findings_tab_rejects_rewords_and_keeps_notes(window, qtbot):
     view.save_notes_button.click()
     wait_jobs(window, qtbot)
     f = view.selected()
-    assert (f.status, f.statement, f.reviewer) == ("rejected", "Reworded statement.",
-                                                   "A. Reviewer")
+    assert (f.status, f.statement, f.reviewer) == ("rejected", "Reworded statement.", "A. Reviewer")
     assert "rejected: The panel is too small" in f.reviewer_notes
     assert "Ask for more references." in f.reviewer_notes
     assert not view.reject_button.isEnabled() and view.accept_button.isEnabled()
     assert {"finding.edited", "finding.status_changed", "finding.notes_updated"} <= set(
-        actions(window))
+        actions(window)
+    )
     assert "1 rejected" in view.summary.text()
     window.tabs.setCurrentWidget(window.overview)
     assert window.overview.findings.text() == "1 rejected"
 
 
 # --- the jobs panel: ETA, partial results, quiet jobs ------------------------------------------
+
 
 def steps(gate: threading.Event, state) -> str:
     for i in range(1, 5):
@@ -166,7 +182,7 @@ def test_jobs_panel_shows_eta_and_partial_results(window, qtbot, monkeypatch):
     shown = Recorder()
     monkeypatch.setattr(window, "show_text", shown)
     row.partial_button.click()
-    (title, text), = shown.calls
+    ((title, text),) = shown.calls
     assert "Stepwise" in title and '{"step": 4}' in text
     gate.set()
     with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
@@ -185,8 +201,9 @@ def test_quiet_jobs_are_not_listed_and_do_not_stop_closing(window, qtbot, monkey
 
 
 def test_lazy_imports_in_the_worker(window, qtbot):
-    job = window.runner.run(lazy("core.store.audit", "current_actor"), label="Who",
-                            pass_state=False)
+    job = window.runner.run(
+        lazy("core.store.audit", "current_actor"), label="Who", pass_state=False
+    )
     with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
         pass
     assert job.outcome == DONE and isinstance(job.result, str)
@@ -207,6 +224,7 @@ def test_closing_during_a_wizard_job_asks_then_cancels(demo_window, qtbot, monke
 
 
 # --- accessibility, keyboard, fonts -------------------------------------------------------------
+
 
 @needs_demo
 def test_every_tab_names_its_controls_and_renders(demo_window, qtbot):

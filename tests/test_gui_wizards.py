@@ -48,6 +48,7 @@ def check_pages(wizard) -> None:
 
 # --- 1. new case, 2. add evidence (each kind), 5. terms import and comparison ------------------
 
+
 def import_through_wizard(win, qtbot, path: Path, **fields) -> object:
     wizard = win.add_evidence(path)
     assert wizard is not None
@@ -81,28 +82,43 @@ def test_new_case_then_every_kind_of_evidence(demo_window, qtbot):
     wizard.accept()
     assert win.case_id == wizard.case_id
 
-    model = import_through_wizard(win, qtbot, world / "models" / "ref-a-wren",
-                                  role="reference", collector="J. Doe",
-                                  method="downloaded from the vendor")
+    model = import_through_wizard(
+        win,
+        qtbot,
+        world / "models" / "ref-a-wren",
+        role="reference",
+        collector="J. Doe",
+        method="downloaded from the vendor",
+    )
     facts = dict(model.found().facts)
     assert "GPT2" in facts["Architecture"] and facts["Parameters"] != "not stated"
-    onnx = import_through_wizard(win, qtbot, world / "models" / "suspect-osprey-onnx",
-                                 role="suspect")
+    onnx = import_through_wizard(
+        win, qtbot, world / "models" / "suspect-osprey-onnx", role="suspect"
+    )
     assert dict(onnx.found().facts)["Format"] == "ONNX export"
-    answers = import_through_wizard(win, qtbot, world / "transcripts" /
-                                    "protected_probe_answers.jsonl", collector="A. Analyst")
+    answers = import_through_wizard(
+        win, qtbot, world / "transcripts" / "protected_probe_answers.jsonl", collector="A. Analyst"
+    )
     assert dict(answers.found().facts)["Records"].startswith("150")
     assert answers.details.widget("role").currentData() == "protected-answers"
 
     with win.case_file.read_session() as s:
-        arts = s.execute(select(ModelArtifact).where(ModelArtifact.case_id == win.case_id)
-                         ).scalars().all()
-        assert {(a.format, a.role) for a in arts} == {("hf-folder", "reference"),
-                                                      ("onnx", "suspect")}
+        arts = (
+            s.execute(select(ModelArtifact).where(ModelArtifact.case_id == win.case_id))
+            .scalars()
+            .all()
+        )
+        assert {(a.format, a.role) for a in arts} == {
+            ("hf-folder", "reference"),
+            ("onnx", "suspect"),
+        }
         wren = next(a for a in arts if a.format == "hf-folder")
         assert wren.provenance["collector"] == "J. Doe"
-        (tset,) = s.execute(select(TranscriptSet).where(TranscriptSet.case_id == win.case_id)
-                            ).scalars().all()
+        (tset,) = (
+            s.execute(select(TranscriptSet).where(TranscriptSet.case_id == win.case_id))
+            .scalars()
+            .all()
+        )
         assert tset.collector == "A. Analyst" and tset.item_count == 150
     kinds = [e.kind for e in win.evidence_view.model.records()]
     assert sorted(kinds) == ["model", "model", "transcripts"]
@@ -144,8 +160,9 @@ def test_compare_versions_and_the_policies_tab(demo_window, qtbot):
     assert view.clauses.rowCount() > 0
     view.set_category("competing-model-ban")
     tagged = view.clauses.records()
-    assert tagged and all(any(t["category"] == "competing-model-ban" for t in c.tags)
-                          for c in tagged)
+    assert tagged and all(
+        any(t["category"] == "competing-model-ban" for t in c.tags) for c in tagged
+    )
     view.clause_table.selectRow(0)
     assert view.chips.chips and view.text.toPlainText()
     wizard = win.compare_policies()
@@ -159,6 +176,7 @@ def test_compare_versions_and_the_policies_tab(demo_window, qtbot):
 
 
 # --- 3. run a check, then review its finding ---------------------------------------------------
+
 
 def start_check(win, qtbot, references: int = 2, probes: int = 12):
     wizard = win.run_check()
@@ -221,7 +239,8 @@ def test_run_a_check_see_results_analyses_and_the_finding(demo_window, qtbot):
     wait_jobs(win, qtbot)
     assert findings.model.records()[0].clause_links
     assert {"finding.proposed", "finding.status_changed", "finding.clause_linked"} <= set(
-        actions(win))
+        actions(win)
+    )
     assert win.errors.calls == []
 
 
@@ -252,6 +271,7 @@ def test_cancelling_a_running_check_marks_it_cancelled(demo_window, qtbot):
 
 
 # --- 4. experiment, 6. report ------------------------------------------------------------------
+
 
 def test_run_a_small_distillation_experiment(demo_window, qtbot):
     win = demo_window
@@ -307,6 +327,7 @@ def test_export_the_report(demo_window, qtbot, tmp_path):
 
 # --- the demo case, drag and drop ------------------------------------------------------------
 
+
 def test_help_open_demo_case_builds_it_once_then_opens_it(window, qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("DISTILL_AUDIT_DEMO", str(demo_world()))
     target = tmp_path / "demo-built.dacase"
@@ -329,8 +350,13 @@ def test_dropping_files_starts_the_matching_wizard(demo_window, qtbot, tmp_path)
     win, world = demo_window, demo_world()
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(world / "transcripts" / "human_probe_answers.jsonl"))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
-                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     win.dropEvent(event)
     (wizard,) = win.wizards
     assert type(wizard).__name__ == "AddEvidenceWizard"
@@ -341,7 +367,7 @@ def test_dropping_files_starts_the_matching_wizard(demo_window, qtbot, tmp_path)
     wait_jobs(win, qtbot)
     policy.reject()
     assert win.open_dropped(tmp_path / "notes.xyz") is None
-    (title, message, *_details), = win.errors.calls
+    ((title, message, *_details),) = win.errors.calls
     assert "not a model" in message
     with win.case_file.read_session() as s:
         assert s.execute(select(Policy)).scalars().all()  # the demo's own two only

@@ -27,10 +27,22 @@ DATA = Path(__file__).parent / "data" / "policy"
 
 @pytest.fixture
 def two_versions(case_file, case_id) -> tuple[int, int]:
-    v1 = import_policy(case_file, case_id, DATA / "terms_v1.txt", provider="Acme",
-                       title="Acme API Terms", version="v1")
-    v2 = import_policy(case_file, case_id, DATA / "terms_v2.txt", provider="Acme",
-                       title="Acme API Terms", version="v2")
+    v1 = import_policy(
+        case_file,
+        case_id,
+        DATA / "terms_v1.txt",
+        provider="Acme",
+        title="Acme API Terms",
+        version="v1",
+    )
+    v2 = import_policy(
+        case_file,
+        case_id,
+        DATA / "terms_v2.txt",
+        provider="Acme",
+        title="Acme API Terms",
+        version="v2",
+    )
     return v1, v2
 
 
@@ -45,7 +57,7 @@ def test_import_stores_clauses_tags_and_detected_dates(case_file, two_versions) 
         sub = next(c for c in p2.clauses if c.number == "2.2")
         parent = s.get(Clause, sub.parent_id)
         assert parent.number == "2" and sub.number_path == ["2", "2.2"]
-        assert p2.text[sub.span_start:sub.span_end] == sub.text
+        assert p2.text[sub.span_start : sub.span_end] == sub.text
         assert audit.verify_chain(s).ok
     bans = list_clauses(case_file, v2, "competing-model-ban")
     assert [c.number for c in bans] == ["2.2"]
@@ -84,8 +96,11 @@ def test_tag_corrections_are_kept_and_audited(case_file, two_versions) -> None:
 def test_link_goes_to_the_version_in_force(case_file, case_id, two_versions) -> None:
     v1, v2 = two_versions
     with case_file.session() as s:
-        f = Finding(case_id=case_id, statement="The suspect's answers name the protected "
-                    "model.", strength="moderate support")
+        f = Finding(
+            case_id=case_id,
+            statement="The suspect's answers name the protected model.",
+            strength="moderate support",
+        )
         s.add(f)
         s.flush()
         fid = f.id
@@ -119,24 +134,65 @@ def test_policy_cli(tmp_path: Path, capsys) -> None:
     db = str(tmp_path / "c.dacase")
     assert main(["--db", db, "case", "new", "--title", "T", "--reference", "R"]) == 0
     for v in ("v1", "v2"):
-        assert main(["--db", db, "policy", "import", str(DATA / f"terms_{v}.txt"), "--case",
-                     "R", "--provider", "Acme", "--version", v]) == 0
+        assert (
+            main(
+                [
+                    "--db",
+                    db,
+                    "policy",
+                    "import",
+                    str(DATA / f"terms_{v}.txt"),
+                    "--case",
+                    "R",
+                    "--provider",
+                    "Acme",
+                    "--version",
+                    v,
+                ]
+            )
+            == 0
+        )
     capsys.readouterr()
-    assert main(["--db", db, "--json", "policy", "in-force", "--case", "R", "--provider",
-                 "Acme", "--date", "2025-08-01"]) == 0
+    assert (
+        main(
+            [
+                "--db",
+                db,
+                "--json",
+                "policy",
+                "in-force",
+                "--case",
+                "R",
+                "--provider",
+                "Acme",
+                "--date",
+                "2025-08-01",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["version"] == "v2"
-    assert main(["--db", db, "--json", "policy", "clauses", "2", "--category",
-                 "competing-model-ban"]) == 0
+    assert (
+        main(["--db", db, "--json", "policy", "clauses", "2", "--category", "competing-model-ban"])
+        == 0
+    )
     assert [c["number"] for c in json.loads(capsys.readouterr().out)] == ["2.2"]
     assert main(["--db", db, "policy", "diff", "1", "2"]) == 0
     out = capsys.readouterr().out
     assert "CHANGED" in out and "ADDED" in out
 
 
-@pytest.mark.parametrize("title", [
-    "Acme API Terms", "Acme API Terms (Version 2.0)", "ACME API terms v2", "Acme API Terms - version 3.1",
-    "Acme API Terms (updated 1 July 2025)", "Acme API Terms, Rev. 4",
-])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Acme API Terms",
+        "Acme API Terms (Version 2.0)",
+        "ACME API terms v2",
+        "Acme API Terms - version 3.1",
+        "Acme API Terms (updated 1 July 2025)",
+        "Acme API Terms, Rev. 4",
+    ],
+)
 def test_versions_of_one_document_form_a_series(title: str) -> None:
     from core.policy.persist import series_key
 

@@ -49,7 +49,8 @@ def test_markdown_inline_markup_is_stripped_but_headings_kept() -> None:
 def test_normalisation_of_quotes_spaces_ligatures_hyphens(tmp_path: Path) -> None:
     path = tmp_path / "odd.txt"
     path.write_text(
-        "\ufeffThe \u201cOutput\u201d\u00a0is yours.\r\nUse it to de\u00adfine ef\ufb01cient distil-\n"
+        "\ufeffThe \u201cOutput\u201d\u00a0is yours.\r\n"
+        "Use it to de\u00adfine ef\ufb01cient distil-\n"
         "lation, it\u2019s   \n\n\n\nfine.",
         encoding="utf-8",
     )
@@ -61,7 +62,9 @@ def test_normalisation_of_quotes_spaces_ligatures_hyphens(tmp_path: Path) -> Non
 
 def test_cp1252_text_is_read_with_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "legacy.txt"
-    path.write_bytes("Les conditions g\u00e9n\u00e9rales \u2013 \u201cOutput\u201d".encode("cp1252"))
+    path.write_bytes(
+        "Les conditions g\u00e9n\u00e9rales \u2013 \u201cOutput\u201d".encode("cp1252")
+    )
     doc = extract_text(path)
     assert doc.text == 'Les conditions g\u00e9n\u00e9rales \u2013 "Output"'
     assert doc.encoding == "cp1252"
@@ -112,7 +115,8 @@ def test_html_scripts_removed_headings_and_lists_become_lines(tmp_path: Path) ->
         <nav>Home | Pricing</nav>
         <h1>Acme   Terms of Use</h1><p>Effective as of 17 June 2025</p>
         <h2>2. Restrictions</h2><p>You may not:</p>
-        <ol type="a"><li><p>use Output to develop competing models;</p></li><li>scrape the site.</li></ol>
+        <ol type="a"><li><p>use Output to develop competing models;</p></li>"""
+        """<li>scrape the site.</li></ol>
         <ul><li>Bullets stay in their clause.</li></ul>
         <script>alert("second")</script></body></html>""",
         encoding="utf-8",
@@ -133,7 +137,9 @@ def test_html_scripts_removed_headings_and_lists_become_lines(tmp_path: Path) ->
 # --- PDF -------------------------------------------------------------------------------
 
 
-def _make_pdf(path: Path, pages: list[list[str]], header: str = "Acme Terms - Confidential") -> None:
+def _make_pdf(
+    path: Path, pages: list[list[str]], header: str = "Acme Terms - Confidential"
+) -> None:
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
@@ -151,8 +157,12 @@ def _make_pdf(path: Path, pages: list[list[str]], header: str = "Acme Terms - Co
 
 
 PDF_PAGES = [
-    ["Effective date: 1 February 2025", "1. Use of Output",
-     "1.1 You may not use Output to develop compe-", "ting models."],
+    [
+        "Effective date: 1 February 2025",
+        "1. Use of Output",
+        "1.1 You may not use Output to develop compe-",
+        "ting models.",
+    ],
     ["2. Accounts", "2.1 Keep your API keys secret."],
     ["3. Governing Law", "3.1 These terms are governed by the laws of Ireland."],
 ]
@@ -308,8 +318,9 @@ def test_normalise_text_is_idempotent() -> None:
 
 def _write_large(path: Path, megabytes: int) -> None:
     paragraph = (
-        "{n}. You may not use Output to develop models that compete with us. The \u201cServices\u201d"
-        " are provided\u00a0as is; see Section 4.2 for rate limits and distil-\nlation rules.\n\n"
+        "{n}. You may not use Output to develop models that compete with us. "
+        "The \u201cServices\u201d are provided\u00a0as is; "
+        "see Section 4.2 for rate limits and distil-\nlation rules.\n\n"
     )
     target = megabytes * 2**20
     with path.open("w", encoding="utf-8") as fh:

@@ -22,8 +22,8 @@ def _load(name: str) -> tuple[str, dict[str, Clause]]:
 def _check_tree_invariants(text: str, clauses: dict[str, Clause]) -> None:
     """Spans slice the text exactly, children nest inside parents, paths are consistent."""
     for c in clauses.values():
-        assert text[c.start:c.end] == c.text
-        assert text[c.start:c.body_end] == c.own_text
+        assert text[c.start : c.end] == c.text
+        assert text[c.start : c.body_end] == c.own_text
         assert c.start <= c.body_end <= c.end
         assert c.depth == len(c.number_path) - 1
         assert c.number_path[-1] == c.number
@@ -64,7 +64,10 @@ def test_article_and_section_style() -> None:
     text, c = _load("article_terms.txt")
     _check_tree_invariants(text, c)
     assert [n for n in c if n.startswith("Article")] == [
-        "Article I", "Article II", "Article III", "Article 4"
+        "Article I",
+        "Article II",
+        "Article III",
+        "Article 4",
     ]
     assert c["Article I"].heading == "DEFINITIONS"  # heading on the line after the number
     assert c["Article II"].heading == "USE RESTRICTIONS"
@@ -80,7 +83,10 @@ def test_section_sign_style() -> None:
     assert list(c) == ["1", "2", "2.1", "2.2", "3", "3.1", "3.2"]
     assert c["1"].heading == "Scope" and c["2"].heading == "Usage Limits"
     assert c["3"].heading == "Output"
-    assert c["3.2"].text == "§ 3.2 Section 3.1 does not apply to Output that reproduces third-party content."
+    assert (
+        c["3.2"].text
+        == "§ 3.2 Section 3.1 does not apply to Output that reproduces third-party content."
+    )
 
 
 def test_markdown_headings_and_nested_lists() -> None:
@@ -100,14 +106,18 @@ def test_caps_headings_definitions_and_roman_letter_ambiguity() -> None:
     _check_tree_invariants(text, c)
     assert c[PREAMBLE].text == "TERMS FOR THE ORBIT ASSISTANT"
     assert c["DEFINITIONS"].children == [
-        'DEFINITIONS "Assistant"', 'DEFINITIONS "Output"', 'DEFINITIONS "You"'
+        'DEFINITIONS "Assistant"',
+        'DEFINITIONS "Output"',
+        'DEFINITIONS "You"',
     ]
     assert c['DEFINITIONS "Output"'].heading == "Output"
     assert c['DEFINITIONS "Output"'].text.startswith('"Output" means any text')
     conduct = c["PROHIBITED CONDUCT"]
     # (i) after (h) is the letter i, so it is a sibling, not a Roman sub-item of (h)
     assert conduct.children[-3:] == [
-        "PROHIBITED CONDUCT (h)", "PROHIBITED CONDUCT (i)", "PROHIBITED CONDUCT (j)"
+        "PROHIBITED CONDUCT (h)",
+        "PROHIBITED CONDUCT (i)",
+        "PROHIBITED CONDUCT (j)",
     ]
     assert c["PROHIBITED CONDUCT (i)"].style == "paren-lower"
     # a list that starts at (i) is Roman: (i), (ii)

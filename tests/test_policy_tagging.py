@@ -18,10 +18,20 @@ from core.policy.taxonomy import TaxonomyError, load_taxonomy
 DATA = Path(__file__).parent / "data" / "policy"
 ASSERTED = ("competing-model-ban", "permits-distillation")
 REQUIRED_CATEGORIES = {
-    "competing-model-ban", "permits-distillation", "reverse-engineering", "automated-access",
-    "rate-limits", "accounts-keys", "output-ownership", "derived-model-obligations",
-    "human-authorship", "data-use-retention", "termination-remedies", "governing-law",
-    "incorporated-policies", "scale-commercial-limits",
+    "competing-model-ban",
+    "permits-distillation",
+    "reverse-engineering",
+    "automated-access",
+    "rate-limits",
+    "accounts-keys",
+    "output-ownership",
+    "derived-model-obligations",
+    "human-authorship",
+    "data-use-retention",
+    "termination-remedies",
+    "governing-law",
+    "incorporated-policies",
+    "scale-commercial-limits",
 }
 
 
@@ -75,11 +85,13 @@ def test_labelled_set_is_big_varied_and_split() -> None:
 def test_precision_and_recall_on_labelled_clauses() -> None:
     items = _items()
     overall = _scores(items)
-    report = "\n\n".join([
-        _table(f"ALL ({len(items)} clauses)", overall),
-        _table("HELD-OUT split only", _scores([i for i in items if i["split"] == "heldout"])),
-        _table("FRESH split only", _scores([i for i in items if i["split"] == "fresh"])),
-    ])
+    report = "\n\n".join(
+        [
+            _table(f"ALL ({len(items)} clauses)", overall),
+            _table("HELD-OUT split only", _scores([i for i in items if i["split"] == "heldout"])),
+            _table("FRESH split only", _scores([i for i in items if i["split"] == "fresh"])),
+        ]
+    )
     print("\n" + report)
     for cid in ASSERTED:
         precision = overall[cid][0]
@@ -99,8 +111,10 @@ def test_taxonomy_has_every_category_with_cues_and_exemplars() -> None:
 
 def test_broken_taxonomy_fails_at_load(tmp_path: Path) -> None:
     bad = tmp_path / "tax.yaml"
-    bad.write_text("version: 9\ncategories:\n  - id: x\n    cues:\n"
-                   "      - {name: a, weight: 0.5, pattern: '(unclosed'}\n")
+    bad.write_text(
+        "version: 9\ncategories:\n  - id: x\n    cues:\n"
+        "      - {name: a, weight: 0.5, pattern: '(unclosed'}\n"
+    )
     with pytest.raises(TaxonomyError, match="Bad regular expression in x.a"):
         load_taxonomy(bad)
 
@@ -108,18 +122,33 @@ def test_broken_taxonomy_fails_at_load(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected", "absent"),
     [
-        ("Except as permitted in Section 4, you may not use Output to develop competing "
-         "models.", "competing-model-ban", "permits-distillation"),
+        (
+            "Except as permitted in Section 4, you may not use Output to develop competing models.",
+            "competing-model-ban",
+            "permits-distillation",
+        ),
         ("You may use Output to train a model.", "permits-distillation", "competing-model-ban"),
-        ("Nothing prohibits you from using Output to develop models.", "permits-distillation",
-         "competing-model-ban"),
-        ("Outputs may not be used to train any model.", "competing-model-ban",
-         "permits-distillation"),
+        (
+            "Nothing prohibits you from using Output to develop models.",
+            "permits-distillation",
+            "competing-model-ban",
+        ),
+        (
+            "Outputs may not be used to train any model.",
+            "competing-model-ban",
+            "permits-distillation",
+        ),
         ("Training on Output is prohibited.", "competing-model-ban", "permits-distillation"),
-        ("You are permitted to use Output for any purpose except training competing models.",
-         "competing-model-ban", "permits-distillation"),
-        ("We do not use your prompts to train our models.", "data-use-retention",
-         "competing-model-ban"),
+        (
+            "You are permitted to use Output for any purpose except training competing models.",
+            "competing-model-ban",
+            "permits-distillation",
+        ),
+        (
+            "We do not use your prompts to train our models.",
+            "data-use-retention",
+            "competing-model-ban",
+        ),
     ],
 )
 def test_modality_exceptions_and_negations(text: str, expected: str, absent: str) -> None:
@@ -128,10 +157,13 @@ def test_modality_exceptions_and_negations(text: str, expected: str, absent: str
 
 
 def test_permission_with_exception_gives_both_tags_and_evidence() -> None:
-    tags = {t.category: t for t in tag_clause(
-        "You may use Output to train models, except that you may not use Output to build a "
-        "competing model."
-    )}
+    tags = {
+        t.category: t
+        for t in tag_clause(
+            "You may use Output to train models, except that you may not use Output to build a "
+            "competing model."
+        )
+    }
     assert set(tags) >= {"permits-distillation", "competing-model-ban"}
     ban = tags["competing-model-ban"]
     assert 0.0 < ban.score <= 1.0
@@ -187,9 +219,7 @@ def test_provider_names_are_read_like_we() -> None:
     tags = {t.category for t in tag_clause(promise, provider_names=["Acme"])}
     assert tags == {"data-use-retention"}
     ban = "You may not use Output to build models that compete with Acme."
-    assert "competing-model-ban" in {
-        t.category for t in tag_clause(ban, provider_names=["Acme"])
-    }
+    assert "competing-model-ban" in {t.category for t in tag_clause(ban, provider_names=["Acme"])}
 
 
 def test_bare_headings_get_no_tags() -> None:

@@ -77,12 +77,16 @@ def test_diff_detects_added_tightened_and_renumbered_clauses() -> None:
 
 
 def test_diff_reports_removed_clause_in_place() -> None:
-    old = segment("1. Scope\n\nThis covers the API.\n\n2. Research\n\nResearch use is free.\n\n"
-                  "3. Law\n\nIrish law applies.\n")
+    old = segment(
+        "1. Scope\n\nThis covers the API.\n\n2. Research\n\nResearch use is free.\n\n"
+        "3. Law\n\nIrish law applies.\n"
+    )
     new = segment("1. Scope\n\nThis covers the API.\n\n2. Law\n\nIrish law applies.\n")
     changes = diff_clauses(old, new)
     assert [(c.kind, c.old_number, c.new_number) for c in changes] == [
-        ("unchanged", "1", "1"), ("removed", "2", None), ("unchanged", "3", "2"),
+        ("unchanged", "1", "1"),
+        ("removed", "2", None),
+        ("unchanged", "3", "2"),
     ]
     assert changes[1].word_diff == "[-Research Research use is free.-]"
 

@@ -29,11 +29,23 @@ from core.store.models import AuditEvent, Clause, Finding, ModelArtifact, Result
 from tests.conftest import write_jsonl
 from tests.test_report_case import GENERATED_AT, build_report_case
 
-SECTIONS = ("Contents", "1 Executive summary", "2 Evidence and chain of custody", "3 Methods",
-            "4 Validation: measured error rates", "5 Results", "6 Interpretation",
-            "7 Contract mapping", "8 Findings as reviewed", "A Hash list",
-            "B Audit log of the case", "C Reproduction commands", "D Glossary",
-            "E Findings not adopted", "F Certification")
+SECTIONS = (
+    "Contents",
+    "1 Executive summary",
+    "2 Evidence and chain of custody",
+    "3 Methods",
+    "4 Validation: measured error rates",
+    "5 Results",
+    "6 Interpretation",
+    "7 Contract mapping",
+    "8 Findings as reviewed",
+    "A Hash list",
+    "B Audit log of the case",
+    "C Reproduction commands",
+    "D Glossary",
+    "E Findings not adopted",
+    "F Certification",
+)
 
 
 @dataclass
@@ -59,10 +71,20 @@ def pdf_pages(path: Path) -> list[str]:
 
 
 def answers_file(folder: Path) -> Path:
-    return write_jsonl(folder / "answers.jsonl", [
-        {"id": f"p{i:03d}", "prompt": f"Question number {i}?", "response": f"Answer {i}.",
-         "model": "Lumen", "provider": "Halcyon Labs", "collected_at": "2025-09-02T14:03:11Z"}
-        for i in range(20)])
+    return write_jsonl(
+        folder / "answers.jsonl",
+        [
+            {
+                "id": f"p{i:03d}",
+                "prompt": f"Question number {i}?",
+                "response": f"Answer {i}.",
+                "model": "Lumen",
+                "provider": "Halcyon Labs",
+                "collected_at": "2025-09-02T14:03:11Z",
+            }
+            for i in range(20)
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +92,15 @@ def exported(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
     folder = tmp_path_factory.mktemp("report")
     cf = open_case_file(folder / "case.dacase")
     built = build_report_case(cf, tiny_model, folder, answers_file(folder))
-    result = export_report(cf, built.reference, folder / "report.pdf",
-                           json_path=folder / "bundle.json", csv_dir=folder / "csv",
-                           generated_at=GENERATED_AT, prepared_by="Dr. E. Example")
+    result = export_report(
+        cf,
+        built.reference,
+        folder / "report.pdf",
+        json_path=folder / "bundle.json",
+        csv_dir=folder / "csv",
+        generated_at=GENERATED_AT,
+        prepared_by="Dr. E. Example",
+    )
     yield Exported(cf, folder, built.reference, result, pdf_pages(folder / "report.pdf"))
     cf.close()
 
@@ -82,9 +110,14 @@ def test_sections_and_identification(exported: Exported) -> None:
     for title in SECTIONS:
         assert title in text, title
     cover = exported.pages[0]
-    for item in ("DA-TEST-7-R01", "2025-11-03 12:00:00 UTC", "Dr. E. Example",
-                 "Morrow & Vance LLP for Halcyon Labs", "Distill Audit 0.1.0",
-                 "Questions addressed"):
+    for item in (
+        "DA-TEST-7-R01",
+        "2025-11-03 12:00:00 UTC",
+        "Dr. E. Example",
+        "Morrow & Vance LLP for Halcyon Labs",
+        "Distill Audit 0.1.0",
+        "Questions addressed",
+    ):
         assert item in cover, item
     assert "Hp" in text and "Hd" in text and "reference model" in text
     assert "probability of distillation" not in text.lower()
@@ -164,7 +197,9 @@ def test_validation_figures_and_reproduction(exported: Exported) -> None:
     assert "Figure 1." in text and "Figure 2." in text
     assert "distill-audit check --db case.dacase --case DA-TEST-7" in text
     assert "--seed 1234" in text
-    images = [img for page in PdfReader(exported.folder / "report.pdf").pages for img in page.images]
+    images = [
+        img for page in PdfReader(exported.folder / "report.pdf").pages for img in page.images
+    ]
     assert images and all(img.image.size[0] >= 1800 for img in images)  # 300 dpi at 6.4 in
 
 
@@ -206,7 +241,11 @@ def test_csv_tables(exported: Exported) -> None:
     probes = rows("results_per_probe.csv")
     assert {r["check_key"] for r in probes} == {"likelihood", "similarity"}
     assert {r["model"] for r in probes if r["measure"] == "affinity_bits_per_byte"} == {
-        "suspect", "OpenRef-1", "OpenRef-2", "OpenRef-3"}
+        "suspect",
+        "OpenRef-1",
+        "OpenRef-2",
+        "OpenRef-3",
+    }
     with exported.cf.read_session() as s:
         n_findings = len(s.scalars(select(Finding)).all())
         n_files = sum(len(a.manifest) for a in s.scalars(select(ModelArtifact)))
@@ -214,9 +253,17 @@ def test_csv_tables(exported: Exported) -> None:
     inventory = rows("evidence_inventory.csv")
     assert len(inventory) == n_files + 2  # + the transcript file and the terms of service
     assert all(r["verification"] == "ok" for r in inventory)
-    assert set(exported.result.csv_files) == {str(folder / n) for n in (
-        "results_per_probe.csv", "results.csv", "findings.csv", "evidence_inventory.csv",
-        "clause_mapping.csv", "calibration.csv")}
+    assert set(exported.result.csv_files) == {
+        str(folder / n)
+        for n in (
+            "results_per_probe.csv",
+            "results.csv",
+            "findings.csv",
+            "evidence_inventory.csv",
+            "clause_mapping.csv",
+            "calibration.csv",
+        )
+    }
 
 
 def test_unwritable_destination_leaves_nothing(exported: Exported, tmp_path: Path) -> None:
@@ -225,29 +272,37 @@ def test_unwritable_destination_leaves_nothing(exported: Exported, tmp_path: Pat
     with exported.cf.read_session() as s:
         before = len(s.scalars(select(AuditEvent)).all())
     with pytest.raises(DistillAuditError, match="nothing was written|Nothing was written"):
-        export_report(exported.cf, exported.reference, blocker / "report.pdf",
-                      generated_at=GENERATED_AT)
+        export_report(
+            exported.cf, exported.reference, blocker / "report.pdf", generated_at=GENERATED_AT
+        )
     # The PDF's folder is fine but the CSV folder cannot be created: no PDF either.
     good = tmp_path / "out"
     good.mkdir()
     with pytest.raises(DistillAuditError):
-        export_report(exported.cf, exported.reference, good / "report.pdf",
-                      csv_dir=blocker / "csv", generated_at=GENERATED_AT)
+        export_report(
+            exported.cf,
+            exported.reference,
+            good / "report.pdf",
+            csv_dir=blocker / "csv",
+            generated_at=GENERATED_AT,
+        )
     assert list(good.iterdir()) == []
     with exported.cf.read_session() as s:
         assert len(s.scalars(select(AuditEvent)).all()) == before
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="permission bits do not stop root")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="permission bits do not stop root"
+)
 def test_read_only_folder(exported: Exported, tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
         with pytest.raises(DistillAuditError, match="Cannot write"):
-            export_report(exported.cf, exported.reference, locked / "report.pdf",
-                          generated_at=GENERATED_AT)
+            export_report(
+                exported.cf, exported.reference, locked / "report.pdf", generated_at=GENERATED_AT
+            )
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o700)

@@ -55,10 +55,12 @@ def _null_diffs(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def _null_pvalues(kind: str, n: int, n_sims: int, seed: int, n_resamples: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.array([
-        sign_flip_test(_null_diffs(kind, n, rng), n_resamples=n_resamples, seed=i).p_value
-        for i in range(n_sims)
-    ])
+    return np.array(
+        [
+            sign_flip_test(_null_diffs(kind, n, rng), n_resamples=n_resamples, seed=i).p_value
+            for i in range(n_sims)
+        ]
+    )
 
 
 def _rate_ci(hits: int, n: int) -> tuple[float, float]:
@@ -72,8 +74,10 @@ def test_monte_carlo_sign_flip_uniform_under_null(kind: str, n: int) -> None:
     ks = sps.kstest(p, "uniform")
     hits = int(np.sum(p <= 0.05))
     low, high = _rate_ci(hits, N_SIMS)
-    print(f"\n[null MC] {kind:20s} n={n:3d}: FPR(0.05) = {hits / N_SIMS:.3f} "
-          f"99% CI [{low:.3f}, {high:.3f}], KS p = {ks.pvalue:.3f}")
+    print(
+        f"\n[null MC] {kind:20s} n={n:3d}: FPR(0.05) = {hits / N_SIMS:.3f} "
+        f"99% CI [{low:.3f}, {high:.3f}], KS p = {ks.pvalue:.3f}"
+    )
     assert ks.pvalue > 0.001
     assert low <= 0.05 <= high
     assert p.min() >= 1 / (FAST_RESAMPLES + 1)  # never 0
@@ -86,8 +90,10 @@ def test_exact_sign_flip_valid_under_null(kind: str) -> None:
     for alpha in (0.01, 0.05, 0.10):
         hits = int(np.sum(p <= alpha))
         low, high = _rate_ci(hits, N_SIMS)
-        print(f"\n[null exact] {kind:20s} n=10: P(p <= {alpha}) = {hits / N_SIMS:.3f} "
-              f"99% CI [{low:.3f}, {high:.3f}]")
+        print(
+            f"\n[null exact] {kind:20s} n=10: P(p <= {alpha}) = {hits / N_SIMS:.3f} "
+            f"99% CI [{low:.3f}, {high:.3f}]"
+        )
         assert low <= alpha
 
 
@@ -102,15 +108,19 @@ def test_default_resamples_uniform_under_null() -> None:
     ks = sps.kstest(p, "uniform")
     hits = int(np.sum(p <= 0.05))
     low, high = _rate_ci(hits, 300)
-    print(f"\n[null default N=10000] n=40: FPR(0.05) = {hits / 300:.3f} "
-          f"99% CI [{low:.3f}, {high:.3f}], KS p = {ks.pvalue:.3f}")
+    print(
+        f"\n[null default N=10000] n=40: FPR(0.05) = {hits / 300:.3f} "
+        f"99% CI [{low:.3f}, {high:.3f}], KS p = {ks.pvalue:.3f}"
+    )
     assert ks.pvalue > 0.001 and low <= 0.05 <= high
 
 
 def _power(n: int, alpha: float, n_sims: int = 500) -> float:
     rng = np.random.default_rng(2024 + n)
-    p = [sign_flip_test(rng.normal(0.5, 1.0, size=n), n_resamples=FAST_RESAMPLES, seed=i).p_value
-         for i in range(n_sims)]
+    p = [
+        sign_flip_test(rng.normal(0.5, 1.0, size=n), n_resamples=FAST_RESAMPLES, seed=i).p_value
+        for i in range(n_sims)
+    ]
     return float(np.mean(np.asarray(p) <= alpha))
 
 
@@ -225,8 +235,11 @@ def test_fisher_pooled_and_known_positive() -> None:
     assert pooled.table == ((12, 28), (3, 117)) and pooled.p_value < 1e-4
     assert "3 references pooled" in pooled.method
     rng = np.random.default_rng(8)
-    detected = [fisher_exact_greater(rng.binomial(40, 0.35), 40, rng.binomial(120, 0.05), 120)
-                .p_value <= 0.01 for _ in range(300)]
+    detected = [
+        fisher_exact_greater(rng.binomial(40, 0.35), 40, rng.binomial(120, 0.05), 120).p_value
+        <= 0.01
+        for _ in range(300)
+    ]
     assert np.mean(detected) >= 0.9
 
 
@@ -234,16 +247,27 @@ def test_fisher_pooled_and_known_positive() -> None:
 def test_fisher_valid_under_null(rate: float) -> None:
     rng = np.random.default_rng(int(rate * 1000))
     sims = 1500
-    p = np.array([fisher_exact_greater(rng.binomial(40, rate), 40, rng.binomial(40, rate), 40).p_value
-                  for _ in range(sims)])
-    pooled = np.array([fisher_exact_greater_pooled(
-        rng.binomial(40, rate), 40, {r: (int(rng.binomial(40, rate)), 40) for r in "abc"}).p_value
-        for _ in range(sims)])
+    p = np.array(
+        [
+            fisher_exact_greater(rng.binomial(40, rate), 40, rng.binomial(40, rate), 40).p_value
+            for _ in range(sims)
+        ]
+    )
+    pooled = np.array(
+        [
+            fisher_exact_greater_pooled(
+                rng.binomial(40, rate), 40, {r: (int(rng.binomial(40, rate)), 40) for r in "abc"}
+            ).p_value
+            for _ in range(sims)
+        ]
+    )
     for name, values in (("single", p), ("pooled", pooled)):
         hits = int(np.sum(values <= 0.05))
         low, high = _rate_ci(hits, sims)
-        print(f"\n[fisher null] {name} rate={rate}: P(p <= 0.05) = {hits / sims:.3f} "
-              f"99% CI [{low:.3f}, {high:.3f}]")
+        print(
+            f"\n[fisher null] {name} rate={rate}: P(p <= 0.05) = {hits / sims:.3f} "
+            f"99% CI [{low:.3f}, {high:.3f}]"
+        )
         assert low <= 0.05
 
 

@@ -116,11 +116,14 @@ def test_audit_log_is_append_only_in_sqlite(case_file, case_id) -> None:
     con.close()
 
 
-@pytest.mark.parametrize("sql, broken_id", [
-    ("UPDATE audit_events SET actor='mallory' WHERE id=2", 2),
-    ("UPDATE audit_events SET details='{\"title\":\"changed\"}' WHERE id=1", 1),
-    ("DELETE FROM audit_events WHERE id=2", 3),
-])
+@pytest.mark.parametrize(
+    "sql, broken_id",
+    [
+        ("UPDATE audit_events SET actor='mallory' WHERE id=2", 2),
+        ('UPDATE audit_events SET details=\'{"title":"changed"}\' WHERE id=1', 1),
+        ("DELETE FROM audit_events WHERE id=2", 3),
+    ],
+)
 def test_edited_audit_row_is_named(case_file, sql: str, broken_id: int) -> None:
     for i in range(4):
         create_case(case_file, f"Case {i}", f"REF-{i}")

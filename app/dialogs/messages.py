@@ -19,18 +19,24 @@ def describe_error(error: BaseException, traceback_text: str = "") -> tuple[str,
     if isinstance(error, DistillAuditError):
         message = str(error) or type(error).__name__
     else:
-        message = (f"Distill Audit hit an unexpected problem ({type(error).__name__}: {error}). "
-                   "This is a bug; nothing was changed by the step that failed. Please send "
-                   "the details below to support.")
+        message = (
+            f"Distill Audit hit an unexpected problem ({type(error).__name__}: {error}). "
+            "This is a bug; nothing was changed by the step that failed. Please send "
+            "the details below to support."
+        )
     details = traceback_text or "".join(
-        traceback.format_exception(type(error), error, error.__traceback__))
+        traceback.format_exception(type(error), error, error.__traceback__)
+    )
     return message, f"{type(error).__module__}.{type(error).__qualname__}\n\n{details}"
 
 
-def open_error_box(parent: QWidget | None, title: str, message: str, details: str = "") -> QMessageBox:
+def open_error_box(
+    parent: QWidget | None, title: str, message: str, details: str = ""
+) -> QMessageBox:
     """Show a window-modal error box without blocking (``open()``, not ``exec()``)."""
-    box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok,
-                      parent)
+    box = QMessageBox(
+        QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, parent
+    )
     box.setTextFormat(Qt.TextFormat.PlainText)
     if details:
         box.setDetailedText(details)
@@ -39,11 +45,14 @@ def open_error_box(parent: QWidget | None, title: str, message: str, details: st
     return box
 
 
-def ask_yes_no(parent: QWidget | None, title: str, question: str, default_yes: bool = False) -> bool:
+def ask_yes_no(
+    parent: QWidget | None, title: str, question: str, default_yes: bool = False
+) -> bool:
     """A blocking yes/no question (only ever reached through a patchable ``ask_…`` method)."""
     Button = QMessageBox.StandardButton
-    answer = QMessageBox.question(parent, title, question, Button.Yes | Button.No,
-                                  Button.Yes if default_yes else Button.No)
+    answer = QMessageBox.question(
+        parent, title, question, Button.Yes | Button.No, Button.Yes if default_yes else Button.No
+    )
     return answer == Button.Yes
 
 

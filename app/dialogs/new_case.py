@@ -88,8 +88,10 @@ class HypothesesPage(QWizardPage):
 
         super().__init__(parent)
         self.setTitle("State the competing hypotheses")
-        self.setSubTitle("Every result is weighed against both. Edit the standard wording "
-                         "only if the case needs it.")
+        self.setSubTitle(
+            "Every result is weighed against both. Edit the standard wording "
+            "only if the case needs it."
+        )
         self.hp = QPlainTextEdit(DEFAULT_HP, self)
         self.hp.setAccessibleName("Hypothesis Hp")
         self.hp.setTabChangesFocus(True)
@@ -106,7 +108,7 @@ class HypothesesPage(QWizardPage):
         self.hp.textChanged.connect(self.completeChanged)
         self.hd.textChanged.connect(self.completeChanged)
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt override
+    def isComplete(self) -> bool:
         return bool(self.hp.toPlainText().strip() and self.hd.toPlainText().strip())
 
     def show_error(self, message: str) -> None:
@@ -117,8 +119,9 @@ class HypothesesPage(QWizardPage):
 class NewCaseWizard(QWizard):
     """Two pages; on Finish calls ``submit(NewCaseInput) -> case id`` and keeps the id."""
 
-    def __init__(self, submit: Callable[[NewCaseInput], int],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, submit: Callable[[NewCaseInput], int], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("New case")
         self.setObjectName("NewCaseWizard")
@@ -143,7 +146,7 @@ class NewCaseWizard(QWizard):
             hypothesis_d=self.hypotheses.hd.toPlainText().strip(),
         )
 
-    def validateCurrentPage(self) -> bool:  # noqa: N802 - Qt override
+    def validateCurrentPage(self) -> bool:
         if self.currentPage() is not self.hypotheses:
             return super().validateCurrentPage()
         self.hypotheses.show_error("")

@@ -25,8 +25,12 @@ from app.settings import AppSettings
 class SettingsDialog(QDialog):
     """A small form; on OK calls ``save(settings)`` with the edited copy."""
 
-    def __init__(self, settings: AppSettings, save: Callable[[AppSettings], None],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: AppSettings,
+        save: Callable[[AppSettings], None],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("SettingsDialog")
@@ -56,14 +60,18 @@ class SettingsDialog(QDialog):
         row.addWidget(browse)
         holder = QWidget(self)
         holder.setLayout(row)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         for button in buttons.buttons():
             button.setAccessibleName(button.text().replace("&", ""))
-        note = QLabel("Threads: how many CPU cores an analysis may use (fewer keeps the machine "
-                      "responsive). Alpha: the significance level a new check starts with.", self)
+        note = QLabel(
+            "Threads: how many CPU cores an analysis may use (fewer keeps the machine "
+            "responsive). Alpha: the significance level a new check starts with.",
+            self,
+        )
         note.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow("CPU &threads:", self.threads)
@@ -80,10 +88,13 @@ class SettingsDialog(QDialog):
 
     def edited(self) -> AppSettings:
         folder = self.folder.text().strip() or str(Path.home())
-        return AppSettings(cpu_threads=self.threads.value(),
-                           default_alpha=round(self.alpha.value(), 6), data_folder=folder,
-                           reviewer_name=self.reviewer.text().strip(),
-                           recent_files=list(self._settings.recent_files))
+        return AppSettings(
+            cpu_threads=self.threads.value(),
+            default_alpha=round(self.alpha.value(), 6),
+            data_folder=folder,
+            reviewer_name=self.reviewer.text().strip(),
+            recent_files=list(self._settings.recent_files),
+        )
 
     def accept(self) -> None:
         self._save(self.edited())

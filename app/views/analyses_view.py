@@ -55,17 +55,32 @@ RUN_COLUMNS: list[Column[RunRow]] = [
 CHECK_COLUMNS: list[Column[Any]] = [
     Column("Check", lambda c: c.title, tooltip=lambda c: c.question),
     Column("Verdict", lambda c: c.verdict, tooltip=lambda c: c.reason),
-    Column("Strength", lambda c: c.strength.replace(" for Hp over Hd", ""),
-           tooltip=lambda c: c.strength),
-    Column("p", lambda c: fmt(c.p_value), align_right=True,
-           tooltip=lambda c: "Largest p over the reference models (intersection-union test)"),
-    Column("Holm p", lambda c: fmt(c.p_family), align_right=True,
-           tooltip=lambda c: "p adjusted (Holm) over all the checks of the run"),
+    Column(
+        "Strength",
+        lambda c: c.strength.replace(" for Hp over Hd", ""),
+        tooltip=lambda c: c.strength,
+    ),
+    Column(
+        "p",
+        lambda c: fmt(c.p_value),
+        align_right=True,
+        tooltip=lambda c: "Largest p over the reference models (intersection-union test)",
+    ),
+    Column(
+        "Holm p",
+        lambda c: fmt(c.p_family),
+        align_right=True,
+        tooltip=lambda c: "p adjusted (Holm) over all the checks of the run",
+    ),
     Column("Effect", lambda c: fmt(c.effect_size), align_right=True),
     Column("95% CI", lambda c: "—" if c.ci_low is None else f"{fmt(c.ci_low)}–{fmt(c.ci_high)}"),
     Column("Probes", lambda c: c.n_probes if c.n_probes is not None else "—", align_right=True),
-    Column("Refs", lambda c: c.n_references if c.n_references is not None else "—",
-           align_right=True, tooltip=lambda c: "Reference models in the panel"),
+    Column(
+        "Refs",
+        lambda c: c.n_references if c.n_references is not None else "—",
+        align_right=True,
+        tooltip=lambda c: "Reference models in the panel",
+    ),
 ]
 
 
@@ -75,33 +90,43 @@ def _experiment_text(d: RunDetails) -> str:
     if d.row.error:
         lines.append(f"Stopped: {d.row.error}")
     if p.get("method"):
-        lines.append(f"Method: {p.get('method')}-level distillation on the {p.get('answers')} "
-                     f"answers; seed {p.get('seed')}.")
+        lines.append(
+            f"Method: {p.get('method')}-level distillation on the {p.get('answers')} "
+            f"answers; seed {p.get('seed')}."
+        )
     data = s.get("data") or {}
     if data:
-        lines.append(f"Training records: {data.get('train_records')} (held out for evaluation: "
-                     f"{data.get('eval_records')}).")
+        lines.append(
+            f"Training records: {data.get('train_records')} (held out for evaluation: "
+            f"{data.get('eval_records')})."
+        )
     training = s.get("training") or {}
     if training:
         lines.append(f"Steps: {training.get('steps_done')} of {training.get('steps_planned')}.")
     agreement = s.get("teacher_agreement") or {}
     if agreement:
-        lines.append(f"Teacher agreement (top-1 tokens on held-out answers): "
-                     f"{fmt(agreement.get('initial'))} before, {fmt(agreement.get('final'))} after.")
-    parity = ((s.get("onnx") or {}).get("parity") or {})
+        lines.append(
+            f"Teacher agreement (top-1 tokens on held-out answers): "
+            f"{fmt(agreement.get('initial'))} before, {fmt(agreement.get('final'))} after."
+        )
+    parity = (s.get("onnx") or {}).get("parity") or {}
     if parity:
         lines.append(f"ONNX export parity: largest |difference| {fmt(parity.get('max_abs_diff'))}.")
     cost = s.get("cost") or {}
     for row in cost.get("by_samples") or []:
         prices = ", ".join(f"{k} {v:.4g}" for k, v in (row.get("prices") or {}).items())
-        lines.append(f"API cost of {row.get('n')} samples ({row.get('tokens_in')} tokens in, "
-                     f"{row.get('tokens_out')} out): {prices}.")
+        lines.append(
+            f"API cost of {row.get('n')} samples ({row.get('tokens_in')} tokens in, "
+            f"{row.get('tokens_out')} out): {prices}."
+        )
     student = s.get("student") or {}
     if student.get("path"):
         lines.append(f"Student: {student['path']} (artifact {student.get('artifact_id')}).")
     for point in s.get("points") or []:
-        lines.append(f"N = {point.get('n')}: detected {point.get('detected')}/"
-                     f"{point.get('trials')} (rate {fmt(point.get('rate'))}).")
+        lines.append(
+            f"N = {point.get('n')}: detected {point.get('detected')}/"
+            f"{point.get('trials')} (rate {fmt(point.get('rate'))})."
+        )
     return "\n".join(lines)
 
 
@@ -110,7 +135,7 @@ def _partial_text(d: RunDetails) -> str:
     if not partial:
         return ""
     parts = [f"{check}: {', '.join(models)}" for check, models in partial.items()]
-    return ("Saved so far (per-probe values kept in the run): " + "; ".join(parts) + ".")
+    return "Saved so far (per-probe values kept in the run): " + "; ".join(parts) + "."
 
 
 class AnalysesView(QWidget):
@@ -224,8 +249,9 @@ class AnalysesView(QWidget):
     def show_run(self, details: RunDetails | None) -> None:
         self.details = details
         if details is None:
-            self.headline.setText("No run selected. Run a check with Analysis → Run a check… "
-                                  "(Ctrl+R).")
+            self.headline.setText(
+                "No run selected. Run a check with Analysis → Run a check… (Ctrl+R)."
+            )
             self.checks.set_records([])
             self.text.setPlainText("")
             self.parameters.setPlainText("")
@@ -247,11 +273,19 @@ class AnalysesView(QWidget):
             self.check_table.selectRow(0)
         else:
             self._on_check()
-        self.text.setPlainText(_experiment_text(details) if row.category != "check" else
-                               "\n\n".join(f"{c.title}: {c.reason}" for c in details.checks))
-        self.parameters.setPlainText(json.dumps(
-            {"parameters": details.parameters, "inputs": details.inputs}, indent=2,
-            ensure_ascii=False, default=str)[:200_000])
+        self.text.setPlainText(
+            _experiment_text(details)
+            if row.category != "check"
+            else "\n\n".join(f"{c.title}: {c.reason}" for c in details.checks)
+        )
+        self.parameters.setPlainText(
+            json.dumps(
+                {"parameters": details.parameters, "inputs": details.inputs},
+                indent=2,
+                ensure_ascii=False,
+                default=str,
+            )[:200_000]
+        )
 
     def selected_check(self) -> Any | None:
         rows = self.check_table.selectionModel().selectedRows()
@@ -267,6 +301,7 @@ class AnalysesView(QWidget):
             return
         notes = [check.reason, *check.warnings]
         self.reason.setText("\n".join(n for n in notes if n))
-        self.chart.set_figure(probe_chart(check),
-                              f"{check.title}: per-probe values of the suspect and each "
-                              "reference model")
+        self.chart.set_figure(
+            probe_chart(check),
+            f"{check.title}: per-probe values of the suspect and each reference model",
+        )

@@ -32,8 +32,11 @@ COLUMNS: list[Column[AuditRow]] = [
     Column("Case", lambda r: "" if r.case_id is None else r.case_id, align_right=True),
     Column("Action", lambda r: r.action),
     Column("Entity", lambda r: f"{r.entity} {r.entity_id or ''}".strip()),
-    Column("Hash", lambda r: r.hash[:12] + "…",
-           tooltip=lambda r: f"SHA-256 of this event:\n{r.hash}\nPrevious event:\n{r.prev_hash}"),
+    Column(
+        "Hash",
+        lambda r: r.hash[:12] + "…",
+        tooltip=lambda r: f"SHA-256 of this event:\n{r.hash}\nPrevious event:\n{r.prev_hash}",
+    ),
 ]
 
 
@@ -54,7 +57,8 @@ class AuditView(QWidget):
         self.verify_button = QPushButton("&Verify chain", self)
         self.verify_button.setAccessibleName("Verify audit chain")
         self.verify_button.setToolTip(
-            "Re-compute every event's hash and check that each links to its predecessor")
+            "Re-compute every event's hash and check that each links to its predecessor"
+        )
         self.verify_button.clicked.connect(self.verify_requested)
         self.all_events = QCheckBox("Show events of &all cases", self)
         self.all_events.setAccessibleName("Show audit events of all cases")
@@ -98,12 +102,16 @@ class AuditView(QWidget):
         self.report = report
         self.verify_button.setEnabled(True)
         if report.ok:
-            text = (f"Audit chain of this case file intact: {report.events} event(s); head hash "
-                    f"{report.head_hash}.")
+            text = (
+                f"Audit chain of this case file intact: {report.events} event(s); head hash "
+                f"{report.head_hash}."
+            )
             colour = INTACT
         else:
-            text = (f"AUDIT CHAIN BROKEN at event {report.first_broken_id}: {report.problem}. "
-                    "Events from this one on cannot be trusted.")
+            text = (
+                f"AUDIT CHAIN BROKEN at event {report.first_broken_id}: {report.problem}. "
+                "Events from this one on cannot be trusted."
+            )
             colour = BROKEN
         self.result.setText(text)
         self.result.setStyleSheet(f"color: {colour.name()}; font-weight: bold;")

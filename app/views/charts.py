@@ -59,8 +59,9 @@ def probe_chart(record: Any) -> Figure | None:
         return None
     from core.reports.charts import probe_distribution_figure
 
-    return probe_distribution_figure(record.series, title=record.title,
-                                     xlabel=record.score_label or "Per-probe value")
+    return probe_distribution_figure(
+        record.series, title=record.title, xlabel=record.score_label or "Per-probe value"
+    )
 
 
 def calibration_chart(rows: list[Any]) -> Figure | None:

@@ -6,8 +6,10 @@ from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QSizePolicy, QWidget
 
 # em units: chips grow with the system font size.
-CHIP_STYLE = ("QLabel { border-radius: 0.6em; padding: 0.1em 0.6em; background: %s; "
-              "color: %s; border: 1px solid %s; }")
+CHIP_STYLE = (
+    "QLabel { border-radius: 0.6em; padding: 0.1em 0.6em; background: %s; "
+    "color: %s; border: 1px solid %s; }"
+)
 STATUS_COLOURS = {
     "auto": ("#e8eef6", "#1d3557", "#b7c6db"),
     "confirmed": ("#e3f1e6", "#1b5e20", "#9ccaa5"),
@@ -24,35 +26,35 @@ class FlowLayout(QLayout):
         self.setSpacing(spacing)
         self.setContentsMargins(0, 0, 0, 0)
 
-    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 - Qt override
+    def addItem(self, item: QLayoutItem) -> None:
         self._items.append(item)
 
     def count(self) -> int:
         return len(self._items)
 
-    def itemAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt override
+    def itemAt(self, index: int) -> QLayoutItem | None:
         return self._items[index] if 0 <= index < len(self._items) else None
 
-    def takeAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt override
+    def takeAt(self, index: int) -> QLayoutItem | None:
         return self._items.pop(index) if 0 <= index < len(self._items) else None
 
-    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 - Qt override
+    def expandingDirections(self) -> Qt.Orientation:
         return Qt.Orientation(0)
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+    def hasHeightForWidth(self) -> bool:
         return True
 
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+    def heightForWidth(self, width: int) -> int:
         return self._place(QRect(0, 0, width, 0), move=False)
 
-    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 - Qt override
+    def setGeometry(self, rect: QRect) -> None:
         super().setGeometry(rect)
         self._place(rect, move=True)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         return self.minimumSize()
 
-    def minimumSize(self) -> QSize:  # noqa: N802 - Qt override
+    def minimumSize(self) -> QSize:
         size = QSize()
         for item in self._items:
             size = size.expandedTo(item.minimumSize())
@@ -72,8 +74,9 @@ class FlowLayout(QLayout):
         return y + line - rect.y()
 
 
-def chip(text: str, tooltip: str = "", status: str = "auto",
-         parent: QWidget | None = None) -> QLabel:
+def chip(
+    text: str, tooltip: str = "", status: str = "auto", parent: QWidget | None = None
+) -> QLabel:
     """One chip; its accessible name is its text (a screen reader reads the category)."""
     label = QLabel(text, parent)
     background, colour, border = STATUS_COLOURS.get(status, STATUS_COLOURS["auto"])

@@ -37,9 +37,14 @@ COLUMNS: list[Column[EvidenceItem]] = [
     Column("Kind", lambda e: KIND_NAMES.get(e.kind, e.kind)),
     Column("Role", lambda e: e.role),
     Column("Name", lambda e: e.name, tooltip=lambda e: e.path),
-    Column("SHA-256", lambda e: short_hash(e.sha256),
-           tooltip=lambda e: f"SHA-256 {'of the file manifest' if e.kind == 'model' else 'of the file'}:"
-           f"\n{e.sha256}\n(Ctrl+C copies it)"),
+    Column(
+        "SHA-256",
+        lambda e: short_hash(e.sha256),
+        tooltip=lambda e: (
+            f"SHA-256 {'of the file manifest' if e.kind == 'model' else 'of the file'}:"
+            f"\n{e.sha256}\n(Ctrl+C copies it)"
+        ),
+    ),
     Column("Description", lambda e: e.description, tooltip=lambda e: e.description),
     Column("Imported by", lambda e: e.imported_by),
     Column("Imported at (UTC)", lambda e: _when(e.imported_at), tooltip=lambda e: e.imported_at),
@@ -52,14 +57,16 @@ class EvidenceView(QWidget):
     def __init__(self, import_actions: list[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.verified: dict[tuple[str, int], tuple[str, str]] = {}  # (kind, id) -> status, detail
-        verified = Column("Verified", lambda e: self.verified.get((e.kind, e.id),
-                                                                  (NOT_VERIFIED, ""))[0],
-                          tooltip=lambda e: self.verified.get((e.kind, e.id),
-                                                              ("", "Use Verify evidence"))[1])
+        verified = Column(
+            "Verified",
+            lambda e: self.verified.get((e.kind, e.id), (NOT_VERIFIED, ""))[0],
+            tooltip=lambda e: self.verified.get((e.kind, e.id), ("", "Use Verify evidence"))[1],
+        )
         self.model: RecordTableModel[EvidenceItem] = RecordTableModel([*COLUMNS, verified], self)
         self.table = make_table("Evidence", self)
         self.table.setAccessibleDescription(
-            "Models and transcript sets of the case; Ctrl+C copies the selected SHA-256")
+            "Models and transcript sets of the case; Ctrl+C copies the selected SHA-256"
+        )
         self.table.setModel(self.model)
 
         self.copy_action = QAction("&Copy SHA-256", self)
@@ -99,10 +106,16 @@ class EvidenceView(QWidget):
         self.verified = {}
         for c in checks:
             bad = [f for f in c.files if f.status != "ok"]
-            status = "ok" if not bad else ("missing" if all(f.status == "missing" for f in bad)
-                                           else "changed")
-            detail = (f"All {len(c.files)} file(s) match their recorded SHA-256." if not bad else
-                      "\n".join(f"{f.status}: {f.path}" for f in bad))
+            status = (
+                "ok"
+                if not bad
+                else ("missing" if all(f.status == "missing" for f in bad) else "changed")
+            )
+            detail = (
+                f"All {len(c.files)} file(s) match their recorded SHA-256."
+                if not bad
+                else "\n".join(f"{f.status}: {f.path}" for f in bad)
+            )
             self.verified[(c.kind, c.id)] = (status, detail)
         self.model.set_records(self.model.records())
         self._colour_problems()

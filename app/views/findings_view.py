@@ -39,11 +39,15 @@ COLUMNS: list[Column[FindingView]] = [
     Column("ID", lambda f: f.id, align_right=True),
     Column("Status", lambda f: f.status),
     Column("Statement", lambda f: f.statement.replace("\n", " "), tooltip=lambda f: f.statement),
-    Column("Strength", lambda f: f.strength.replace(" for Hp over Hd", ""),
-           tooltip=lambda f: f.strength),
+    Column(
+        "Strength",
+        lambda f: f.strength.replace(" for Hp over Hd", ""),
+        tooltip=lambda f: f.strength,
+    ),
     Column("Runs", lambda f: ", ".join(map(str, f.run_ids))),
-    Column("Clauses", lambda f: ", ".join(f"{c.version} §{c.clause_number}"
-                                          for c in f.clause_links)),
+    Column(
+        "Clauses", lambda f: ", ".join(f"{c.version} §{c.clause_number}" for c in f.clause_links)
+    ),
 ]
 
 
@@ -76,16 +80,21 @@ class FindingsView(QWidget):
         self.reason = QLineEdit(self)
         self.reason.setAccessibleName("Reason for the decision")
         self.reason.setPlaceholderText("Why (kept with the decision in the audit log)")
-        self.accept_button = self._button("&Accept", "Accept the finding",
-                                          lambda: self.set_status("accepted"))
-        self.reject_button = self._button("Re&ject", "Reject the finding",
-                                          lambda: self.set_status("rejected"))
-        self.draft_button = self._button("Return to &draft", "Return the finding to draft",
-                                         lambda: self.set_status("draft"))
-        self.save_wording = self._button("Save &wording", "Save the edited statement",
-                                         self.save_statement)
-        self.save_notes_button = self._button("Save &notes", "Save the reviewer notes",
-                                              self.save_notes)
+        self.accept_button = self._button(
+            "&Accept", "Accept the finding", lambda: self.set_status("accepted")
+        )
+        self.reject_button = self._button(
+            "Re&ject", "Reject the finding", lambda: self.set_status("rejected")
+        )
+        self.draft_button = self._button(
+            "Return to &draft", "Return the finding to draft", lambda: self.set_status("draft")
+        )
+        self.save_wording = self._button(
+            "Save &wording", "Save the edited statement", self.save_statement
+        )
+        self.save_notes_button = self._button(
+            "Save &notes", "Save the reviewer notes", self.save_notes
+        )
         self.links = QLabel(self)
         self.links.setAccessibleName("Linked clauses")
         self.links.setWordWrap(True)
@@ -98,8 +107,9 @@ class FindingsView(QWidget):
         self.conduct_date.setAccessibleName("Date of the conduct")
         self.link_note = QLineEdit(self)
         self.link_note.setAccessibleName("Note on the clause link")
-        self.link_button = self._button("&Link clause", "Link the clause to the finding",
-                                        self.link_clause)
+        self.link_button = self._button(
+            "&Link clause", "Link the clause to the finding", self.link_clause
+        )
 
         decide = QHBoxLayout()
         for b in (self.accept_button, self.reject_button, self.draft_button):
@@ -162,9 +172,11 @@ class FindingsView(QWidget):
         if rows and self.selected() is None:
             self.table.selectRow(0)
         counts = {s: sum(f.status == s for f in rows) for s in ("draft", "accepted", "rejected")}
-        self.summary.setText(f"{len(rows)} finding(s): {counts['draft']} draft, "
-                             f"{counts['accepted']} accepted, {counts['rejected']} rejected. "
-                             "Only accepted findings are reported as conclusions.")
+        self.summary.setText(
+            f"{len(rows)} finding(s): {counts['draft']} draft, "
+            f"{counts['accepted']} accepted, {counts['rejected']} rejected. "
+            "Only accepted findings are reported as conclusions."
+        )
         if conduct_date:
             self.conduct_date.setDate(QDate.fromString(conduct_date, "yyyy-MM-dd"))
         self._load_clauses()
@@ -182,8 +194,11 @@ class FindingsView(QWidget):
         for p in policy_rows(cf, case_id):
             for c in list_clauses(cf, p.id):
                 tags = ", ".join(t["category"] for t in c.tags)
-                self.clause.addItem(f"{p.title} {p.version} §{c.number} {c.heading}".strip()
-                                    + (f" [{tags}]" if tags else ""), c.id)
+                self.clause.addItem(
+                    f"{p.title} {p.version} §{c.number} {c.heading}".strip()
+                    + (f" [{tags}]" if tags else ""),
+                    c.id,
+                )
                 if tags and first_tagged < 0:
                     first_tagged = self.clause.count() - 1
         self.clause.setCurrentIndex(max(0, first_tagged))
@@ -200,32 +215,48 @@ class FindingsView(QWidget):
     @Slot()
     def _show(self) -> None:
         f = self.selected()
-        for w in (self.statement, self.notes, self.reason, self.accept_button,
-                  self.reject_button, self.draft_button, self.save_wording,
-                  self.save_notes_button, self.clause, self.conduct_date, self.link_note,
-                  self.link_button):
+        for w in (
+            self.statement,
+            self.notes,
+            self.reason,
+            self.accept_button,
+            self.reject_button,
+            self.draft_button,
+            self.save_wording,
+            self.save_notes_button,
+            self.clause,
+            self.conduct_date,
+            self.link_note,
+            self.link_button,
+        ):
             w.setEnabled(f is not None)
         if f is None:
-            self.status.setText("No finding selected. A check proposes draft findings when a "
-                                "result supports Hp.")
+            self.status.setText(
+                "No finding selected. A check proposes draft findings when a result supports Hp."
+            )
             self.status.setStyleSheet("")
             self.statement.setPlainText("")
             self.notes.setPlainText("")
             self.links.setText("—")
             return
         who = f" by {f.reviewer}" if f.reviewer else ""
-        self.status.setText(f"{f.status}{who} · {f.strength} · run(s) "
-                            f"{', '.join(map(str, f.run_ids)) or '—'}")
+        self.status.setText(
+            f"{f.status}{who} · {f.strength} · run(s) {', '.join(map(str, f.run_ids)) or '—'}"
+        )
         self.status.setStyleSheet(f"color: {STATUS_COLOURS.get(f.status, '')}; font-weight: bold;")
         self.statement.setPlainText(f.statement)
         self.notes.setPlainText(f.reviewer_notes)
         self.accept_button.setEnabled(f.status != "accepted")
         self.reject_button.setEnabled(f.status != "rejected")
         self.draft_button.setEnabled(f.status != "draft")
-        self.links.setText("\n".join(
-            f"{c.provider} {c.document} version {c.version} §{c.clause_number} "
-            f"{c.clause_heading} (conduct {c.conduct_date}){' — ' + c.note if c.note else ''}"
-            for c in f.clause_links) or "—")
+        self.links.setText(
+            "\n".join(
+                f"{c.provider} {c.document} version {c.version} §{c.clause_number} "
+                f"{c.clause_heading} (conduct {c.conduct_date}){' — ' + c.note if c.note else ''}"
+                for c in f.clause_links
+            )
+            or "—"
+        )
         self.link_button.setEnabled(self.clause.count() > 0)
 
     # --- acting ---------------------------------------------------------------------
@@ -236,9 +267,16 @@ class FindingsView(QWidget):
         if f is None:
             return
         note = self.reason.text().strip()
-        self.host.run_write(set_status, self.host.case_file, f.id, status, self.host.reviewer(),
-                            note, label=f"Mark finding {f.id} {status}",
-                            on_done=lambda _r: self.reason.clear())
+        self.host.run_write(
+            set_status,
+            self.host.case_file,
+            f.id,
+            status,
+            self.host.reviewer(),
+            note,
+            label=f"Mark finding {f.id} {status}",
+            on_done=lambda _r: self.reason.clear(),
+        )
 
     def save_statement(self) -> None:
         from core.store.findings import edit_statement
@@ -246,9 +284,15 @@ class FindingsView(QWidget):
         f = self.selected()
         if f is None:
             return
-        self.host.run_write(edit_statement, self.host.case_file, f.id,
-                            self.statement.toPlainText(), self.host.reviewer(),
-                            self.reason.text().strip(), label=f"Reword finding {f.id}")
+        self.host.run_write(
+            edit_statement,
+            self.host.case_file,
+            f.id,
+            self.statement.toPlainText(),
+            self.host.reviewer(),
+            self.reason.text().strip(),
+            label=f"Reword finding {f.id}",
+        )
 
     def save_notes(self) -> None:
         from core.store.findings import set_notes
@@ -256,8 +300,14 @@ class FindingsView(QWidget):
         f = self.selected()
         if f is None:
             return
-        self.host.run_write(set_notes, self.host.case_file, f.id, self.notes.toPlainText(),
-                            self.host.reviewer(), label=f"Notes on finding {f.id}")
+        self.host.run_write(
+            set_notes,
+            self.host.case_file,
+            f.id,
+            self.notes.toPlainText(),
+            self.host.reviewer(),
+            label=f"Notes on finding {f.id}",
+        )
 
     def link_clause(self) -> None:
         from core.policy.persist import link_finding_to_clause
@@ -265,10 +315,17 @@ class FindingsView(QWidget):
         f, clause_id = self.selected(), self.clause.currentData()
         if f is None or clause_id is None:
             return
-        self.host.run_write(link_finding_to_clause, self.host.case_file, f.id, int(clause_id),
-                            self.conduct_date.date().toPython(), self.link_note.text().strip(),
-                            actor=self.host.reviewer(), label=f"Link finding {f.id} to a clause",
-                            on_done=lambda _r: self.link_note.clear())
+        self.host.run_write(
+            link_finding_to_clause,
+            self.host.case_file,
+            f.id,
+            int(clause_id),
+            self.conduct_date.date().toPython(),
+            self.link_note.text().strip(),
+            actor=self.host.reviewer(),
+            label=f"Link finding {f.id} to a clause",
+            on_done=lambda _r: self.link_note.clear(),
+        )
 
 
 def _wrap(layout: QHBoxLayout, parent: QWidget) -> QWidget:

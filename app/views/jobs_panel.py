@@ -125,8 +125,7 @@ class JobsPanel(QWidget):
         super().__init__(parent)
         self.runner = runner
         self.rows: dict[Job, JobRow] = {}
-        self.empty = QLabel("No jobs yet. Imports and checks run here, off the main window.",
-                            self)
+        self.empty = QLabel("No jobs yet. Imports and checks run here, off the main window.", self)
         self.empty.setWordWrap(True)
         self.clear_button = QPushButton("C&lear finished", self)
         self.clear_button.setAccessibleName("Clear finished jobs")
@@ -158,7 +157,7 @@ class JobsPanel(QWidget):
         runner.job_added.connect(self.add_job)
         runner.job_finished.connect(self._on_job_finished)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+    def sizeHint(self) -> QSize:
         # Room for the summary line and one running job with its status text.
         return QSize(480, 8 * self.fontMetrics().height() + 40)
 

@@ -18,14 +18,15 @@ if TYPE_CHECKING:
     from app.case_data import CaseDetails, RunRow
 
 
-
 def _value_label(name: str, parent: QWidget) -> QLabel:
     label = QLabel(parent)
     label.setObjectName(name)
     label.setAccessibleName(name)
     label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                  | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+    label.setTextInteractionFlags(
+        Qt.TextInteractionFlag.TextSelectableByMouse
+        | Qt.TextInteractionFlag.TextSelectableByKeyboard
+    )
     label.setTextFormat(Qt.TextFormat.PlainText)
     return label
 
@@ -49,10 +50,14 @@ class OverviewView(QScrollArea):
         self.parties = _value_label("Parties", ident)
         self.commissioned_by = _value_label("Commissioned by", ident)
         self.created = _value_label("Created", ident)
-        for text, widget in (("Title:", self.title), ("Reference:", self.reference),
-                             ("Status:", self.status), ("Parties:", self.parties),
-                             ("Commissioned by:", self.commissioned_by),
-                             ("Created (UTC):", self.created)):
+        for text, widget in (
+            ("Title:", self.title),
+            ("Reference:", self.reference),
+            ("Status:", self.status),
+            ("Parties:", self.parties),
+            ("Commissioned by:", self.commissioned_by),
+            ("Created (UTC):", self.created),
+        ):
             form.addRow(text, widget)
 
         hyp = QGroupBox("Competing hypotheses", body)
@@ -81,7 +86,8 @@ class OverviewView(QScrollArea):
         lform.addRow(self.latest)
 
         self.placeholder = QLabel(
-            "No case selected. Create one with File → New case… (Ctrl+N).", body)
+            "No case selected. Create one with File → New case… (Ctrl+N).", body
+        )
         self.placeholder.setObjectName("OverviewPlaceholder")
         self.placeholder.setWordWrap(True)
 
@@ -104,8 +110,9 @@ class OverviewView(QScrollArea):
         s = details.summary
         self.title.setText(s.title)
         self.reference.setText(s.reference)
-        self.status.setText(s.status + (f"; conduct date {details.conduct_date}"
-                                        if details.conduct_date else ""))
+        self.status.setText(
+            s.status + (f"; conduct date {details.conduct_date}" if details.conduct_date else "")
+        )
         self.parties.setText("; ".join(details.parties) or "—")
         self.commissioned_by.setText(details.commissioned_by or "—")
         self.created.setText(s.created_at.replace("T", " ").replace("+00:00", ""))
@@ -122,9 +129,13 @@ class OverviewView(QScrollArea):
         lines = []
         for run in runs[:3]:
             verdicts = "; ".join(f"{k}: {v}" for k, v in run.verdicts.items())
-            lines.append(f"Run {run.id} ({run.category}, {run.status}"
-                         f"{', ' + run.created_at[:10] if run.created_at else ''})"
-                         + (f" — {verdicts}" if verdicts else ""))
-        self.latest.setText("\n".join(lines) or "No analyses yet. Run a check with "
-                            "Analysis → Run a check… (Ctrl+R).")
+            lines.append(
+                f"Run {run.id} ({run.category}, {run.status}"
+                f"{', ' + run.created_at[:10] if run.created_at else ''})"
+                + (f" — {verdicts}" if verdicts else "")
+            )
+        self.latest.setText(
+            "\n".join(lines)
+            or "No analyses yet. Run a check with Analysis → Run a check… (Ctrl+R)."
+        )
         self.findings.setText(", ".join(f"{n} {k}" for k, n in findings.items()) or "none")

@@ -56,11 +56,16 @@ class PoliciesView(QWidget):
         self.policy_table = make_table("Policy versions", self)
         self.policy_table.setModel(self.policies)
         self.policy_table.selectionModel().selectionChanged.connect(lambda *_: self.load_clauses())
-        self.clauses: RecordTableModel[ClauseView] = RecordTableModel([
-            Column("No.", lambda c: c.number),
-            Column("Heading", lambda c: c.heading, tooltip=lambda c: c.text[:400]),
-            Column("Categories", lambda c: " · ".join(self._label(t["category"]) for t in c.tags)),
-        ], self)
+        self.clauses: RecordTableModel[ClauseView] = RecordTableModel(
+            [
+                Column("No.", lambda c: c.number),
+                Column("Heading", lambda c: c.heading, tooltip=lambda c: c.text[:400]),
+                Column(
+                    "Categories", lambda c: " · ".join(self._label(t["category"]) for t in c.tags)
+                ),
+            ],
+            self,
+        )
         self.clause_table = make_table("Clauses", self)
         self.clause_table.setModel(self.clauses)
         self.clause_table.selectionModel().selectionChanged.connect(lambda *_: self._show_clause())
@@ -90,7 +95,8 @@ class PoliciesView(QWidget):
         self.tag_category.setAccessibleName("Category to add or remove")
         self.tag_category.setMinimumContentsLength(24)
         self.tag_category.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.add_tag = QPushButton("&Add category", self)
         self.add_tag.setAccessibleName("Add the category to the clause")
         self.add_tag.clicked.connect(lambda: self.correct(add=True))
@@ -151,8 +157,9 @@ class PoliciesView(QWidget):
         self.category.addItem("All categories", None)
         for c in taxonomy.categories:
             self.category.addItem(c.label, c.id)
-            self.category.setItemData(self.category.count() - 1, c.description,
-                                      Qt.ItemDataRole.ToolTipRole)
+            self.category.setItemData(
+                self.category.count() - 1, c.description, Qt.ItemDataRole.ToolTipRole
+            )
             self.tag_category.addItem(c.label, c.id)
         self.category.blockSignals(False)
 
@@ -218,8 +225,13 @@ class PoliciesView(QWidget):
         for t in clause.tags if clause else []:
             cues = ", ".join(t.get("cues") or []) or "added by a reviewer"
             tip = f"Score {t['score']:.2f}; cue phrases: {cues}; {t['status']}"
-            items.append((self._label(t["category"]), tip,
-                          "reviewer" if t["source"] == "reviewer" else t["status"]))
+            items.append(
+                (
+                    self._label(t["category"]),
+                    tip,
+                    "reviewer" if t["source"] == "reviewer" else t["status"],
+                )
+            )
         self.chips.set_chips(items)
         self._enable()
 
@@ -239,9 +251,16 @@ class PoliciesView(QWidget):
         if clause is None or not category:
             return
         verb = "Add" if add else "Remove"
-        self.host.run_write(correct_tag, self.host.case_file, clause.id, category, add=add,
-                            actor=self.host.reviewer(), label=f"{verb} {category} on clause "
-                            f"{clause.number}", on_done=lambda _r: self.load_clauses())
+        self.host.run_write(
+            correct_tag,
+            self.host.case_file,
+            clause.id,
+            category,
+            add=add,
+            actor=self.host.reviewer(),
+            label=f"{verb} {category} on clause {clause.number}",
+            on_done=lambda _r: self.load_clauses(),
+        )
 
     def show_in_force(self) -> None:
         """Name the version of the selected document that was in force on the chosen date."""
@@ -259,10 +278,14 @@ class PoliciesView(QWidget):
             self.in_force.setText(str(exc))
             return
         if hit is None:
-            self.in_force.setText(f"No version of {policy.provider} {policy.title} in this case "
-                                  f"was in force on {when.isoformat()}.")
+            self.in_force.setText(
+                f"No version of {policy.provider} {policy.title} in this case "
+                f"was in force on {when.isoformat()}."
+            )
             return
-        self.in_force.setText(f"On {when.isoformat()}, {hit.provider} {hit.title} version "
-                              f"{hit.version} was in force (from "
-                              f"{hit.effective_from.isoformat() if hit.effective_from else '?'}).")
+        self.in_force.setText(
+            f"On {when.isoformat()}, {hit.provider} {hit.title} version "
+            f"{hit.version} was in force (from "
+            f"{hit.effective_from.isoformat() if hit.effective_from else '?'})."
+        )
         self.select_policy(hit.id)

@@ -54,7 +54,7 @@ TRANSCRIPT_ROLES = ("protected-answers", "control-answers", "probes", "other")
 ROLE_HELP = {
     "suspect": "The model you suspect was trained on the protected model's outputs.",
     "reference": "A model known to be independent of the protected model: one of the control "
-                 "panel every result is compared with.",
+    "panel every result is compared with.",
     "protected": "The protected model itself (needed for the white-box distribution check).",
     "base": "A public base model the suspect may have been fine-tuned from (lineage check).",
     "experiment-student": "A model you distilled yourself in an experiment.",
@@ -128,13 +128,18 @@ class ChoosePage(QWizardPage):
         self.kinds = kinds
         only_policy = kinds == (POLICY,)
         self.setTitle("Choose the terms document" if only_policy else "Choose the evidence")
-        self.setSubTitle("A terms-of-service document: .txt, .md, .html, .pdf or .docx."
-                         if only_policy else
-                         "A model folder (Hugging Face: config.json, *.safetensors and the "
-                         "tokenizer), an .onnx file, a transcript file (.jsonl or .csv) or a "
-                         "terms-of-service document (.txt, .md, .html, .pdf, .docx).")
-        self.path = _line("Path of the evidence", self, "Type a path, choose below, or drop a "
-                                                        "file on the main window")
+        self.setSubTitle(
+            "A terms-of-service document: .txt, .md, .html, .pdf or .docx."
+            if only_policy
+            else "A model folder (Hugging Face: config.json, *.safetensors and the "
+            "tokenizer), an .onnx file, a transcript file (.jsonl or .csv) or a "
+            "terms-of-service document (.txt, .md, .html, .pdf, .docx)."
+        )
+        self.path = _line(
+            "Path of the evidence",
+            self,
+            "Type a path, choose below, or drop a file on the main window",
+        )
         self.path.textChanged.connect(self._changed)
         self.file_button = QPushButton("Choose a &file…", self)
         self.file_button.setAccessibleName("Choose a file")
@@ -177,11 +182,14 @@ class ChoosePage(QWizardPage):
             self.kind.setText("Nothing exists at this path yet.")
         else:
             kind = detect_kind(path)
-            self.kind.setText(f"This looks like {KIND_TITLES[kind]}." if kind in self.kinds
-                              else "This is not a kind of evidence this wizard imports.")
+            self.kind.setText(
+                f"This looks like {KIND_TITLES[kind]}."
+                if kind in self.kinds
+                else "This is not a kind of evidence this wizard imports."
+            )
         self.completeChanged.emit()
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt override
+    def isComplete(self) -> bool:
         path = self.chosen()
         return path is not None and path.exists() and detect_kind(path) in self.kinds
 
@@ -190,8 +198,13 @@ class FoundPage(JobPage):
     """Step 2: what core found in the file (a job: a big PDF or transcript takes a moment)."""
 
     def __init__(self, wizard: AddEvidenceWizard) -> None:
-        super().__init__("What I found", "Read only: nothing is imported yet.",
-                         wizard.start_inspection, wizard, compact=True)
+        super().__init__(
+            "What I found",
+            "Read only: nothing is imported yet.",
+            wizard.start_inspection,
+            wizard,
+            compact=True,
+        )
         self.found: Found | None = None
         self.form = QFormLayout()
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -203,7 +216,7 @@ class FoundPage(JobPage):
         self.body.addWidget(self.warnings)
         self.body.addStretch(1)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         self.found = None
         while self.form.rowCount():
             self.form.removeRow(0)
@@ -213,8 +226,9 @@ class FoundPage(JobPage):
     def succeeded(self, result: Any) -> None:
         self.found = result
         assert isinstance(result, Found)
-        self.setSubTitle(f"{result.path.name} is {KIND_TITLES[result.kind]}. Read only: nothing "
-                         "is imported yet.")
+        self.setSubTitle(
+            f"{result.path.name} is {KIND_TITLES[result.kind]}. Read only: nothing is imported yet."
+        )
         for label, value in result.facts:
             shown = QLabel(value, self)
             shown.setAccessibleName(label)
@@ -260,41 +274,83 @@ class DetailsPage(QWizardPage):
         self.stack.addWidget(panel)
 
     def _model_panel(self) -> None:
-        self._panel(MODEL, [
-            ("role", "&Role in the case:", _combo("Role of the model", ARTIFACT_ROLES, self)),
-            ("name", "&Name:", _line("Name of the model", self)),
-            ("collector", "&Collected by:", _line("Who collected the model", self,
-                                                  "e.g. J. Doe, forensic examiner")),
-            ("collected_at", "Collected &on:", OptionalDate("Date the model was collected", self)),
-            ("method", "&How:", _line("How the model was obtained", self,
-                                      "e.g. produced in discovery; downloaded from …")),
-            ("notes", "No&tes:", _line("Notes on the model", self)),
-        ])
+        self._panel(
+            MODEL,
+            [
+                ("role", "&Role in the case:", _combo("Role of the model", ARTIFACT_ROLES, self)),
+                ("name", "&Name:", _line("Name of the model", self)),
+                (
+                    "collector",
+                    "&Collected by:",
+                    _line("Who collected the model", self, "e.g. J. Doe, forensic examiner"),
+                ),
+                (
+                    "collected_at",
+                    "Collected &on:",
+                    OptionalDate("Date the model was collected", self),
+                ),
+                (
+                    "method",
+                    "&How:",
+                    _line(
+                        "How the model was obtained",
+                        self,
+                        "e.g. produced in discovery; downloaded from …",
+                    ),
+                ),
+                ("notes", "No&tes:", _line("Notes on the model", self)),
+            ],
+        )
 
     def _transcript_panel(self) -> None:
-        self._panel(TRANSCRIPTS, [
-            ("role", "&Role in the case:", _combo("Role of the transcripts", TRANSCRIPT_ROLES,
-                                                  self)),
-            ("name", "&Name:", _line("Name of the transcript set", self)),
-            ("source", "&How obtained:", _line("How the transcripts were obtained", self,
-                                               "e.g. captured from the provider's API")),
-            ("provider", "&Provider:", _line("Provider of the answering model", self)),
-            ("model_name", "&Model name:", _line("Name of the answering model", self)),
-            ("collector", "&Collected by:", _line("Who collected the transcripts", self)),
-            ("collected_at", "Collected &at:", OptionalDate("Time the transcripts were collected",
-                                                            self, with_time=True)),
-        ])
+        self._panel(
+            TRANSCRIPTS,
+            [
+                (
+                    "role",
+                    "&Role in the case:",
+                    _combo("Role of the transcripts", TRANSCRIPT_ROLES, self),
+                ),
+                ("name", "&Name:", _line("Name of the transcript set", self)),
+                (
+                    "source",
+                    "&How obtained:",
+                    _line(
+                        "How the transcripts were obtained",
+                        self,
+                        "e.g. captured from the provider's API",
+                    ),
+                ),
+                ("provider", "&Provider:", _line("Provider of the answering model", self)),
+                ("model_name", "&Model name:", _line("Name of the answering model", self)),
+                ("collector", "&Collected by:", _line("Who collected the transcripts", self)),
+                (
+                    "collected_at",
+                    "Collected &at:",
+                    OptionalDate("Time the transcripts were collected", self, with_time=True),
+                ),
+            ],
+        )
 
     def _policy_panel(self) -> None:
-        self._panel(POLICY, [
-            ("provider", "&Provider:", _line("Provider whose terms these are", self,
-                                             "e.g. Halcyon Labs")),
-            ("title", "&Title:", _line("Title of the document", self)),
-            ("version", "&Version:", _line("Version of the document", self, "e.g. 2025-06")),
-            ("effective_from", "In force &from:", OptionalDate("Date the version took effect",
-                                                               self)),
-            ("effective_to", "In force &until:", OptionalDate("Date the version ended", self)),
-        ])
+        self._panel(
+            POLICY,
+            [
+                (
+                    "provider",
+                    "&Provider:",
+                    _line("Provider whose terms these are", self, "e.g. Halcyon Labs"),
+                ),
+                ("title", "&Title:", _line("Title of the document", self)),
+                ("version", "&Version:", _line("Version of the document", self, "e.g. 2025-06")),
+                (
+                    "effective_from",
+                    "In force &from:",
+                    OptionalDate("Date the version took effect", self),
+                ),
+                ("effective_to", "In force &until:", OptionalDate("Date the version ended", self)),
+            ],
+        )
 
     def kind(self) -> str:
         wizard = self.wizard()
@@ -315,15 +371,19 @@ class DetailsPage(QWizardPage):
     def widget(self, key: str) -> Any:
         return self.panels[self.kind()][key]
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         kind = self.kind()
         wizard = self.wizard()
         found = wizard.found() if isinstance(wizard, AddEvidenceWizard) else None
         self.stack.setCurrentWidget(self.panels[kind]["_panel"])
-        self.setSubTitle({MODEL: "Its role, and where it came from (kept as chain of custody).",
-                          TRANSCRIPTS: "Their role, and how they were collected.",
-                          POLICY: "Whose terms, which version, and when it was in force. "
-                                  "Detected values are filled in: check them."}[kind])
+        self.setSubTitle(
+            {
+                MODEL: "Its role, and where it came from (kept as chain of custody).",
+                TRANSCRIPTS: "Their role, and how they were collected.",
+                POLICY: "Whose terms, which version, and when it was in force. "
+                "Detected values are filled in: check them.",
+            }[kind]
+        )
         defaults = dict(found.defaults) if found else {}
         defaults.update(getattr(wizard, "preset", {}) or {})
         for key, value in defaults.items():
@@ -343,7 +403,7 @@ class DetailsPage(QWizardPage):
     def _role_help(self, box: QComboBox) -> None:
         self.role_help.setText(ROLE_HELP.get(box.currentData() or "", ""))
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt override
+    def isComplete(self) -> bool:
         values = self.field_values()
         if self.kind() == POLICY:
             return bool(values.get("provider") and values.get("version") and values.get("title"))
@@ -354,16 +414,20 @@ class ImportPage(JobPage):
     """Step 4: hash and record, with progress (the same functions as the CLI)."""
 
     def __init__(self, wizard: AddEvidenceWizard) -> None:
-        super().__init__("Hash and import", "Every file is hashed (SHA-256) and recorded with an "
-                         "audit event; nothing is written if this stops or fails.",
-                         wizard.start_import, wizard)
+        super().__init__(
+            "Hash and import",
+            "Every file is hashed (SHA-256) and recorded with an "
+            "audit event; nothing is written if this stops or fails.",
+            wizard.start_import,
+            wizard,
+        )
         self.done = QLabel(self)
         self.done.setAccessibleName("Import result")
         self.done.setWordWrap(True)
         self.body.addWidget(self.done)
         self.body.addStretch(1)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         self.done.setText("")
         super().initializePage()
 
@@ -371,8 +435,10 @@ class ImportPage(JobPage):
         wizard = self.wizard()
         kind = wizard.found().kind if isinstance(wizard, AddEvidenceWizard) else ""
         where = "Policies" if kind == POLICY else "Evidence"
-        self.done.setText(f"Imported (record {result}). It is listed in the {where} tab with its "
-                          "SHA-256; the audit log records the import.")
+        self.done.setText(
+            f"Imported (record {result}). It is listed in the {where} tab with its "
+            "SHA-256; the audit log records the import."
+        )
         if isinstance(wizard, AddEvidenceWizard):
             wizard.imported_id = int(result)
 
@@ -380,9 +446,14 @@ class ImportPage(JobPage):
 class AddEvidenceWizard(HostWizard):
     """Choose → What I found → About this evidence → Hash and import."""
 
-    def __init__(self, host: Host, path: Path | None = None,
-                 kinds: tuple[str, ...] = (MODEL, TRANSCRIPTS, POLICY),
-                 parent: QWidget | None = None, title: str = "Add evidence") -> None:
+    def __init__(
+        self,
+        host: Host,
+        path: Path | None = None,
+        kinds: tuple[str, ...] = (MODEL, TRANSCRIPTS, POLICY),
+        parent: QWidget | None = None,
+        title: str = "Add evidence",
+    ) -> None:
         super().__init__(host, title, "AddEvidenceWizard", parent)
         self.case_id = host.case_id
         self.imported_id: int | None = None
@@ -419,24 +490,53 @@ class AddEvidenceWizard(HostWizard):
         actor = self.host.reviewer()
         label = f"Import {found.path.name}"
         if found.kind == MODEL:
-            provenance = {"collector": v["collector"], "method": v["method"], "notes": v["notes"],
-                          "collected_at": v["collected_at"].isoformat()
-                          if v["collected_at"] else None}
-            return self.host.runner.run(lazy("core.evidence.importer", "import_model"), cf,
-                                        self.case_id, found.path, v["role"],
-                                        name=v["name"], provenance=provenance, actor=actor,
-                                        inspection=found.inspection, label=label)
+            provenance = {
+                "collector": v["collector"],
+                "method": v["method"],
+                "notes": v["notes"],
+                "collected_at": v["collected_at"].isoformat() if v["collected_at"] else None,
+            }
+            return self.host.runner.run(
+                lazy("core.evidence.importer", "import_model"),
+                cf,
+                self.case_id,
+                found.path,
+                v["role"],
+                name=v["name"],
+                provenance=provenance,
+                actor=actor,
+                inspection=found.inspection,
+                label=label,
+            )
         if found.kind == TRANSCRIPTS:
             return self.host.runner.run(
-                lazy("core.evidence.importer", "import_transcripts"), cf, self.case_id,
-                found.path, v["role"], name=v["name"], source=v["source"],
-                provider=v["provider"], model_name=v["model_name"], collector=v["collector"],
-                collected_at=v["collected_at"], actor=actor, label=label)
+                lazy("core.evidence.importer", "import_transcripts"),
+                cf,
+                self.case_id,
+                found.path,
+                v["role"],
+                name=v["name"],
+                source=v["source"],
+                provider=v["provider"],
+                model_name=v["model_name"],
+                collector=v["collector"],
+                collected_at=v["collected_at"],
+                actor=actor,
+                label=label,
+            )
         return self.host.runner.run(
-            lazy("core.policy.persist", "import_policy"), cf, self.case_id, found.path,
-            provider=v["provider"], title=v["title"], version=v["version"],
-            effective_from=v["effective_from"], effective_to=v["effective_to"], actor=actor,
-            label=label)
+            lazy("core.policy.persist", "import_policy"),
+            cf,
+            self.case_id,
+            found.path,
+            provider=v["provider"],
+            title=v["title"],
+            version=v["version"],
+            effective_from=v["effective_from"],
+            effective_to=v["effective_to"],
+            actor=actor,
+            label=label,
+        )
 
     def background_jobs(self) -> list[Job]:
         return [j for j in (self.importing.job,) if j is not None]

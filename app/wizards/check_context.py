@@ -26,41 +26,58 @@ class Question:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("outputs", "Was the suspect trained on the protected model's outputs?",
-             "Distillation: the suspect learned from answers the protected model gave. Tested "
-             "against a panel of independent reference models.",
-             ("likelihood", "identity", "similarity", "distribution")),
-    Question("weights", "Is the suspect derived from a base model's weights (a fine-tune)?",
-             "Lineage: the suspect started from the given base model's weights rather than from "
-             "an independent initialisation. Says nothing about training data.",
-             ("lineage",)),
-    Question("same", "Is the suspect the protected model itself, or a copy of it?",
-             "Copying: the suspect's weights derive from the protected model (lineage, with the "
-             "protected model as the base) and its next-token distributions agree with it. "
-             "Identical files also show as an identical SHA-256 in the Evidence tab.",
-             ("lineage", "distribution")),
+    Question(
+        "outputs",
+        "Was the suspect trained on the protected model's outputs?",
+        "Distillation: the suspect learned from answers the protected model gave. Tested "
+        "against a panel of independent reference models.",
+        ("likelihood", "identity", "similarity", "distribution"),
+    ),
+    Question(
+        "weights",
+        "Is the suspect derived from a base model's weights (a fine-tune)?",
+        "Lineage: the suspect started from the given base model's weights rather than from "
+        "an independent initialisation. Says nothing about training data.",
+        ("lineage",),
+    ),
+    Question(
+        "same",
+        "Is the suspect the protected model itself, or a copy of it?",
+        "Copying: the suspect's weights derive from the protected model (lineage, with the "
+        "protected model as the base) and its next-token distributions agree with it. "
+        "Identical files also show as an identical SHA-256 in the Evidence tab.",
+        ("lineage", "distribution"),
+    ),
 )
 
 CAN_SHOW = {
     "likelihood": "Can show that the suspect finds the protected model's own answers unusually "
-                  "likely compared with the reference models; cannot show how much it learned "
-                  "or from which requests.",
+    "likely compared with the reference models; cannot show how much it learned "
+    "or from which requests.",
     "identity": "Can show that the suspect calls itself by the protected model's name or uses "
-                "its habits more often than the references; cannot rule out a model that was "
-                "told to hide its origin.",
+    "its habits more often than the references; cannot rule out a model that was "
+    "told to hide its origin.",
     "similarity": "Can show that the suspect's own answers resemble the protected model's more "
-                  "than the references' do; cannot separate copying from a shared public "
-                  "source the panel lacks.",
+    "than the references' do; cannot separate copying from a shared public "
+    "source the panel lacks.",
     "distribution": "Can show that the suspect's next-token probabilities are closer to the "
-                    "protected model's than the references' are (both models local); cannot "
-                    "run without the protected model's weights and a shared tokenizer.",
+    "protected model's than the references' are (both models local); cannot "
+    "run without the protected model's weights and a shared tokenizer.",
     "lineage": "Can show that the suspect's weights derive from the given base model; cannot "
-               "say anything about training on the protected model's outputs.",
+    "say anything about training on the protected model's outputs.",
 }
 
 
-def fit_problem(check: str, *, references: int, protected_answers: bool, control_answers: bool,
-                protected_model: bool, base_model: bool, names: bool) -> str | None:
+def fit_problem(
+    check: str,
+    *,
+    references: int,
+    protected_answers: bool,
+    control_answers: bool,
+    protected_model: bool,
+    base_model: bool,
+    names: bool,
+) -> str | None:
     """Why a check cannot run with the chosen evidence (None: it fits)."""
     if check == "lineage":
         return None if base_model else "needs a base model (import one with role base)"
@@ -109,5 +126,11 @@ def load_check_context(cf: CaseFile, case_id: int, state: JobState) -> CheckCont
     transcripts = [c for c in choices if c.kind == "transcripts"]
     names = {t.id: transcript_names(cf, t.id) for t in transcripts}
     state.set_progress(100)
-    return CheckContext([c for c in choices if c.kind == "model"], transcripts, names,
-                        dict(SPECS), DEFAULT_TEMPLATE, DEFAULT_RESPONSE_PREFIX)
+    return CheckContext(
+        [c for c in choices if c.kind == "model"],
+        transcripts,
+        names,
+        dict(SPECS),
+        DEFAULT_TEMPLATE,
+        DEFAULT_RESPONSE_PREFIX,
+    )

@@ -73,11 +73,13 @@ class HostWizard(QWizard):
         self.setOption(QWizard.WizardOption.HaveHelpButton, False)
         self.resize(760, 560)
         self.jobs: list[Job] = []  # jobs started by this wizard's pages
-        for which, name_ in ((QWizard.WizardButton.NextButton, "Next page"),
-                             (QWizard.WizardButton.BackButton, "Previous page"),
-                             (QWizard.WizardButton.FinishButton, "Finish"),
-                             (QWizard.WizardButton.CancelButton, "Cancel the wizard"),
-                             (QWizard.WizardButton.CommitButton, "Start")):
+        for which, name_ in (
+            (QWizard.WizardButton.NextButton, "Next page"),
+            (QWizard.WizardButton.BackButton, "Previous page"),
+            (QWizard.WizardButton.FinishButton, "Finish"),
+            (QWizard.WizardButton.CancelButton, "Cancel the wizard"),
+            (QWizard.WizardButton.CommitButton, "Start"),
+        ):
             self.button(which).setAccessibleName(name_)
 
     def background_jobs(self) -> list[Job]:
@@ -96,8 +98,14 @@ class HostWizard(QWizard):
 class JobPage(QWizardPage):
     """Runs ``start()`` (which returns a Job) on entry; complete once the job succeeded."""
 
-    def __init__(self, title: str, subtitle: str, start: Callable[[], Job | None],
-                 parent: QWidget | None = None, compact: bool = False) -> None:
+    def __init__(
+        self,
+        title: str,
+        subtitle: str,
+        start: Callable[[], Job | None],
+        parent: QWidget | None = None,
+        compact: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.setTitle(title)
         self.setSubTitle(subtitle)
@@ -131,7 +139,7 @@ class JobPage(QWizardPage):
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self._tick)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         self._detach()
         self.result = None
         self._progress_visible(True)
@@ -153,7 +161,7 @@ class JobPage(QWizardPage):
         self._timer.start()
         self.completeChanged.emit()
 
-    def cleanupPage(self) -> None:  # noqa: N802 - Qt override
+    def cleanupPage(self) -> None:
         """Going back stops the job (imports and checks write nothing until they finish)."""
         if self.job is not None and not self.job.is_finished:
             self.job.cancel()
@@ -164,15 +172,17 @@ class JobPage(QWizardPage):
     def _detach(self) -> None:
         if self.job is None:
             return
-        for signal, slot in ((self.job.progress_changed, self._on_progress),
-                             (self.job.status_changed, self.status.setText),
-                             (self.job.finished, self._on_finished)):
+        for signal, slot in (
+            (self.job.progress_changed, self._on_progress),
+            (self.job.status_changed, self.status.setText),
+            (self.job.finished, self._on_finished),
+        ):
             try:
                 signal.disconnect(slot)
             except (RuntimeError, TypeError):
                 pass
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt override
+    def isComplete(self) -> bool:
         return self.job is not None and self.job.outcome == DONE
 
     def cancel(self) -> None:
@@ -209,8 +219,11 @@ class JobPage(QWizardPage):
         elif job.error is not None:
             show_message(self.error, f"{job.label} failed: {job.error}")
         else:
-            show_message(self.error, "Stopped. Nothing was changed; go back to change the "
-                                     "settings, or close the wizard.")
+            show_message(
+                self.error,
+                "Stopped. Nothing was changed; go back to change the "
+                "settings, or close the wizard.",
+            )
         self.completeChanged.emit()
 
     def _progress_visible(self, visible: bool) -> None:

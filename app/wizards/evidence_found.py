@@ -77,8 +77,10 @@ def _model(path: Path) -> Found:
         facts.append(("Weight types", ", ".join(d["dtypes"])))
     warnings = []
     if d.get("ignored_pickles"):
-        warnings.append("Pickled weight files are present and will be ignored: "
-                        + ", ".join(d["ignored_pickles"]))
+        warnings.append(
+            "Pickled weight files are present and will be ignored: "
+            + ", ".join(d["ignored_pickles"])
+        )
     return Found(MODEL, info.root, facts, {"name": info.root.name}, warnings, info)
 
 
@@ -103,19 +105,35 @@ def _transcripts(path: Path, state: JobState) -> Found:
     if count == 0:
         raise EvidenceError(f"{path.name} holds no prompt/response records.")
     meta = first.meta if first else {}
-    facts = [("Records", f"{count:,} ({with_response:,} with a response)"),
-             ("File size", _size(path.stat().st_size)),
-             ("Model named in the file", str(meta.get("model") or "not stated")),
-             ("Provider named in the file", str(meta.get("provider") or "not stated")),
-             ("Collected", f"{earliest:%Y-%m-%d %H:%M} to {latest:%Y-%m-%d %H:%M} UTC"
-              if earliest and latest else "no timestamps in the records")]
+    facts = [
+        ("Records", f"{count:,} ({with_response:,} with a response)"),
+        ("File size", _size(path.stat().st_size)),
+        ("Model named in the file", str(meta.get("model") or "not stated")),
+        ("Provider named in the file", str(meta.get("provider") or "not stated")),
+        (
+            "Collected",
+            f"{earliest:%Y-%m-%d %H:%M} to {latest:%Y-%m-%d %H:%M} UTC"
+            if earliest and latest
+            else "no timestamps in the records",
+        ),
+    ]
     role = "protected-answers" if with_response == count else "probes"
-    defaults = {"name": path.stem, "role": role, "provider": str(meta.get("provider") or ""),
-                "model_name": str(meta.get("model") or ""),
-                "collector": str(meta.get("collector") or ""), "collected_at": earliest}
-    warnings = [] if with_response in (0, count) else [
-        f"{count - with_response} record(s) have no response; import them as probes, or fix "
-        "the file to import answers."]
+    defaults = {
+        "name": path.stem,
+        "role": role,
+        "provider": str(meta.get("provider") or ""),
+        "model_name": str(meta.get("model") or ""),
+        "collector": str(meta.get("collector") or ""),
+        "collected_at": earliest,
+    }
+    warnings = (
+        []
+        if with_response in (0, count)
+        else [
+            f"{count - with_response} record(s) have no response; import them as probes, or fix "
+            "the file to import answers."
+        ]
+    )
     return Found(TRANSCRIPTS, path, facts, defaults, warnings)
 
 
@@ -125,19 +143,29 @@ def _policy(path: Path, state: JobState) -> Found:
 
     doc = extract_text(path, state.sub(0, 90))
     clauses = segment(doc.text)
-    facts = [("Format", doc.source_format.upper()),
-             ("Title (detected)", doc.title_guess or "not found"),
-             ("Version (detected)", doc.detected_version or "not stated"),
-             ("In force from (detected)", doc.detected_effective_from.isoformat()
-              if doc.detected_effective_from else "not stated"),
-             ("In force until (detected)", doc.detected_effective_to.isoformat()
-              if doc.detected_effective_to else "not stated"),
-             ("Clauses found", f"{len(clauses)}"),
-             ("Text", f"{len(doc.text):,} characters" + (f", {doc.pages} page(s)"
-                                                         if doc.pages else ""))]
-    defaults = {"title": doc.title_guess or path.stem, "version": doc.detected_version or "",
-                "effective_from": doc.detected_effective_from,
-                "effective_to": doc.detected_effective_to}
+    facts = [
+        ("Format", doc.source_format.upper()),
+        ("Title (detected)", doc.title_guess or "not found"),
+        ("Version (detected)", doc.detected_version or "not stated"),
+        (
+            "In force from (detected)",
+            doc.detected_effective_from.isoformat()
+            if doc.detected_effective_from
+            else "not stated",
+        ),
+        (
+            "In force until (detected)",
+            doc.detected_effective_to.isoformat() if doc.detected_effective_to else "not stated",
+        ),
+        ("Clauses found", f"{len(clauses)}"),
+        ("Text", f"{len(doc.text):,} characters" + (f", {doc.pages} page(s)" if doc.pages else "")),
+    ]
+    defaults = {
+        "title": doc.title_guess or path.stem,
+        "version": doc.detected_version or "",
+        "effective_from": doc.detected_effective_from,
+        "effective_to": doc.detected_effective_to,
+    }
     return Found(POLICY, path, facts, defaults, list(doc.warnings))
 
 
@@ -158,6 +186,7 @@ def inspect_evidence(path: Path, state: JobState) -> Found:
         raise EvidenceError(
             f"{path.name} is not a kind of evidence Distill Audit reads. Choose a model folder, "
             "an .onnx file, a transcript file (.jsonl or .csv) or a terms document (.txt, .md, "
-            ".html, .pdf or .docx).")
+            ".html, .pdf or .docx)."
+        )
     state.set_progress(100)
     return found

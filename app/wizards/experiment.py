@@ -60,23 +60,30 @@ def run_sweep(cf: CaseFile, case_id: int, choices: dict[str, Any], state: JobSta
     from core.distill.calibration import CalibrationSpec, run_calibration
     from core.distill.spec import TrainingSettings
 
-    values = {k: v for k, v in choices.items()
-              if k in CalibrationSpec.__dataclass_fields__ and k != "training"}
+    values = {
+        k: v
+        for k, v in choices.items()
+        if k in CalibrationSpec.__dataclass_fields__ and k != "training"
+    }
     values["samples"] = tuple(choices["sweep_samples"])
     spec = CalibrationSpec(**values, training=TrainingSettings(**choices["training"]))
     return [run_calibration(cf, case_id, spec, state)]
 
 
-def run_experiments(cf: CaseFile, case_id: int, choices: dict[str, Any],
-                    state: JobState) -> list[Any]:
+def run_experiments(
+    cf: CaseFile, case_id: int, choices: dict[str, Any], state: JobState
+) -> list[Any]:
     """Job body: each student in turn (the student, then its control twin), as the CLI does;
     or, when asked, the calibration sweep of the checks."""
     from core.distill.experiment import run_experiment
 
     if choices.get("sweep_samples"):
         return run_sweep(cf, case_id, choices, state)
-    choices = {k: v for k, v in choices.items()
-               if k not in ("sweep_samples", "references", "replicates", "n_probes")}
+    choices = {
+        k: v
+        for k, v in choices.items()
+        if k not in ("sweep_samples", "references", "replicates", "n_probes")
+    }
     specs = build_specs(dict(choices))
     outcomes = []
     for number, spec in enumerate(specs):
@@ -86,8 +93,13 @@ def run_experiments(cf: CaseFile, case_id: int, choices: dict[str, Any],
     return outcomes
 
 
-def _combo(name: str, parent: QWidget, items: list[EvidenceChoice], optional: bool = False,
-           prefer: tuple[str, ...] = ()) -> QComboBox:
+def _combo(
+    name: str,
+    parent: QWidget,
+    items: list[EvidenceChoice],
+    optional: bool = False,
+    prefer: tuple[str, ...] = (),
+) -> QComboBox:
     box = QComboBox(parent)
     box.setAccessibleName(name)
     box.setMinimumContentsLength(30)
@@ -108,8 +120,9 @@ class ModelsPage(QWizardPage):
     def __init__(self, wizard: ExperimentWizard) -> None:
         super().__init__(wizard)
         self.setTitle("Teacher and student")
-        self.setSubTitle("The teacher plays the protected model; the student plays the "
-                         "suspect's starting point.")
+        self.setSubTitle(
+            "The teacher plays the protected model; the student plays the suspect's starting point."
+        )
         models = wizard.models
         self.teacher = _combo("Teacher model", self, models, optional=True, prefer=("protected",))
         self.base = _combo("Base model to fine-tune", self, models, prefer=("base",))
@@ -145,7 +158,7 @@ class ModelsPage(QWizardPage):
         self.tokenizer.setEnabled(not base)
         self.completeChanged.emit()
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt override
+    def isComplete(self) -> bool:
         return not self.use_base.isChecked() or self.base.currentData() is not None
 
 
@@ -155,12 +168,15 @@ class DataPage(QWizardPage):
     def __init__(self, wizard: ExperimentWizard) -> None:
         super().__init__(wizard)
         self.setTitle("Training data")
-        self.setSubTitle("Captured answers are used as they are; the control answers train a "
-                         "twin the same way, to measure false positives.")
+        self.setSubTitle(
+            "Captured answers are used as they are; the control answers train a "
+            "twin the same way, to measure false positives."
+        )
         sets = wizard.transcripts
         self.answers = _combo("Teacher's answers", self, sets, prefer=("protected-answers",))
-        self.controls = _combo("Control answers for the twin", self, sets, optional=True,
-                               prefer=("control-answers",))
+        self.controls = _combo(
+            "Control answers for the twin", self, sets, optional=True, prefer=("control-answers",)
+        )
         self.samples = QSpinBox(self)
         self.samples.setAccessibleName("Training samples (0: all)")
         self.samples.setRange(0, 10_000_000)
@@ -170,12 +186,17 @@ class DataPage(QWizardPage):
         self.method.setAccessibleName("Distillation method")
         self.method.addItem("sequence level (fine-tune on the answers)", "sequence")
         self.method.addItem("logit level (match the teacher's distributions)", "logit")
-        self.sweep = QCheckBox("Calibrate the checks: a &sweep of students at several sample "
-                               "counts, each with its control twin", self)
+        self.sweep = QCheckBox(
+            "Calibrate the checks: a &sweep of students at several sample "
+            "counts, each with its control twin",
+            self,
+        )
         self.sweep.setAccessibleName("Run a calibration sweep")
-        self.sweep.setToolTip("Measures how often the checks detect a distilled student (and "
-                              "flag an innocent twin) against the case's reference models; the "
-                              "report quotes these rates.")
+        self.sweep.setToolTip(
+            "Measures how often the checks detect a distilled student (and "
+            "flag an innocent twin) against the case's reference models; the "
+            "report quotes these rates."
+        )
         self.sweep_samples = QLineEdit("0, 2, 5, 10, 25, 50, all", self)
         self.sweep_samples.setAccessibleName("Sample counts of the sweep")
         self.replicates = QSpinBox(self)
@@ -188,8 +209,12 @@ class DataPage(QWizardPage):
         self.probes.setValue(50)
         refs = [e.name for e in wizard.models if e.role == "reference"]
         self.references = [e.path for e in wizard.models if e.role == "reference"]
-        self.panel = QLabel(f"Reference panel: {', '.join(refs)}" if refs else
-                            "No reference models in the case: a sweep needs them.", self)
+        self.panel = QLabel(
+            f"Reference panel: {', '.join(refs)}"
+            if refs
+            else "No reference models in the case: a sweep needs them.",
+            self,
+        )
         self.panel.setAccessibleName("Reference panel of the sweep")
         self.panel.setWordWrap(True)
         form = QFormLayout(self)
@@ -202,8 +227,12 @@ class DataPage(QWizardPage):
         form.addRow("Seeds &per count:", self.replicates)
         form.addRow("Held-out &probes:", self.probes)
         form.addRow(self.panel)
-        for signal in (self.answers.currentIndexChanged, self.controls.currentIndexChanged,
-                       self.sweep.toggled, self.sweep_samples.textChanged):
+        for signal in (
+            self.answers.currentIndexChanged,
+            self.controls.currentIndexChanged,
+            self.sweep.toggled,
+            self.sweep_samples.textChanged,
+        ):
             signal.connect(lambda *_: self._changed())
         self._changed()
 
@@ -226,12 +255,15 @@ class DataPage(QWizardPage):
                 return None
         return counts or None
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt override
+    def isComplete(self) -> bool:
         if self.answers.currentData() is None:
             return False
         if self.sweep.isChecked():
-            return (self.controls.currentData() is not None and bool(self.references)
-                    and self.sample_counts() is not None)
+            return (
+                self.controls.currentData() is not None
+                and bool(self.references)
+                and self.sample_counts() is not None
+            )
         return True
 
 
@@ -241,8 +273,10 @@ class TrainingPage(QWizardPage):
     def __init__(self, wizard: ExperimentWizard) -> None:
         super().__init__(wizard)
         self.setTitle("Training")
-        self.setSubTitle("Checkpoints are written as it goes: a stopped experiment can be "
-                         "resumed from the command line (experiment resume).")
+        self.setSubTitle(
+            "Checkpoints are written as it goes: a stopped experiment can be "
+            "resumed from the command line (experiment resume)."
+        )
         self.steps = QSpinBox(self)
         self.steps.setAccessibleName("Training steps (0: from the epochs)")
         self.steps.setRange(0, 1_000_000)
@@ -277,7 +311,7 @@ class TrainingPage(QWizardPage):
         form.addRow(self.onnx)
         form.addRow("Saved in:", self.out)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         wizard = self.wizard()
         if isinstance(wizard, ExperimentWizard) and wizard.host.case_file is not None:
             cf = wizard.host.case_file
@@ -286,15 +320,20 @@ class TrainingPage(QWizardPage):
 
 class RunExperimentPage(JobPage):
     def __init__(self, wizard: ExperimentWizard) -> None:
-        super().__init__("Distilling", "Training runs on this machine; you can close the wizard "
-                         "and follow it in the jobs panel.", wizard.start, wizard)
+        super().__init__(
+            "Distilling",
+            "Training runs on this machine; you can close the wizard "
+            "and follow it in the jobs panel.",
+            wizard.start,
+            wizard,
+        )
         self.done = QLabel(self)
         self.done.setAccessibleName("Experiment result")
         self.done.setWordWrap(True)
         self.body.addWidget(self.done)
         self.body.addStretch(1)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         self.done.setText("")
         super().initializePage()
 
@@ -308,12 +347,16 @@ class RunExperimentPage(JobPage):
             return
         texts = [_experiment_text(run_details(cf, outcome.run_id)) for outcome in result]
         if len(result) == 1 and hasattr(result[0], "summary") and "points" in result[0].summary:
-            texts.append("The measured rates are in the Analyses tab (chart) and the report's "
-                         "validation section.")
+            texts.append(
+                "The measured rates are in the Analyses tab (chart) and the report's "
+                "validation section."
+            )
         if isinstance(wizard, ExperimentWizard):
             wizard.run_ids = [o.run_id for o in result]
-        self.done.setText("\n\n".join(texts) + "\n\nThe students are in the Evidence tab (role "
-                          "experiment-student); run a check on them to measure the checks.")
+        self.done.setText(
+            "\n\n".join(texts) + "\n\nThe students are in the Evidence tab (role "
+            "experiment-student); run a check on them to measure the checks."
+        )
 
 
 class ExperimentWizard(HostWizard):
@@ -324,8 +367,11 @@ class ExperimentWizard(HostWizard):
         from app.case_data import evidence_choices
 
         self.case_id = host.case_id
-        choices = (evidence_choices(host.case_file, host.case_id)
-                   if host.case_file is not None and host.case_id is not None else [])
+        choices = (
+            evidence_choices(host.case_file, host.case_id)
+            if host.case_file is not None and host.case_id is not None
+            else []
+        )
         self.models = [c for c in choices if c.kind == "model" and c.role != "experiment-student"]
         self.transcripts = [c for c in choices if c.kind == "transcripts"]
         self.run_ids: list[int] = []
@@ -346,14 +392,24 @@ class ExperimentWizard(HostWizard):
             "student": m.base.currentData() if use_base else None,
             "student_preset": None if use_base else m.preset.currentText(),
             "tokenizer": m.tokenizer.currentData() or "teacher",
-            "transcripts": d.answers.currentData(), "controls": d.controls.currentData(),
-            "method": d.method.currentData(), "samples": d.samples.value() or None,
-            "seed": t.seed.value(), "onnx": t.onnx.isChecked(), "label": "GUI experiment",
-            "training": {"steps": t.steps.value() or None, "epochs": t.epochs.value(),
-                         "batch_size": t.batch.value(), "threads": t.threads.value()},
+            "transcripts": d.answers.currentData(),
+            "controls": d.controls.currentData(),
+            "method": d.method.currentData(),
+            "samples": d.samples.value() or None,
+            "seed": t.seed.value(),
+            "onnx": t.onnx.isChecked(),
+            "label": "GUI experiment",
+            "training": {
+                "steps": t.steps.value() or None,
+                "epochs": t.epochs.value(),
+                "batch_size": t.batch.value(),
+                "threads": t.threads.value(),
+            },
             "sweep_samples": d.sample_counts() if d.sweep.isChecked() else None,
-            "references": tuple(d.references), "replicates": d.replicates.value(),
-            "n_probes": d.probes.value()}
+            "references": tuple(d.references),
+            "replicates": d.replicates.value(),
+            "n_probes": d.probes.value(),
+        }
 
     def start(self) -> Job | None:
         if self.host.case_file is None or self.case_id is None:
@@ -361,8 +417,9 @@ class ExperimentWizard(HostWizard):
         choices = self.choices()
         name = Path(choices["transcripts"] or "answers").name
         what = "Calibrate the checks on" if choices["sweep_samples"] else "Distil a student from"
-        return self.host.runner.run(run_experiments, self.host.case_file, self.case_id, choices,
-                                    label=f"{what} {name}")
+        return self.host.runner.run(
+            run_experiments, self.host.case_file, self.case_id, choices, label=f"{what} {name}"
+        )
 
     def background_jobs(self) -> list[Job]:
         return [j for j in (self.run_page.job,) if j is not None]

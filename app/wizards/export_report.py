@@ -38,16 +38,34 @@ def preview_lines(data: Any) -> list[tuple[str, str]]:
     v = data.verification
     return [
         ("Case", f"{data.case.reference} — {data.case.title}"),
-        ("Evidence", f"{kinds['model']} model(s), {kinds['transcripts']} transcript set(s), "
-                     f"{kinds['policy']} terms document(s)"),
-        ("Evidence re-hashed now", f"{v.files_checked} file(s): "
-                                   + ("all match" if v.ok else f"{len(v.problems)} problem(s)")),
-        ("Audit chain", f"intact, {data.chain.events} events" if data.chain.ok else
-                        f"BROKEN at event {data.chain.first_broken_id}"),
-        ("Checks", f"{len(data.checks)} check result(s) in {len({c.run_id for c in data.checks})} "
-                   "run(s)" if data.checks else data.notes.get("results", "none")),
-        ("Validation", f"{len(data.calibration)} measured rate(s)" if data.calibration
-                       else data.notes.get("validation", "no calibration run")),
+        (
+            "Evidence",
+            f"{kinds['model']} model(s), {kinds['transcripts']} transcript set(s), "
+            f"{kinds['policy']} terms document(s)",
+        ),
+        (
+            "Evidence re-hashed now",
+            f"{v.files_checked} file(s): "
+            + ("all match" if v.ok else f"{len(v.problems)} problem(s)"),
+        ),
+        (
+            "Audit chain",
+            f"intact, {data.chain.events} events"
+            if data.chain.ok
+            else f"BROKEN at event {data.chain.first_broken_id}",
+        ),
+        (
+            "Checks",
+            f"{len(data.checks)} check result(s) in {len({c.run_id for c in data.checks})} run(s)"
+            if data.checks
+            else data.notes.get("results", "none"),
+        ),
+        (
+            "Validation",
+            f"{len(data.calibration)} measured rate(s)"
+            if data.calibration
+            else data.notes.get("validation", "no calibration run"),
+        ),
         ("Findings", f"{f['accepted']} accepted, {f['draft']} draft, {f['rejected']} rejected"),
         ("Clause mapping", f"{len(data.clause_links)} link(s) to terms clauses"),
         ("Main limitation", data.main_limitation or "—"),
@@ -56,15 +74,20 @@ def preview_lines(data: Any) -> list[tuple[str, str]]:
 
 class PreviewPage(JobPage):
     def __init__(self, wizard: ExportReportWizard) -> None:
-        super().__init__("What the report will hold", "Read only: the evidence is re-hashed and "
-                         "the audit chain verified, as the export will do.",
-                         wizard.start_preview, wizard, compact=True)
+        super().__init__(
+            "What the report will hold",
+            "Read only: the evidence is re-hashed and "
+            "the audit chain verified, as the export will do.",
+            wizard.start_preview,
+            wizard,
+            compact=True,
+        )
         self.form = QFormLayout()
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.body.addLayout(self.form)
         self.body.addStretch(1)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         while self.form.rowCount():
             self.form.removeRow(0)
         super().initializePage()
@@ -81,8 +104,10 @@ class FilesPage(QWizardPage):
     def __init__(self, wizard: ExportReportWizard) -> None:
         super().__init__(wizard)
         self.setTitle("Where to save it")
-        self.setSubTitle("The PDF for the reader; the JSON bundle and CSV tables carry the same "
-                         "data for other tools. Existing files are replaced.")
+        self.setSubTitle(
+            "The PDF for the reader; the JSON bundle and CSV tables carry the same "
+            "data for other tools. Existing files are replaced."
+        )
         self.pdf = QLineEdit(self)
         self.pdf.setAccessibleName("PDF file")
         self.pdf.textChanged.connect(self.completeChanged)
@@ -110,7 +135,7 @@ class FilesPage(QWizardPage):
         form.addRow("Prepared &by:", self.prepared_by)
         form.addRow(self.error)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         wizard = self.wizard()
         assert isinstance(wizard, ExportReportWizard)
         if not self.pdf.text():
@@ -121,8 +146,9 @@ class FilesPage(QWizardPage):
 
     def _browse(self) -> None:
         wizard = self.wizard()
-        ask = getattr(wizard.host, "ask_save_path", None) if isinstance(wizard, HostWizard) \
-            else None
+        ask = (
+            getattr(wizard.host, "ask_save_path", None) if isinstance(wizard, HostWizard) else None
+        )
         chosen = ask("report", self.pdf.text()) if ask else None
         if chosen is not None:
             self.pdf.setText(str(chosen))
@@ -131,10 +157,13 @@ class FilesPage(QWizardPage):
         pdf = Path(self.pdf.text().strip()).expanduser()
         if pdf.suffix.lower() != ".pdf":
             pdf = pdf.with_suffix(".pdf")
-        return (pdf, pdf.with_suffix(".json") if self.with_json.isChecked() else None,
-                pdf.with_name(pdf.stem + "-tables") if self.with_csv.isChecked() else None)
+        return (
+            pdf,
+            pdf.with_suffix(".json") if self.with_json.isChecked() else None,
+            pdf.with_name(pdf.stem + "-tables") if self.with_csv.isChecked() else None,
+        )
 
-    def validatePage(self) -> bool:  # noqa: N802 - Qt override
+    def validatePage(self) -> bool:
         pdf = self.paths()[0]
         if not pdf.parent.is_dir():
             show_message(self.error, f"The folder {pdf.parent} does not exist.")
@@ -142,14 +171,19 @@ class FilesPage(QWizardPage):
         show_message(self.error, "")
         return True
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt override
+    def isComplete(self) -> bool:
         return bool(self.pdf.text().strip())
 
 
 class ExportPage(JobPage):
     def __init__(self, wizard: ExportReportWizard) -> None:
-        super().__init__("Exporting", "All files are written, or none; the export is recorded "
-                         "in the audit log with the files' SHA-256.", wizard.start_export, wizard)
+        super().__init__(
+            "Exporting",
+            "All files are written, or none; the export is recorded "
+            "in the audit log with the files' SHA-256.",
+            wizard.start_export,
+            wizard,
+        )
         self.done = QLabel(self)
         self.done.setAccessibleName("Export result")
         self.done.setWordWrap(True)
@@ -165,15 +199,19 @@ class ExportPage(JobPage):
         wizard = self.wizard()
         if isinstance(wizard, ExportReportWizard):
             wizard.export = result
-        lines = [f"Report {result.report_id}: {result.pages} page(s), written to "
-                 f"{result.pdf_path} (SHA-256 {result.pdf_sha256[:16]}…)."]
+        lines = [
+            f"Report {result.report_id}: {result.pages} page(s), written to "
+            f"{result.pdf_path} (SHA-256 {result.pdf_sha256[:16]}…)."
+        ]
         if result.json_path:
             lines.append(f"JSON bundle: {result.json_path}.")
         if result.csv_files:
             lines.append(f"CSV tables: {len(result.csv_files)} file(s).")
         if not result.evidence_ok:
-            lines.append("Warning: some evidence files no longer match their recorded hashes; "
-                         "the report says so.")
+            lines.append(
+                "Warning: some evidence files no longer match their recorded hashes; "
+                "the report says so."
+            )
         lines.append(f"Recorded as audit event {result.audit_event_id}.")
         self.done.setText("\n".join(lines))
         self.open_button.setEnabled(True)
@@ -204,20 +242,29 @@ class ExportReportWizard(HostWizard):
     def start_preview(self) -> Job | None:
         if self.host.case_file is None or self.case_id is None:
             return None
-        return self.host.runner.run(lazy("core.reports.gather", "gather_report_data"),
-                                    self.host.case_file, self.case_id,
-                                    prepared_by=self.host.reviewer(),
-                                    label="Preview the report")
+        return self.host.runner.run(
+            lazy("core.reports.gather", "gather_report_data"),
+            self.host.case_file,
+            self.case_id,
+            prepared_by=self.host.reviewer(),
+            label="Preview the report",
+        )
 
     def start_export(self) -> Job | None:
         if self.host.case_file is None or self.case_id is None:
             return None
         pdf, json_path, csv_dir = self.files.paths()
         return self.host.runner.run(
-            lazy("core.reports.export", "export_report"), self.host.case_file, self.case_id,
-            pdf, json_path=json_path, csv_dir=csv_dir,
-            prepared_by=self.files.prepared_by.text().strip(), actor=self.host.reviewer(),
-            label=f"Export {pdf.name}")
+            lazy("core.reports.export", "export_report"),
+            self.host.case_file,
+            self.case_id,
+            pdf,
+            json_path=json_path,
+            csv_dir=csv_dir,
+            prepared_by=self.files.prepared_by.text().strip(),
+            actor=self.host.reviewer(),
+            label=f"Export {pdf.name}",
+        )
 
     def background_jobs(self) -> list[Job]:
         return [j for j in (self.exporting.job,) if j is not None]

@@ -58,9 +58,14 @@ class ChangesPage(JobPage):
     """Clause-level changes between two versions, one row per clause; unchanged hidden."""
 
     def __init__(self, wizard: HostWizard, start: Any) -> None:
-        super().__init__("What changed", "Matched clause by clause (renumbered clauses are "
-                         "recognised); removed words struck through, added words in bold.",
-                         start, wizard, compact=True)
+        super().__init__(
+            "What changed",
+            "Matched clause by clause (renumbered clauses are "
+            "recognised); removed words struck through, added words in bold.",
+            start,
+            wizard,
+            compact=True,
+        )
         self.changes: list[Any] = []
         self.model: RecordTableModel[Any] = RecordTableModel(CHANGE_COLUMNS, self)
         self.table = make_table("Clause changes", self)
@@ -79,7 +84,7 @@ class ChangesPage(JobPage):
         self.body.addWidget(self.table, 2)
         self.body.addWidget(self.detail, 1)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         self.changes = []
         self.model.set_records([])
         self.detail.clear()
@@ -89,15 +94,20 @@ class ChangesPage(JobPage):
     def succeeded(self, result: Any) -> None:
         self.changes = list(result or [])
         kinds = [c.kind for c in self.changes]
-        self.summary.setText(f"{kinds.count('changed')} changed, {kinds.count('added')} added, "
-                             f"{kinds.count('removed')} removed, "
-                             f"{sum(c.renumbered for c in self.changes)} renumbered, "
-                             f"{kinds.count('unchanged')} unchanged clause(s).")
+        self.summary.setText(
+            f"{kinds.count('changed')} changed, {kinds.count('added')} added, "
+            f"{kinds.count('removed')} removed, "
+            f"{sum(c.renumbered for c in self.changes)} renumbered, "
+            f"{kinds.count('unchanged')} unchanged clause(s)."
+        )
         self._fill()
 
     def _fill(self) -> None:
-        shown = [c for c in self.changes if self.show_unchanged.isChecked()
-                 or c.kind != "unchanged" or c.renumbered]
+        shown = [
+            c
+            for c in self.changes
+            if self.show_unchanged.isChecked() or c.kind != "unchanged" or c.renumbered
+        ]
         self.model.set_records(shown)
         fit_columns(self.table, stretch=4, fit=(0, 1, 2, 3))
         if shown:
@@ -112,9 +122,15 @@ class ChangesPage(JobPage):
 def _start_diff(host: Host, old_id: int | None, new_id: int | None) -> Job | None:
     if host.case_file is None or old_id is None or new_id is None:
         return None
-    return host.runner.run(lazy("core.policy.persist", "diff_policies"), host.case_file, old_id,
-                           new_id, pass_state=False, quiet=True,
-                           label=f"Compare policy {old_id} with {new_id}")
+    return host.runner.run(
+        lazy("core.policy.persist", "diff_policies"),
+        host.case_file,
+        old_id,
+        new_id,
+        pass_state=False,
+        quiet=True,
+        label=f"Compare policy {old_id} with {new_id}",
+    )
 
 
 def previous_version(rows: list[PolicyRow], new_id: int) -> PolicyRow | None:
@@ -122,8 +138,9 @@ def previous_version(rows: list[PolicyRow], new_id: int) -> PolicyRow | None:
     new = next((r for r in rows if r.id == new_id), None)
     if new is None:
         return None
-    same = [r for r in rows if r.id != new_id and r.provider == new.provider
-            and r.series == new.series]
+    same = [
+        r for r in rows if r.id != new_id and r.provider == new.provider and r.series == new.series
+    ]
     earlier = [r for r in same if (r.effective_from or "") <= (new.effective_from or "9999")]
     pool = earlier or same
     return max(pool, key=lambda r: (r.effective_from or "", r.id)) if pool else None
@@ -132,10 +149,10 @@ def previous_version(rows: list[PolicyRow], new_id: int) -> PolicyRow | None:
 class ImportPolicyWizard(AddEvidenceWizard):
     """Choose → What I found → Document details → Import → What changed since the last one."""
 
-    def __init__(self, host: Host, path: Path | None = None,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(host, path, kinds=(POLICY,), parent=parent,
-                         title="Import terms of service")
+    def __init__(self, host: Host, path: Path | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(
+            host, path, kinds=(POLICY,), parent=parent, title="Import terms of service"
+        )
         self.setObjectName("ImportPolicyWizard")
         self.old_id: int | None = None
         if host.case_file is not None and host.case_id is not None:
@@ -152,15 +169,20 @@ class ImportPolicyWizard(AddEvidenceWizard):
 
         if self.imported_id is None or self.host.case_file is None or self.case_id is None:
             return None
-        previous = previous_version(policy_rows(self.host.case_file, self.case_id),
-                                    self.imported_id)
+        previous = previous_version(
+            policy_rows(self.host.case_file, self.case_id), self.imported_id
+        )
         if previous is None:
-            self.changes.setSubTitle("This is the first version of this document in the case: "
-                                     "there is nothing to compare it with yet.")
+            self.changes.setSubTitle(
+                "This is the first version of this document in the case: "
+                "there is nothing to compare it with yet."
+            )
             return None
         self.old_id = previous.id
-        self.changes.setSubTitle(f"Compared with version {previous.version} (in force from "
-                                 f"{previous.effective_from or 'an unknown date'}).")
+        self.changes.setSubTitle(
+            f"Compared with version {previous.version} (in force from "
+            f"{previous.effective_from or 'an unknown date'})."
+        )
         return _start_diff(self.host, previous.id, self.imported_id)
 
 
@@ -185,8 +207,11 @@ class ChooseVersionsPage(QWizardPage):
         for box in (self.old, self.new):
             box.clear()
             for r in rows:
-                box.addItem(f"{r.provider} — {r.title} — version {r.version} "
-                            f"(from {r.effective_from or '?'})", r.id)
+                box.addItem(
+                    f"{r.provider} — {r.title} — version {r.version} "
+                    f"(from {r.effective_from or '?'})",
+                    r.id,
+                )
         if rows:
             chosen = new_id if new_id is not None else rows[-1].id
             self.new.setCurrentIndex(max(0, self.new.findData(chosen)))
@@ -194,7 +219,7 @@ class ChooseVersionsPage(QWizardPage):
             if previous is not None:
                 self.old.setCurrentIndex(self.old.findData(previous.id))
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt override
+    def isComplete(self) -> bool:
         old, new = self.old.currentData(), self.new.currentData()
         return old is not None and new is not None and old != new
 
@@ -202,16 +227,24 @@ class ChooseVersionsPage(QWizardPage):
 class CompareVersionsWizard(HostWizard):
     """Choose two versions → their clause-level changes."""
 
-    def __init__(self, host: Host, new_id: int | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, host: Host, new_id: int | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(host, "Compare terms versions", "CompareVersionsWizard", parent)
         from app.case_data import policy_rows
 
         self.choose = ChooseVersionsPage(self)
-        self.changes = ChangesPage(self, lambda: _start_diff(
-            self.host, self.choose.old.currentData(), self.choose.new.currentData()))
+        self.changes = ChangesPage(
+            self,
+            lambda: _start_diff(
+                self.host, self.choose.old.currentData(), self.choose.new.currentData()
+            ),
+        )
         self.addPage(self.choose)
         self.addPage(self.changes)
-        rows = (policy_rows(host.case_file, host.case_id)
-                if host.case_file is not None and host.case_id is not None else [])
+        rows = (
+            policy_rows(host.case_file, host.case_id)
+            if host.case_file is not None and host.case_id is not None
+            else []
+        )
         self.choose.fill(rows, new_id)

@@ -61,9 +61,13 @@ class QuestionPage(JobPage):
     """Step 1: the question (the case's evidence loads meanwhile, off the UI thread)."""
 
     def __init__(self, wizard: RunCheckWizard) -> None:
-        super().__init__("Which question?", "A check answers one question; the wizard then "
-                         "offers only the checks that answer it.", wizard.start_context, wizard,
-                         compact=True)
+        super().__init__(
+            "Which question?",
+            "A check answers one question; the wizard then offers only the checks that answer it.",
+            wizard.start_context,
+            wizard,
+            compact=True,
+        )
         self.group = QButtonGroup(self)
         self.buttons: dict[str, QRadioButton] = {}
         for q in QUESTIONS:
@@ -89,8 +93,10 @@ class EvidencePage(QWizardPage):
     def __init__(self, wizard: RunCheckWizard) -> None:
         super().__init__(wizard)
         self.setTitle("Which models and answers?")
-        self.setSubTitle("The suspect is compared with every reference model you tick: a "
-                         "panel of models known to be independent of the protected model.")
+        self.setSubTitle(
+            "The suspect is compared with every reference model you tick: a "
+            "panel of models known to be independent of the protected model."
+        )
         self.suspect = _combo("Suspect model", self)
         self.references = QListWidget(self)
         self.references.setAccessibleName("Reference models (the control panel)")
@@ -105,13 +111,14 @@ class EvidencePage(QWizardPage):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.rows: dict[str, tuple[QLabel, QWidget]] = {}
         for key, text, widget in (
-                ("suspect", "&Suspect:", self.suspect),
-                ("references", "&Reference models:", self.references),
-                ("protected_answers", "&Protected answers:", self.protected_answers),
-                ("control_answers", "&Control answers:", self.control_answers),
-                ("protected_model", "Protected &model:", self.protected_model),
-                ("base_model", "&Base model:", self.base_model),
-                ("names", "Protected &names:", self.names)):
+            ("suspect", "&Suspect:", self.suspect),
+            ("references", "&Reference models:", self.references),
+            ("protected_answers", "&Protected answers:", self.protected_answers),
+            ("control_answers", "&Control answers:", self.control_answers),
+            ("protected_model", "Protected &model:", self.protected_model),
+            ("base_model", "&Base model:", self.base_model),
+            ("names", "Protected &names:", self.names),
+        ):
             label = QLabel(text, self)
             label.setBuddy(widget)
             form.addRow(label, widget)
@@ -125,15 +132,20 @@ class EvidencePage(QWizardPage):
         assert isinstance(wizard, RunCheckWizard) and wizard.context is not None
         return wizard.context
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         ctx, question = self.context(), self._question()
         for box, items, roles, optional in (
-                (self.suspect, ctx.models, ("suspect",), False),
-                (self.protected_answers, ctx.transcripts, ("protected-answers",), False),
-                (self.control_answers, ctx.transcripts, ("control-answers",), True),
-                (self.protected_model, ctx.models, ("protected",), True),
-                (self.base_model, ctx.models, ("protected",) if question == "same" else ("base",),
-                 True)):
+            (self.suspect, ctx.models, ("suspect",), False),
+            (self.protected_answers, ctx.transcripts, ("protected-answers",), False),
+            (self.control_answers, ctx.transcripts, ("control-answers",), True),
+            (self.protected_model, ctx.models, ("protected",), True),
+            (
+                self.base_model,
+                ctx.models,
+                ("protected",) if question == "same" else ("base",),
+                True,
+            ),
+        ):
             box.blockSignals(True)
             box.clear()
             if optional:
@@ -145,16 +157,24 @@ class EvidencePage(QWizardPage):
             box.blockSignals(False)
         self._fill_references()
         self._default_names()
-        needs = {"outputs": ("suspect", "references", "protected_answers", "control_answers",
-                             "protected_model", "names"),
-                 "weights": ("suspect", "base_model", "protected_answers"),
-                 "same": ("suspect", "references", "protected_answers", "control_answers",
-                          "base_model")}[question]
+        needs = {
+            "outputs": (
+                "suspect",
+                "references",
+                "protected_answers",
+                "control_answers",
+                "protected_model",
+                "names",
+            ),
+            "weights": ("suspect", "base_model", "protected_answers"),
+            "same": ("suspect", "references", "protected_answers", "control_answers", "base_model"),
+        }[question]
         for key, (label, widget) in self.rows.items():
             label.setVisible(key in needs)
             widget.setVisible(key in needs)
-        self.rows["base_model"][0].setText("Protected model (as &base):" if question == "same"
-                                           else "&Base model:")
+        self.rows["base_model"][0].setText(
+            "Protected model (as &base):" if question == "same" else "&Base model:"
+        )
 
     def _question(self) -> str:
         wizard = self.wizard()
@@ -170,8 +190,9 @@ class EvidencePage(QWizardPage):
             item = QListWidgetItem(e.label, self.references)
             item.setData(Qt.ItemDataRole.UserRole, e.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if e.role == "reference"
-                               else Qt.CheckState.Unchecked)
+            item.setCheckState(
+                Qt.CheckState.Checked if e.role == "reference" else Qt.CheckState.Unchecked
+            )
         self.references.blockSignals(False)
         self.completeChanged.emit()
 
@@ -181,22 +202,29 @@ class EvidencePage(QWizardPage):
             self.names.setText(", ".join(names))
 
     def reference_ids(self) -> tuple[int, ...]:
-        return tuple(int(self.references.item(i).data(Qt.ItemDataRole.UserRole))
-                     for i in range(self.references.count())
-                     if self.references.item(i).checkState() == Qt.CheckState.Checked)
+        return tuple(
+            int(self.references.item(i).data(Qt.ItemDataRole.UserRole))
+            for i in range(self.references.count())
+            if self.references.item(i).checkState() == Qt.CheckState.Checked
+        )
 
     def set_references(self, ids: list[int]) -> None:
         for i in range(self.references.count()):
             item = self.references.item(i)
-            item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) in ids
-                               else Qt.CheckState.Unchecked)
+            item.setCheckState(
+                Qt.CheckState.Checked
+                if item.data(Qt.ItemDataRole.UserRole) in ids
+                else Qt.CheckState.Unchecked
+            )
 
     def protected_names(self) -> tuple[str, ...]:
         return tuple(n.strip() for n in self.names.text().split(",") if n.strip())
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt override
-        return self.suspect.currentData() is not None and \
-            self.protected_answers.currentData() is not None
+    def isComplete(self) -> bool:
+        return (
+            self.suspect.currentData() is not None
+            and self.protected_answers.currentData() is not None
+        )
 
 
 class ChecksPage(QWizardPage):
@@ -205,12 +233,14 @@ class ChecksPage(QWizardPage):
     def __init__(self, wizard: RunCheckWizard) -> None:
         super().__init__(wizard)
         self.setTitle("Which checks?")
-        self.setSubTitle("Only the checks that answer your question are listed; a check whose "
-                         "evidence is missing says what it needs.")
+        self.setSubTitle(
+            "Only the checks that answer your question are listed; a check whose "
+            "evidence is missing says what it needs."
+        )
         self.boxes: dict[str, QCheckBox] = {}
         self.layout_ = QVBoxLayout(self)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         wizard = self.wizard()
         assert isinstance(wizard, RunCheckWizard) and wizard.context is not None
         while self.layout_.count():
@@ -224,20 +254,23 @@ class ChecksPage(QWizardPage):
         for key in question.checks:
             spec = wizard.context.specs.get(key)
             problem = fit_problem(
-                key, references=len(ev.reference_ids()),
+                key,
+                references=len(ev.reference_ids()),
                 protected_answers=ev.protected_answers.currentData() is not None,
                 control_answers=ev.control_answers.currentData() is not None,
                 protected_model=protected.currentData() is not None,
                 base_model=ev.base_model.currentData() is not None,
-                names=bool(ev.protected_names()))
+                names=bool(ev.protected_names()),
+            )
             title = spec.title if spec else key
             box = QCheckBox(f"{title} — access: {spec.access if spec else '?'}", self)
             box.setAccessibleName(title)
             box.setChecked(problem is None)
             box.setEnabled(problem is None)
             box.toggled.connect(self.completeChanged)
-            note = explanation(CAN_SHOW.get(key, "") + (f" Not available: {problem}."
-                                                         if problem else ""), self)
+            note = explanation(
+                CAN_SHOW.get(key, "") + (f" Not available: {problem}." if problem else ""), self
+            )
             note.setContentsMargins(24, 0, 0, 8)
             if problem:
                 note.setStyleSheet(WARNING_STYLE)
@@ -250,7 +283,7 @@ class ChecksPage(QWizardPage):
     def chosen(self) -> tuple[str, ...]:
         return tuple(k for k, b in self.boxes.items() if b.isChecked() and b.isEnabled())
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt override
+    def isComplete(self) -> bool:
         return bool(self.chosen())
 
 
@@ -260,8 +293,10 @@ class SettingsPage(QWizardPage):
     def __init__(self, wizard: RunCheckWizard) -> None:
         super().__init__(wizard)
         self.setTitle("Probes and significance level")
-        self.setSubTitle("Fixed before the run and recorded with it: the same evidence, "
-                         "settings and seed give the same numbers.")
+        self.setSubTitle(
+            "Fixed before the run and recorded with it: the same evidence, "
+            "settings and seed give the same numbers."
+        )
         self.suite = _combo("Identity question suite", self)
         self.max_probes = QSpinBox(self)
         self.max_probes.setAccessibleName("Largest number of probes (0: all)")
@@ -282,8 +317,9 @@ class SettingsPage(QWizardPage):
         self.resamples.setValue(10_000)
         self.template = QLineEdit(self)
         self.template.setAccessibleName("Chat template")
-        self.template.setToolTip("How a prompt is shown to the models; {prompt} once, \\n for a "
-                                 "line break")
+        self.template.setToolTip(
+            "How a prompt is shown to the models; {prompt} once, \\n for a line break"
+        )
         self.adequacy = QLabel(self)
         self.adequacy.setAccessibleName("Reference panel adequacy")
         self.adequacy.setWordWrap(True)
@@ -299,7 +335,7 @@ class SettingsPage(QWizardPage):
         form.addRow(advanced)
         form.addRow(self.adequacy)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         wizard = self.wizard()
         assert isinstance(wizard, RunCheckWizard) and wizard.context is not None
         ctx = wizard.context
@@ -327,9 +363,11 @@ class SettingsPage(QWizardPage):
             self.adequacy.setText(f"Reference panel: {verdict.message}")
             self.adequacy.setStyleSheet("")
         else:
-            self.adequacy.setText(f"Warning — the reference panel is small. {verdict.message} "
-                                  "Per-probe tests can still reach alpha, but a model-level "
-                                  "comparison cannot; add references if you can.")
+            self.adequacy.setText(
+                f"Warning — the reference panel is small. {verdict.message} "
+                "Per-probe tests can still reach alpha, but a model-level "
+                "comparison cannot; add references if you can."
+            )
             self.adequacy.setStyleSheet(WARNING_STYLE)
 
 
@@ -337,9 +375,13 @@ class RunPage(JobPage):
     """Step 5: the check runs as a job; then the wizard moves to the results."""
 
     def __init__(self, wizard: RunCheckWizard) -> None:
-        super().__init__("Running the checks", "You can close the wizard: the run goes on in the "
-                         "jobs panel and its results appear in the Analyses tab.",
-                         wizard.start_run, wizard)
+        super().__init__(
+            "Running the checks",
+            "You can close the wizard: the run goes on in the "
+            "jobs panel and its results appear in the Analyses tab.",
+            wizard.start_run,
+            wizard,
+        )
         self.body.addStretch(1)
 
     def succeeded(self, result: Any) -> None:
@@ -363,8 +405,14 @@ class RunCheckWizard(HostWizard):
         self.settings_page = SettingsPage(self)
         self.run_page = RunPage(self)
         self.results = ResultsPage(self)
-        for page in (self.question_page, self.evidence, self.checks_page, self.settings_page,
-                     self.run_page, self.results):
+        for page in (
+            self.question_page,
+            self.evidence,
+            self.checks_page,
+            self.settings_page,
+            self.run_page,
+            self.results,
+        ):
             self.addPage(page)
         self.settings_page.setButtonText(self.WizardButton.NextButton, "&Run")
         self.resize(820, 640)
@@ -372,8 +420,13 @@ class RunCheckWizard(HostWizard):
     def start_context(self) -> Job | None:
         if self.host.case_file is None or self.case_id is None:
             return None
-        job = self.host.runner.run(load_check_context, self.host.case_file, self.case_id,
-                                   label="Read the case's evidence", quiet=True)
+        job = self.host.runner.run(
+            load_check_context,
+            self.host.case_file,
+            self.case_id,
+            label="Read the case's evidence",
+            quiet=True,
+        )
         job.succeeded.connect(self._context_loaded)
         return job
 
@@ -389,26 +442,43 @@ class RunCheckWizard(HostWizard):
             return None
         base = ev.base_model.currentData()
         inputs = CheckInputs(
-            suspect_id=int(ev.suspect.currentData()), reference_ids=ev.reference_ids(),
+            suspect_id=int(ev.suspect.currentData()),
+            reference_ids=ev.reference_ids(),
             protected_answers_id=int(ev.protected_answers.currentData()),
             control_answers_id=ev.control_answers.currentData(),
-            protected_model_id=(base if self.question_page.question() == "same"
-                                else ev.protected_model.currentData()),
-            base_model_id=base)
+            protected_model_id=(
+                base
+                if self.question_page.question() == "same"
+                else ev.protected_model.currentData()
+            ),
+            base_model_id=base,
+        )
         settings = CheckSettings(
-            checks=self.checks_page.chosen(), seed=s.seed.value(), alpha=s.alpha.value(),
+            checks=self.checks_page.chosen(),
+            seed=s.seed.value(),
+            alpha=s.alpha.value(),
             template=s.template.text().replace("\\n", "\n") or CheckSettings.template,
-            protected_names=ev.protected_names(), n_resamples=s.resamples.value(),
-            max_probes=s.max_probes.value() or None, identity_suite=s.suite.currentData(),
-            num_threads=self.host.settings.cpu_threads)
+            protected_names=ev.protected_names(),
+            n_resamples=s.resamples.value(),
+            max_probes=s.max_probes.value() or None,
+            identity_suite=s.suite.currentData(),
+            num_threads=self.host.settings.cpu_threads,
+        )
         suspect = ev.suspect.currentText().split(" (")[0]
         return self.host.runner.run(
-            self._run_checks, cf, self.case_id, inputs, settings, self.host.reviewer(),
-            label=f"Check {suspect} against {len(inputs.reference_ids)} reference(s)")
+            self._run_checks,
+            cf,
+            self.case_id,
+            inputs,
+            settings,
+            self.host.reviewer(),
+            label=f"Check {suspect} against {len(inputs.reference_ids)} reference(s)",
+        )
 
     @staticmethod
-    def _run_checks(cf: Any, case_id: int, inputs: Any, settings: Any, actor: str,
-                    state: Any) -> Any:
+    def _run_checks(
+        cf: Any, case_id: int, inputs: Any, settings: Any, actor: str, state: Any
+    ) -> Any:
         from core.checks.runner import run_checks
 
         return run_checks(cf, case_id, inputs, settings, state, actor=actor)

@@ -25,8 +25,10 @@ class ResultsPage(QWizardPage):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setTitle("Results")
-        self.setSubTitle("Each verdict compares the suspect with every reference model. A "
-                         "p-value is not the chance that the suspect was distilled.")
+        self.setSubTitle(
+            "Each verdict compares the suspect with every reference model. A "
+            "p-value is not the chance that the suspect was distilled."
+        )
         self.details: RunDetails | None = None
         self.model: RecordTableModel = RecordTableModel(CHECK_COLUMNS, self)
         self.table = make_table("Verdicts", self)
@@ -49,7 +51,7 @@ class ResultsPage(QWizardPage):
         layout.addWidget(self.chart, 3)
         layout.addWidget(self.findings)
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt override
+    def initializePage(self) -> None:
         from app.case_data import run_details
 
         wizard = self.wizard()
@@ -59,16 +61,20 @@ class ResultsPage(QWizardPage):
             return
         self.details = run_details(cf, run_id)
         combined = self.details.combined
-        self.combined.setText(f"Run {run_id}. Combined over the checks (Holm): "
-                              f"{combined.statement}. {combined.limit}" if combined else
-                              f"Run {run_id}.")
+        self.combined.setText(
+            f"Run {run_id}. Combined over the checks (Holm): {combined.statement}. {combined.limit}"
+            if combined
+            else f"Run {run_id}."
+        )
         self.model.set_records(self.details.checks)
         fit_columns(self.table, stretch=0, fit=range(1, len(CHECK_COLUMNS)))
         found = self.details.summary.get("findings") or []
         self.findings.setText(
             f"{len(found)} draft finding(s) proposed: review them in the Findings tab before "
-            "they count as conclusions." if found else
-            "No result supported Hp, so no finding was proposed.")
+            "they count as conclusions."
+            if found
+            else "No result supported Hp, so no finding was proposed."
+        )
         if self.details.checks:
             self.table.selectRow(0)
 

@@ -37,19 +37,19 @@ LOG_FLOOR = -50.0  # probabilities below e^-50 count as e^-50, so the KL stays f
 SPEC = CheckSpec(
     key="distribution",
     title="Distribution agreement",
-    question="Over the probe texts, are the suspect's next-token distributions closer to the protected "
-             "model's (lower KL divergence) than independent reference models' are?",
+    question="Over the probe texts, are the suspect's next-token distributions closer to the "
+    "protected model's (lower KL divergence) than independent reference models' are?",
     access="weights",
-    null_hypothesis="On each probe text, the suspect's closeness to the protected model's next-token "
-                    "distributions is exchangeable with each reference model's: the paired "
-                    "differences are symmetric about 0.",
+    null_hypothesis="On each probe text, the suspect's closeness to the protected model's "
+    "next-token distributions is exchangeable with each reference model's: the paired "
+    "differences are symmetric about 0.",
     alternative="The suspect's next-token distributions are closer to the protected model's than "
-                "every reference model's.",
+    "every reference model's.",
     test="Per probe, minus the mean KL(P_protected || Q) over positions (top-k coarsened); paired "
-         "sign-flip permutation test against each reference (exact up to 16 probes, else 10,000 "
-         "seeded sign patterns); intersection-union over the references; top-1 agreement reported.",
-    minimum_inputs=f"The protected model available locally, at least {MIN_PROBES} probe texts, and a "
-                   "suspect and at least 1 reference model with the protected model's tokenizer.",
+    "sign-flip permutation test against each reference (exact up to 16 probes, else 10,000 "
+    "seeded sign patterns); intersection-union over the references; top-1 agreement reported.",
+    minimum_inputs=f"The protected model available locally, at least {MIN_PROBES} probe texts, "
+    "and a suspect and at least 1 reference model with the protected model's tokenizer.",
 )
 
 
@@ -60,7 +60,8 @@ def probe_texts(probes: Sequence[Probe], template: ChatTemplate) -> list[str]:
 
 @dataclass
 class ProtectedSummary:
-    """The protected model's top-k next-token log-probabilities per position, for each probe text."""
+    """The protected model's top-k next-token log-probabilities per position, for each probe
+    text."""
 
     model: str
     tokenizer_hash: str
@@ -82,8 +83,11 @@ class AgreementScores:
     top1: np.ndarray  # share of positions with the same most likely token
 
     def to_dict(self) -> dict[str, object]:
-        return {"model": self.model, "kl": [float(x) for x in self.kl],
-                "top1": [float(x) for x in self.top1]}
+        return {
+            "model": self.model,
+            "kl": [float(x) for x in self.kl],
+            "top1": [float(x) for x in self.top1],
+        }
 
 
 def _log1mexp(x: np.ndarray) -> np.ndarray:
@@ -98,20 +102,29 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
     return (top + np.log(np.exp(x - top).sum(axis=-1, keepdims=True)))[..., 0]
 
 
-def summarise_protected(model: LanguageModel, texts: Sequence[str], probe_ids: Sequence[str], *,
-                        top_k: int = DEFAULT_TOP_K, chunk: int = 8,
-                        state: JobState | None = None) -> ProtectedSummary:
+def summarise_protected(
+    model: LanguageModel,
+    texts: Sequence[str],
+    probe_ids: Sequence[str],
+    *,
+    top_k: int = DEFAULT_TOP_K,
+    chunk: int = 8,
+    state: JobState | None = None,
+) -> ProtectedSummary:
     """The protected model's top-k distributions on every probe text (``chunk`` texts at a time)."""
     state = state or JobState()
     out = ProtectedSummary(model.name, model.tokenizer_hash, tuple(probe_ids), [], [], [], 0)
     for start in range(0, len(texts), chunk):
         state.check_cancelled()
         sub = state.sub(100 * start / len(texts), 100 * min(len(texts), start + chunk) / len(texts))
-        for dist in model.next_token_distributions(list(texts[start:start + chunk]), state=sub):
+        for dist in model.next_token_distributions(list(texts[start : start + chunk]), state=sub):
             lp = np.asarray(dist, dtype=np.float64)
             k = min(top_k, lp.shape[-1])
-            ids = np.argpartition(-lp, k - 1, axis=-1)[:, :k] if k < lp.shape[-1] else \
-                np.tile(np.arange(lp.shape[-1]), (lp.shape[0], 1))
+            ids = (
+                np.argpartition(-lp, k - 1, axis=-1)[:, :k]
+                if k < lp.shape[-1]
+                else np.tile(np.arange(lp.shape[-1]), (lp.shape[0], 1))
+            )
             vals = np.take_along_axis(lp, ids, axis=-1)
             order = np.argsort(-vals, axis=-1, kind="stable")
             ids, vals = np.take_along_axis(ids, order, -1), np.take_along_axis(vals, order, -1)
@@ -126,8 +139,14 @@ def summarise_protected(model: LanguageModel, texts: Sequence[str], probe_ids: S
     return out
 
 
-def agreement_scores(model: LanguageModel, protected: ProtectedSummary, texts: Sequence[str], *,
-                     chunk: int = 8, state: JobState | None = None) -> AgreementScores:
+def agreement_scores(
+    model: LanguageModel,
+    protected: ProtectedSummary,
+    texts: Sequence[str],
+    *,
+    chunk: int = 8,
+    state: JobState | None = None,
+) -> AgreementScores:
     """Mean coarsened KL and top-1 agreement with the protected model, per probe text."""
     state = state or JobState()
     n = len(texts)
@@ -135,7 +154,7 @@ def agreement_scores(model: LanguageModel, protected: ProtectedSummary, texts: S
     for start in range(0, n, chunk):
         state.check_cancelled()
         sub = state.sub(100 * start / n, 100 * min(n, start + chunk) / n)
-        dists = model.next_token_distributions(list(texts[start:start + chunk]), state=sub)
+        dists = model.next_token_distributions(list(texts[start : start + chunk]), state=sub)
         for j, dist in enumerate(dists):
             i = start + j
             q = np.asarray(dist, dtype=np.float64)
@@ -162,38 +181,66 @@ def tokenizer_problem(protected_hash: str, suspect_name: str, suspect_hash: str)
     """The reason to decline when the suspect's tokenizer differs from the protected model's."""
     if suspect_hash == protected_hash:
         return None
-    return (f"The suspect ({suspect_name}) uses a different tokenizer from the protected model "
-            f"(tokenizer hashes {suspect_hash[:12]}... vs {protected_hash[:12]}...). Next-token "
-            "distributions can only be compared token by token when both models share a tokenizer; "
-            "use the likelihood check, which normalises per byte, instead.")
+    return (
+        f"The suspect ({suspect_name}) uses a different tokenizer from the protected model "
+        f"(tokenizer hashes {suspect_hash[:12]}... vs {protected_hash[:12]}...). Next-token "
+        "distributions can only be compared token by token when both models share a tokenizer; "
+        "use the likelihood check, which normalises per byte, instead."
+    )
 
 
-def distribution_check(suspect: AgreementScores, references: Mapping[str, AgreementScores], *,
-                       seed: int, alpha: float = 0.05, n_resamples: int = 10_000,
-                       min_probes: int = MIN_PROBES, top_k: int = DEFAULT_TOP_K,
-                       dropped: Mapping[str, str] | None = None) -> CheckResult:
+def distribution_check(
+    suspect: AgreementScores,
+    references: Mapping[str, AgreementScores],
+    *,
+    seed: int,
+    alpha: float = 0.05,
+    n_resamples: int = 10_000,
+    min_probes: int = MIN_PROBES,
+    top_k: int = DEFAULT_TOP_K,
+    dropped: Mapping[str, str] | None = None,
+) -> CheckResult:
     """The distribution-agreement check from per-probe scores (pure: no model is run here).
 
     ``dropped`` names references left out because their tokenizer differs (with the reason).
     """
     warnings = [f"Reference {k!r} was left out: {v}" for k, v in (dropped or {}).items()]
     if not references:
-        return declined(SPEC, "No reference model shares the protected model's tokenizer, so there is "
-                        "no control panel for token-level agreement.", seed=seed,
-                        n_probes=len(suspect.probe_ids), alpha=alpha, warnings=warnings)
+        return declined(
+            SPEC,
+            "No reference model shares the protected model's tokenizer, so there is "
+            "no control panel for token-level agreement.",
+            seed=seed,
+            n_probes=len(suspect.probe_ids),
+            alpha=alpha,
+            warnings=warnings,
+        )
     details = {
         "kl": "KL(P_protected || Q) in nats per position, on the protected model's top-"
-              f"{top_k} tokens plus an 'other tokens' bucket",
-        "mean_kl": {"suspect": _mean(suspect.kl), **{k: _mean(v.kl) for k, v in references.items()}},
-        "mean_top1_agreement": {"suspect": _mean(suspect.top1),
-                                **{k: _mean(v.top1) for k, v in references.items()}},
+        f"{top_k} tokens plus an 'other tokens' bucket",
+        "mean_kl": {
+            "suspect": _mean(suspect.kl),
+            **{k: _mean(v.kl) for k, v in references.items()},
+        },
+        "mean_top1_agreement": {
+            "suspect": _mean(suspect.top1),
+            **{k: _mean(v.top1) for k, v in references.items()},
+        },
     }
     return compare_with_panel(
-        SPEC, -suspect.kl, {k: -v.kl for k, v in references.items()}, probe_ids=suspect.probe_ids,
-        seed=seed, alpha=alpha, n_resamples=n_resamples, min_probes=min_probes,
-        value_name="minus_mean_kl", secondary={"top1_agreement": (
-            suspect.top1, {k: v.top1 for k, v in references.items()})},
-        details=details, warnings=warnings)
+        SPEC,
+        -suspect.kl,
+        {k: -v.kl for k, v in references.items()},
+        probe_ids=suspect.probe_ids,
+        seed=seed,
+        alpha=alpha,
+        n_resamples=n_resamples,
+        min_probes=min_probes,
+        value_name="minus_mean_kl",
+        secondary={"top1_agreement": (suspect.top1, {k: v.top1 for k, v in references.items()})},
+        details=details,
+        warnings=warnings,
+    )
 
 
 def _mean(a: np.ndarray) -> float | None:

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A model artifact of the case: its id, a unique label for results, where it lives, its hash."""
+    """A model artifact of the case: its id, a unique label for results, where it lives, its
+    hash."""
 
     artifact_id: int
     label: str
@@ -35,8 +36,14 @@ class ModelRef:
     tokenizer_hash: str | None
 
     def describe(self) -> dict[str, Any]:
-        return {"artifact_id": self.artifact_id, "name": self.name, "label": self.label,
-                "role": self.role, "format": self.format, "manifest_sha256": self.manifest_sha256}
+        return {
+            "artifact_id": self.artifact_id,
+            "name": self.name,
+            "label": self.label,
+            "role": self.role,
+            "format": self.format,
+            "manifest_sha256": self.manifest_sha256,
+        }
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,13 @@ class TranscriptRef:
     items: int
 
     def describe(self) -> dict[str, Any]:
-        return {"transcript_set_id": self.set_id, "name": self.name, "role": self.role,
-                "file_sha256": self.file_sha256, "items": self.items}
+        return {
+            "transcript_set_id": self.set_id,
+            "name": self.name,
+            "role": self.role,
+            "file_sha256": self.file_sha256,
+            "items": self.items,
+        }
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,11 @@ class CaseEvidence:
 
     def describe(self) -> dict[str, Any]:
         """Input ids and their hashes, for the Run record."""
-        models = [self.suspect, *self.references, *(m for m in (self.protected_model, self.base) if m)]
+        models = [
+            self.suspect,
+            *self.references,
+            *(m for m in (self.protected_model, self.base) if m),
+        ]
         return {
             "suspect": self.suspect.describe(),
             "references": [r.describe() for r in self.references],
@@ -80,7 +96,8 @@ class CaseEvidence:
 
 
 def load_case_evidence(cf: CaseFile, case_key: int | str, inputs: CheckInputs) -> CaseEvidence:
-    """Resolve the ids of ``inputs`` within the case; NotFoundError / DistillAuditError if unusable."""
+    """Resolve the ids of ``inputs`` within the case; NotFoundError / DistillAuditError if
+    unusable."""
     if inputs.suspect_id in inputs.reference_ids:
         raise DistillAuditError("The suspect cannot also be one of the reference models.")
     if len(set(inputs.reference_ids)) != len(inputs.reference_ids):
@@ -97,28 +114,49 @@ def load_case_evidence(cf: CaseFile, case_key: int | str, inputs: CheckInputs) -
                 raise NotFoundError(f"No model artifact {aid} ({what}) in case {case_key!r}.")
             label = a.name if a.name not in used else f"{a.name}#{a.id}"
             used.add(label)
-            return ModelRef(a.id, label, a.name, a.role, a.format, a.path, a.manifest_sha256,
-                            a.tokenizer_hash)
+            return ModelRef(
+                a.id, label, a.name, a.role, a.format, a.path, a.manifest_sha256, a.tokenizer_hash
+            )
 
         suspect = model(inputs.suspect_id, "suspect")
         assert suspect is not None
-        refs = tuple(m for m in (model(r, "reference") for r in inputs.reference_ids) if m is not None)
+        refs = tuple(
+            m for m in (model(r, "reference") for r in inputs.reference_ids) if m is not None
+        )
         protected_model = model(inputs.protected_model_id, "protected model")
         base = model(inputs.base_model_id, "base model")
 
-        def tset(sid: int | None, what: str) -> tuple[TranscriptRef, tuple[TranscriptEntry, ...]] | None:
+        def tset(
+            sid: int | None, what: str
+        ) -> tuple[TranscriptRef, tuple[TranscriptEntry, ...]] | None:
             if sid is None:
                 return None
             t = s.get(TranscriptSet, int(sid))
             if t is None or t.case_id != case_id:
                 raise NotFoundError(f"No transcript set {sid} ({what}) in case {case_key!r}.")
-            items = s.execute(select(TranscriptItem).where(TranscriptItem.set_id == t.id)
-                              .order_by(TranscriptItem.ordinal)).scalars().all()
+            items = (
+                s.execute(
+                    select(TranscriptItem)
+                    .where(TranscriptItem.set_id == t.id)
+                    .order_by(TranscriptItem.ordinal)
+                )
+                .scalars()
+                .all()
+            )
             entries = tuple(TranscriptEntry(i.item_key, i.prompt, i.response) for i in items)
             return TranscriptRef(t.id, t.name, t.role, t.file_sha256, len(entries)), entries
 
         prot = tset(inputs.protected_answers_id, "protected answers")
         assert prot is not None
         ctrl = tset(inputs.control_answers_id, "control answers")
-    return CaseEvidence(case_id, suspect, refs, protected_model, base, prot[0],
-                        ctrl[0] if ctrl else None, prot[1], ctrl[1] if ctrl else None)
+    return CaseEvidence(
+        case_id,
+        suspect,
+        refs,
+        protected_model,
+        base,
+        prot[0],
+        ctrl[0] if ctrl else None,
+        prot[1],
+        ctrl[1] if ctrl else None,
+    )

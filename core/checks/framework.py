@@ -46,7 +46,9 @@ class CheckSpec:
     alternative: str
     test: str
     minimum_inputs: str  # e.g. "20 probes and 3 reference models scored on the same probes"
-    min_effect: float = DEFAULT_MIN_EFFECT  # smallest effect size the verbal scale calls more than "limited"
+    min_effect: float = (
+        DEFAULT_MIN_EFFECT  # smallest effect size the verbal scale calls more than "limited"
+    )
 
     def __post_init__(self) -> None:
         if self.access not in ACCESS_LEVELS:
@@ -79,9 +81,16 @@ class ReferenceComparison:
     def from_paired(cls, reference: str, comparison: PairedComparison) -> ReferenceComparison:
         """From :func:`core.checks.stats.paired_comparison` (sign-flip test, d_z, bootstrap CI)."""
         t = comparison.test
-        return cls(reference=reference, statistic=t.statistic, p_value=t.p_value, n=t.n,
-                   effect_size=comparison.effect_size, ci=(comparison.ci.low, comparison.ci.high),
-                   n_resamples=t.n_resamples, method=t.method)
+        return cls(
+            reference=reference,
+            statistic=t.statistic,
+            p_value=t.p_value,
+            n=t.n,
+            effect_size=comparison.effect_size,
+            ci=(comparison.ci.low, comparison.ci.high),
+            n_resamples=t.n_resamples,
+            method=t.method,
+        )
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,9 @@ class CheckResult:
     comparisons: tuple[ReferenceComparison, ...] = ()
     probe_details: tuple[ProbeDetail, ...] = ()
     seed: int | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)  # check-specific extras (secondary statistics, learned markers)
+    details: Mapping[str, Any] = field(
+        default_factory=dict
+    )  # check-specific extras (secondary statistics, learned markers)
     warnings: tuple[str, ...] = ()  # limits the reader must know (small panel, dropped probes, ...)
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,23 +125,47 @@ class CheckResult:
         return jsonable(self)
 
 
-def declined(spec: CheckSpec, reason: str, *, seed: int | None = None, n_probes: int = 0,
-             n_references: int = 0, alpha: float = 0.05,
-             warnings: Sequence[str] = ()) -> CheckResult:
+def declined(
+    spec: CheckSpec,
+    reason: str,
+    *,
+    seed: int | None = None,
+    n_probes: int = 0,
+    n_references: int = 0,
+    alpha: float = 0.05,
+    warnings: Sequence[str] = (),
+) -> CheckResult:
     """A result for a check that did not run because its inputs do not fit; says why."""
-    return CheckResult(spec_key=spec.key, verdict="declined", reason=reason,
-                       strength=NOT_ASSESSED.label, null_hypothesis=spec.null_hypothesis,
-                       test=spec.test, alpha=alpha, n_probes=n_probes,
-                       n_references=n_references, seed=seed, warnings=tuple(warnings))
+    return CheckResult(
+        spec_key=spec.key,
+        verdict="declined",
+        reason=reason,
+        strength=NOT_ASSESSED.label,
+        null_hypothesis=spec.null_hypothesis,
+        test=spec.test,
+        alpha=alpha,
+        n_probes=n_probes,
+        n_references=n_references,
+        seed=seed,
+        warnings=tuple(warnings),
+    )
 
 
 Declined = declined  # the name used in the design brief
 
 
-def build_result(spec: CheckSpec, comparisons: Sequence[ReferenceComparison], *, n_probes: int,
-                 seed: int | None, statistic: float | None = None,
-                 effect_size: float | None = None, ci: tuple[float, float] | None = None,
-                 probe_details: Sequence[ProbeDetail] = (), alpha: float = 0.05) -> CheckResult:
+def build_result(
+    spec: CheckSpec,
+    comparisons: Sequence[ReferenceComparison],
+    *,
+    n_probes: int,
+    seed: int | None,
+    statistic: float | None = None,
+    effect_size: float | None = None,
+    ci: tuple[float, float] | None = None,
+    probe_details: Sequence[ProbeDetail] = (),
+    alpha: float = 0.05,
+) -> CheckResult:
     """Combine per-reference comparisons into one result (IUT p-value, Holm per reference).
 
     ``statistic``, ``effect_size`` and ``ci`` summarise the check as a whole; when left out
@@ -140,9 +175,14 @@ def build_result(spec: CheckSpec, comparisons: Sequence[ReferenceComparison], *,
     in the wrong direction is never reported as support).
     """
     if not comparisons:
-        return declined(spec, "No reference models were compared; a check needs a control "
-                        "panel of independent reference models.", seed=seed, n_probes=n_probes,
-                        alpha=alpha)
+        return declined(
+            spec,
+            "No reference models were compared; a check needs a control "
+            "panel of independent reference models.",
+            seed=seed,
+            n_probes=n_probes,
+            alpha=alpha,
+        )
     adjusted = holm([c.p_value for c in comparisons])
     comps = tuple(replace(c, p_holm=float(a)) for c, a in zip(comparisons, adjusted, strict=True))
     worst = max(comps, key=lambda c: c.p_value)
@@ -159,9 +199,11 @@ def build_result(spec: CheckSpec, comparisons: Sequence[ReferenceComparison], *,
     n = len(comps)
     if supports:
         verdict: Verdict = "supports Hp"
-        reason = (f"The suspect scored above each of the {n} reference models at alpha = {alpha:g} "
-                  f"(largest p = {p_all:.3g}, against {worst.reference!r}; "
-                  f"intersection-union test over {n_probes} probes).")
+        reason = (
+            f"The suspect scored above each of the {n} reference models at alpha = {alpha:g} "
+            f"(largest p = {p_all:.3g}, against {worst.reference!r}; "
+            f"intersection-union test over {n_probes} probes)."
+        )
     else:
         verdict = "inconclusive"
         if p_all > alpha:
@@ -170,11 +212,27 @@ def build_result(spec: CheckSpec, comparisons: Sequence[ReferenceComparison], *,
             why = f"the effect size ({effect_size:.3g}) does not point towards Hp"
         else:
             why = f"p = {p_all:.3g} is above the verbal scale's limit of 0.05"
-        reason = (f"The suspect scored above {beaten} of the {n} reference models at alpha = "
-                  f"{alpha:g}, but Hp is supported only if it is above all of them; here {why}.")
+        reason = (
+            f"The suspect scored above {beaten} of the {n} reference models at alpha = "
+            f"{alpha:g}, but Hp is supported only if it is above all of them; here {why}."
+        )
         level = INCONCLUSIVE  # p <= 0.05 yet above a stricter alpha: keep the words consistent
-    return CheckResult(spec_key=spec.key, verdict=verdict, reason=reason, strength=level.label,
-                       null_hypothesis=spec.null_hypothesis, test=spec.test, statistic=statistic,
-                       effect_size=effect_size, ci=ci, p_value=p_all, p_value_any=p_any,
-                       alpha=alpha, n_probes=n_probes, n_references=n, comparisons=comps,
-                       probe_details=tuple(probe_details), seed=seed)
+    return CheckResult(
+        spec_key=spec.key,
+        verdict=verdict,
+        reason=reason,
+        strength=level.label,
+        null_hypothesis=spec.null_hypothesis,
+        test=spec.test,
+        statistic=statistic,
+        effect_size=effect_size,
+        ci=ci,
+        p_value=p_all,
+        p_value_any=p_any,
+        alpha=alpha,
+        n_probes=n_probes,
+        n_references=n,
+        comparisons=comps,
+        probe_details=tuple(probe_details),
+        seed=seed,
+    )

@@ -53,18 +53,18 @@ SPEC = CheckSpec(
     key="identity",
     title="Identity and persona probe",
     question="When asked who it is, does the suspect name the protected model, its vendor or its "
-             "aliases, or use the protected model's habitual phrases, more often than independent "
-             "reference models do?",
+    "aliases, or use the protected model's habitual phrases, more often than independent "
+    "reference models do?",
     access="text",
     null_hypothesis="The suspect's answers to the identity questions contain the protected model's "
-                    "names or habitual phrases in no larger a share than each reference model's.",
+    "names or habitual phrases in no larger a share than each reference model's.",
     alternative="The suspect's share of such answers is larger than every reference model's.",
     test="One-sided Fisher exact test of the share of hit answers against each reference "
-         "(answers: one greedy and several seeded samples per question); intersection-union over "
-         "the references (largest p); Holm-adjusted p per reference; effect size Cohen's h with a "
-         "question-level bootstrap 95% CI.",
+    "(answers: one greedy and several seeded samples per question); intersection-union over "
+    "the references (largest p); Holm-adjusted p per reference; effect size Cohen's h with a "
+    "question-level bootstrap 95% CI.",
     minimum_inputs=f"At least {MIN_QUESTIONS} identity questions, at least one protected name or "
-                   "learned habitual phrase, and at least 1 reference model that can generate text.",
+    "learned habitual phrase, and at least 1 reference model that can generate text.",
 )
 
 
@@ -85,8 +85,12 @@ class IdentitySuite:
     path: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "sha256": self.sha256, "path": self.path,
-                "questions": len(self.questions)}
+        return {
+            "version": self.version,
+            "sha256": self.sha256,
+            "path": self.path,
+            "questions": len(self.questions),
+        }
 
 
 def load_suite(path: str | Path | None = None) -> IdentitySuite:
@@ -98,14 +102,21 @@ def load_suite(path: str | Path | None = None) -> IdentitySuite:
         raw = p.read_bytes()
         if p.suffix.lower() in (".jsonl", ".ndjson"):  # one {"id", "prompt", "category"} per line
             rows = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
-            questions = tuple(IdentityQuestion(str(r.get("id", f"q{i}")), str(r.get("category", "")),
-                                               str(r.get("prompt") or r["question"]))
-                              for i, r in enumerate(rows))
+            questions = tuple(
+                IdentityQuestion(
+                    str(r.get("id", f"q{i}")),
+                    str(r.get("category", "")),
+                    str(r.get("prompt") or r["question"]),
+                )
+                for i, r in enumerate(rows)
+            )
             version = p.stem
         else:
             data = yaml.safe_load(raw.decode("utf-8"))
-            questions = tuple(IdentityQuestion(str(q["id"]), str(q.get("kind", "")), str(q["text"]))
-                              for q in data["questions"])
+            questions = tuple(
+                IdentityQuestion(str(q["id"]), str(q.get("kind", "")), str(q["text"]))
+                for q in data["questions"]
+            )
             version = str(data["version"])
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError, KeyError, TypeError) as exc:
         raise EvidenceError(f"{p} is not a usable identity probe suite: {exc}") from exc
@@ -137,13 +148,24 @@ class IdentityAnswers:
     answers: tuple[tuple[str, ...], ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "answers": dict(zip(self.question_ids, map(list, self.answers),
-                                                         strict=True))}
+        return {
+            "model": self.model,
+            "answers": dict(zip(self.question_ids, map(list, self.answers), strict=True)),
+        }
 
 
-def collect_answers(model: LanguageModel, suite: IdentitySuite, template: ChatTemplate, *, seed: int,
-                    n_samples: int = 2, temperature: float = 0.8, top_p: float = 0.95,
-                    max_new_tokens: int = 32, state: JobState | None = None) -> IdentityAnswers:
+def collect_answers(
+    model: LanguageModel,
+    suite: IdentitySuite,
+    template: ChatTemplate,
+    *,
+    seed: int,
+    n_samples: int = 2,
+    temperature: float = 0.8,
+    top_p: float = 0.95,
+    max_new_tokens: int = 32,
+    state: JobState | None = None,
+) -> IdentityAnswers:
     """Greedy and ``n_samples`` seeded sampled answers to every question (deterministic)."""
     state = state or JobState()
     prompts = [template.context(q.text) for q in suite.questions]
@@ -154,11 +176,22 @@ def collect_answers(model: LanguageModel, suite: IdentitySuite, template: ChatTe
     if n_samples > 0:
         state.set_status(f"Identity questions: sampled answers of {model.name}")
         repeated = [p for p in prompts for _ in range(n_samples)]
-        sampled = model.generate(repeated, max_new_tokens, seed, greedy=False, temperature=temperature,
-                                 top_p=top_p, state=state.sub(split, 100))
-    answers = tuple((template.clean_answer(greedy[i]),
-                     *(template.clean_answer(a) for a in sampled[i * n_samples:(i + 1) * n_samples]))
-                    for i in range(len(prompts)))
+        sampled = model.generate(
+            repeated,
+            max_new_tokens,
+            seed,
+            greedy=False,
+            temperature=temperature,
+            top_p=top_p,
+            state=state.sub(split, 100),
+        )
+    answers = tuple(
+        (
+            template.clean_answer(greedy[i]),
+            *(template.clean_answer(a) for a in sampled[i * n_samples : (i + 1) * n_samples]),
+        )
+        for i in range(len(prompts))
+    )
     state.set_progress(100)
     return IdentityAnswers(model.name, tuple(q.qid for q in suite.questions), answers)
 
@@ -172,8 +205,10 @@ def hit_matrix(answers: IdentityAnswers, markers: IdentityMarkers) -> dict[str, 
         names.append(sum(bool(s["names"]) for s in scans))
         phrases.append(sum(bool(s["phrases"]) for s in scans))
         either.append(sum(bool(s["names"] or s["phrases"]) for s in scans))
-    return {k: np.asarray(v, dtype=np.int64) for k, v in
-            (("n", n), ("names", names), ("phrases", phrases), ("any", either))}
+    return {
+        k: np.asarray(v, dtype=np.int64)
+        for k, v in (("n", n), ("names", names), ("phrases", phrases), ("any", either))
+    }
 
 
 def cohens_h(p1: float, p2: float) -> float:
@@ -181,8 +216,16 @@ def cohens_h(p1: float, p2: float) -> float:
     return 2.0 * math.asin(math.sqrt(p1)) - 2.0 * math.asin(math.sqrt(p2))
 
 
-def _h_ci(hits_s: np.ndarray, n_s: np.ndarray, hits_r: np.ndarray, n_r: np.ndarray, *, seed: int,
-          n_resamples: int, level: float = 0.95) -> tuple[float, float]:
+def _h_ci(
+    hits_s: np.ndarray,
+    n_s: np.ndarray,
+    hits_r: np.ndarray,
+    n_r: np.ndarray,
+    *,
+    seed: int,
+    n_resamples: int,
+    level: float = 0.95,
+) -> tuple[float, float]:
     """Percentile bootstrap CI of Cohen's h, resampling questions (paired across the two models)."""
     rng = np.random.default_rng([seed, 2])
     q = hits_s.size
@@ -194,24 +237,46 @@ def _h_ci(hits_s: np.ndarray, n_s: np.ndarray, hits_r: np.ndarray, n_r: np.ndarr
     return float(lo), float(hi)
 
 
-def identity_check(suspect: IdentityAnswers, references: Mapping[str, IdentityAnswers],
-                   markers: IdentityMarkers, *, seed: int, alpha: float = 0.05,
-                   n_resamples: int = 10_000, min_questions: int = MIN_QUESTIONS,
-                   examples: int = 5) -> CheckResult:
+def identity_check(
+    suspect: IdentityAnswers,
+    references: Mapping[str, IdentityAnswers],
+    markers: IdentityMarkers,
+    *,
+    seed: int,
+    alpha: float = 0.05,
+    n_resamples: int = 10_000,
+    min_questions: int = MIN_QUESTIONS,
+    examples: int = 5,
+) -> CheckResult:
     """The identity check from already generated answers (pure: no model is run here)."""
     q = len(suspect.question_ids)
     if not markers.names and not markers.phrases:
-        return declined(SPEC, "Nothing to look for: no protected names, vendor or aliases were given "
-                        "(--protected-names) and no habitual phrases could be learned from the "
-                        "transcripts (control answers are needed to learn them).", seed=seed, n_probes=q,
-                        alpha=alpha)
+        return declined(
+            SPEC,
+            "Nothing to look for: no protected names, vendor or aliases were given "
+            "(--protected-names) and no habitual phrases could be learned from the "
+            "transcripts (control answers are needed to learn them).",
+            seed=seed,
+            n_probes=q,
+            alpha=alpha,
+        )
     if q < min_questions:
-        return declined(SPEC, f"Only {q} identity questions; this check needs at least {min_questions}.",
-                        seed=seed, n_probes=q, alpha=alpha)
+        return declined(
+            SPEC,
+            f"Only {q} identity questions; this check needs at least {min_questions}.",
+            seed=seed,
+            n_probes=q,
+            alpha=alpha,
+        )
     if not references:
-        return declined(SPEC, "No reference models were given: the identity probe compares the "
-                        "suspect's answers with independent reference models' answers.", seed=seed,
-                        n_probes=q, alpha=alpha)
+        return declined(
+            SPEC,
+            "No reference models were given: the identity probe compares the "
+            "suspect's answers with independent reference models' answers.",
+            seed=seed,
+            n_probes=q,
+            alpha=alpha,
+        )
     hs = hit_matrix(suspect, markers)
     hrefs = {k: hit_matrix(v, markers) for k, v in references.items()}
     ks, ns = int(hs["any"].sum()), int(hs["n"].sum())
@@ -221,15 +286,29 @@ def identity_check(suspect: IdentityAnswers, references: Mapping[str, IdentityAn
             kr, nr = int(hr["any"].sum()), int(hr["n"].sum())
             fr = fisher_exact_greater(ks, ns, kr, nr)
             ci = _h_ci(hs["any"], hs["n"], hr["any"], hr["n"], seed=seed, n_resamples=n_resamples)
-            comps.append(ReferenceComparison(
-                reference=name, statistic=fr.rate_suspect - fr.rate_reference, p_value=fr.p_value,
-                n=ns, effect_size=cohens_h(fr.rate_suspect, fr.rate_reference), ci=ci,
-                n_resamples="exact", method=fr.method))
-        pooled = fisher_exact_greater_pooled(ks, ns, {k: (int(v["any"].sum()), int(v["n"].sum()))
-                                                      for k, v in hrefs.items()})
+            comps.append(
+                ReferenceComparison(
+                    reference=name,
+                    statistic=fr.rate_suspect - fr.rate_reference,
+                    p_value=fr.p_value,
+                    n=ns,
+                    effect_size=cohens_h(fr.rate_suspect, fr.rate_reference),
+                    ci=ci,
+                    n_resamples="exact",
+                    method=fr.method,
+                )
+            )
+        pooled = fisher_exact_greater_pooled(
+            ks, ns, {k: (int(v["any"].sum()), int(v["n"].sum())) for k, v in hrefs.items()}
+        )
     except DeclinedError as exc:
-        return declined(SPEC, str(exc), seed=seed, n_probes=q, n_references=len(references), alpha=alpha)
-    rates = {"suspect": ks / ns, **{k: int(v["any"].sum()) / int(v["n"].sum()) for k, v in hrefs.items()}}
+        return declined(
+            SPEC, str(exc), seed=seed, n_probes=q, n_references=len(references), alpha=alpha
+        )
+    rates = {
+        "suspect": ks / ns,
+        **{k: int(v["any"].sum()) / int(v["n"].sum()) for k, v in hrefs.items()},
+    }
     details = {
         "markers": {"names": list(markers.names), "phrases": list(markers.phrases)},
         "answers_per_question": int(hs["n"].max()) if hs["n"].size else 0,
@@ -240,17 +319,35 @@ def identity_check(suspect: IdentityAnswers, references: Mapping[str, IdentityAn
         "suspect_examples": _examples(suspect, markers, examples),
         "unit": "answers (one greedy and the seeded sampled answers per question)",
     }
-    probe_details = [ProbeDetail(qid, {"hits": {"suspect": int(hs["any"][i]),
-                                                **{k: int(v["any"][i]) for k, v in hrefs.items()}},
-                                       "answers": int(hs["n"][i])})
-                     for i, qid in enumerate(suspect.question_ids)]
-    res = build_result(SPEC, comps, n_probes=q, seed=seed, statistic=ks / ns,
-                       probe_details=probe_details, alpha=alpha)
+    probe_details = [
+        ProbeDetail(
+            qid,
+            {
+                "hits": {
+                    "suspect": int(hs["any"][i]),
+                    **{k: int(v["any"][i]) for k, v in hrefs.items()},
+                },
+                "answers": int(hs["n"][i]),
+            },
+        )
+        for i, qid in enumerate(suspect.question_ids)
+    ]
+    res = build_result(
+        SPEC,
+        comps,
+        n_probes=q,
+        seed=seed,
+        statistic=ks / ns,
+        probe_details=probe_details,
+        alpha=alpha,
+    )
     warnings = []
     if not details["panel_rank"]["adequate"]:
         warnings.append("Model-level view: " + details["panel_rank"]["message"])
     if not markers.names:
-        warnings.append("No protected names were given: only learned habitual phrases were counted.")
+        warnings.append(
+            "No protected names were given: only learned habitual phrases were counted."
+        )
     return replace(res, details=details, warnings=tuple(warnings))
 
 
@@ -258,7 +355,9 @@ def _counts(h: Mapping[str, np.ndarray]) -> dict[str, int]:
     return {k: int(v.sum()) for k, v in h.items()}
 
 
-def _examples(answers: IdentityAnswers, markers: IdentityMarkers, limit: int) -> list[dict[str, Any]]:
+def _examples(
+    answers: IdentityAnswers, markers: IdentityMarkers, limit: int
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for qid, group in zip(answers.question_ids, answers.answers, strict=True):
         for j, a in enumerate(group):

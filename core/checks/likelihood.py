@@ -1,4 +1,5 @@
-"""Check 1, teacher-text affinity: does the suspect find the protected model's answers unusually likely?
+"""Check 1, teacher-text affinity: does the suspect find the protected model's answers unusually
+likely?
 
 For probe i and model m, the *affinity* is the per-byte log-likelihood (in bits per UTF-8
 byte, so tokenizers need not match) of the protected model's captured answer minus that
@@ -34,20 +35,20 @@ SPEC = CheckSpec(
     key="likelihood",
     title="Teacher-text affinity (likelihood)",
     question="Does the suspect assign unusually high likelihood to the protected model's captured "
-             "answers, relative to control answers to the same prompts, compared with independent "
-             "reference models?",
+    "answers, relative to control answers to the same prompts, compared with independent "
+    "reference models?",
     access="log-probs",
-    null_hypothesis="On each probe, the suspect's affinity (per-byte log-likelihood of the protected "
-                    "answer minus that of the control answer) is exchangeable with each reference "
-                    "model's: the paired differences are symmetric about 0.",
+    null_hypothesis="On each probe, the suspect's affinity (per-byte log-likelihood of the "
+    "protected answer minus that of the control answer) is exchangeable with each reference "
+    "model's: the paired differences are symmetric about 0.",
     alternative="The suspect's affinity for the protected answers is higher than every reference "
-                "model's.",
-    test="Paired sign-flip permutation test of the mean per-probe difference against each reference "
-         "(exact up to 16 probes, else 10,000 seeded random sign patterns, p = (1+k)/(N+1)); "
-         "intersection-union over the references (largest p); Holm-adjusted p per reference; "
-         "BCa bootstrap 95% CI of the mean difference.",
-    minimum_inputs=f"At least {MIN_PROBES} probes with a protected answer (and a control answer) and "
-                   "at least 1 reference model; the suspect and references must expose log-probabilities.",
+    "model's.",
+    test="Paired sign-flip permutation test of the mean per-probe difference against each "
+    "reference (exact up to 16 probes, else 10,000 seeded random sign patterns, p = (1+k)/(N+1)); "
+    "intersection-union over the references (largest p); Holm-adjusted p per reference; "
+    "BCa bootstrap 95% CI of the mean difference.",
+    minimum_inputs=f"At least {MIN_PROBES} probes with a protected answer (and a control answer) "
+    "and at least 1 reference model; the suspect and references must expose log-probabilities.",
 )
 
 LN2 = math.log(2.0)
@@ -82,9 +83,14 @@ class AffinityScores:
         def _list(a: np.ndarray | None) -> list[float | None] | None:
             return None if a is None else [float(x) if np.isfinite(x) else None for x in a]
 
-        return {"model": self.model, "probe_ids": list(self.probe_ids),
-                "protected_bpb": _list(self.protected_bpb), "control_bpb": _list(self.control_bpb),
-                "affinity": _list(self.affinity), "truncated": self.truncated}
+        return {
+            "model": self.model,
+            "probe_ids": list(self.probe_ids),
+            "protected_bpb": _list(self.protected_bpb),
+            "control_bpb": _list(self.control_bpb),
+            "affinity": _list(self.affinity),
+            "truncated": self.truncated,
+        }
 
 
 def min_k_mean(logprobs: np.ndarray, k: float) -> float:
@@ -101,10 +107,18 @@ def _bpb(scored: ScoredText) -> float:
     return -scored.total_logprob / LN2 / scored.n_bytes
 
 
-def score_affinity(model: LanguageModel, probes: Sequence[Probe], template: ChatTemplate, *,
-                   min_k: float = 0.2, chunk: int = 16, state: JobState | None = None,
-                   on_chunk: Callable[[int, AffinityScores], None] | None = None) -> AffinityScores:
-    """Score every probe's protected (and control) answer with ``model``, ``chunk`` probes at a time.
+def score_affinity(
+    model: LanguageModel,
+    probes: Sequence[Probe],
+    template: ChatTemplate,
+    *,
+    min_k: float = 0.2,
+    chunk: int = 16,
+    state: JobState | None = None,
+    on_chunk: Callable[[int, AffinityScores], None] | None = None,
+) -> AffinityScores:
+    """Score every probe's protected (and control) answer with ``model``, ``chunk`` probes at a
+    time.
 
     Progress is reported per probe; ``on_chunk(done, partial_scores)`` is called after each
     chunk so a caller can save the per-probe values (they survive a later cancel).
@@ -117,13 +131,15 @@ def score_affinity(model: LanguageModel, probes: Sequence[Probe], template: Chat
     truncated = 0
     for start in range(0, n, chunk):
         state.check_cancelled()
-        part = probes[start:start + chunk]
+        part = probes[start : start + chunk]
         contexts = [template.context(p.prompt) for p in part]
         answers = [template.continuation(p.protected) for p in part]
         if use_control:
             contexts = contexts + contexts
             answers = answers + [template.continuation(p.control or "") for p in part]
-        scored = model.score(contexts, answers, state=state.sub(100 * start / n, 100 * min(n, start + chunk) / n))
+        scored = model.score(
+            contexts, answers, state=state.sub(100 * start / n, 100 * min(n, start + chunk) / n)
+        )
         m = len(part)
         for j in range(m):
             i = start + j
@@ -135,47 +151,88 @@ def score_affinity(model: LanguageModel, probes: Sequence[Probe], template: Chat
         done = start + m
         state.set_progress(done, n)
         if on_chunk is not None:
-            on_chunk(done, _scores(model.name, probes, p_bpb, c_bpb, p_mk, c_mk, use_control, truncated))
+            on_chunk(
+                done, _scores(model.name, probes, p_bpb, c_bpb, p_mk, c_mk, use_control, truncated)
+            )
     return _scores(model.name, probes, p_bpb, c_bpb, p_mk, c_mk, use_control, truncated)
 
 
-def _scores(name: str, probes: Sequence[Probe], p_bpb: np.ndarray, c_bpb: np.ndarray, p_mk: np.ndarray,
-            c_mk: np.ndarray, use_control: bool, truncated: int) -> AffinityScores:
-    return AffinityScores(name, tuple(p.probe_id for p in probes), p_bpb.copy(),
-                          c_bpb.copy() if use_control else None, p_mk.copy(),
-                          c_mk.copy() if use_control else None, truncated)
+def _scores(
+    name: str,
+    probes: Sequence[Probe],
+    p_bpb: np.ndarray,
+    c_bpb: np.ndarray,
+    p_mk: np.ndarray,
+    c_mk: np.ndarray,
+    use_control: bool,
+    truncated: int,
+) -> AffinityScores:
+    return AffinityScores(
+        name,
+        tuple(p.probe_id for p in probes),
+        p_bpb.copy(),
+        c_bpb.copy() if use_control else None,
+        p_mk.copy(),
+        c_mk.copy() if use_control else None,
+        truncated,
+    )
 
 
-def likelihood_check(suspect: AffinityScores, references: Mapping[str, AffinityScores], *, seed: int,
-                     alpha: float = 0.05, n_resamples: int = 10_000, min_k: float = 0.2,
-                     min_probes: int = MIN_PROBES) -> CheckResult:
+def likelihood_check(
+    suspect: AffinityScores,
+    references: Mapping[str, AffinityScores],
+    *,
+    seed: int,
+    alpha: float = 0.05,
+    n_resamples: int = 10_000,
+    min_k: float = 0.2,
+    min_probes: int = MIN_PROBES,
+) -> CheckResult:
     """The teacher-text affinity check from already computed per-probe scores (pure, no model)."""
     warnings = []
     if suspect.control_bpb is None:
-        warnings.append("No control answers were given: the affinity is the per-byte log-likelihood "
-                        "of the protected answers alone, which also rewards a model that is simply "
-                        "better at text of this kind. Supply control answers to the same prompts.")
+        warnings.append(
+            "No control answers were given: the affinity is the per-byte log-likelihood "
+            "of the protected answers alone, which also rewards a model that is simply "
+            "better at text of this kind. Supply control answers to the same prompts."
+        )
     for name, r in references.items():
         if r.probe_ids != suspect.probe_ids:
             raise ValueError(f"reference {name!r} was scored on other probes than the suspect")
     trunc = suspect.truncated + sum(r.truncated for r in references.values())
     if trunc:
-        warnings.append(f"{trunc} scored texts were longer than a model's context window and were "
-                        "truncated from the left.")
+        warnings.append(
+            f"{trunc} scored texts were longer than a model's context window and were "
+            "truncated from the left."
+        )
     details = {
         "unit": "bits per UTF-8 byte (positive: the protected answer is likelier than the control)",
-        "mean_affinity": {"suspect": _mean(suspect.affinity),
-                          **{k: _mean(v.affinity) for k, v in references.items()}},
+        "mean_affinity": {
+            "suspect": _mean(suspect.affinity),
+            **{k: _mean(v.affinity) for k, v in references.items()},
+        },
         "control_answers": suspect.control_bpb is not None,
         "min_k": min_k,
     }
     return compare_with_panel(
-        SPEC, suspect.affinity, {k: v.affinity for k, v in references.items()},
-        probe_ids=suspect.probe_ids, seed=seed, alpha=alpha, n_resamples=n_resamples,
-        min_probes=min_probes, value_name="affinity_bits_per_byte",
-        secondary={f"min_{round(min_k * 100)}pct_tail": (
-            suspect.min_k_difference, {k: v.min_k_difference for k, v in references.items()})},
-        details=details, warnings=warnings)
+        SPEC,
+        suspect.affinity,
+        {k: v.affinity for k, v in references.items()},
+        probe_ids=suspect.probe_ids,
+        seed=seed,
+        alpha=alpha,
+        n_resamples=n_resamples,
+        min_probes=min_probes,
+        value_name="affinity_bits_per_byte",
+        secondary={
+            f"min_{round(min_k * 100)}pct_tail": (
+                suspect.min_k_difference,
+                {k: v.min_k_difference for k, v in references.items()},
+            )
+        },
+        details=details,
+        warnings=warnings,
+    )
 
 
 def _mean(a: np.ndarray) -> float | None:

@@ -50,21 +50,21 @@ NULL_LABEL = "independent initialisation (random pairing of hidden units)"
 SPEC = CheckSpec(
     key="lineage",
     title="Weight lineage",
-    question="Is the suspect derived from the given base model (a fine-tune of its weights), rather "
-             "than initialised independently? (This check does not address training on the "
-             "protected model's outputs.)",
+    question="Is the suspect derived from the given base model (a fine-tune of its weights), "
+    "rather than initialised independently? (This check does not address training on the "
+    "protected model's outputs.)",
     access="weights",
     null_hypothesis="The suspect was initialised independently of the base model: after aligning "
-                    "hidden units, its MLP output weights match the base's no better than a random "
-                    "pairing of units would.",
+    "hidden units, its MLP output weights match the base's no better than a random "
+    "pairing of units would.",
     alternative="The suspect is derived from the base model: its aligned weights match the base's "
-                "far better than random pairings do.",
-    test="Hidden units aligned with the Hungarian algorithm on the input embedding and the MLP input "
-         "matrices; statistic: mean row correlation of the MLP output matrices (not used for the "
-         "alignment); permutation test against N seeded random pairings, p = (1+k)/(N+1); BCa "
-         "bootstrap CI over rows; support also needs a mean correlation of at least 0.3.",
+    "far better than random pairings do.",
+    test="Hidden units aligned with the Hungarian algorithm on the input embedding and the MLP "
+    "input matrices; statistic: mean row correlation of the MLP output matrices (not used for the "
+    "alignment); permutation test against N seeded random pairings, p = (1+k)/(N+1); BCa "
+    "bootstrap CI over rows; support also needs a mean correlation of at least 0.3.",
     minimum_inputs="The suspect and the base as safetensors folders with the same architecture "
-                   "(hidden and MLP sizes, vocabulary) and at least one MLP layer.",
+    "(hidden and MLP sizes, vocabulary) and at least one MLP layer.",
     min_effect=MIN_SIMILARITY,
 )
 
@@ -74,8 +74,10 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise DeclinedError(f"{folder} has no readable config.json ({exc}); the weight check needs the "
-                            "model's Hugging Face folder.") from exc
+        raise DeclinedError(
+            f"{folder} has no readable config.json ({exc}); the weight check needs the "
+            "model's Hugging Face folder."
+        ) from exc
 
 
 def read_weights(folder: str | Path) -> dict[str, np.ndarray]:
@@ -84,12 +86,14 @@ def read_weights(folder: str | Path) -> dict[str, np.ndarray]:
 
     files = sorted(Path(folder).glob("*.safetensors"))
     if not files:
-        raise DeclinedError(f"{folder} holds no safetensors weights; the weight check reads weights "
-                            "only from safetensors (an ONNX export cannot be aligned).")
+        raise DeclinedError(
+            f"{folder} holds no safetensors weights; the weight check reads weights "
+            "only from safetensors (an ONNX export cannot be aligned)."
+        )
     out: dict[str, np.ndarray] = {}
     for f in files:
         with safe_open(str(f), framework="pt") as fh:
-            for key in fh.keys():  # noqa: SIM118 - safe_open is not a mapping
+            for key in fh.keys():
                 out[key] = fh.get_tensor(key).float().numpy()
     return out
 
@@ -123,7 +127,9 @@ def _mlp_pairs(w: Mapping[str, np.ndarray], hidden: int, inner: int) -> dict[int
             continue
         part = name.rsplit(".", 2)[-2]
         slot = layers.setdefault(int(m.group(1)), {})
-        if part in _MLP_IN and ("in" not in slot or _MLP_IN.index(part) < _MLP_IN.index(slot["in_part"])):
+        if part in _MLP_IN and (
+            "in" not in slot or _MLP_IN.index(part) < _MLP_IN.index(slot["in_part"])
+        ):
             slot["in"], slot["in_part"] = name, part
         elif part in _MLP_OUT:
             slot["out"] = name
@@ -148,7 +154,8 @@ def _standardise_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _match(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """perm such that row i of ``a`` is matched with row perm[i] of ``b`` (max total correlation)."""
+    """perm such that row i of ``a`` is matched with row perm[i] of ``b`` (max total
+    correlation)."""
     from scipy.optimize import linear_sum_assignment
 
     corr = _standardise_rows(a) @ _standardise_rows(b).T
@@ -164,44 +171,69 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / d) if d > 0 else 0.0
 
 
-def lineage_check(base: Mapping[str, np.ndarray], suspect: Mapping[str, np.ndarray],
-                  base_config: Mapping[str, Any], suspect_config: Mapping[str, Any], *, seed: int,
-                  alpha: float = 0.05, n_resamples: int = 999, max_layers: int = 4,
-                  state: JobState | None = None) -> CheckResult:
+def lineage_check(
+    base: Mapping[str, np.ndarray],
+    suspect: Mapping[str, np.ndarray],
+    base_config: Mapping[str, Any],
+    suspect_config: Mapping[str, Any],
+    *,
+    seed: int,
+    alpha: float = 0.05,
+    n_resamples: int = 999,
+    max_layers: int = 4,
+    state: JobState | None = None,
+) -> CheckResult:
     """The weight-lineage check on two already read weight sets (see the module docstring)."""
     state = state or JobState()
     try:
         hidden, inner = _sizes(base_config)
         if _sizes(suspect_config) != (hidden, inner):
-            raise DeclinedError(f"The suspect's hidden/MLP sizes {_sizes(suspect_config)} differ from the "
-                                f"base's {(hidden, inner)}: a fine-tune keeps its base's shapes, so this "
-                                "test does not apply (which does not show independence either).")
+            raise DeclinedError(
+                f"The suspect's hidden/MLP sizes {_sizes(suspect_config)} differ from the "
+                f"base's {(hidden, inner)}: a fine-tune keeps its base's shapes, so this "
+                "test does not apply (which does not show independence either)."
+            )
         eb, es = _embedding(base, hidden), _embedding(suspect, hidden)
         if eb.shape != es.shape:
-            raise DeclinedError(f"The embedding matrices differ in shape ({eb.shape} vs {es.shape}): the "
-                                "vocabularies differ, so hidden units cannot be aligned through them.")
+            raise DeclinedError(
+                f"The embedding matrices differ in shape ({eb.shape} vs {es.shape}): the "
+                "vocabularies differ, so hidden units cannot be aligned through them."
+            )
         pairs_b, pairs_s = _mlp_pairs(base, hidden, inner), _mlp_pairs(suspect, hidden, inner)
         common = sorted(set(pairs_b) & set(pairs_s))
         if not common:
-            raise DeclinedError("No MLP layers with matching names and shapes were found in both models.")
+            raise DeclinedError(
+                "No MLP layers with matching names and shapes were found in both models."
+            )
     except DeclinedError as exc:
         return declined(SPEC, str(exc), seed=seed, alpha=alpha)
-    picks = sorted({common[int(round(i))] for i in np.linspace(0, len(common) - 1, min(max_layers, len(common)))})
+    picks = sorted(
+        {
+            common[int(round(i))]
+            for i in np.linspace(0, len(common) - 1, min(max_layers, len(common)))
+        }
+    )
     state.set_status("Aligning hidden dimensions on the embeddings")
     perm_h = _match(eb.T, es.T)
     zb, zs, zs_raw, tensors = [], [], [], {}
     for n, layer in enumerate(picks):
         state.check_cancelled()
         (in_b, out_b), (in_s, out_s) = pairs_b[layer], pairs_s[layer]
-        w1b, w1s = _oriented(base[in_b], inner, in_b), _oriented(suspect[in_s], inner, in_s)[:, perm_h]
+        w1b, w1s = (
+            _oriented(base[in_b], inner, in_b),
+            _oriented(suspect[in_s], inner, in_s)[:, perm_h],
+        )
         perm_i = _match(w1b, w1s)
         w2b, w2s = _oriented(base[out_b], hidden, out_b), _oriented(suspect[out_s], hidden, out_s)
         aligned = w2s[perm_h][:, perm_i]
         zb.append(_standardise_rows(w2b))
         zs.append(_standardise_rows(aligned))
         zs_raw.append(_standardise_rows(w2s))
-        tensors[out_b] = {"aligned_cosine": _cosine(w2b, aligned), "unaligned_cosine": _cosine(w2b, w2s),
-                          "input_aligned_cosine": _cosine(w1b, w1s[perm_i])}
+        tensors[out_b] = {
+            "aligned_cosine": _cosine(w2b, aligned),
+            "unaligned_cosine": _cosine(w2b, w2s),
+            "input_aligned_cosine": _cosine(w1b, w1s[perm_i]),
+        }
         state.set_progress(n + 1, len(picks) + 1)
     row_corr = np.concatenate([(b * s).sum(1) for b, s in zip(zb, zs, strict=True)])
     raw_corr = np.concatenate([(b * s).sum(1) for b, s in zip(zb, zs_raw, strict=True)])
@@ -222,39 +254,80 @@ def lineage_check(base: Mapping[str, np.ndarray], suspect: Mapping[str, np.ndarr
     ci = bootstrap_ci(row_corr, n_resamples=2000, seed=[seed, 1])
     p_unaligned = (1 + int(np.count_nonzero(null >= unaligned - 1e-12))) / (n_resamples + 1)
     state.set_progress(100)
-    comp = ReferenceComparison(reference=NULL_LABEL, statistic=observed, p_value=p, n=int(row_corr.size),
-                               effect_size=observed, ci=(ci.low, ci.high), p_holm=p,
-                               n_resamples=n_resamples,
-                               method=f"Permutation test, N = {n_resamples} random pairings, seed {seed}")
+    comp = ReferenceComparison(
+        reference=NULL_LABEL,
+        statistic=observed,
+        p_value=p,
+        n=int(row_corr.size),
+        effect_size=observed,
+        ci=(ci.low, ci.high),
+        p_holm=p,
+        n_resamples=n_resamples,
+        method=f"Permutation test, N = {n_resamples} random pairings, seed {seed}",
+    )
     level = strength(p, observed, min_effect=SPEC.min_effect)
     supports = p <= alpha and level.supports_hp and level is not LIMITED
     if supports:
-        verdict, reason = "supports Hp", (
-            f"After aligning hidden units, the suspect's MLP output weights correlate with the base's at "
-            f"{observed:.3f} on average (95% CI {ci.low:.3f} to {ci.high:.3f}) over {len(picks)} layers; "
-            f"none of {n_resamples} random pairings came close (p = {p:.3g}). This supports that the "
-            "suspect is derived from the base model; it says nothing about training on outputs.")
+        verdict, reason = (
+            "supports Hp",
+            (
+                "After aligning hidden units, the suspect's MLP output weights correlate with the "
+                f"base's at {observed:.3f} on average (95% CI {ci.low:.3f} to {ci.high:.3f}) over "
+                f"{len(picks)} layers; none of {n_resamples} random pairings came close "
+                f"(p = {p:.3g}). This supports that the suspect is derived from the base model; it "
+                "says nothing about training on outputs."
+            ),
+        )
     else:
         level = INCONCLUSIVE
-        why = (f"p = {p:.3g} > {alpha:g}" if p > alpha else
-               f"the mean aligned correlation {observed:.3f} is below the minimum of {SPEC.min_effect:g} "
-               "fixed for this check; independently trained models can share that much structure")
-        verdict, reason = "inconclusive", (
-            f"The suspect's aligned weights are not shown to come from the base model: {why}. This does "
-            "not show that the suspect was trained independently.")
+        why = (
+            f"p = {p:.3g} > {alpha:g}"
+            if p > alpha
+            else f"the mean aligned correlation {observed:.3f} is below the minimum of "
+            f"{SPEC.min_effect:g} fixed for this check; independently trained models can share "
+            "that much structure"
+        )
+        verdict, reason = (
+            "inconclusive",
+            (
+                "The suspect's aligned weights are not shown to come from the base model: "
+                f"{why}. This does not show that the suspect was trained independently."
+            ),
+        )
     details = {
-        "layers_compared": picks, "hidden_size": hidden, "mlp_size": inner,
-        "mean_row_correlation_aligned": observed, "mean_row_correlation_unaligned": unaligned,
+        "layers_compared": picks,
+        "hidden_size": hidden,
+        "mlp_size": inner,
+        "mean_row_correlation_aligned": observed,
+        "mean_row_correlation_unaligned": unaligned,
         "p_value_unaligned": p_unaligned,
         "units_reordered": bool(observed - unaligned > 0.2),
-        "null_mean": float(null.mean()), "null_max": float(null.max()),
+        "null_mean": float(null.mean()),
+        "null_max": float(null.max()),
         "tensors": tensors,
-        "tensor_cosines_unaligned": {k: _cosine(v, suspect[k]) for k, v in base.items()
-                                     if k in suspect and suspect[k].shape == v.shape},
+        "tensor_cosines_unaligned": {
+            k: _cosine(v, suspect[k])
+            for k, v in base.items()
+            if k in suspect and suspect[k].shape == v.shape
+        },
         "min_similarity": SPEC.min_effect,
     }
-    return CheckResult(spec_key=SPEC.key, verdict=verdict, reason=reason, strength=level.label,
-                       null_hypothesis=SPEC.null_hypothesis, test=SPEC.test, statistic=observed,
-                       effect_size=observed, ci=(ci.low, ci.high), p_value=p, p_value_any=p,
-                       alpha=alpha, n_probes=len(picks), n_references=0, comparisons=(comp,),
-                       seed=seed, details=details)
+    return CheckResult(
+        spec_key=SPEC.key,
+        verdict=verdict,
+        reason=reason,
+        strength=level.label,
+        null_hypothesis=SPEC.null_hypothesis,
+        test=SPEC.test,
+        statistic=observed,
+        effect_size=observed,
+        ci=(ci.low, ci.high),
+        p_value=p,
+        p_value_any=p,
+        alpha=alpha,
+        n_probes=len(picks),
+        n_references=0,
+        comparisons=(comp,),
+        seed=seed,
+        details=details,
+    )

@@ -30,9 +30,11 @@ LAYOUT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("layout:exclamation", re.compile(r"!")),
     # Three consecutive non-blank lines. Anchored per line: the unanchored form backtracked
     # for 40-100 ms on long answers while holding the GIL (the GUI stopped repainting).
-    ("layout:three-or-more-lines",
-     re.compile(r"(?m)^[^\S\n]*\S[^\n]*\n[^\S\n]*\S[^\n]*\n[^\S\n]*\S")),
-    ("layout:emoji", re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")),
+    (
+        "layout:three-or-more-lines",
+        re.compile(r"(?m)^[^\S\n]*\S[^\n]*\n[^\S\n]*\S[^\n]*\n[^\S\n]*\S"),
+    ),
+    ("layout:emoji", re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")),
 )
 
 
@@ -45,7 +47,7 @@ def ngrams(toks: Sequence[str], n_min: int, n_max: int) -> set[str]:
     """The set of word n-grams (joined by spaces) of lengths n_min..n_max."""
     out: set[str] = set()
     for n in range(n_min, n_max + 1):
-        out.update(" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1))
+        out.update(" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1))
     return out
 
 
@@ -53,7 +55,7 @@ def contains_phrase(text: str, phrase: str) -> bool:
     """Whether the answer's token sequence contains the phrase's token sequence."""
     toks, target = tokens(text), phrase.split(" ")
     n = len(target)
-    return any(toks[i:i + n] == target for i in range(len(toks) - n + 1))
+    return any(toks[i : i + n] == target for i in range(len(toks) - n + 1))
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,22 @@ class LearnedMarker:
     p_value: float  # one-sided Fisher test used to select it (a screening step, not a finding)
 
     def to_dict(self) -> dict[str, object]:
-        return {"marker": self.marker, "share_protected": self.share_protected,
-                "share_control": self.share_control, "p_value": self.p_value}
+        return {
+            "marker": self.marker,
+            "share_protected": self.share_protected,
+            "share_control": self.share_control,
+            "p_value": self.p_value,
+        }
 
 
-def _select(protected: list[set[str]], control: list[set[str]], *, min_share: float,
-            min_ratio: float, max_p: float) -> list[LearnedMarker]:
+def _select(
+    protected: list[set[str]],
+    control: list[set[str]],
+    *,
+    min_share: float,
+    min_ratio: float,
+    max_p: float,
+) -> list[LearnedMarker]:
     n_p, n_c = len(protected), len(control)
     if n_p == 0 or n_c == 0:
         return []
@@ -83,16 +95,26 @@ def _select(protected: list[set[str]], control: list[set[str]], *, min_share: fl
         share_c = k_c / n_c
         if share_p < min_share or share_p < min_ratio * (k_c + 0.5) / n_c:
             continue
-        p = float(sps.fisher_exact(((k_p, n_p - k_p), (k_c, n_c - k_c)), alternative="greater").pvalue)
+        p = float(
+            sps.fisher_exact(((k_p, n_p - k_p), (k_c, n_c - k_c)), alternative="greater").pvalue
+        )
         if p <= max_p:
             out.append(LearnedMarker(marker, share_p, share_c, p))
     out.sort(key=lambda m: (-(m.share_protected - m.share_control), m.p_value, m.marker))
     return out
 
 
-def learn_phrases(protected: Sequence[str], control: Sequence[str], *, exclude: Iterable[str] = (),
-                  n_range: tuple[int, int] = (2, 4), min_share: float = 0.2, min_ratio: float = 4.0,
-                  max_p: float = 1e-3, max_phrases: int = 12) -> list[LearnedMarker]:
+def learn_phrases(
+    protected: Sequence[str],
+    control: Sequence[str],
+    *,
+    exclude: Iterable[str] = (),
+    n_range: tuple[int, int] = (2, 4),
+    min_share: float = 0.2,
+    min_ratio: float = 4.0,
+    max_p: float = 1e-3,
+    max_phrases: int = 12,
+) -> list[LearnedMarker]:
     """Word n-grams the protected model uses far more often than the control answers do.
 
     Kept when the share of protected answers containing the n-gram is at least ``min_share``,
@@ -108,8 +130,14 @@ def learn_phrases(protected: Sequence[str], control: Sequence[str], *, exclude: 
     ctrl = [ngrams(tokens(t), lo, hi) for t in control]
     chosen: list[LearnedMarker] = []
     candidates = _select(prot, ctrl, min_share=min_share, min_ratio=min_ratio, max_p=max_p)
-    candidates.sort(key=lambda m: (-(m.share_protected - m.share_control), -m.marker.count(" "),
-                                   m.p_value, m.marker))  # longest of equally telling phrases first
+    candidates.sort(
+        key=lambda m: (
+            -(m.share_protected - m.share_control),
+            -m.marker.count(" "),
+            m.p_value,
+            m.marker,
+        )
+    )  # longest of equally telling phrases first
     for m in candidates:
         words = m.marker.split(" ")
         if not _ALPHA.search(words[0]) or banned.intersection(words):
@@ -138,8 +166,15 @@ def style_features(text: str, n_words: int = 3) -> set[str]:
     return feats
 
 
-def learn_style(protected: Sequence[str], control: Sequence[str], *, min_share: float = 0.2,
-                min_ratio: float = 3.0, max_p: float = 1e-3, max_markers: int = 12) -> list[LearnedMarker]:
+def learn_style(
+    protected: Sequence[str],
+    control: Sequence[str],
+    *,
+    min_share: float = 0.2,
+    min_ratio: float = 3.0,
+    max_p: float = 1e-3,
+    max_markers: int = 12,
+) -> list[LearnedMarker]:
     """Openings, closings and layout habits far more frequent in protected than control answers."""
     prot = [style_features(t) for t in protected]
     ctrl = [style_features(t) for t in control]
@@ -159,5 +194,6 @@ def name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     parts = [r"\s+".join(re.escape(w) for w in n.split()) for n in names if n.strip()]
     if not parts:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(sorted(parts, key=len, reverse=True)) + r")(?!\w)",
-                      re.IGNORECASE)
+    return re.compile(
+        r"(?<!\w)(?:" + "|".join(sorted(parts, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE
+    )

@@ -36,16 +36,20 @@ from core.errors import DeclinedError
 MIN_PROBES = 10
 
 
-def panel_rank(suspect_mean: float, reference_means: Mapping[str, float], alpha: float) -> dict[str, Any]:
+def panel_rank(
+    suspect_mean: float, reference_means: Mapping[str, float], alpha: float
+) -> dict[str, Any]:
     """Model-level rank p of the suspect's mean among the references' (reported, not tested)."""
     refs = [v for v in reference_means.values() if np.isfinite(v)]
     adequacy = panel_adequacy(len(refs), alpha)
     out: dict[str, Any] = {
-        "suspect_mean": suspect_mean, "reference_means": dict(reference_means),
-        "min_possible_p": adequacy.min_p, "adequate": adequacy.adequate,
+        "suspect_mean": suspect_mean,
+        "reference_means": dict(reference_means),
+        "min_possible_p": adequacy.min_p,
+        "adequate": adequacy.adequate,
         "message": adequacy.message,
         "method": "rank of the suspect's mean among the reference models' means, p = (1+k)/(R+1); "
-                  "null: the suspect is exchangeable with the reference models",
+        "null: the suspect is exchangeable with the reference models",
     }
     out["p_value"] = empirical_p(suspect_mean, refs) if refs and np.isfinite(suspect_mean) else None
     out["prediction"] = prediction_test(suspect_mean, refs)
@@ -67,20 +71,31 @@ def prediction_test(suspect_mean: float, reference_means: Sequence[float]) -> di
     if sd == 0:
         return None
     t = (suspect_mean - float(refs.mean())) / (sd * math.sqrt(1 + 1 / refs.size))
-    return {"t": t, "df": int(refs.size - 1), "p_value": float(sps.t.sf(t, refs.size - 1)),
-            "method": "one-sided prediction-interval t test of the suspect's mean against the reference "
-                      "models' means (assumes they are normally distributed); reported, not used for "
-                      "the verdict"}
+    return {
+        "t": t,
+        "df": int(refs.size - 1),
+        "p_value": float(sps.t.sf(t, refs.size - 1)),
+        "method": "one-sided prediction-interval t test of the suspect's mean against the "
+        "reference models' means (assumes they are normally distributed); reported, not used for "
+        "the verdict",
+    }
 
 
-def compare_with_panel(spec: CheckSpec, suspect: Sequence[float] | np.ndarray,
-                       references: Mapping[str, Sequence[float] | np.ndarray], *,
-                       probe_ids: Sequence[str], seed: int, alpha: float = 0.05,
-                       n_resamples: int = 10_000, min_probes: int = MIN_PROBES,
-                       value_name: str = "value",
-                       secondary: Mapping[str, tuple[Sequence[float], Mapping[str, Sequence[float]]]] | None = None,
-                       details: Mapping[str, Any] | None = None,
-                       warnings: Sequence[str] = ()) -> CheckResult:
+def compare_with_panel(
+    spec: CheckSpec,
+    suspect: Sequence[float] | np.ndarray,
+    references: Mapping[str, Sequence[float] | np.ndarray],
+    *,
+    probe_ids: Sequence[str],
+    seed: int,
+    alpha: float = 0.05,
+    n_resamples: int = 10_000,
+    min_probes: int = MIN_PROBES,
+    value_name: str = "value",
+    secondary: Mapping[str, tuple[Sequence[float], Mapping[str, Sequence[float]]]] | None = None,
+    details: Mapping[str, Any] | None = None,
+    warnings: Sequence[str] = (),
+) -> CheckResult:
     """One CheckResult from per-probe values of the suspect and of each reference model.
 
     ``suspect`` and each reference hold one value per probe (same order as ``probe_ids``),
@@ -96,18 +111,33 @@ def compare_with_panel(spec: CheckSpec, suspect: Sequence[float] | np.ndarray,
     if any(a.shape != (n_all,) for a in (s, *refs.values())):
         raise ValueError("every model needs one value per probe")
     if not refs:
-        return declined(spec, "No reference models were given: a check needs a control panel of "
-                        "independent reference models scored on the same probes.", seed=seed,
-                        n_probes=n_all, alpha=alpha, warnings=warns)
+        return declined(
+            spec,
+            "No reference models were given: a check needs a control panel of "
+            "independent reference models scored on the same probes.",
+            seed=seed,
+            n_probes=n_all,
+            alpha=alpha,
+            warnings=warns,
+        )
     keep = np.isfinite(s) & np.all([np.isfinite(a) for a in refs.values()], axis=0)
     if not keep.all():
-        warns.append(f"{int((~keep).sum())} of {n_all} probes had no value for some model "
-                     "(e.g. an empty answer) and were left out of every comparison.")
+        warns.append(
+            f"{int((~keep).sum())} of {n_all} probes had no value for some model "
+            "(e.g. an empty answer) and were left out of every comparison."
+        )
     n = int(keep.sum())
     if n < min_probes:
-        return declined(spec, f"Only {n} usable probes; this check needs at least {min_probes} probes "
-                        "scored by the suspect and every reference model.", seed=seed, n_probes=n,
-                        n_references=len(refs), alpha=alpha, warnings=warns)
+        return declined(
+            spec,
+            f"Only {n} usable probes; this check needs at least {min_probes} probes "
+            "scored by the suspect and every reference model.",
+            seed=seed,
+            n_probes=n,
+            n_references=len(refs),
+            alpha=alpha,
+            warnings=warns,
+        )
     ids = [p for p, k in zip(probe_ids, keep, strict=True) if k]
     s_k = s[keep]
     refs_k = {k: v[keep] for k, v in refs.items()}
@@ -117,19 +147,30 @@ def compare_with_panel(spec: CheckSpec, suspect: Sequence[float] | np.ndarray,
             pc = paired_comparison(s_k, r, n_resamples=n_resamples, seed=seed)
             comps.append(ReferenceComparison.from_paired(name, pc))
     except DeclinedError as exc:
-        return declined(spec, str(exc), seed=seed, n_probes=n, n_references=len(refs), alpha=alpha,
-                        warnings=warns)
+        return declined(
+            spec,
+            str(exc),
+            seed=seed,
+            n_probes=n,
+            n_references=len(refs),
+            alpha=alpha,
+            warnings=warns,
+        )
     rows: list[dict[str, Any]] = [
         {value_name: {"suspect": float(s_k[i]), **{k: float(v[i]) for k, v in refs_k.items()}}}
-        for i in range(n)]
+        for i in range(n)
+    ]
     extra: dict[str, Any] = dict(details or {})
     extra["value_name"] = value_name
-    extra["panel_rank"] = panel_rank(float(s_k.mean()), {k: float(v.mean()) for k, v in refs_k.items()},
-                                     alpha)
+    extra["panel_rank"] = panel_rank(
+        float(s_k.mean()), {k: float(v.mean()) for k, v in refs_k.items()}, alpha
+    )
     if not extra["panel_rank"]["adequate"]:
-        warns.append("Model-level view: " + extra["panel_rank"]["message"] + " The verdict rests on the "
-                     "per-probe paired tests against each reference, whose null is exchangeability "
-                     "within each probe, not between models.")
+        warns.append(
+            "Model-level view: " + extra["panel_rank"]["message"] + " The verdict rests on the "
+            "per-probe paired tests against each reference, whose null is exchangeability "
+            "within each probe, not between models."
+        )
     if secondary:
         extra["secondary"] = {}
         for name, (sv, rv) in secondary.items():
@@ -137,15 +178,22 @@ def compare_with_panel(spec: CheckSpec, suspect: Sequence[float] | np.ndarray,
             rv_k = {k: np.asarray(v, dtype=np.float64)[keep] for k, v in rv.items()}
             extra["secondary"][name] = _secondary(sv_k, rv_k, seed, n_resamples)
             for i in range(n):
-                rows[i][name] = {"suspect": float(sv_k[i]), **{k: float(v[i]) for k, v in rv_k.items()}}
+                rows[i][name] = {
+                    "suspect": float(sv_k[i]),
+                    **{k: float(v[i]) for k, v in rv_k.items()},
+                }
     probe_details = [ProbeDetail(pid, row) for pid, row in zip(ids, rows, strict=True)]
     res = build_result(spec, comps, n_probes=n, seed=seed, probe_details=probe_details, alpha=alpha)
     return replace(res, details=extra, warnings=tuple(warns))
 
 
-def _secondary(s: np.ndarray, refs: Mapping[str, np.ndarray], seed: int,
-               n_resamples: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"suspect_mean": float(np.nanmean(s)) if s.size else None, "references": {}}
+def _secondary(
+    s: np.ndarray, refs: Mapping[str, np.ndarray], seed: int, n_resamples: int
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "suspect_mean": float(np.nanmean(s)) if s.size else None,
+        "references": {},
+    }
     for name, values in refs.items():
         r = values
         ok = np.isfinite(s) & np.isfinite(r)
@@ -157,9 +205,13 @@ def _secondary(s: np.ndarray, refs: Mapping[str, np.ndarray], seed: int,
         except DeclinedError as exc:
             out["references"][name] = {"p_value": None, "reason": str(exc)}
             continue
-        out["references"][name] = {"mean_difference": pc.mean_difference, "p_value": pc.test.p_value,
-                                   "effect_size": pc.effect_size, "ci": [pc.ci.low, pc.ci.high],
-                                   "n": pc.n}
+        out["references"][name] = {
+            "mean_difference": pc.mean_difference,
+            "p_value": pc.test.p_value,
+            "effect_size": pc.effect_size,
+            "ci": [pc.ci.low, pc.ci.high],
+            "n": pc.n,
+        }
     ps = [v["p_value"] for v in out["references"].values() if v.get("p_value") is not None]
     out["p_value_all"] = max(ps) if ps else None
     out["note"] = "secondary statistic: reported for context, not used for the verdict"

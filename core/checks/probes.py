@@ -1,4 +1,5 @@
-"""Probe prompts for the checks: protected answers matched with control answers, and the chat template.
+"""Probe prompts for the checks: protected answers matched with control answers, and the chat
+template.
 
 A *probe* is one prompt with the protected model's captured answer and, when the user
 has them, a control answer to the same prompt (human-written, or another model's). The
@@ -31,8 +32,10 @@ class ChatTemplate:
 
     def __post_init__(self) -> None:
         if self.template.count("{prompt}") != 1:
-            raise ValueError("The chat template must contain {prompt} exactly once, e.g. "
-                             f"{DEFAULT_TEMPLATE!r}.")
+            raise ValueError(
+                "The chat template must contain {prompt} exactly once, e.g. "
+                f"{DEFAULT_TEMPLATE!r}."
+            )
 
     def context(self, prompt: str) -> str:
         """The text a model sees before its answer."""
@@ -103,8 +106,12 @@ def _explicit(key: str) -> bool:
     return bool(key) and not key.startswith("line-")
 
 
-def match_probes(protected: Sequence[TranscriptEntry], control: Sequence[TranscriptEntry] | None = None,
-                 *, max_probes: int | None = None) -> ProbeSet:
+def match_probes(
+    protected: Sequence[TranscriptEntry],
+    control: Sequence[TranscriptEntry] | None = None,
+    *,
+    max_probes: int | None = None,
+) -> ProbeSet:
     """Pair each protected answer with the control answer to the same prompt.
 
     Matching is by prompt (white space and case ignored); when that pairs fewer than half
@@ -123,8 +130,10 @@ def match_probes(protected: Sequence[TranscriptEntry], control: Sequence[Transcr
         unique.append(entry)
     duplicates = len(protected) - len(unique)
     if duplicates:
-        warnings.append(f"{duplicates} protected record(s) repeat an earlier prompt or have an "
-                        "empty answer and were left out.")
+        warnings.append(
+            f"{duplicates} protected record(s) repeat an earlier prompt or have an "
+            "empty answer and were left out."
+        )
     ids = _unique_ids([e.key for e in unique])
     if control is None:
         probes = [Probe(i, e.prompt, e.response) for i, e in zip(ids, unique, strict=True)]
@@ -142,12 +151,17 @@ def match_probes(protected: Sequence[TranscriptEntry], control: Sequence[Transcr
             by_key = [by_id.get(e.key) if _explicit(e.key) else None for e in unique]
             if sum(p is not None for p in by_key) > sum(p is not None for p in pairs):
                 pairs, matched_by = by_key, "id"
-        probes = [Probe(i, e.prompt, e.response, c)
-                  for i, e, c in zip(ids, unique, pairs, strict=True) if c is not None and c.strip()]
+        probes = [
+            Probe(i, e.prompt, e.response, c)
+            for i, e, c in zip(ids, unique, pairs, strict=True)
+            if c is not None and c.strip()
+        ]
         unmatched = len(unique) - len(probes)
         if unmatched:
-            warnings.append(f"{unmatched} protected prompt(s) have no control answer (matched by "
-                            f"{matched_by}) and were left out.")
+            warnings.append(
+                f"{unmatched} protected prompt(s) have no control answer (matched by "
+                f"{matched_by}) and were left out."
+            )
     if max_probes is not None and len(probes) > max_probes:
         warnings.append(f"The first {max_probes} of {len(probes)} probes were used (max_probes).")
         probes = probes[:max_probes]

@@ -32,11 +32,18 @@ from core.store.db import CaseFile
 
 CHECK_ORDER = ("likelihood", "identity", "similarity", "distribution", "lineage")
 HP_CHECKS = ("likelihood", "identity", "similarity", "distribution")
-PROBE_CHECKS = ("likelihood", "similarity", "distribution")  # the checks that use the matched probes
-SPECS: dict[str, CheckSpec] = {m.SPEC.key: m.SPEC for m in (likelihood, identity, similarity,
-                                                          distribution, lineage)}
-LINEAGE_EXCLUDED = ("The weight-lineage check answers a different question (is the suspect derived from "
-                    "the given base model?), so it takes no part in the combined Hp-vs-Hd summary.")
+PROBE_CHECKS = (
+    "likelihood",
+    "similarity",
+    "distribution",
+)  # the checks that use the matched probes
+SPECS: dict[str, CheckSpec] = {
+    m.SPEC.key: m.SPEC for m in (likelihood, identity, similarity, distribution, lineage)
+}
+LINEAGE_EXCLUDED = (
+    "The weight-lineage check answers a different question (is the suspect derived from "
+    "the given base model?), so it takes no part in the combined Hp-vs-Hd summary."
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,9 @@ class CheckSettings:
     lineage_resamples: int = 999
     lineage_max_layers: int = 4
     learn_phrases: bool = True
-    reuse_measurements: bool = True  # reuse identical per-model measurements made earlier in this process
+    reuse_measurements: bool = (
+        True  # reuse identical per-model measurements made earlier in this process
+    )
     semantic: bool = True  # use the optional sentence-embedding model when it is installed
     num_threads: int | None = None
 
@@ -95,15 +104,31 @@ class CheckRunReport:
     def to_json(self) -> dict[str, Any]:
         """The OUT.json document: per check name, question, statistic, effect size, CI, p, N,
         verdict and reason, plus the combined result, run id, parameters and inputs."""
-        return out_json(SPECS, self.results, self.combined, excluded=self.excluded, order=CHECK_ORDER,
-                        extra={"run_id": self.run_id, "case_id": self.case_id,
-                               "findings": self.finding_ids, "parameters": self.parameters,
-                               "inputs": self.inputs})
+        return out_json(
+            SPECS,
+            self.results,
+            self.combined,
+            excluded=self.excluded,
+            order=CHECK_ORDER,
+            extra={
+                "run_id": self.run_id,
+                "case_id": self.case_id,
+                "findings": self.finding_ids,
+                "parameters": self.parameters,
+                "inputs": self.inputs,
+            },
+        )
 
 
-def run_checks(cf: CaseFile, case_key: int | str, inputs: CheckInputs,
-               settings: CheckSettings | None = None, state: JobState | None = None, *,
-               actor: str | None = None) -> CheckRunReport:
+def run_checks(
+    cf: CaseFile,
+    case_key: int | str,
+    inputs: CheckInputs,
+    settings: CheckSettings | None = None,
+    state: JobState | None = None,
+    *,
+    actor: str | None = None,
+) -> CheckRunReport:
     """Run the selected checks on a case's evidence and store everything (see the module docstring).
 
     Raises DistillAuditError for unusable inputs (unknown ids, unknown checks), Cancelled
@@ -115,8 +140,10 @@ def run_checks(cf: CaseFile, case_key: int | str, inputs: CheckInputs,
     state = state or JobState()
     unknown = [c for c in settings.checks if c not in CHECK_ORDER]
     if unknown or not settings.checks:
-        raise DistillAuditError(f"Unknown check(s) {', '.join(unknown) or '(none chosen)'}; choose from "
-                                f"{', '.join(CHECK_ORDER)}.")
+        raise DistillAuditError(
+            f"Unknown check(s) {', '.join(unknown) or '(none chosen)'}; choose from "
+            f"{', '.join(CHECK_ORDER)}."
+        )
     checks = [c for c in CHECK_ORDER if c in settings.checks]
     template = ChatTemplate(settings.template, settings.response_prefix)
     state.set_status("Reading the evidence")
@@ -124,53 +151,97 @@ def run_checks(cf: CaseFile, case_key: int | str, inputs: CheckInputs,
     probes = match_probes(ev.protected_items, ev.control_items, max_probes=settings.max_probes)
     prot_answers = [p.protected for p in probes.probes]
     ctrl_answers = [p.control for p in probes.probes if p.control is not None]
-    phrases = learn_phrases(prot_answers, ctrl_answers, exclude=settings.protected_names) \
-        if settings.learn_phrases and ctrl_answers else []
+    phrases = (
+        learn_phrases(prot_answers, ctrl_answers, exclude=settings.protected_names)
+        if settings.learn_phrases and ctrl_answers
+        else []
+    )
     style = learn_style(prot_answers, ctrl_answers) if ctrl_answers else []
     suite = identity.load_suite(settings.identity_suite) if "identity" in checks else None
-    markers = identity.IdentityMarkers(tuple(n.strip() for n in settings.protected_names if n.strip()),
-                                       identity.phrases_from(phrases))
-    parameters = jsonable({
-        **asdict(settings), "checks": checks, "probe_ids": list(probes.ids),
-        "probes_matched_by": probes.matched_by, "probe_warnings": list(probes.warnings),
-        "learned_phrases": [m.to_dict() for m in phrases],
-        "learned_style_markers": [m.to_dict() for m in style],
-        "identity_suite": suite.to_dict() if suite else None,
-    })
+    markers = identity.IdentityMarkers(
+        tuple(n.strip() for n in settings.protected_names if n.strip()),
+        identity.phrases_from(phrases),
+    )
+    parameters = jsonable(
+        {
+            **asdict(settings),
+            "checks": checks,
+            "probe_ids": list(probes.ids),
+            "probes_matched_by": probes.matched_by,
+            "probe_warnings": list(probes.warnings),
+            "learned_phrases": [m.to_dict() for m in phrases],
+            "learned_style_markers": [m.to_dict() for m in style],
+            "identity_suite": suite.to_dict() if suite else None,
+        }
+    )
     run_inputs = ev.describe()
     if suite is not None:
         run_inputs["identity_suite"] = suite.to_dict()
     run_id = runs.create_run(cf, ev.case_id, "check", parameters, run_inputs, settings.seed)
     with runs.running(cf, run_id) as handle:
-        work = _Work(ev, probes.probes, template, settings, checks, markers, suite,
-                     [m.marker for m in style], handle.save_summary, state)
-        results = {k: replace(r, warnings=(*probes.warnings, *r.warnings)) if k in PROBE_CHECKS else r
-                   for k, r in work.run().items()}
+        work = _Work(
+            ev,
+            probes.probes,
+            template,
+            settings,
+            checks,
+            markers,
+            suite,
+            [m.marker for m in style],
+            handle.save_summary,
+            state,
+        )
+        results = {
+            k: replace(r, warnings=(*probes.warnings, *r.warnings)) if k in PROBE_CHECKS else r
+            for k, r in work.run().items()
+        }
         excluded = {"lineage": LINEAGE_EXCLUDED} if "lineage" in results else {}
-        combined = combine_holm({k: results[k].p_value for k in checks if k in HP_CHECKS},
-                                alpha=settings.alpha)
+        combined = combine_holm(
+            {k: results[k].p_value for k in checks if k in HP_CHECKS}, alpha=settings.alpha
+        )
         state.set_status("Storing results and proposing draft findings")
-        finding_ids = store_results(cf, run_id, ev.case_id, SPECS, results, combined,
-                                    suspect=ev.suspect.label,
-                                    base=ev.base.label if ev.base else None,
-                                    reference_ids={r.label: r.artifact_id for r in ev.references},
-                                    excluded=excluded, actor=actor)
-        handle.save_summary(reused_measurements=work.reused,
-                            verdicts={k: r.verdict for k, r in results.items()},
-                            p_values={k: r.p_value for k, r in results.items()},
-                            combined=combined.to_dict(), findings=finding_ids)
+        finding_ids = store_results(
+            cf,
+            run_id,
+            ev.case_id,
+            SPECS,
+            results,
+            combined,
+            suspect=ev.suspect.label,
+            base=ev.base.label if ev.base else None,
+            reference_ids={r.label: r.artifact_id for r in ev.references},
+            excluded=excluded,
+            actor=actor,
+        )
+        handle.save_summary(
+            reused_measurements=work.reused,
+            verdicts={k: r.verdict for k, r in results.items()},
+            p_values={k: r.p_value for k, r in results.items()},
+            combined=combined.to_dict(),
+            findings=finding_ids,
+        )
         state.set_progress(100)
-    return CheckRunReport(run_id, ev.case_id, results, combined, finding_ids, parameters, run_inputs,
-                          excluded)
+    return CheckRunReport(
+        run_id, ev.case_id, results, combined, finding_ids, parameters, run_inputs, excluded
+    )
 
 
 class _Work:
     """One pass per model (load, compute what the checks need, release), then the statistics."""
 
-    def __init__(self, ev: CaseEvidence, probes: tuple, template: ChatTemplate, settings: CheckSettings,
-                 checks: list[str], markers: identity.IdentityMarkers,
-                 suite: identity.IdentitySuite | None, style: list[str],
-                 save: Callable[..., None], state: JobState) -> None:
+    def __init__(
+        self,
+        ev: CaseEvidence,
+        probes: tuple,
+        template: ChatTemplate,
+        settings: CheckSettings,
+        checks: list[str],
+        markers: identity.IdentityMarkers,
+        suite: identity.IdentitySuite | None,
+        style: list[str],
+        save: Callable[..., None],
+        state: JobState,
+    ) -> None:
         self.ev, self.probes, self.template, self.s = ev, probes, template, settings
         self.checks, self.markers, self.suite, self.style = checks, markers, suite, style
         self.save, self.state = save, state
@@ -182,41 +253,63 @@ class _Work:
 
     # --- planning -------------------------------------------------------------------
     def _decline(self, key: str, reason: str) -> None:
-        self.results[key] = declined(SPECS[key], reason, seed=self.s.seed, n_probes=len(self.probes),
-                                     n_references=len(self.ev.references), alpha=self.s.alpha)
+        self.results[key] = declined(
+            SPECS[key],
+            reason,
+            seed=self.s.seed,
+            n_probes=len(self.probes),
+            n_references=len(self.ev.references),
+            alpha=self.s.alpha,
+        )
 
     def _plan(self) -> None:
         ev = self.ev
         for key in ("likelihood", "similarity", "distribution"):
             if key in self.checks and len(self.probes) < MIN_PROBES:
-                self._decline(key, f"Only {len(self.probes)} usable probes (protected answers matched with "
-                                   f"control answers); this check needs at least {MIN_PROBES}.")
+                self._decline(
+                    key,
+                    f"Only {len(self.probes)} usable probes (protected answers matched with "
+                    f"control answers); this check needs at least {MIN_PROBES}.",
+                )
         for key in HP_CHECKS:
             if key in self.checks and key not in self.results and not ev.references:
-                self._decline(key, "No reference models were given: every check compares the suspect "
-                                   "with a panel of independent reference models.")
+                self._decline(
+                    key,
+                    "No reference models were given: every check compares the suspect "
+                    "with a panel of independent reference models.",
+                )
         if "identity" in self.checks and "identity" not in self.results:
             if not self.markers.names and not self.markers.phrases:
-                self._decline("identity", "Nothing to look for: no protected names, vendor or aliases "
-                                          "were given and no habitual phrases could be learned (that "
-                                          "needs control answers).")
+                self._decline(
+                    "identity",
+                    "Nothing to look for: no protected names, vendor or aliases "
+                    "were given and no habitual phrases could be learned (that "
+                    "needs control answers).",
+                )
         if "distribution" in self.checks and "distribution" not in self.results:
             if ev.protected_model is None:
-                self._decline("distribution", "The distribution check needs the protected model itself "
-                                              "(white-box access): give --protected-model.")
+                self._decline(
+                    "distribution",
+                    "The distribution check needs the protected model itself "
+                    "(white-box access): give --protected-model.",
+                )
             else:  # compare tokenizers now (tokenizers only, no weights) rather than after the work
                 from core.backends.factory import load_model
 
                 prot, sus = load_model(ev.protected_model.path), load_model(ev.suspect.path)
-                problem = distribution.tokenizer_problem(prot.tokenizer_hash, ev.suspect.label,
-                                                         sus.tokenizer_hash)
+                problem = distribution.tokenizer_problem(
+                    prot.tokenizer_hash, ev.suspect.label, sus.tokenizer_hash
+                )
                 prot.release()
                 sus.release()
                 if problem:
                     self._decline("distribution", problem)
         if "lineage" in self.checks and ev.base is None:
-            self._decline("lineage", "The weight-lineage check needs the base model the suspect may be "
-                                     "derived from: give --base-model.")
+            self._decline(
+                "lineage",
+                "The weight-lineage check needs the base model the suspect may be "
+                "derived from: give --base-model.",
+            )
 
     def _active(self, key: str) -> bool:
         return key in self.checks and key not in self.results
@@ -232,7 +325,9 @@ class _Work:
             passes += [(r, "reference") for r in self.ev.references]
         span = 90.0 if self._active("lineage") else 97.0
         for n, (ref, role) in enumerate(passes):
-            self._model_pass(ref, role, self.state.sub(span * n / len(passes), span * (n + 1) / len(passes)))
+            self._model_pass(
+                ref, role, self.state.sub(span * n / len(passes), span * (n + 1) / len(passes))
+            )
         self._statistics()
         if self._active("lineage"):
             self._lineage(self.state.sub(span, 97))
@@ -253,11 +348,15 @@ class _Work:
                 texts = distribution.probe_texts(self.probes, self.template)
                 state.set_status(f"Next-token distributions of the protected model {ref.label}")
                 self.protected_summary = distribution.summarise_protected(
-                    model, texts, [p.probe_id for p in self.probes], top_k=self.s.top_k, state=state)
+                    model, texts, [p.probe_id for p in self.probes], top_k=self.s.top_k, state=state
+                )
                 return
             self._tokenizer_gate(ref, role, model)
-            tasks = [k for k in ("likelihood", "similarity", "identity", "distribution")
-                     if self._active(k) and not (k == "distribution" and ref.label in self.dropped)]
+            tasks = [
+                k
+                for k in ("likelihood", "similarity", "identity", "distribution")
+                if self._active(k) and not (k == "distribution" and ref.label in self.dropped)
+            ]
             for t, key in enumerate(tasks):
                 self.state.check_cancelled()
                 sub = state.sub(100 * t / len(tasks), 100 * (t + 1) / len(tasks))
@@ -281,25 +380,39 @@ class _Work:
         s = self.s
         if not s.reuse_measurements or key not in ("likelihood", "similarity", "identity"):
             return None
-        parts: dict[str, Any] = {"task": key, "model": [ref.path, ref.format, ref.manifest_sha256],
-                                 "template": [s.template, s.response_prefix]}
+        parts: dict[str, Any] = {
+            "task": key,
+            "model": [ref.path, ref.format, ref.manifest_sha256],
+            "template": [s.template, s.response_prefix],
+        }
         if key == "likelihood":
-            parts.update(min_k=s.min_k, probes=[(p.probe_id, p.prompt, p.protected, p.control)
-                                                for p in self.probes])
+            parts.update(
+                min_k=s.min_k,
+                probes=[(p.probe_id, p.prompt, p.protected, p.control) for p in self.probes],
+            )
         elif key == "similarity":
-            parts.update(seed=s.seed, max_new_tokens=s.max_new_tokens,
-                         probes=[(p.probe_id, p.prompt) for p in self.probes])
+            parts.update(
+                seed=s.seed,
+                max_new_tokens=s.max_new_tokens,
+                probes=[(p.probe_id, p.prompt) for p in self.probes],
+            )
         else:
-            parts.update(seed=s.seed, suite=self.suite.sha256 if self.suite else None,
-                         samples=s.identity_samples, temperature=s.identity_temperature,
-                         top_p=s.identity_top_p, max_new_tokens=s.identity_max_new_tokens)
+            parts.update(
+                seed=s.seed,
+                suite=self.suite.sha256 if self.suite else None,
+                samples=s.identity_samples,
+                temperature=s.identity_temperature,
+                top_p=s.identity_top_p,
+                max_new_tokens=s.identity_max_new_tokens,
+            )
         return cache_key(parts)
 
     def _tokenizer_gate(self, ref: ModelRef, role: str, model: Any) -> None:
         if not self._active("distribution"):
             return
-        problem = distribution.tokenizer_problem(self.protected_summary.tokenizer_hash, ref.label,
-                                                 model.tokenizer_hash)
+        problem = distribution.tokenizer_problem(
+            self.protected_summary.tokenizer_hash, ref.label, model.tokenizer_hash
+        )
         if problem is None:
             return
         if role == "suspect":
@@ -310,26 +423,46 @@ class _Work:
     def _likelihood_pass(self, model: Any, ref: ModelRef, state: JobState) -> None:
         state.set_status(f"Scoring protected and control answers with {ref.label}")
         self.data["likelihood"][ref.label] = likelihood.score_affinity(
-            model, self.probes, self.template, min_k=self.s.min_k, state=state,
-            on_chunk=lambda done, part: self._keep("likelihood", ref.label, part.to_dict()))
+            model,
+            self.probes,
+            self.template,
+            min_k=self.s.min_k,
+            state=state,
+            on_chunk=lambda done, part: self._keep("likelihood", ref.label, part.to_dict()),
+        )
 
     def _similarity_pass(self, model: Any, ref: ModelRef, state: JobState) -> None:
         state.set_status(f"Answering the probe prompts with {ref.label}")
         self.data["similarity"][ref.label] = similarity.generate_answers(
-            model, self.probes, self.template, seed=self.s.seed, max_new_tokens=self.s.max_new_tokens,
-            state=state, on_chunk=lambda done, part: self._keep("similarity", ref.label, part.to_dict()))
+            model,
+            self.probes,
+            self.template,
+            seed=self.s.seed,
+            max_new_tokens=self.s.max_new_tokens,
+            state=state,
+            on_chunk=lambda done, part: self._keep("similarity", ref.label, part.to_dict()),
+        )
 
     def _identity_pass(self, model: Any, ref: ModelRef, state: JobState) -> None:
         assert self.suite is not None
         answers = identity.collect_answers(
-            model, self.suite, self.template, seed=self.s.seed, n_samples=self.s.identity_samples,
-            temperature=self.s.identity_temperature, top_p=self.s.identity_top_p,
-            max_new_tokens=self.s.identity_max_new_tokens, state=state)
+            model,
+            self.suite,
+            self.template,
+            seed=self.s.seed,
+            n_samples=self.s.identity_samples,
+            temperature=self.s.identity_temperature,
+            top_p=self.s.identity_top_p,
+            max_new_tokens=self.s.identity_max_new_tokens,
+            state=state,
+        )
         self.data["identity"][ref.label] = answers
         self._keep("identity", ref.label, answers.to_dict())
 
     def _distribution_pass(self, model: Any, ref: ModelRef, state: JobState) -> None:
-        state.set_status(f"Comparing next-token distributions of {ref.label} with the protected model")
+        state.set_status(
+            f"Comparing next-token distributions of {ref.label} with the protected model"
+        )
         texts = distribution.probe_texts(self.probes, self.template)
         scores = distribution.agreement_scores(model, self.protected_summary, texts, state=state)
         self.data["distribution"][ref.label] = scores
@@ -342,19 +475,34 @@ class _Work:
         common = {"seed": s.seed, "alpha": s.alpha, "n_resamples": s.n_resamples}
         if self._active("likelihood"):
             d = self.data["likelihood"]
-            self._guarded("likelihood", lambda: likelihood.likelihood_check(
-                d[sus], {r: d[r] for r in refs}, min_k=s.min_k, **common))
+            self._guarded(
+                "likelihood",
+                lambda: likelihood.likelihood_check(
+                    d[sus], {r: d[r] for r in refs}, min_k=s.min_k, **common
+                ),
+            )
         if self._active("identity"):
             d = self.data["identity"]
-            self._guarded("identity", lambda: identity.identity_check(
-                d[sus], {r: d[r] for r in refs}, self.markers, **common))
+            self._guarded(
+                "identity",
+                lambda: identity.identity_check(
+                    d[sus], {r: d[r] for r in refs}, self.markers, **common
+                ),
+            )
         if self._active("similarity"):
             self._guarded("similarity", lambda: self._similarity_result(common))
         if self._active("distribution"):
             d = self.data["distribution"]
-            self._guarded("distribution", lambda: distribution.distribution_check(
-                d[sus], {r: d[r] for r in refs if r not in self.dropped}, top_k=s.top_k,
-                dropped=self.dropped, **common))
+            self._guarded(
+                "distribution",
+                lambda: distribution.distribution_check(
+                    d[sus],
+                    {r: d[r] for r in refs if r not in self.dropped},
+                    top_k=s.top_k,
+                    dropped=self.dropped,
+                    **common,
+                ),
+            )
 
     def _guarded(self, key: str, compute: Callable[[], CheckResult]) -> None:
         try:
@@ -368,15 +516,26 @@ class _Work:
         if embedder is not None:
             try:
                 prot_emb = embedder.embed([p.protected for p in self.probes])
-            except Exception:  # noqa: BLE001 - an optional extra that fails is skipped, not fatal
+            except Exception:
                 embedder = None
-        scores = {label: similarity.similarity_scores(a, self.probes, style_markers=self.style,
-                                                      embedder=embedder, protected_embeddings=prot_emb)
-                  for label, a in self.data["similarity"].items()}
+        scores = {
+            label: similarity.similarity_scores(
+                a,
+                self.probes,
+                style_markers=self.style,
+                embedder=embedder,
+                protected_embeddings=prot_emb,
+            )
+            for label, a in self.data["similarity"].items()
+        }
         sus = self.ev.suspect.label
         return similarity.similarity_check(
-            scores[sus], {r.label: scores[r.label] for r in self.ev.references},
-            style_markers=self.style, embedding_model=embedder.name if embedder else None, **common)
+            scores[sus],
+            {r.label: scores[r.label] for r in self.ev.references},
+            style_markers=self.style,
+            embedding_model=embedder.name if embedder else None,
+            **common,
+        )
 
     def _lineage(self, state: JobState) -> None:
         base, sus = self.ev.base, self.ev.suspect
@@ -389,5 +548,13 @@ class _Work:
             self._decline("lineage", str(exc))
             return
         self.results["lineage"] = lineage.lineage_check(
-            wb, ws, cb, cs, seed=self.s.seed, alpha=self.s.alpha, n_resamples=self.s.lineage_resamples,
-            max_layers=self.s.lineage_max_layers, state=state)
+            wb,
+            ws,
+            cb,
+            cs,
+            seed=self.s.seed,
+            alpha=self.s.alpha,
+            n_resamples=self.s.lineage_resamples,
+            max_layers=self.s.lineage_max_layers,
+            state=state,
+        )

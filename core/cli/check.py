@@ -30,33 +30,75 @@ CHECK_NAMES = ("likelihood", "identity", "similarity", "distribution", "lineage"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="test whether a suspect model was trained on a protected "
-                       "model's outputs, against a panel of independent reference models")
-    p.add_argument("--suspect", required=True, metavar="PATH", help="the suspect model (folder or .onnx)")
-    p.add_argument("--reference", action="append", required=True, metavar="PATH",
-                   help="an independent reference model (repeat for each)")
-    p.add_argument("--protected-transcripts", required=True, metavar="FILE",
-                   help="JSONL/CSV of prompts and the protected model's captured answers")
-    p.add_argument("--control-answers", metavar="FILE",
-                   help="JSONL/CSV of control answers (human-written) to the same prompts")
-    p.add_argument("--protected-names", default="", metavar="NAMES",
-                   help='the protected model\'s names, vendor and aliases, comma-separated')
-    p.add_argument("--protected-model", metavar="PATH", help="the protected model itself (white-box)")
-    p.add_argument("--base-model", metavar="PATH", help="a base model the suspect may be derived from")
-    p.add_argument("--checks", default=",".join(CHECK_NAMES),
-                   help=f"comma-separated subset of {','.join(CHECK_NAMES)} (default: all)")
+    p = sub.add_parser(
+        "check",
+        help="test whether a suspect model was trained on a protected "
+        "model's outputs, against a panel of independent reference models",
+    )
+    p.add_argument(
+        "--suspect", required=True, metavar="PATH", help="the suspect model (folder or .onnx)"
+    )
+    p.add_argument(
+        "--reference",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="an independent reference model (repeat for each)",
+    )
+    p.add_argument(
+        "--protected-transcripts",
+        required=True,
+        metavar="FILE",
+        help="JSONL/CSV of prompts and the protected model's captured answers",
+    )
+    p.add_argument(
+        "--control-answers",
+        metavar="FILE",
+        help="JSONL/CSV of control answers (human-written) to the same prompts",
+    )
+    p.add_argument(
+        "--protected-names",
+        default="",
+        metavar="NAMES",
+        help="the protected model's names, vendor and aliases, comma-separated",
+    )
+    p.add_argument(
+        "--protected-model", metavar="PATH", help="the protected model itself (white-box)"
+    )
+    p.add_argument(
+        "--base-model", metavar="PATH", help="a base model the suspect may be derived from"
+    )
+    p.add_argument(
+        "--checks",
+        default=",".join(CHECK_NAMES),
+        help=f"comma-separated subset of {','.join(CHECK_NAMES)} (default: all)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--template", default=None, help="chat template with {prompt} "
-                   "(default 'User: {prompt}\\nAssistant:')")
+    p.add_argument(
+        "--template",
+        default=None,
+        help="chat template with {prompt} (default 'User: {prompt}\\nAssistant:')",
+    )
     p.add_argument("--max-probes", type=int, default=None)
     p.add_argument("--resamples", type=int, default=10_000, help="permutation/bootstrap resamples")
-    p.add_argument("--identity-suite", metavar="FILE", help="identity question suite (YAML or JSONL)")
-    p.add_argument("--db", dest="check_db", metavar="CASEFILE",
-                   help="keep everything in this case file (default: a temporary one)")
+    p.add_argument(
+        "--identity-suite", metavar="FILE", help="identity question suite (YAML or JSONL)"
+    )
+    p.add_argument(
+        "--db",
+        dest="check_db",
+        metavar="CASEFILE",
+        help="keep everything in this case file (default: a temporary one)",
+    )
     p.add_argument("--case", help="case id or reference in --db (default: a new case)")
-    p.add_argument("--json", dest="json_out", required=True, metavar="OUT.json",
-                   help="where to write the machine-readable results")
+    p.add_argument(
+        "--json",
+        dest="json_out",
+        required=True,
+        metavar="OUT.json",
+        help="where to write the machine-readable results",
+    )
     p.set_defaults(func=cmd_check)
 
 
@@ -65,9 +107,15 @@ def _settings(args: argparse.Namespace) -> Any:
 
     checks = tuple(c.strip() for c in args.checks.split(",") if c.strip())
     names = tuple(n.strip() for n in args.protected_names.split(",") if n.strip())
-    s = CheckSettings(checks=checks, seed=args.seed, alpha=args.alpha, protected_names=names,
-                      max_probes=args.max_probes, n_resamples=args.resamples,
-                      identity_suite=args.identity_suite)
+    s = CheckSettings(
+        checks=checks,
+        seed=args.seed,
+        alpha=args.alpha,
+        protected_names=names,
+        max_probes=args.max_probes,
+        n_resamples=args.resamples,
+        identity_suite=args.identity_suite,
+    )
     return replace(s, template=args.template) if args.template else s
 
 
@@ -75,15 +123,25 @@ def _model(cf: CaseFile, case_id: int, path: str, role: str, state: JobState) ->
     """Reuse the case's artifact with this path and role, or import the model."""
     resolved = str(Path(path).resolve())
     with cf.read_session() as s:
-        found = s.execute(select(ModelArtifact.id).where(
-            ModelArtifact.case_id == case_id, ModelArtifact.role == role,
-            ModelArtifact.path == resolved)).scalars().first()
+        found = (
+            s.execute(
+                select(ModelArtifact.id).where(
+                    ModelArtifact.case_id == case_id,
+                    ModelArtifact.role == role,
+                    ModelArtifact.path == resolved,
+                )
+            )
+            .scalars()
+            .first()
+        )
     if found is not None:
         return int(found)
     return import_model(cf, case_id, path, role, state=state)
 
 
-def _run(cf: CaseFile, case_key: str | int, args: argparse.Namespace, state: JobState) -> dict[str, Any]:
+def _run(
+    cf: CaseFile, case_key: str | int, args: argparse.Namespace, state: JobState
+) -> dict[str, Any]:
     from core.checks.runner import CheckInputs, run_checks
 
     with cf.read_session() as s:
@@ -92,13 +150,27 @@ def _run(cf: CaseFile, case_key: str | int, args: argparse.Namespace, state: Job
     sub = state.sub(0, 10)
     suspect = _model(cf, case_id, args.suspect, "suspect", sub)
     refs = tuple(_model(cf, case_id, r, "reference", sub) for r in args.reference)
-    protected = _model(cf, case_id, args.protected_model, "protected", sub) if args.protected_model else None
+    protected = (
+        _model(cf, case_id, args.protected_model, "protected", sub)
+        if args.protected_model
+        else None
+    )
     base = _model(cf, case_id, args.base_model, "base", sub) if args.base_model else None
-    prot_set = import_transcripts(cf, case_id, args.protected_transcripts, "protected-answers", state=sub)
-    ctrl_set = (import_transcripts(cf, case_id, args.control_answers, "control-answers", state=sub)
-                if args.control_answers else None)
-    report = run_checks(cf, case_id, CheckInputs(suspect, refs, prot_set, ctrl_set, protected, base),
-                        _settings(args), state.sub(10, 100))
+    prot_set = import_transcripts(
+        cf, case_id, args.protected_transcripts, "protected-answers", state=sub
+    )
+    ctrl_set = (
+        import_transcripts(cf, case_id, args.control_answers, "control-answers", state=sub)
+        if args.control_answers
+        else None
+    )
+    report = run_checks(
+        cf,
+        case_id,
+        CheckInputs(suspect, refs, prot_set, ctrl_set, protected, base),
+        _settings(args),
+        state.sub(10, 100),
+    )
     return report.to_json()
 
 
@@ -108,8 +180,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     with progress(args, "Running checks") as state:
         if db:
             with open_case_file(db) as cf:
-                case = args.case or create_case(cf, f"Check of {Path(args.suspect).name}",
-                                                _fresh_reference(cf))
+                case = args.case or create_case(
+                    cf, f"Check of {Path(args.suspect).name}", _fresh_reference(cf)
+                )
                 data = _run(cf, case, args, state)
                 data["case_file"] = str(Path(db).resolve())
         else:
@@ -121,13 +194,25 @@ def cmd_check(args: argparse.Namespace) -> int:
                     data = _run(cf, case, args, state)
                 data["case_file"] = None
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-                        encoding="utf-8")
-    rows = [[k, v["verdict"], _fmt(v["p_value"]), _fmt(v["effect_size"]), v["n_probes"], v["n_references"]]
-            for k, v in data["checks"].items()]
-    text = (table(rows, ["check", "verdict", "p", "effect", "probes", "refs"])
-            + f"\n\nCombined: {data['combined']['statement']}.\n{data['combined']['limit']}"
-            + f"\nResults written to {out_path}.")
+    out_path.write_text(
+        json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    rows = [
+        [
+            k,
+            v["verdict"],
+            _fmt(v["p_value"]),
+            _fmt(v["effect_size"]),
+            v["n_probes"],
+            v["n_references"],
+        ]
+        for k, v in data["checks"].items()
+    ]
+    text = (
+        table(rows, ["check", "verdict", "p", "effect", "probes", "refs"])
+        + f"\n\nCombined: {data['combined']['statement']}.\n{data['combined']['limit']}"
+        + f"\nResults written to {out_path}."
+    )
     emit(args, data, text)
     return 0
 

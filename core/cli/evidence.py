@@ -51,8 +51,9 @@ def _provenance_args(p: argparse.ArgumentParser) -> None:
 def cmd_import_model(args: argparse.Namespace) -> int:
     with open_db(args) as cf, progress(args, "Importing model") as state:
         prov = {"collector": args.collector, "source": args.source, "notes": args.notes}
-        art_id = import_model(cf, args.case, args.path, args.role, name=args.name,
-                              provenance=prov, state=state)
+        art_id = import_model(
+            cf, args.case, args.path, args.role, name=args.name, provenance=prov, state=state
+        )
     emit(args, {"artifact_id": art_id}, f"Imported model as artifact {art_id}.")
     return 0
 
@@ -60,24 +61,42 @@ def cmd_import_model(args: argparse.Namespace) -> int:
 def cmd_import_transcripts(args: argparse.Namespace) -> int:
     with open_db(args) as cf, progress(args, "Importing transcripts") as state:
         set_id = import_transcripts(
-            cf, args.case, args.path, args.role, name=args.name, provider=args.provider,
-            model_name=args.model_name, collector=args.collector, source=args.source,
-            state=state)
-        items = [e for e in list_evidence(cf, args.case)
-                 if e.kind == "transcripts" and e.id == set_id]
+            cf,
+            args.case,
+            args.path,
+            args.role,
+            name=args.name,
+            provider=args.provider,
+            model_name=args.model_name,
+            collector=args.collector,
+            source=args.source,
+            state=state,
+        )
+        items = [
+            e for e in list_evidence(cf, args.case) if e.kind == "transcripts" and e.id == set_id
+        ]
     desc = items[0].description if items else ""
-    emit(args, {"transcript_set_id": set_id, "description": desc},
-         f"Imported transcript set {set_id}: {desc}.")
+    emit(
+        args,
+        {"transcript_set_id": set_id, "description": desc},
+        f"Imported transcript set {set_id}: {desc}.",
+    )
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     with open_db(args) as cf:
         items = list_evidence(cf, args.case)
-    emit(args, [i.to_dict() for i in items],
-         table([[i.kind, i.id, i.role, i.name, i.sha256[:16] + "…", i.description]
-                for i in items], ["kind", "id", "role", "name", "sha256", "description"])
-         if items else "No evidence in this case yet.")
+    emit(
+        args,
+        [i.to_dict() for i in items],
+        table(
+            [[i.kind, i.id, i.role, i.name, i.sha256[:16] + "…", i.description] for i in items],
+            ["kind", "id", "role", "name", "sha256", "description"],
+        )
+        if items
+        else "No evidence in this case yet.",
+    )
     return 0
 
 
@@ -85,10 +104,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with open_db(args) as cf, progress(args, "Verifying evidence") as state:
         checks = verify_case_evidence(cf, args.case, state)
     bad = [(c, f) for c in checks for f in c.files if f.status != "ok"]
-    lines = [f"{len(checks)} evidence item(s), "
-             f"{sum(len(c.files) for c in checks)} file(s) re-hashed."]
+    lines = [
+        f"{len(checks)} evidence item(s), {sum(len(c.files) for c in checks)} file(s) re-hashed."
+    ]
     lines += [f"  {f.status.upper()}: {c.kind} {c.id} {c.name}: {f.path}" for c, f in bad]
-    lines.append("All evidence matches its import hashes." if not bad
-                 else f"{len(bad)} file(s) differ from what was imported.")
+    lines.append(
+        "All evidence matches its import hashes."
+        if not bad
+        else f"{len(bad)} file(s) differ from what was imported."
+    )
     emit(args, {"ok": not bad, "items": [c.to_dict() for c in checks]}, "\n".join(lines))
     return 0 if not bad else 1

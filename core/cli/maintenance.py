@@ -31,9 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     with open_db(args) as cf, cf.read_session() as s:
         report = verify_chain(s)
-    text = (f"Audit chain intact: {report.events} event(s), head {report.head_hash}."
-            if report.ok else
-            f"AUDIT CHAIN BROKEN at event {report.first_broken_id}: {report.problem}.")
+    text = (
+        f"Audit chain intact: {report.events} event(s), head {report.head_hash}."
+        if report.ok
+        else f"AUDIT CHAIN BROKEN at event {report.first_broken_id}: {report.problem}."
+    )
     emit(args, report.to_dict(), text)
     return 0 if report.ok else 1
 
@@ -44,13 +46,37 @@ def cmd_log(args: argparse.Namespace) -> int:
         if args.case:
             q = q.where(AuditEvent.case_id == get_case(s, args.case).id)
         events = s.execute(q).scalars().all()
-        rows = [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "case_id": e.case_id,
-                 "action": e.action, "entity": e.entity, "entity_id": e.entity_id,
-                 "hash": e.hash} for e in events]
-    emit(args, rows, table([[r["id"], r["at"][:19], r["actor"], r["action"],
-                             f'{r["entity"]} {r["entity_id"] or ""}', r["hash"][:12]]
-                            for r in rows], ["#", "at (UTC)", "actor", "action", "entity",
-                                             "hash"]))
+        rows = [
+            {
+                "id": e.id,
+                "at": e.at.isoformat(),
+                "actor": e.actor,
+                "case_id": e.case_id,
+                "action": e.action,
+                "entity": e.entity,
+                "entity_id": e.entity_id,
+                "hash": e.hash,
+            }
+            for e in events
+        ]
+    emit(
+        args,
+        rows,
+        table(
+            [
+                [
+                    r["id"],
+                    r["at"][:19],
+                    r["actor"],
+                    r["action"],
+                    f"{r['entity']} {r['entity_id'] or ''}",
+                    r["hash"][:12],
+                ]
+                for r in rows
+            ],
+            ["#", "at (UTC)", "actor", "action", "entity", "hash"],
+        ),
+    )
     return 0
 
 
@@ -61,6 +87,9 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     text = f"{cf.path} is at schema {rev} (latest {head_revision()})."
     if backup:
         text += f" The previous version was backed up to {backup}."
-    emit(args, {"path": str(cf.path), "revision": rev, "backup": str(backup) if backup else None},
-         text)
+    emit(
+        args,
+        {"path": str(cf.path), "revision": rev, "backup": str(backup) if backup else None},
+        text,
+    )
     return 0

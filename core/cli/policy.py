@@ -75,32 +75,77 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     with open_db(args) as cf, progress(args, "Importing policy") as state:
-        pid = import_policy(cf, args.case, args.path, provider=args.provider, title=args.title,
-                            version=args.doc_version, effective_from=args.effective,
-                            effective_to=args.effective_to, state=state)
+        pid = import_policy(
+            cf,
+            args.case,
+            args.path,
+            provider=args.provider,
+            title=args.title,
+            version=args.doc_version,
+            effective_from=args.effective,
+            effective_to=args.effective_to,
+            state=state,
+        )
         with cf.read_session() as s:
             pol = s.get(Policy, pid)
-            data = {"policy_id": pid, "title": pol.title, "version": pol.version,
-                    "effective_from": pol.effective_from, "clauses": len(pol.clauses),
-                    "sha256": pol.source_sha256}
-    emit(args, data, f"Imported policy {pid}: {data['title']} version {data['version']} "
-                     f"(effective {data['effective_from'] or 'unknown'}), "
-                     f"{data['clauses']} clauses.")
+            data = {
+                "policy_id": pid,
+                "title": pol.title,
+                "version": pol.version,
+                "effective_from": pol.effective_from,
+                "clauses": len(pol.clauses),
+                "sha256": pol.source_sha256,
+            }
+    emit(
+        args,
+        data,
+        f"Imported policy {pid}: {data['title']} version {data['version']} "
+        f"(effective {data['effective_from'] or 'unknown'}), "
+        f"{data['clauses']} clauses.",
+    )
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     with open_db(args) as cf, cf.read_session() as s:
         case_id = get_case(s, args.case).id
-        rows = [{"id": p.id, "provider": p.provider, "title": p.title, "version": p.version,
-                 "effective_from": p.effective_from, "effective_to": p.effective_to,
-                 "clauses": len(p.clauses), "sha256": p.source_sha256}
-                for p in s.execute(select(Policy).where(Policy.case_id == case_id)
-                                   .order_by(Policy.provider, Policy.effective_from)).scalars()]
-    emit(args, rows, table([[r["id"], r["provider"], r["title"], r["version"],
-                             r["effective_from"] or "-", r["clauses"]] for r in rows],
-                           ["id", "provider", "title", "version", "effective", "clauses"])
-         if rows else "No policies in this case yet.")
+        rows = [
+            {
+                "id": p.id,
+                "provider": p.provider,
+                "title": p.title,
+                "version": p.version,
+                "effective_from": p.effective_from,
+                "effective_to": p.effective_to,
+                "clauses": len(p.clauses),
+                "sha256": p.source_sha256,
+            }
+            for p in s.execute(
+                select(Policy)
+                .where(Policy.case_id == case_id)
+                .order_by(Policy.provider, Policy.effective_from)
+            ).scalars()
+        ]
+    emit(
+        args,
+        rows,
+        table(
+            [
+                [
+                    r["id"],
+                    r["provider"],
+                    r["title"],
+                    r["version"],
+                    r["effective_from"] or "-",
+                    r["clauses"],
+                ]
+                for r in rows
+            ],
+            ["id", "provider", "title", "version", "effective", "clauses"],
+        )
+        if rows
+        else "No policies in this case yet.",
+    )
     return 0
 
 
@@ -110,8 +155,9 @@ def cmd_clauses(args: argparse.Namespace) -> int:
     lines = []
     for v in views:
         cats = ", ".join(f"{t['category']} ({t['score']:.2f})" for t in v.tags) or "-"
-        lines.append(f"{'  ' * v.depth}[{v.id}] {v.number} {v.heading}".rstrip()
-                     + f"   categories: {cats}")
+        lines.append(
+            f"{'  ' * v.depth}[{v.id}] {v.number} {v.heading}".rstrip() + f"   categories: {cats}"
+        )
     emit(args, [v.to_dict() for v in views], "\n".join(lines) or "No matching clauses.")
     return 0
 
@@ -132,13 +178,26 @@ def cmd_in_force(args: argparse.Namespace) -> int:
     with open_db(args) as cf:
         pol = policy_in_force(cf, args.case, args.provider, args.date, args.title)
     if pol is None:
-        emit(args, None, f"No version of {args.provider}'s terms in this case was in force on "
-                         f"{args.date.isoformat()}.")
+        emit(
+            args,
+            None,
+            f"No version of {args.provider}'s terms in this case was in force on "
+            f"{args.date.isoformat()}.",
+        )
         return 0
-    data = {"policy_id": pol.id, "title": pol.title, "version": pol.version,
-            "effective_from": pol.effective_from, "effective_to": pol.effective_to}
-    emit(args, data, f"On {args.date.isoformat()}: {pol.title} version {pol.version} "
-                     f"(policy {pol.id}, effective {pol.effective_from}).")
+    data = {
+        "policy_id": pol.id,
+        "title": pol.title,
+        "version": pol.version,
+        "effective_from": pol.effective_from,
+        "effective_to": pol.effective_to,
+    }
+    emit(
+        args,
+        data,
+        f"On {args.date.isoformat()}: {pol.title} version {pol.version} "
+        f"(policy {pol.id}, effective {pol.effective_from}).",
+    )
     return 0
 
 
@@ -146,17 +205,22 @@ def cmd_tag(args: argparse.Namespace) -> int:
     with open_db(args) as cf:
         category = args.add or args.remove
         correct_tag(cf, args.clause_id, category, add=bool(args.add), note=args.note)
-    emit(args, {"clause_id": args.clause_id, "category": category,
-                "action": "add" if args.add else "remove"},
-         f"{'Added' if args.add else 'Removed'} {category} on clause {args.clause_id}.")
+    emit(
+        args,
+        {
+            "clause_id": args.clause_id,
+            "category": category,
+            "action": "add" if args.add else "remove",
+        },
+        f"{'Added' if args.add else 'Removed'} {category} on clause {args.clause_id}.",
+    )
     return 0
 
 
 def cmd_link(args: argparse.Namespace) -> int:
     with open_db(args) as cf:
-        link_id = link_finding_to_clause(cf, args.finding, args.clause, args.conduct_date,
-                                         args.note)
+        link_id = link_finding_to_clause(
+            cf, args.finding, args.clause, args.conduct_date, args.note
+        )
     emit(args, {"link_id": link_id}, f"Linked finding {args.finding} (link {link_id}).")
     return 0
-
-

@@ -12,25 +12,44 @@ from .common import emit, open_db, progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="export the forensic report of a case",
-                       description="Export the report (PDF) of a case, optionally with the "
-                       "machine-readable JSON bundle and CSV tables. The export is recorded "
-                       "in the audit log with the SHA-256 of every file written.")
+    p = sub.add_parser(
+        "report",
+        help="export the forensic report of a case",
+        description="Export the report (PDF) of a case, optionally with the "
+        "machine-readable JSON bundle and CSV tables. The export is recorded "
+        "in the audit log with the SHA-256 of every file written.",
+    )
     # Also accepted after the command name: distill-audit report --db CASEFILE ...
-    p.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
-                   help="case file (as the global --db option)")
+    p.add_argument(
+        "--db",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="case file (as the global --db option)",
+    )
     p.add_argument("--case", required=True, help="case id or reference")
     p.add_argument("--out", required=True, metavar="REPORT.pdf", help="the PDF to write")
-    p.add_argument("--json", dest="bundle", metavar="BUNDLE.json",
-                   help="also write the JSON bundle (validates against "
-                   "resources/schemas/report_bundle.schema.json)")
-    p.add_argument("--csv", dest="csv_dir", metavar="FOLDER",
-                   help="also write the CSV tables into this folder")
-    p.add_argument("--prepared-by", default=None,
-                   help="name printed as the report's author (default: your user name)")
-    p.add_argument("--generated-at", default=None, metavar="ISO-8601",
-                   help="fix the report's date (UTC), e.g. 2025-11-03T12:00:00Z, to re-export "
-                   "a byte-identical report from the same case-file state")
+    p.add_argument(
+        "--json",
+        dest="bundle",
+        metavar="BUNDLE.json",
+        help="also write the JSON bundle (validates against "
+        "resources/schemas/report_bundle.schema.json)",
+    )
+    p.add_argument(
+        "--csv", dest="csv_dir", metavar="FOLDER", help="also write the CSV tables into this folder"
+    )
+    p.add_argument(
+        "--prepared-by",
+        default=None,
+        help="name printed as the report's author (default: your user name)",
+    )
+    p.add_argument(
+        "--generated-at",
+        default=None,
+        metavar="ISO-8601",
+        help="fix the report's date (UTC), e.g. 2025-11-03T12:00:00Z, to re-export "
+        "a byte-identical report from the same case-file state",
+    )
     p.set_defaults(func=cmd_report)
 
 
@@ -40,8 +59,9 @@ def _parse_when(text: str | None) -> datetime | None:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise DistillAuditError(f"--generated-at {text!r} is not an ISO-8601 date and time "
-                                "(e.g. 2025-11-03T12:00:00Z).") from exc
+        raise DistillAuditError(
+            f"--generated-at {text!r} is not an ISO-8601 date and time (e.g. 2025-11-03T12:00:00Z)."
+        ) from exc
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -50,12 +70,21 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     when = _parse_when(args.generated_at)
     with open_db(args) as cf, progress(args, "Exporting report") as state:
-        result = export_report(cf, args.case, args.out, json_path=args.bundle,
-                               csv_dir=args.csv_dir, generated_at=when,
-                               prepared_by=args.prepared_by, state=state)
-    lines = [f"Wrote report {result.report_id} ({result.pages} pages) to {result.pdf_path}",
-             f"  PDF SHA-256:            {result.pdf_sha256}",
-             f"  Report content SHA-256: {result.content_sha256}"]
+        result = export_report(
+            cf,
+            args.case,
+            args.out,
+            json_path=args.bundle,
+            csv_dir=args.csv_dir,
+            generated_at=when,
+            prepared_by=args.prepared_by,
+            state=state,
+        )
+    lines = [
+        f"Wrote report {result.report_id} ({result.pages} pages) to {result.pdf_path}",
+        f"  PDF SHA-256:            {result.pdf_sha256}",
+        f"  Report content SHA-256: {result.content_sha256}",
+    ]
     if result.json_path:
         lines.append(f"  JSON bundle:            {result.json_path} ({result.json_sha256})")
     if result.csv_files:
@@ -63,9 +92,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     lines.append(f"  Recorded as audit event #{result.audit_event_id} (report.exported).")
     emit(args, result.to_dict(), "\n".join(lines))
     if not result.evidence_ok:
-        print("distill-audit: warning: some evidence files no longer match their recorded "
-              "hashes; the report says which (Section 2).", file=sys.stderr)
+        print(
+            "distill-audit: warning: some evidence files no longer match their recorded "
+            "hashes; the report says which (Section 2).",
+            file=sys.stderr,
+        )
     if not result.chain_ok:
-        print("distill-audit: warning: the audit chain is broken; the report says where.",
-              file=sys.stderr)
+        print(
+            "distill-audit: warning: the audit chain is broken; the report says where.",
+            file=sys.stderr,
+        )
     return 0

@@ -36,8 +36,9 @@ class EvalSet:
         return len(self.examples)
 
 
-def teacher_agreement(model: Any, evalset: EvalSet, pad_id: int,
-                      batch_size: int = 16) -> dict[str, Any]:
+def teacher_agreement(
+    model: Any, evalset: EvalSet, pad_id: int, batch_size: int = 16
+) -> dict[str, Any]:
     """Top-1 agreement with the teacher's answer tokens, cross-entropy per token and per byte.
 
     Leaves the model in the mode (train/eval) it was in; uses no random numbers.
@@ -50,15 +51,19 @@ def teacher_agreement(model: Any, evalset: EvalSet, pad_id: int,
     try:
         with torch.inference_mode():
             for start in range(0, len(evalset.examples), batch_size):
-                batch = collate(list(evalset.examples[start:start + batch_size]), pad_id)
-                logits = model(input_ids=batch["input_ids"],
-                               attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+                batch = collate(list(evalset.examples[start : start + batch_size]), pad_id)
+                logits = (
+                    model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+                    .logits[:, :-1]
+                    .float()
+                )
                 target = batch["labels"][:, 1:]
                 keep = target != IGNORE_INDEX
                 hits += int((logits.argmax(-1)[keep] == target[keep]).sum())
                 tokens += int(keep.sum())
-                nll += float(torch.nn.functional.cross_entropy(
-                    logits[keep], target[keep], reduction="sum"))
+                nll += float(
+                    torch.nn.functional.cross_entropy(logits[keep], target[keep], reduction="sum")
+                )
     finally:
         model.train(was_training)
     return {

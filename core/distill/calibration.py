@@ -132,19 +132,30 @@ class CalibrationOutcome:
 def _student_spec(spec: CalibrationSpec, folder: Path) -> ExperimentSpec:
     """The recipe every student of the sweep shares (records and answers set per student)."""
     return ExperimentSpec(
-        teacher=spec.teacher, student=spec.student, student_preset=spec.student_preset,
-        tokenizer=spec.tokenizer, transcripts=str(folder / "pool" / "teacher.jsonl"),
-        controls=str(folder / "pool" / "control.jsonl"), method=spec.method,  # type: ignore[arg-type]
-        training=spec.training, template=spec.template, response_prefix=spec.response_prefix,
-        out_dir=str(folder / "students"), onnx=spec.onnx, price_file=spec.price_file,
-        price_in=spec.price_in, price_out=spec.price_out)
+        teacher=spec.teacher,
+        student=spec.student,
+        student_preset=spec.student_preset,
+        tokenizer=spec.tokenizer,
+        transcripts=str(folder / "pool" / "teacher.jsonl"),
+        controls=str(folder / "pool" / "control.jsonl"),
+        method=spec.method,  # type: ignore[arg-type]
+        training=spec.training,
+        template=spec.template,
+        response_prefix=spec.response_prefix,
+        out_dir=str(folder / "students"),
+        onnx=spec.onnx,
+        price_file=spec.price_file,
+        price_in=spec.price_in,
+        price_out=spec.price_out,
+    )
 
 
 # --- checking inputs -----------------------------------------------------------------------
 
 
-def _validate(cf: CaseFile, case_key: int | str | None,
-              spec: CalibrationSpec) -> tuple[int, Path, int]:
+def _validate(
+    cf: CaseFile, case_key: int | str | None, spec: CalibrationSpec
+) -> tuple[int, Path, int]:
     """Check the sweep's inputs; returns (case id, output folder, usable pool size)."""
     import shutil
     import tempfile
@@ -157,11 +168,15 @@ def _validate(cf: CaseFile, case_key: int | str | None,
             case_id = get_case(s, case_key).id
     unknown = [c for c in spec.checks if c not in CHECKS]
     if unknown or not spec.checks:
-        raise DistillAuditError(f"The sweep can run the checks {', '.join(CHECKS)}; not "
-                                f"{', '.join(unknown) or '(none chosen)'}.")
+        raise DistillAuditError(
+            f"The sweep can run the checks {', '.join(CHECKS)}; not "
+            f"{', '.join(unknown) or '(none chosen)'}."
+        )
     if not spec.references:
-        raise DistillAuditError("A calibration sweep needs at least one independent reference model "
-                                "(--reference): the checks compare every student with that panel.")
+        raise DistillAuditError(
+            "A calibration sweep needs at least one independent reference model "
+            "(--reference): the checks compare every student with that panel."
+        )
     if not spec.samples or any(n is not None and n < 0 for n in spec.samples):
         raise DistillAuditError("Give the sample counts as non-negative numbers, e.g. 0,10,50,all.")
     if spec.replicates < 1:
@@ -170,8 +185,10 @@ def _validate(cf: CaseFile, case_key: int | str | None,
         raise DistillAuditError(f"The checks need at least {MIN_PROBES} held-out probes.")
     out = check_writable(Path(spec.out_dir) if spec.out_dir else default_out_dir(cf))
     if bool(spec.prompts) == bool(spec.transcripts):
-        raise DistillAuditError("Give either a prompt set (--prompts) or captured transcripts "
-                                "(--transcripts), not both or neither.")
+        raise DistillAuditError(
+            "Give either a prompt set (--prompts) or captured transcripts "
+            "(--transcripts), not both or neither."
+        )
     source = spec.transcripts or spec.prompts or ""
     for label, path in (("source", source), ("control answers", spec.controls)):
         if not Path(path).is_file() or Path(path).stat().st_size == 0:
@@ -181,8 +198,10 @@ def _validate(cf: CaseFile, case_key: int | str | None,
     if spec.method == "logit" and not spec.teacher:
         raise DistillAuditError("Logit distillation needs the teacher model itself (--teacher).")
     if (spec.student is None) == (spec.student_preset is None):
-        raise DistillAuditError("Give either a student base model (--student) or a fresh student "
-                                "preset (--student-preset), not both or neither.")
+        raise DistillAuditError(
+            "Give either a student base model (--student) or a fresh student "
+            "preset (--student-preset), not both or neither."
+        )
     for path in (*spec.references, *(p for p in (spec.teacher, spec.student) if p)):
         model = load_model(path, num_threads=spec.training.threads)
         try:
@@ -195,8 +214,9 @@ def _validate(cf: CaseFile, case_key: int | str | None,
     try:
         index = ControlIndex(spec.controls, work)
         try:
-            available = sum(1 for _ in usable(source, "transcripts" if spec.transcripts else "prompts",
-                                              index))
+            available = sum(
+                1 for _ in usable(source, "transcripts" if spec.transcripts else "prompts", index)
+            )
         finally:
             index.close()
     finally:
@@ -205,16 +225,22 @@ def _validate(cf: CaseFile, case_key: int | str | None,
     if available < spec.n_probes + smallest:
         raise EvidenceError(
             f"{Path(source).name} has {available} prompts with a control answer; the sweep needs "
-            f"{spec.n_probes} held-out probes plus at least {smallest} for training.")
+            f"{spec.n_probes} held-out probes plus at least {smallest} for training."
+        )
     return case_id, out, available
 
 
 # --- entry points ----------------------------------------------------------------------------
 
 
-def run_calibration(cf: CaseFile, case_key: int | str | None, spec: CalibrationSpec,
-                    state: JobState | None = None, *,
-                    new_case: Callable[[], int] | None = None) -> CalibrationOutcome:
+def run_calibration(
+    cf: CaseFile,
+    case_key: int | str | None,
+    spec: CalibrationSpec,
+    state: JobState | None = None,
+    *,
+    new_case: Callable[[], int] | None = None,
+) -> CalibrationOutcome:
     """Run the whole sweep (see the module docstring); every student is its own Run.
 
     Inputs are checked before anything is written; with ``case_key=None``,
@@ -230,14 +256,18 @@ def run_calibration(cf: CaseFile, case_key: int | str | None, spec: CalibrationS
     source = spec.transcripts or spec.prompts or ""
     inputs: dict[str, Any] = {
         "source": {"path": str(Path(source).resolve()), "sha256": sha256_file(Path(source))},
-        "controls": {"path": str(Path(spec.controls).resolve()),
-                     "sha256": sha256_file(Path(spec.controls))},
-        "references": [model_input(cf, case_id, Path(r)) for r in spec.references]}
+        "controls": {
+            "path": str(Path(spec.controls).resolve()),
+            "sha256": sha256_file(Path(spec.controls)),
+        },
+        "references": [model_input(cf, case_id, Path(r)) for r in spec.references],
+    }
     for key, path in (("teacher", spec.teacher), ("student_base", spec.student)):
         if path:
             inputs[key] = model_input(cf, case_id, Path(path))
-    run_id = runs.create_run(cf, case_id, KIND, spec.to_dict() | {"available": available}, inputs,
-                             spec.seed)
+    run_id = runs.create_run(
+        cf, case_id, KIND, spec.to_dict() | {"available": available}, inputs, spec.seed
+    )
     folder = out / f"calibration-{run_id:05d}"
     from core.store.models import Run
 
@@ -248,21 +278,26 @@ def run_calibration(cf: CaseFile, case_key: int | str | None, spec: CalibrationS
     return _execute(cf, run_id, spec, folder, state)
 
 
-def resume_calibration(cf: CaseFile, run_id: int, state: JobState | None = None) -> CalibrationOutcome:
+def resume_calibration(
+    cf: CaseFile, run_id: int, state: JobState | None = None
+) -> CalibrationOutcome:
     """Continue a stopped sweep: finished students are kept, a stopped one is resumed."""
     state = state or JobState()
     run = get_run(cf, run_id, KIND)
     if run.status not in RESUMABLE:
-        raise DistillAuditError(f"Run {run_id} is {run.status}; only a cancelled, interrupted or "
-                                "failed sweep can be resumed.")
+        raise DistillAuditError(
+            f"Run {run_id} is {run.status}; only a cancelled, interrupted or "
+            "failed sweep can be resumed."
+        )
     spec = CalibrationSpec.from_dict(run.parameters)
     _validate(cf, run.case_id, spec)
     mark_resumed(cf, run_id)
     return _execute(cf, run_id, spec, Path(run.checkpoint_dir or ""), state)
 
 
-def _execute(cf: CaseFile, run_id: int, spec: CalibrationSpec, folder: Path,
-             state: JobState) -> CalibrationOutcome:
+def _execute(
+    cf: CaseFile, run_id: int, spec: CalibrationSpec, folder: Path, state: JobState
+) -> CalibrationOutcome:
     from core.distill.calibration_checks import Panel, summarise
     from core.distill.calibration_pool import held_out_probes, stage_pool
 
@@ -276,33 +311,45 @@ def _execute(cf: CaseFile, run_id: int, spec: CalibrationSpec, folder: Path,
         probe_idx = sorted(rng.sample(range(pool.available), spec.n_probes))
         held = set(probe_idx)
         train_pool = [i for i in range(pool.available) if i not in held]
-        samples = sorted({len(train_pool) if n is None else min(int(n), len(train_pool))
-                          for n in spec.samples})
+        samples = sorted(
+            {len(train_pool) if n is None else min(int(n), len(train_pool)) for n in spec.samples}
+        )
         clamped = sorted(n for n in spec.samples if n is not None and n > len(train_pool))
         probes = held_out_probes(folder, held)
         state.set_status("Scoring the reference panel on the held-out probes")
         panel = Panel(spec, probes, folder)
         panel.score_references(state.sub(5, 10))
-        handle.save_summary(alpha=spec.alpha, checks=list(spec.checks), design=DESIGN,
-                            probes={"n": len(probes), "ids": [p.probe_id for p in probes]},
-                            references=panel.reference_summary(), interval=INTERVAL)
+        handle.save_summary(
+            alpha=spec.alpha,
+            checks=list(spec.checks),
+            design=DESIGN,
+            probes={"n": len(probes), "ids": [p.probe_id for p in probes]},
+            references=panel.reference_summary(),
+            interval=INTERVAL,
+        )
         plan = _plan(spec, samples, train_pool)
         base = _student_spec(spec, folder)
         for number, task in enumerate(plan):
             sub = state.sub(10 + 85 * number / len(plan), 10 + 85 * (number + 1) / len(plan))
-            state.set_status(f"Student {number + 1} of {len(plan)}: {task['role']}, N = {task['n']}, "
-                             f"replicate {task['replicate']}")
+            state.set_status(
+                f"Student {number + 1} of {len(plan)}: {task['role']}, N = {task['n']}, "
+                f"replicate {task['replicate']}"
+            )
             record = next((s for s in students if s["key"] == task["key"]), None)
             if record is not None and record.get("detected") is not None:
                 continue
             if record is None:
                 record = {k: v for k, v in task.items() if k != "indices"}
                 students.append(record)
-            spec_i = replace(base, train_indices=tuple(task["indices"]), eval_indices=tuple(probe_idx),
-                             answers="control" if task["role"] == "control" else "teacher",
-                             seed=task["seed"], calibration_run_id=run_id,
-                             label=f"calibration {run_id}: N={task['n']} r={task['replicate']} "
-                                   f"{task['role']}")
+            spec_i = replace(
+                base,
+                train_indices=tuple(task["indices"]),
+                eval_indices=tuple(probe_idx),
+                answers="control" if task["role"] == "control" else "teacher",
+                seed=task["seed"],
+                calibration_run_id=run_id,
+                label=f"calibration {run_id}: N={task['n']} r={task['replicate']} {task['role']}",
+            )
 
             def created(student_run: int, rec: dict[str, Any] = record) -> None:
                 rec["run_id"] = student_run
@@ -313,36 +360,48 @@ def _execute(cf: CaseFile, run_id: int, spec: CalibrationSpec, folder: Path,
             elif record.get("run_id") and get_run(cf, record["run_id"]).status == "done":
                 outcome = _finished(cf, record["run_id"])
             else:
-                outcome = run_experiment(cf, get_run(cf, run_id).case_id, spec_i, sub.sub(0, 90),
-                                         on_created=created)
+                outcome = run_experiment(
+                    cf, get_run(cf, run_id).case_id, spec_i, sub.sub(0, 90), on_created=created
+                )
             record.update(panel.assess(outcome, task["seed"], sub.sub(90, 100)))
-            handle.save_summary(students=students,
-                                timing={"seconds": round(spent + time.monotonic() - started, 1),
-                                        "students": len(students)})
+            handle.save_summary(
+                students=students,
+                timing={
+                    "seconds": round(spent + time.monotonic() - started, 1),
+                    "students": len(students),
+                },
+            )
         summary = summarise(spec, samples, students, pool.teacher_file)
         if clamped:
             summary["warnings"].append(
-                f"Sample counts {', '.join(map(str, clamped))} exceed the {len(train_pool)} records "
-                f"left for training after the {len(probes)} held-out probes; they were run as "
-                f"{len(train_pool)} (all).")
-        summary["timing"] = {"seconds": round(spent + time.monotonic() - started, 1),
-                             "students": len(students)}
+                f"Sample counts {', '.join(map(str, clamped))} exceed the {len(train_pool)} "
+                f"records left for training after the {len(probes)} held-out probes; they were "
+                f"run as {len(train_pool)} (all)."
+            )
+        summary["timing"] = {
+            "seconds": round(spent + time.monotonic() - started, 1),
+            "students": len(students),
+        }
         handle.save_summary(students=students, **summary)
         state.set_progress(100)
     return CalibrationOutcome(run_id, get_run(cf, run_id, KIND).summary)
 
 
-DESIGN = ("For each N and replicate: a student fine-tuned on N teacher answers and its control "
-          "twin fine-tuned with the same recipe (start, prompts, seed, epochs) on control answers "
-          "to the same prompts; checks on held-out probes no student trained on, against the "
-          "reference panel; detected = the Holm-combined result supports Hp at alpha.")
+DESIGN = (
+    "For each N and replicate: a student fine-tuned on N teacher answers and its control "
+    "twin fine-tuned with the same recipe (start, prompts, seed, epochs) on control answers "
+    "to the same prompts; checks on held-out probes no student trained on, against the "
+    "reference panel; detected = the Holm-combined result supports Hp at alpha."
+)
 INTERVAL = "Clopper-Pearson exact 95%"
 
 
 # --- pieces ---------------------------------------------------------------------------------
 
 
-def _plan(spec: CalibrationSpec, samples: Sequence[int], train_pool: list[int]) -> list[dict[str, Any]]:
+def _plan(
+    spec: CalibrationSpec, samples: Sequence[int], train_pool: list[int]
+) -> list[dict[str, Any]]:
     """Every student of the sweep, in order: (N, replicate, role, seed, training records)."""
     tasks = []
     for n in samples:
@@ -351,14 +410,30 @@ def _plan(spec: CalibrationSpec, samples: Sequence[int], train_pool: list[int]) 
             if n == 0:
                 if spec.student and r > 0:
                     continue  # an imported base is the same model whatever the seed
-                tasks.append({"key": f"n0-r{r}-start", "n": 0, "replicate": r, "seed": seed,
-                              "role": "start", "indices": []})
+                tasks.append(
+                    {
+                        "key": f"n0-r{r}-start",
+                        "n": 0,
+                        "replicate": r,
+                        "seed": seed,
+                        "role": "start",
+                        "indices": [],
+                    }
+                )
                 continue
             rng = random.Random(f"{spec.seed}/{r}/{n}")
             indices = sorted(rng.sample(train_pool, n)) if n < len(train_pool) else list(train_pool)
             for role in ("distilled", "control"):
-                tasks.append({"key": f"n{n}-r{r}-{role}", "n": n, "replicate": r, "seed": seed,
-                              "role": role, "indices": indices})
+                tasks.append(
+                    {
+                        "key": f"n{n}-r{r}-{role}",
+                        "n": n,
+                        "replicate": r,
+                        "seed": seed,
+                        "role": role,
+                        "indices": indices,
+                    }
+                )
     return tasks
 
 
@@ -367,7 +442,9 @@ def _finished(cf: CaseFile, run_id: int) -> Any:
 
     run = get_run(cf, run_id)
     summary = run.summary or {}
-    return ExperimentOutcome(run_id, summary.get("student", {}).get("artifact_id"),
-                             summary.get("student", {}).get("path", ""), summary)
-
-
+    return ExperimentOutcome(
+        run_id,
+        summary.get("student", {}).get("artifact_id"),
+        summary.get("student", {}).get("path", ""),
+        summary,
+    )

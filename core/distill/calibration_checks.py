@@ -35,11 +35,18 @@ class Panel:
         self.affinity: dict[str, likelihood.AffinityScores] = {}
         self.answers: dict[str, identity.IdentityAnswers] = {}
         self.suite = identity.load_suite() if "identity" in spec.checks else None
-        phrases = learn_phrases([p.protected for p in self.probes],
-                                [p.control or "" for p in self.probes],
-                                exclude=spec.protected_names) if self.suite else []
-        self.markers = identity.IdentityMarkers(tuple(spec.protected_names),
-                                                identity.phrases_from(phrases))
+        phrases = (
+            learn_phrases(
+                [p.protected for p in self.probes],
+                [p.control or "" for p in self.probes],
+                exclude=spec.protected_names,
+            )
+            if self.suite
+            else []
+        )
+        self.markers = identity.IdentityMarkers(
+            tuple(spec.protected_names), identity.phrases_from(phrases)
+        )
 
     def _load(self, path: str, name: str) -> Any:
         from core.backends import load_model
@@ -49,11 +56,13 @@ class Panel:
     def _measure(self, model: Any, seed: int, state: JobState) -> tuple[Any, Any]:
         scores = answers = None
         if "likelihood" in self.spec.checks:
-            scores = likelihood.score_affinity(model, self.probes, self.template,
-                                               state=state.sub(0, 50))
+            scores = likelihood.score_affinity(
+                model, self.probes, self.template, state=state.sub(0, 50)
+            )
         if self.suite is not None:
-            answers = identity.collect_answers(model, self.suite, self.template, seed=seed,
-                                               state=state.sub(50, 100))
+            answers = identity.collect_answers(
+                model, self.suite, self.template, seed=seed, state=state.sub(50, 100)
+            )
         return scores, answers
 
     def score_references(self, state: JobState) -> None:
@@ -73,8 +82,10 @@ class Panel:
         out: dict[str, Any] = {}
         for path, label in zip(self.spec.references, self.labels, strict=True):
             scores = self.affinity.get(label)
-            out[label] = {"path": str(Path(path).resolve()),
-                          "mean_affinity": _mean(scores.affinity) if scores else None}
+            out[label] = {
+                "path": str(Path(path).resolve()),
+                "mean_affinity": _mean(scores.affinity) if scores else None,
+            }
         return out
 
     def assess(self, outcome: ExperimentOutcome, seed: int, state: JobState) -> dict[str, Any]:
@@ -89,19 +100,28 @@ class Panel:
         if scores is not None:
             results["likelihood"] = likelihood.likelihood_check(scores, self.affinity, **common)
         if answers is not None:
-            results["identity"] = identity.identity_check(answers, self.answers, self.markers,
-                                                          **common)
+            results["identity"] = identity.identity_check(
+                answers, self.answers, self.markers, **common
+            )
         combined = combine_holm({k: r.p_value for k, r in results.items()}, alpha=self.spec.alpha)
         summary = outcome.summary or {}
         evals = (summary.get("training") or {}).get("evals") or []
         seconds = summary.get("compute_seconds") or {}
         return {
-            "run_id": outcome.run_id, "artifact_id": outcome.artifact_id,
+            "run_id": outcome.run_id,
+            "artifact_id": outcome.artifact_id,
             "detected": bool(combined.supporting),
             "p_value": min(combined.adjusted.values()) if combined.adjusted else None,
-            "checks": {k: {"verdict": r.verdict, "p_value": r.p_value, "effect_size": r.effect_size,
-                           "statistic": r.statistic, "reason": r.reason}
-                       for k, r in results.items()},
+            "checks": {
+                k: {
+                    "verdict": r.verdict,
+                    "p_value": r.p_value,
+                    "effect_size": r.effect_size,
+                    "statistic": r.statistic,
+                    "reason": r.reason,
+                }
+                for k, r in results.items()
+            },
             "teacher_agreement": evals[-1].get("agreement") if evals else None,
             "mean_affinity": _mean(scores.affinity) if scores is not None else None,
             "train_seconds": seconds.get("training"),
@@ -110,8 +130,12 @@ class Panel:
         }
 
 
-def sweep_cost(spec: CalibrationSpec, samples: Sequence[int], teacher_file: Path,
-               students: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def sweep_cost(
+    spec: CalibrationSpec,
+    samples: Sequence[int],
+    teacher_file: Path,
+    students: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
     """The API cost of N harvested answers for each N, and the compute measured per student."""
     from core.backends.folders import detect_format
     from core.distill.cost import (
@@ -126,7 +150,9 @@ def sweep_cost(spec: CalibrationSpec, samples: Sequence[int], teacher_file: Path
     tokenizer = None
     if spec.teacher:
         tokenizer = borrowed_tokenizer(detect_format(spec.teacher)[1])
-    count = count_tokens(((r.prompt, r.response) for r in read_transcripts(teacher_file)), tokenizer)
+    count = count_tokens(
+        ((r.prompt, r.response) for r in read_transcripts(teacher_file)), tokenizer
+    )
     prices = load_price_presets(spec.price_file)
     if spec.price_in is not None or spec.price_out is not None:
         prices.insert(0, custom_price(spec.price_in or 0.0, spec.price_out or 0.0))
@@ -139,8 +165,12 @@ def sweep_cost(spec: CalibrationSpec, samples: Sequence[int], teacher_file: Path
     return estimate
 
 
-def summarise(spec: CalibrationSpec, samples: Sequence[int], students: list[dict[str, Any]],
-              teacher_file: Path) -> dict[str, Any]:
+def summarise(
+    spec: CalibrationSpec,
+    samples: Sequence[int],
+    students: list[dict[str, Any]],
+    teacher_file: Path,
+) -> dict[str, Any]:
     """Detection per N, false positives on the twins, warnings and cost (see the sweep's shape)."""
     from core.checks.stats import clopper_pearson
 
@@ -157,10 +187,18 @@ def summarise(spec: CalibrationSpec, samples: Sequence[int], students: list[dict
     for n in samples:
         mine = [s for s in students if s["n"] == n]
         positive = [s for s in mine if s["role"] in ("distilled", "start")]
-        point = {"n": n, **rate(positive), "teacher_agreement": {
-            "distilled": mean([s.get("teacher_agreement") for s in positive]),
-            "control": mean([s.get("teacher_agreement") for s in mine if s["role"] == "control"])
-            if n else None}}
+        point = {
+            "n": n,
+            **rate(positive),
+            "teacher_agreement": {
+                "distilled": mean([s.get("teacher_agreement") for s in positive]),
+                "control": mean(
+                    [s.get("teacher_agreement") for s in mine if s["role"] == "control"]
+                )
+                if n
+                else None,
+            },
+        }
         point["train_seconds"] = mean([s.get("train_seconds") for s in mine])
         points.append(point)
     controls = [s for s in students if s["role"] == "control"]
@@ -168,17 +206,29 @@ def summarise(spec: CalibrationSpec, samples: Sequence[int], students: list[dict
     starts = [s for s in students if s["role"] == "start"]
     warnings = []
     if any(s["detected"] for s in starts):
-        warnings.append("The checks already fire on the starting model (N = 0, never trained on any "
-                        "teacher answer): against this panel they cannot tell it from a distilled "
-                        "model. Choose references at the same training stage as the suspect.")
+        warnings.append(
+            "The checks already fire on the starting model (N = 0, never trained on any "
+            "teacher answer): against this panel they cannot tell it from a distilled "
+            "model. Choose references at the same training stage as the suspect."
+        )
     if fp["rate"] is not None and fp["rate"] > spec.alpha:
-        warnings.append(f"The false-positive rate on control twins ({fp['detected']}/{fp['trials']}) "
-                        f"is above alpha = {spec.alpha:g}.")
+        warnings.append(
+            f"The false-positive rate on control twins ({fp['detected']}/{fp['trials']}) "
+            f"is above alpha = {spec.alpha:g}."
+        )
     return {
         "points": points,
-        "false_positive": {"k": fp["detected"], "m": fp["trials"], "rate": fp["rate"], "ci": fp["ci"]},
-        "start_point": {"detected": any(s["detected"] for s in starts), "trials": len(starts),
-                        "students": [s.get("run_id") for s in starts]},
+        "false_positive": {
+            "k": fp["detected"],
+            "m": fp["trials"],
+            "rate": fp["rate"],
+            "ci": fp["ci"],
+        },
+        "start_point": {
+            "detected": any(s["detected"] for s in starts),
+            "trials": len(starts),
+            "students": [s.get("run_id") for s in starts],
+        },
         "cost": sweep_cost(spec, samples, teacher_file, students),
         "warnings": warnings,
     }

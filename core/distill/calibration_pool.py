@@ -48,8 +48,9 @@ def stage_pool(spec: CalibrationSpec, folder: Path, state: JobState) -> Pool:
     try:
         available = sum(1 for _ in usable(source, kind, index))  # type: ignore[arg-type]
         items = pool / "items.jsonl"
-        stage_items(usable(source, kind, index), Selection(tuple(range(available)), (), available),
-                    items)
+        stage_items(
+            usable(source, kind, index), Selection(tuple(range(available)), (), available), items
+        )
     finally:
         index.close()
     answers = None
@@ -60,18 +61,33 @@ def stage_pool(spec: CalibrationSpec, folder: Path, state: JobState) -> Pool:
         teacher = load_model(spec.teacher or "", num_threads=spec.training.threads)
         try:
             answers = pool / "answers.jsonl"
-            generate_answers(teacher, items, answers, ChatTemplate(spec.template, spec.response_prefix),
-                             spec.generation, spec.seed, state)
+            generate_answers(
+                teacher,
+                items,
+                answers,
+                ChatTemplate(spec.template, spec.response_prefix),
+                spec.generation,
+                spec.seed,
+                state,
+            )
         finally:
             teacher.release()
     tmp_t, tmp_c = teacher_file.with_suffix(".partial"), control_file.with_suffix(".partial")
     with tmp_t.open("w", encoding="utf-8") as ft, tmp_c.open("w", encoding="utf-8") as fc:
         for rec in read_items(items, None, answers):
             key = f"r{rec.index:06d}"
-            ft.write(json.dumps({"id": key, "prompt": rec.prompt, "response": rec.teacher},
-                                ensure_ascii=False) + "\n")
-            fc.write(json.dumps({"id": key, "prompt": rec.prompt, "response": rec.control},
-                                ensure_ascii=False) + "\n")
+            ft.write(
+                json.dumps(
+                    {"id": key, "prompt": rec.prompt, "response": rec.teacher}, ensure_ascii=False
+                )
+                + "\n"
+            )
+            fc.write(
+                json.dumps(
+                    {"id": key, "prompt": rec.prompt, "response": rec.control}, ensure_ascii=False
+                )
+                + "\n"
+            )
     tmp_c.replace(control_file)
     tmp_t.replace(teacher_file)
     return Pool(available, teacher_file, control_file)
@@ -80,8 +96,10 @@ def stage_pool(spec: CalibrationSpec, folder: Path, state: JobState) -> Pool:
 def held_out_probes(folder: Path, held: set[int]) -> list[Probe]:
     """The probes of the checks: the held-out records with both answers, in file order."""
     probes: list[Probe] = []
-    with (folder / "pool" / "teacher.jsonl").open(encoding="utf-8") as ft, \
-            (folder / "pool" / "control.jsonl").open(encoding="utf-8") as fc:
+    with (
+        (folder / "pool" / "teacher.jsonl").open(encoding="utf-8") as ft,
+        (folder / "pool" / "control.jsonl").open(encoding="utf-8") as fc,
+    ):
         for i, (lt, lc) in enumerate(zip(ft, fc, strict=True)):
             if i in held:
                 t, c = json.loads(lt), json.loads(lc)

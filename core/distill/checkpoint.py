@@ -53,8 +53,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def save_checkpoint(folder: Path, model: torch.nn.Module, resume: ResumeState,
-                    extra: dict[str, Any] | None = None, *, keep: int = 1) -> Path:
+def save_checkpoint(
+    folder: Path,
+    model: torch.nn.Module,
+    resume: ResumeState,
+    extra: dict[str, Any] | None = None,
+    *,
+    keep: int = 1,
+) -> Path:
     """Write a checkpoint for ``resume.step`` under ``folder``; returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{PREFIX}{resume.step:06d}"
@@ -71,9 +77,10 @@ def save_checkpoint(folder: Path, model: torch.nn.Module, resume: ResumeState,
             "format": FORMAT,
             "step": resume.step,
             "param_groups": _jsonable(resume.optimizer_state["param_groups"]),
-            "optimizer_scalars": {str(i): {k: v for k, v in e.items()
-                                           if not isinstance(v, torch.Tensor)}
-                                  for i, e in resume.optimizer_state["state"].items()},
+            "optimizer_scalars": {
+                str(i): {k: v for k, v in e.items() if not isinstance(v, torch.Tensor)}
+                for i, e in resume.optimizer_state["state"].items()
+            },
             "scheduler": _jsonable(resume.scheduler_state),
             "python_rng": _jsonable(resume.python_rng_state),
             "data_rng": _jsonable(resume.data_rng_state),
@@ -97,8 +104,11 @@ def list_checkpoints(folder: Path) -> list[Path]:
     """Complete checkpoints under ``folder``, oldest first."""
     if not folder.is_dir():
         return []
-    found = [p for p in folder.iterdir()
-             if p.is_dir() and p.name.startswith(PREFIX) and (p / "state.json").is_file()]
+    found = [
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and p.name.startswith(PREFIX) and (p / "state.json").is_file()
+    ]
     return sorted(found, key=lambda p: p.name)
 
 
@@ -119,7 +129,8 @@ def load_checkpoint(path: Path, model: torch.nn.Module) -> Checkpoint:
     if missing or unexpected:
         raise DistillAuditError(
             f"The checkpoint {path} does not fit the student model ({len(missing)} missing and "
-            f"{len(unexpected)} unexpected tensors).")
+            f"{len(unexpected)} unexpected tensors)."
+        )
     tensors = load_file(str(path / "state.safetensors"))
     state: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():

@@ -49,20 +49,34 @@ def load_price_presets(path: str | Path | None = None) -> list[PricePreset]:
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
         currency = str(data.get("currency", "USD"))
-        return [PricePreset(str(e["key"]), str(e.get("label", e["key"])), str(e.get("provider", "")),
-                            float(e["input"]), float(e["output"]), str(e.get("as_of", "")),
-                            str(e.get("source", "")), currency)
-                for e in data["presets"]]
+        return [
+            PricePreset(
+                str(e["key"]),
+                str(e.get("label", e["key"])),
+                str(e.get("provider", "")),
+                float(e["input"]),
+                float(e["output"]),
+                str(e.get("as_of", "")),
+                str(e.get("source", "")),
+                currency,
+            )
+            for e in data["presets"]
+        ]
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise DistillAuditError(f"{p} is not a usable price list: {exc}") from exc
 
 
-def custom_price(input_per_million: float, output_per_million: float, label: str = "entered by the user",
-                 currency: str = "USD") -> PricePreset:
+def custom_price(
+    input_per_million: float,
+    output_per_million: float,
+    label: str = "entered by the user",
+    currency: str = "USD",
+) -> PricePreset:
     if input_per_million < 0 or output_per_million < 0:
         raise DistillAuditError("Prices per million tokens cannot be negative.")
-    return PricePreset("custom", label, "", float(input_per_million), float(output_per_million),
-                       "", "", currency)
+    return PricePreset(
+        "custom", label, "", float(input_per_million), float(output_per_million), "", "", currency
+    )
 
 
 @dataclass(frozen=True)
@@ -90,8 +104,9 @@ class TokenCount:
         return asdict(self)
 
 
-def count_tokens(pairs: Iterable[tuple[str, str]], tokenizer: Any = None,
-                 chunk: int = 256) -> TokenCount:
+def count_tokens(
+    pairs: Iterable[tuple[str, str]], tokenizer: Any = None, chunk: int = 256
+) -> TokenCount:
     """Count tokens sent (prompts) and received (answers), streamed ``chunk`` pairs at a time."""
     samples, tin, tout = 0, 0, 0
     buffer: list[tuple[str, str]] = []
@@ -125,26 +140,37 @@ def price(count: TokenCount, preset: PricePreset) -> float:
     return (count.tokens_in * preset.input + count.tokens_out * preset.output) / 1_000_000
 
 
-def cost_table(count: TokenCount, sample_counts: Sequence[int],
-               presets: Sequence[PricePreset]) -> list[dict[str, Any]]:
+def cost_table(
+    count: TokenCount, sample_counts: Sequence[int], presets: Sequence[PricePreset]
+) -> list[dict[str, Any]]:
     """For each N: expected tokens in/out (scaled from ``count``) and the price at each preset."""
     rows = []
     for n in sample_counts:
         c = count.scaled(int(n))
-        rows.append({"n": int(n), "tokens_in": c.tokens_in, "tokens_out": c.tokens_out,
-                     "measured": c is count,
-                     "prices": {p.key: round(price(c, p), 6) for p in presets}})
+        rows.append(
+            {
+                "n": int(n),
+                "tokens_in": c.tokens_in,
+                "tokens_out": c.tokens_out,
+                "measured": c is count,
+                "prices": {p.key: round(price(c, p), 6) for p in presets},
+            }
+        )
     return rows
 
 
-def cost_estimate(count: TokenCount, sample_counts: Sequence[int], presets: Sequence[PricePreset],
-                  compute_seconds: dict[str, float] | None = None) -> dict[str, Any]:
+def cost_estimate(
+    count: TokenCount,
+    sample_counts: Sequence[int],
+    presets: Sequence[PricePreset],
+    compute_seconds: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """The cost block stored in a run's summary and quoted by the report."""
     return {
         "counted_with": count.method,
         "note": "Prompts and answers only; chat formatting and system prompts add a few tokens "
-                "per request. Prices are list prices per million tokens as of the date given; "
-                "discounts (batch, cached input) are not applied.",
+        "per request. Prices are list prices per million tokens as of the date given; "
+        "discounts (batch, cached input) are not applied.",
         "measured": count.to_dict(),
         "per_sample": dict(zip(("tokens_in", "tokens_out"), count.per_sample(), strict=True)),
         "presets": [p.to_dict() for p in presets],

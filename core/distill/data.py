@@ -73,8 +73,10 @@ def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
             try:
                 yield number, decoder.decode(raw)
             except UnicodeDecodeError as exc:
-                raise EvidenceError(f"{path.name}, line {number}: not valid UTF-8 text "
-                                    f"({exc.reason}). Re-save the file as UTF-8.") from exc
+                raise EvidenceError(
+                    f"{path.name}, line {number}: not valid UTF-8 text "
+                    f"({exc.reason}). Re-save the file as UTF-8."
+                ) from exc
 
 
 def read_prompts(path: str | Path) -> Iterator[tuple[str, str]]:
@@ -94,10 +96,12 @@ def read_prompts(path: str | Path) -> Iterator[tuple[str, str]]:
         return
     if suffix in (".jsonl", ".ndjson", ".json"):
         rows: Iterator[tuple[int, Any]] = (
-            (n, _json(line, p, n)) for n, line in _text_lines(p) if line.strip())
+            (n, _json(line, p, n)) for n, line in _text_lines(p) if line.strip()
+        )
     elif suffix in (".csv", ".tsv"):
-        reader = csv.DictReader((t for _, t in _text_lines(p)),
-                                delimiter="\t" if suffix == ".tsv" else ",")
+        reader = csv.DictReader(
+            (t for _, t in _text_lines(p)), delimiter="\t" if suffix == ".tsv" else ","
+        )
         rows = ((n + 2, row) for n, row in enumerate(reader))
     else:
         raise EvidenceError(f"{p.name}: a prompt set must be a .txt, .jsonl or .csv file.")
@@ -107,8 +111,10 @@ def read_prompts(path: str | Path) -> Iterator[tuple[str, str]]:
         lowered = {str(k).lower(): v for k, v in obj.items()}
         prompt = next((lowered[k] for k in PROMPT_KEYS if k in lowered), None)
         if not isinstance(prompt, str):
-            raise EvidenceError(f"{p.name}, line {number}: each record needs a prompt (a field "
-                                f"named one of {', '.join(PROMPT_KEYS)}).")
+            raise EvidenceError(
+                f"{p.name}, line {number}: each record needs a prompt (a field "
+                f"named one of {', '.join(PROMPT_KEYS)})."
+            )
         if prompt.strip():
             ident = lowered.get("id") or lowered.get("key")
             yield (str(ident) if ident not in (None, "") else f"line-{number}"), prompt.strip()
@@ -157,7 +163,9 @@ class ControlIndex:
         self.size = int(self._db.execute("SELECT COUNT(*) FROM c").fetchone()[0])
 
     def get(self, prompt: str) -> str | None:
-        row = self._db.execute("SELECT answer FROM c WHERE h = ?", (prompt_hash(prompt),)).fetchone()
+        row = self._db.execute(
+            "SELECT answer FROM c WHERE h = ?", (prompt_hash(prompt),)
+        ).fetchone()
         return None if row is None else str(row[0])
 
     def close(self) -> None:
@@ -178,8 +186,13 @@ def usable(path: str | Path, kind: SourceKind, controls: ControlIndex | None) ->
         n += 1
 
 
-def select(available: int, n_train: int | None, n_eval: int, seed: int,
-           sample: Literal["first", "random"] = "first") -> Selection:
+def select(
+    available: int,
+    n_train: int | None,
+    n_eval: int,
+    seed: int,
+    sample: Literal["first", "random"] = "first",
+) -> Selection:
     """A seeded evaluation hold-out of ``n_eval`` records and ``n_train`` training records.
 
     The hold-out takes at most a fifth of the records, so a small source still trains.
@@ -197,7 +210,8 @@ def select(available: int, n_train: int | None, n_eval: int, seed: int,
     if n_train > len(rest):
         raise EvidenceError(
             f"{n_train} training samples were asked for, but the source has only {available} "
-            f"usable records ({len(held)} of them held out for evaluation).")
+            f"usable records ({len(held)} of them held out for evaluation)."
+        )
     train = rest[:n_train] if sample == "first" else sorted(rng.sample(rest, n_train))
     return Selection(tuple(train), tuple(held), available)
 
@@ -213,15 +227,27 @@ def stage_items(records: Iterator[Record], selection: Selection, out: Path) -> d
             if split is None:
                 continue
             counts[split] += 1
-            fh.write(json.dumps({"index": rec.index, "split": split, "key": rec.key,
-                                 "prompt": rec.prompt, "teacher": rec.teacher,
-                                 "control": rec.control}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "index": rec.index,
+                        "split": split,
+                        "key": rec.key,
+                        "prompt": rec.prompt,
+                        "teacher": rec.teacher,
+                        "control": rec.control,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     os.replace(tmp, out)
     return counts
 
 
-def read_items(path: Path, split: Split | None = None,
-               teacher_answers: Path | None = None) -> Iterator[Record]:
+def read_items(
+    path: Path, split: Split | None = None, teacher_answers: Path | None = None
+) -> Iterator[Record]:
     """Staged records (optionally of one split); teacher answers from a side file if given.
 
     ``teacher_answers`` holds one ``{"answer": ...}`` line per staged record, in order
@@ -268,14 +294,18 @@ class ChatEncoder:
         if not pairs:
             return []
         prefix = self._prefix()
-        ctx = self.tokenizer([self.template.context(p) for p, _ in pairs],
-                             add_special_tokens=False)["input_ids"]
-        cont = self.tokenizer([self.template.continuation(a) for _, a in pairs],
-                              add_special_tokens=False)["input_ids"]
+        ctx = self.tokenizer(
+            [self.template.context(p) for p, _ in pairs], add_special_tokens=False
+        )["input_ids"]
+        cont = self.tokenizer(
+            [self.template.continuation(a) for _, a in pairs], add_special_tokens=False
+        )["input_ids"]
         eos = self.tokenizer.eos_token_id
         tail = [eos] if eos is not None else []
-        return [chat_example(prefix + list(c), list(a) + tail, self.max_len)
-                for c, a in zip(ctx, cont, strict=True)]
+        return [
+            chat_example(prefix + list(c), list(a) + tail, self.max_len)
+            for c, a in zip(ctx, cont, strict=True)
+        ]
 
 
 class TokenStore(Sequence[TrainExample]):
@@ -288,8 +318,11 @@ class TokenStore(Sequence[TrainExample]):
     def __init__(self, folder: Path) -> None:
         index = np.load(folder / "index.npy")
         self._index = index
-        self._ids = (np.memmap(folder / "ids.bin", dtype=np.int32, mode="r")
-                     if index.shape[0] and int(index[:, 1].sum()) else np.zeros(0, np.int32))
+        self._ids = (
+            np.memmap(folder / "ids.bin", dtype=np.int32, mode="r")
+            if index.shape[0] and int(index[:, 1].sum())
+            else np.zeros(0, np.int32)
+        )
         self.lengths = [int(x) for x in index[:, 1]] if index.shape[0] else []
         self.folder = folder
 
@@ -298,7 +331,7 @@ class TokenStore(Sequence[TrainExample]):
 
     def __getitem__(self, i: int) -> TrainExample:  # type: ignore[override]
         offset, length, context = (int(x) for x in self._index[i])
-        ids = tuple(int(t) for t in self._ids[offset:offset + length])
+        ids = tuple(int(t) for t in self._ids[offset : offset + length])
         return TrainExample(ids, (False,) * context + (True,) * (length - context))
 
     @property
@@ -313,8 +346,9 @@ class TokenStore(Sequence[TrainExample]):
         return (folder / "index.npy").is_file() and (folder / "ids.bin").is_file()
 
     @staticmethod
-    def write(folder: Path, pairs: Iterator[tuple[str, str]], encoder: ChatEncoder,
-              chunk: int = 256) -> TokenStore:
+    def write(
+        folder: Path, pairs: Iterator[tuple[str, str]], encoder: ChatEncoder, chunk: int = 256
+    ) -> TokenStore:
         """Tokenize ``pairs`` (streamed, ``chunk`` at a time) into ``folder``; atomic."""
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("ids.bin", "index.npy", "meta.json"):
@@ -344,8 +378,9 @@ class TokenStore(Sequence[TrainExample]):
         os.replace(folder / "ids.bin.partial", folder / "ids.bin")
         with open(folder / "index.npy.partial", "wb") as fh:
             np.save(fh, index)
-        (folder / "meta.json").write_text(json.dumps({"examples": len(rows), "dropped": dropped}),
-                                          encoding="utf-8")
+        (folder / "meta.json").write_text(
+            json.dumps({"examples": len(rows), "dropped": dropped}), encoding="utf-8"
+        )
         os.replace(folder / "index.npy.partial", folder / "index.npy")
         return TokenStore(folder)
 

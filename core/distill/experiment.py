@@ -66,8 +66,12 @@ class ExperimentOutcome:
     summary: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "artifact_id": self.artifact_id,
-                "student_path": self.student_path, **self.summary}
+        return {
+            "run_id": self.run_id,
+            "artifact_id": self.artifact_id,
+            "student_path": self.student_path,
+            **self.summary,
+        }
 
 
 # --- checking inputs -----------------------------------------------------------------
@@ -87,7 +91,8 @@ def check_writable(folder: Path) -> Path:
     except OSError as exc:
         raise DistillAuditError(
             f"The output folder {folder} is not writable ({exc.strerror or exc}); choose "
-            "another folder (--out) with enough free space.") from exc
+            "another folder (--out) with enough free space."
+        ) from exc
     return folder
 
 
@@ -95,11 +100,15 @@ def _check_spec(spec: ExperimentSpec) -> None:
     from core.distill.presets import preset
 
     if bool(spec.prompts) == bool(spec.transcripts):
-        raise DistillAuditError("Give either a prompt set for the teacher to answer (--prompts) or "
-                                "captured transcripts (--transcripts), not both or neither.")
+        raise DistillAuditError(
+            "Give either a prompt set for the teacher to answer (--prompts) or "
+            "captured transcripts (--transcripts), not both or neither."
+        )
     if (spec.student is None) == (spec.student_preset is None):
-        raise DistillAuditError("Give either a student base model (--student) or a fresh student "
-                                "preset (--student-preset), not both or neither.")
+        raise DistillAuditError(
+            "Give either a student base model (--student) or a fresh student "
+            "preset (--student-preset), not both or neither."
+        )
     if spec.student_preset:
         preset(spec.student_preset)
     if spec.method not in ("sequence", "logit"):
@@ -131,7 +140,9 @@ def _student_tokenizer(spec: ExperimentSpec, teacher: Any) -> Any:
         return None
     if spec.tokenizer == "teacher":
         if teacher is None:
-            raise DistillAuditError("--tokenizer teacher needs --teacher; or use --tokenizer fresh.")
+            raise DistillAuditError(
+                "--tokenizer teacher needs --teacher; or use --tokenizer fresh."
+            )
         return borrowed_tokenizer(teacher.folder)
     return borrowed_tokenizer(spec.tokenizer)
 
@@ -141,27 +152,41 @@ def check_logit_compatible(spec: ExperimentSpec, teacher: Any) -> None:
     from core.backends.encoding import tokenizer_hash
 
     if teacher.backend != "torch":
-        raise DeclinedError("Logit distillation needs the teacher's weights (a Hugging Face folder "
-                            "with safetensors); an ONNX teacher can only be used for "
-                            "sequence-level distillation.")
+        raise DeclinedError(
+            "Logit distillation needs the teacher's weights (a Hugging Face folder "
+            "with safetensors); an ONNX teacher can only be used for "
+            "sequence-level distillation."
+        )
     student_tok = _student_tokenizer(spec, teacher)
     if student_tok is None:
-        raise DeclinedError("Logit distillation needs the teacher and the student to share one "
-                            "tokenizer, and a fresh tokenizer cannot match the teacher's. Use "
-                            "--tokenizer teacher, or sequence-level distillation.")
+        raise DeclinedError(
+            "Logit distillation needs the teacher and the student to share one "
+            "tokenizer, and a fresh tokenizer cannot match the teacher's. Use "
+            "--tokenizer teacher, or sequence-level distillation."
+        )
     from core.backends.folders import read_config
     from core.distill.logit import tokenizer_mismatch
 
-    width = (read_config(Path(spec.student)).get("vocab_size") if spec.student else None)
-    problem = tokenizer_mismatch(teacher.tokenizer_hash, tokenizer_hash(student_tok),
-                                 teacher.vocab_size, int(width or len(student_tok)),
-                                 len(student_tok))
+    width = read_config(Path(spec.student)).get("vocab_size") if spec.student else None
+    problem = tokenizer_mismatch(
+        teacher.tokenizer_hash,
+        tokenizer_hash(student_tok),
+        teacher.vocab_size,
+        int(width or len(student_tok)),
+        len(student_tok),
+    )
     if problem:
         raise DeclinedError(problem)
 
 
-def prepare(cf: CaseFile, case_key: int | str | None, spec: ExperimentSpec, *,
-            state: JobState | None = None, load_teacher: bool = True) -> Prepared:
+def prepare(
+    cf: CaseFile,
+    case_key: int | str | None,
+    spec: ExperimentSpec,
+    *,
+    state: JobState | None = None,
+    load_teacher: bool = True,
+) -> Prepared:
     """Check the inputs and choose the records; raises a DistillAuditError, writes nothing.
 
     With ``case_key=None`` the case is not checked (set ``case_id`` before running).
@@ -208,24 +233,32 @@ def _selection(spec: ExperimentSpec, out_dir: Path) -> Selection:
     what = "prompts" if spec.source_kind == "prompts" else "prompt/answer records"
     if available == 0:
         extra = " with a matching control answer" if spec.controls else ""
-        raise EvidenceError(f"{Path(spec.source).name} holds no usable {what}{extra}; nothing to "
-                            "distill from.")
+        raise EvidenceError(
+            f"{Path(spec.source).name} holds no usable {what}{extra}; nothing to distill from."
+        )
     if spec.train_indices is not None:
         chosen = set(spec.train_indices) | set(spec.eval_indices or ())
         if chosen and max(chosen) >= available:
-            raise EvidenceError(f"The selected records go up to {max(chosen)}, but "
-                                f"{Path(spec.source).name} has only {available} usable records.")
+            raise EvidenceError(
+                f"The selected records go up to {max(chosen)}, but "
+                f"{Path(spec.source).name} has only {available} usable records."
+            )
         return Selection(tuple(spec.train_indices), tuple(spec.eval_indices or ()), available)
     return select(available, spec.samples, spec.eval_count, spec.seed, spec.sample)
 
 
-def _describe_inputs(cf: CaseFile, case_id: int, spec: ExperimentSpec, teacher: Any) -> dict[str, Any]:
+def _describe_inputs(
+    cf: CaseFile, case_id: int, spec: ExperimentSpec, teacher: Any
+) -> dict[str, Any]:
     """Hashes of the files and models the experiment reads (for the Run's inputs)."""
     out: dict[str, Any] = {}
     for key, path in (("source", spec.source), ("controls", spec.controls)):
         if path:
-            out[key] = {"path": str(Path(path).resolve()), "sha256": sha256_file(Path(path)),
-                        "kind": spec.source_kind if key == "source" else "control answers"}
+            out[key] = {
+                "path": str(Path(path).resolve()),
+                "sha256": sha256_file(Path(path)),
+                "kind": spec.source_kind if key == "source" else "control answers",
+            }
     for key, path in (("teacher", spec.teacher), ("student_base", spec.student)):
         if path:
             out[key] = model_input(cf, case_id, Path(path))
@@ -241,21 +274,37 @@ def model_input(cf: CaseFile, case_id: int, path: Path) -> dict[str, Any]:
 
     resolved = str(path.resolve())
     with cf.read_session() as s:
-        art = s.execute(sql_select(ModelArtifact).where(
-            ModelArtifact.case_id == case_id, ModelArtifact.path == resolved)).scalars().first()
+        art = (
+            s.execute(
+                sql_select(ModelArtifact).where(
+                    ModelArtifact.case_id == case_id, ModelArtifact.path == resolved
+                )
+            )
+            .scalars()
+            .first()
+        )
         if art is not None:
             return {"path": resolved, "artifact_id": art.id, "manifest_sha256": art.manifest_sha256}
     info = inspect_model(path)
-    return {"path": resolved, "artifact_id": None,
-            "manifest_sha256": manifest_digest(hash_files(info.root, info.files))}
+    return {
+        "path": resolved,
+        "artifact_id": None,
+        "manifest_sha256": manifest_digest(hash_files(info.root, info.files)),
+    }
 
 
 # --- public entry points -----------------------------------------------------------------
 
 
-def run_experiment(cf: CaseFile, case_key: int | str, spec: ExperimentSpec,
-                   state: JobState | None = None, *, prepared: Prepared | None = None,
-                   on_created: Callable[[int], None] | None = None) -> ExperimentOutcome:
+def run_experiment(
+    cf: CaseFile,
+    case_key: int | str,
+    spec: ExperimentSpec,
+    state: JobState | None = None,
+    *,
+    prepared: Prepared | None = None,
+    on_created: Callable[[int], None] | None = None,
+) -> ExperimentOutcome:
     """Run one experiment start to finish (see the module docstring); returns its outcome.
 
     Raises DistillAuditError (nothing written) for unusable inputs, DeclinedError when
@@ -278,24 +327,34 @@ def run_experiment(cf: CaseFile, case_key: int | str, spec: ExperimentSpec,
     return execute(cf, run_id, prep, folder, state)
 
 
-def resume_experiment(cf: CaseFile, run_id: int, state: JobState | None = None) -> ExperimentOutcome:
+def resume_experiment(
+    cf: CaseFile, run_id: int, state: JobState | None = None
+) -> ExperimentOutcome:
     """Continue a cancelled, interrupted or failed experiment from its last checkpoint."""
     from core.distill.execution import execute
 
     state = state or JobState()
     run = get_run(cf, run_id, KIND)
     if run.status not in RESUMABLE:
-        raise DistillAuditError(f"Run {run_id} is {run.status}; only a cancelled, interrupted or "
-                                "failed experiment can be resumed.")
+        raise DistillAuditError(
+            f"Run {run_id} is {run.status}; only a cancelled, interrupted or "
+            "failed experiment can be resumed."
+        )
     spec = ExperimentSpec.from_dict(run.parameters)
     prep = prepare(cf, run.case_id, spec, state=state)
     for key in ("source", "controls"):
         before, now = (run.inputs or {}).get(key), (prep.inputs or {}).get(key)
         if before and now and before.get("sha256") != now.get("sha256"):
-            raise EvidenceError(f"{now['path']} changed since run {run_id} started (its SHA-256 "
-                                "differs); the run cannot be resumed on different data.")
+            raise EvidenceError(
+                f"{now['path']} changed since run {run_id} started (its SHA-256 "
+                "differs); the run cannot be resumed on different data."
+            )
     mark_resumed(cf, run_id)
-    folder = Path(run.checkpoint_dir).parent if run.checkpoint_dir else prep.out_dir / f"run-{run_id:05d}"
+    folder = (
+        Path(run.checkpoint_dir).parent
+        if run.checkpoint_dir
+        else prep.out_dir / f"run-{run_id:05d}"
+    )
     return execute(cf, run_id, prep, folder, state)
 
 
@@ -304,18 +363,28 @@ def mark_resumed(cf: CaseFile, run_id: int) -> None:
     with cf.session() as s:
         run = s.get(Run, run_id)
         assert run is not None
-        audit.record(s, "run.resumed", "run", run_id, case_id=run.case_id,
-                     details={"previous_status": run.status, "previous_error": run.error})
+        audit.record(
+            s,
+            "run.resumed",
+            "run",
+            run_id,
+            case_id=run.case_id,
+            details={"previous_status": run.status, "previous_error": run.error},
+        )
         run.error = None
 
 
 def get_run(cf: CaseFile, run_id: int, kind: str | None = None) -> Run:
     with cf.read_session() as s:
         run = s.get(Run, int(run_id))
-        if run is None or (kind is not None and run.kind != kind) or (
-                kind is None and not run.kind.startswith("experiment.")):
-            raise NotFoundError(f"No experiment run {run_id} in this case file "
-                                "(see 'experiment list').")
+        if (
+            run is None
+            or (kind is not None and run.kind != kind)
+            or (kind is None and not run.kind.startswith("experiment."))
+        ):
+            raise NotFoundError(
+                f"No experiment run {run_id} in this case file (see 'experiment list')."
+            )
         return run
 
 
@@ -328,15 +397,22 @@ def list_experiments(cf: CaseFile, case_key: int | str | None = None) -> list[di
         rows = []
         for run in s.execute(query).scalars():
             summary, params = run.summary or {}, run.parameters or {}
-            rows.append({
-                "run_id": run.id, "case_id": run.case_id, "kind": run.kind, "status": run.status,
-                "label": params.get("label", ""), "method": params.get("method"),
-                "answers": params.get("answers"), "samples": summary.get("data", {}).get("train_records"),
-                "steps": summary.get("training", {}).get("steps_done"),
-                "teacher_agreement": summary.get("teacher_agreement", {}).get("final"),
-                "artifact_id": summary.get("student", {}).get("artifact_id"),
-                "calibration_run_id": params.get("calibration_run_id"),
-                "created_at": run.created_at.isoformat() if run.created_at else None,
-                "error": run.error,
-            })
+            rows.append(
+                {
+                    "run_id": run.id,
+                    "case_id": run.case_id,
+                    "kind": run.kind,
+                    "status": run.status,
+                    "label": params.get("label", ""),
+                    "method": params.get("method"),
+                    "answers": params.get("answers"),
+                    "samples": summary.get("data", {}).get("train_records"),
+                    "steps": summary.get("training", {}).get("steps_done"),
+                    "teacher_agreement": summary.get("teacher_agreement", {}).get("final"),
+                    "artifact_id": summary.get("student", {}).get("artifact_id"),
+                    "calibration_run_id": params.get("calibration_run_id"),
+                    "created_at": run.created_at.isoformat() if run.created_at else None,
+                    "error": run.error,
+                }
+            )
         return rows

@@ -2,7 +2,8 @@
 
 The loss on each trained (answer) position is
 
-    alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * CE(student, token)
+    alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T))
+        + (1 - alpha) * CE(student, token)
 
 (Hinton et al. 2015): the temperature ``T`` softens both distributions so that the
 teacher's ranking of unlikely tokens is learned too, and ``T^2`` keeps the gradient scale
@@ -35,20 +36,25 @@ class LogitSettings:
             raise DeclinedError("The KL weight alpha must be between 0 and 1.")
 
 
-def tokenizer_mismatch(teacher_hash: str, student_hash: str, teacher_width: int,
-                       student_width: int, n_tokens: int) -> str | None:
+def tokenizer_mismatch(
+    teacher_hash: str, student_hash: str, teacher_width: int, student_width: int, n_tokens: int
+) -> str | None:
     """Why logit distillation cannot run between these two models, or None if it can."""
     if teacher_hash != student_hash:
-        return ("Logit distillation needs the teacher and the student to share one tokenizer "
-                f"(the teacher's tokenizer hash is {teacher_hash[:12]}…, the student's "
-                f"{student_hash[:12]}…): their next-token distributions are over different "
-                "token sets and cannot be compared position by position. Use sequence-level "
-                "distillation (--method sequence), or a fresh student with the teacher's "
-                "tokenizer (--student-preset tiny --tokenizer teacher).")
+        return (
+            "Logit distillation needs the teacher and the student to share one tokenizer "
+            f"(the teacher's tokenizer hash is {teacher_hash[:12]}…, the student's "
+            f"{student_hash[:12]}…): their next-token distributions are over different "
+            "token sets and cannot be compared position by position. Use sequence-level "
+            "distillation (--method sequence), or a fresh student with the teacher's "
+            "tokenizer (--student-preset tiny --tokenizer teacher)."
+        )
     if min(teacher_width, student_width) < n_tokens:
-        return (f"The tokenizer has {n_tokens} tokens but a model's output layer has only "
-                f"{min(teacher_width, student_width)} entries; the models do not fit the "
-                "tokenizer they ship with.")
+        return (
+            f"The tokenizer has {n_tokens} tokens but a model's output layer has only "
+            f"{min(teacher_width, student_width)} entries; the models do not fit the "
+            "tokenizer they ship with."
+        )
     return None
 
 
@@ -67,8 +73,9 @@ class LogitDistillLoss:
 
     def __call__(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
-            teacher_logits = self.teacher(input_ids=batch["input_ids"],
-                                          attention_mask=batch["attention_mask"]).logits.float()
+            teacher_logits = self.teacher(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).logits.float()
         target = batch["labels"][:, 1:]
         keep = target != IGNORE_INDEX
         width = self.n_tokens

@@ -39,8 +39,9 @@ class StudentPreset:
 
 PRESETS: dict[str, StudentPreset] = {
     "tiny": StudentPreset("tiny", n_layer=2, n_embd=64, n_head=4, n_positions=256, vocab_size=1024),
-    "small": StudentPreset("small", n_layer=4, n_embd=128, n_head=4, n_positions=512,
-                           vocab_size=4096),
+    "small": StudentPreset(
+        "small", n_layer=4, n_embd=128, n_head=4, n_positions=512, vocab_size=4096
+    ),
 }
 TOKENIZER_CHOICES = ("teacher", "fresh")  # or a path to a tokenizer folder
 
@@ -51,7 +52,8 @@ def preset(name: str) -> StudentPreset:
         return PRESETS[name]
     except KeyError:
         raise DistillAuditError(
-            f"Unknown student preset {name!r}; choose one of {', '.join(PRESETS)}.") from None
+            f"Unknown student preset {name!r}; choose one of {', '.join(PRESETS)}."
+        ) from None
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int) -> Any:
@@ -67,12 +69,16 @@ def train_bpe(texts: Iterable[str], vocab_size: int) -> Any:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=2, special_tokens=[EOS, PAD],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=[EOS, PAD],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     tok.train_from_iterator(texts, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, bos_token=EOS,
-                                   pad_token=PAD, model_max_length=4096)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token=EOS, bos_token=EOS, pad_token=PAD, model_max_length=4096
+    )
 
 
 def borrowed_tokenizer(folder: str | Path) -> Any:
@@ -91,12 +97,21 @@ def new_student(spec: StudentPreset, tokenizer: Any, seed: int) -> Any:
     if eos is None:
         raise DistillAuditError(
             "The chosen tokenizer has no end-of-text token, so a student could not learn where "
-            "an answer ends; choose another tokenizer (e.g. --tokenizer fresh).")
+            "an answer ends; choose another tokenizer (e.g. --tokenizer fresh)."
+        )
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=spec.n_positions, n_embd=spec.n_embd,
-        n_layer=spec.n_layer, n_head=spec.n_head, bos_token_id=eos, eos_token_id=eos,
-        pad_token_id=pad, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+        vocab_size=len(tokenizer),
+        n_positions=spec.n_positions,
+        n_embd=spec.n_embd,
+        n_layer=spec.n_layer,
+        n_head=spec.n_head,
+        bos_token_id=eos,
+        eos_token_id=eos,
+        pad_token_id=pad,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
         tie_word_embeddings=True,
     )
     torch.manual_seed(seed)
@@ -123,7 +138,9 @@ def pad_id(tokenizer: Any) -> int:
 
 def context_window(model: Any) -> int:
     """The model's context window in tokens (n_positions / max_position_embeddings)."""
-    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    cfg = (
+        model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    )
     for key in ("n_positions", "max_position_embeddings"):
         value = getattr(cfg, key, None)
         if isinstance(value, int) and value > 1:

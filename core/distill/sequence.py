@@ -60,9 +60,15 @@ def _whole_chunks(path: Path, chunk: int) -> int:
     return len(ends) * chunk
 
 
-def generate_answers(teacher: LanguageModel, items: Path, out: Path, template: ChatTemplate,
-                     settings: GenerationSettings, seed: int,
-                     state: JobState | None = None) -> dict[str, Any]:
+def generate_answers(
+    teacher: LanguageModel,
+    items: Path,
+    out: Path,
+    template: ChatTemplate,
+    settings: GenerationSettings,
+    seed: int,
+    state: JobState | None = None,
+) -> dict[str, Any]:
     """Answer every staged prompt with ``teacher``; one ``{"answer"}`` line each in ``out``.
 
     Prompt ``i`` of chunk ``c`` is sampled from the stream ``(seed + c * chunk, i)``, so
@@ -78,16 +84,23 @@ def generate_answers(teacher: LanguageModel, items: Path, out: Path, template: C
     prompts: list[str] = []
     position = 0
     with out.open("a", encoding="utf-8") as fh:
+
         def flush(start: int) -> None:
             state.check_cancelled()
             within = state.sub(100 * start / total, 100 * (start + len(prompts)) / total)
             answers = teacher.generate(
-                [template.context(p) for p in prompts], settings.max_new_tokens,
-                seed=seed + start, greedy=settings.greedy, temperature=settings.temperature,
-                top_p=settings.top_p, state=within)
+                [template.context(p) for p in prompts],
+                settings.max_new_tokens,
+                seed=seed + start,
+                greedy=settings.greedy,
+                temperature=settings.temperature,
+                top_p=settings.top_p,
+                state=within,
+            )
             for answer in answers:
-                fh.write(json.dumps({"answer": template.clean_answer(answer)},
-                                    ensure_ascii=False) + "\n")
+                fh.write(
+                    json.dumps({"answer": template.clean_answer(answer)}, ensure_ascii=False) + "\n"
+                )
             fh.flush()
             os.fsync(fh.fileno())
             state.set_progress(start + len(prompts), total)
@@ -105,5 +118,4 @@ def generate_answers(teacher: LanguageModel, items: Path, out: Path, template: C
             position += 1
         if prompts:
             flush(chunk_start)
-    return {"answers": total, "resumed_from": done,
-            "seconds": round(time.monotonic() - started, 3)}
+    return {"answers": total, "resumed_from": done, "seconds": round(time.monotonic() - started, 3)}

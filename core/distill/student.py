@@ -71,8 +71,9 @@ def model_card(run_id: int, spec_summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_and_check(student: Path, target: Path, texts: list[str],
-                     state: JobState | None = None) -> dict[str, Any]:
+def export_and_check(
+    student: Path, target: Path, texts: list[str], state: JobState | None = None
+) -> dict[str, Any]:
     """Export ``student`` to ONNX at ``target`` and compare log-probs on ``texts``.
 
     Returns the export's details and the parity figures (:class:`ParityReport` as a dict,
@@ -94,19 +95,37 @@ def export_and_check(student: Path, target: Path, texts: list[str],
     report = parity_check(student, target, texts, state.sub(70, 100), tolerance=PARITY_TOLERANCE)
     files = sorted(p for p in target.rglob("*") if p.is_file())
     digest = manifest_digest(hash_files(target, files))
-    return {"path": str(target), "exporter": exporter, "manifest_sha256": digest,
-            "parity": report.to_dict()}
+    return {
+        "path": str(target),
+        "exporter": exporter,
+        "manifest_sha256": digest,
+        "parity": report.to_dict(),
+    }
 
 
-def import_student(cf: CaseFile, case_id: int, run_id: int, folder: Path, name: str,
-                   provenance: dict[str, Any], state: JobState | None = None) -> int:
+def import_student(
+    cf: CaseFile,
+    case_id: int,
+    run_id: int,
+    folder: Path,
+    name: str,
+    provenance: dict[str, Any],
+    state: JobState | None = None,
+) -> int:
     """Import the finished student as an ``experiment-student`` artifact made by ``run_id``."""
-    artifact_id = import_model(cf, case_id, folder, "experiment-student", name=name,
-                               provenance=provenance, state=state)
+    artifact_id = import_model(
+        cf, case_id, folder, "experiment-student", name=name, provenance=provenance, state=state
+    )
     with cf.session() as s:
         art = s.get(ModelArtifact, artifact_id)
         assert art is not None
         art.produced_by_run_id = run_id
-        audit.record(s, "evidence.produced_by_run", "model_artifact", artifact_id,
-                     case_id=case_id, details={"run_id": run_id})
+        audit.record(
+            s,
+            "evidence.produced_by_run",
+            "model_artifact",
+            artifact_id,
+            case_id=case_id,
+            details={"run_id": run_id},
+        )
     return artifact_id

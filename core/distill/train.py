@@ -87,7 +87,9 @@ class TrainResult:
 # --- building examples -------------------------------------------------------------
 
 
-def lm_blocks(token_streams: Sequence[Sequence[int]], block_size: int, eos_id: int) -> list[TrainExample]:
+def lm_blocks(
+    token_streams: Sequence[Sequence[int]], block_size: int, eos_id: int
+) -> list[TrainExample]:
     """Concatenate documents (each followed by ``eos_id``) and cut fixed-size blocks.
 
     The usual pretraining layout: every token is trained on; the tail shorter than a
@@ -168,8 +170,10 @@ class TrainHooks:
 def capture_resume_state(ctx: StepContext) -> ResumeState:
     """The state to save in a checkpoint after ``ctx.step`` steps (tensors are copies)."""
     opt = ctx.optimizer.state_dict()
-    state = {k: {n: (t.detach().clone() if isinstance(t, torch.Tensor) else t) for n, t in v.items()}
-             for k, v in opt["state"].items()}
+    state = {
+        k: {n: (t.detach().clone() if isinstance(t, torch.Tensor) else t) for n, t in v.items()}
+        for k, v in opt["state"].items()
+    }
     sched = {k: v for k, v in ctx.scheduler.state_dict().items() if k != "lr_lambdas"}
     return ResumeState(
         step=ctx.step,
@@ -183,17 +187,27 @@ def capture_resume_state(ctx: StepContext) -> ResumeState:
     )
 
 
-def _apply_resume(resume: ResumeState, optim: torch.optim.Optimizer, sched: Any,
-                  batches: Iterator[list[int]], rng: random.Random, result: TrainResult) -> int:
+def _apply_resume(
+    resume: ResumeState,
+    optim: torch.optim.Optimizer,
+    sched: Any,
+    batches: Iterator[list[int]],
+    rng: random.Random,
+    result: TrainResult,
+) -> int:
     """Restore optimiser, schedule, RNGs and data position; returns the next step."""
-    groups = [dict(g, betas=tuple(g["betas"])) if "betas" in g else dict(g)
-              for g in resume.optimizer_state["param_groups"]]
+    groups = [
+        dict(g, betas=tuple(g["betas"])) if "betas" in g else dict(g)
+        for g in resume.optimizer_state["param_groups"]
+    ]
     optim.load_state_dict({"state": resume.optimizer_state["state"], "param_groups": groups})
     sched.load_state_dict({**resume.scheduler_state, "lr_lambdas": [None] * len(sched.lr_lambdas)})
     for _ in range(resume.step):
         next(batches)
     if _as_tuple(rng.getstate()) != _as_tuple(resume.data_rng_state):
-        raise ValueError("the training data differ from the checkpointed run's (data order mismatch)")
+        raise ValueError(
+            "the training data differ from the checkpointed run's (data order mismatch)"
+        )
     torch.set_rng_state(resume.torch_rng_state)
     random.setstate(_as_tuple(resume.python_rng_state))
     result.losses = list(resume.losses)
@@ -226,7 +240,9 @@ def lr_factor(step: int, config: TrainConfig) -> float:
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def batch_order(lengths: Sequence[int], config: TrainConfig, rng: random.Random) -> Iterator[list[int]]:
+def batch_order(
+    lengths: Sequence[int], config: TrainConfig, rng: random.Random
+) -> Iterator[list[int]]:
     """Endless stream of batches of example indices, one shuffled epoch after another.
 
     Within each epoch, ``bucket_batches`` batches' worth of examples are sorted by
@@ -360,7 +376,8 @@ def train_causal_lm(
             else:
                 logits = out.logits[:, :-1, :].float()
                 loss = torch.nn.functional.cross_entropy(
-                    logits.reshape(-1, logits.size(-1)), target.reshape(-1),
+                    logits.reshape(-1, logits.size(-1)),
+                    target.reshape(-1),
                     ignore_index=IGNORE_INDEX,
                 )
             optim.zero_grad(set_to_none=True)

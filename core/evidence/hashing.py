@@ -55,6 +55,9 @@ def hash_files(root: Path, files: list[Path], state: JobState | None = None) -> 
 
 def manifest_digest(entries: list[FileHash]) -> str:
     """One hash identifying a whole multi-file artifact (over its sorted manifest)."""
-    payload = json.dumps([e.to_dict() for e in sorted(entries, key=lambda e: e.path)],
-                         sort_keys=True, separators=(",", ":"))
+    payload = json.dumps(
+        [e.to_dict() for e in sorted(entries, key=lambda e: e.path)],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(payload.encode()).hexdigest()

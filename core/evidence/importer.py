@@ -56,21 +56,41 @@ def import_model(
     state.set_status("Recording the evidence")
     with cf.session() as s:
         art = ModelArtifact(
-            case_id=case_id, name=name or info.root.name, role=role, format=info.format,
-            path=str(info.root.resolve()), manifest=[e.to_dict() for e in entries],
-            manifest_sha256=manifest_digest(entries), total_size=sum(e.size for e in entries),
-            architecture=info.architecture, parameter_count=info.parameter_count,
-            vocab_size=info.vocab_size, tokenizer_hash=info.tokenizer_hash(),
-            licence_file=info.licence_file, details=info.details,
-            provenance=dict(provenance or {}), imported_by=actor or audit.current_actor(),
+            case_id=case_id,
+            name=name or info.root.name,
+            role=role,
+            format=info.format,
+            path=str(info.root.resolve()),
+            manifest=[e.to_dict() for e in entries],
+            manifest_sha256=manifest_digest(entries),
+            total_size=sum(e.size for e in entries),
+            architecture=info.architecture,
+            parameter_count=info.parameter_count,
+            vocab_size=info.vocab_size,
+            tokenizer_hash=info.tokenizer_hash(),
+            licence_file=info.licence_file,
+            details=info.details,
+            provenance=dict(provenance or {}),
+            imported_by=actor or audit.current_actor(),
         )
         s.add(art)
         s.flush()
-        audit.record(s, "evidence.model_imported", "model_artifact", art.id, case_id=case_id,
-                     actor=actor, details={
-                         "name": art.name, "role": role, "format": info.format,
-                         "path": art.path, "manifest_sha256": art.manifest_sha256,
-                         "files": [e.to_dict() for e in entries]})
+        audit.record(
+            s,
+            "evidence.model_imported",
+            "model_artifact",
+            art.id,
+            case_id=case_id,
+            actor=actor,
+            details={
+                "name": art.name,
+                "role": role,
+                "format": info.format,
+                "path": art.path,
+                "manifest_sha256": art.manifest_sha256,
+                "files": [e.to_dict() for e in entries],
+            },
+        )
         state.set_progress(100)
         return art.id
 
@@ -107,10 +127,19 @@ def import_transcripts(
     state.set_status(f"Reading {p.name}")
     with cf.session() as s:
         tset = TranscriptSet(
-            case_id=case_id, name=name or p.stem, role=role, source_path=str(p.resolve()),
-            file_sha256=file_hash, file_size=size, source=source, provider=provider,
-            model_name=model_name, sampling=dict(sampling or {}), collector=collector,
-            collected_at=collected_at, imported_by=actor or audit.current_actor(),
+            case_id=case_id,
+            name=name or p.stem,
+            role=role,
+            source_path=str(p.resolve()),
+            file_sha256=file_hash,
+            file_size=size,
+            source=source,
+            provider=provider,
+            model_name=model_name,
+            sampling=dict(sampling or {}),
+            collector=collector,
+            collected_at=collected_at,
+            imported_by=actor or audit.current_actor(),
         )
         s.add(tset)
         s.flush()
@@ -125,9 +154,18 @@ def import_transcripts(
                 duplicates.append(f"line {rec.line} repeats line {seen[digest]}")
             else:
                 seen[digest] = rec.line
-            s.add(TranscriptItem(set_id=tset.id, ordinal=count, item_key=rec.key,
-                                 prompt=rec.prompt, response=rec.response, meta=rec.meta,
-                                 collected_at=rec.collected_at, sha256=rec.sha256()))
+            s.add(
+                TranscriptItem(
+                    set_id=tset.id,
+                    ordinal=count,
+                    item_key=rec.key,
+                    prompt=rec.prompt,
+                    response=rec.response,
+                    meta=rec.meta,
+                    collected_at=rec.collected_at,
+                    sha256=rec.sha256(),
+                )
+            )
             count += 1
             first_meta = first_meta if first_meta is not None else rec.meta
             if rec.collected_at and (earliest is None or rec.collected_at < earliest):
@@ -149,10 +187,21 @@ def import_transcripts(
         if not tset.sampling and isinstance(meta.get("sampling"), dict):
             tset.sampling = meta["sampling"]
         tset.collected_at = tset.collected_at or earliest
-        audit.record(s, "evidence.transcripts_imported", "transcript_set", tset.id,
-                     case_id=case_id, actor=actor, details={
-                         "name": tset.name, "role": role, "path": tset.source_path,
-                         "sha256": file_hash, "items": count,
-                         "duplicate_prompts": duplicates[:20]})
+        audit.record(
+            s,
+            "evidence.transcripts_imported",
+            "transcript_set",
+            tset.id,
+            case_id=case_id,
+            actor=actor,
+            details={
+                "name": tset.name,
+                "role": role,
+                "path": tset.source_path,
+                "sha256": file_hash,
+                "items": count,
+                "duplicate_prompts": duplicates[:20],
+            },
+        )
         state.set_progress(100)
         return tset.id

@@ -18,8 +18,14 @@ from core.evidence.safetensors_header import read_header
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
-    "tokenizer.model", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
 )
 LICENCE_NAMES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE", "LICENCE.txt", "COPYING")
 _CONVERT_HINT = (
@@ -65,8 +71,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _tokenizer_files(folder: Path) -> list[Path]:
     found = [folder / n for n in TOKENIZER_FILES if (folder / n).is_file()]
     names = {p.name for p in found}
-    usable = "tokenizer.json" in names or "tokenizer.model" in names or {
-        "vocab.json", "merges.txt"} <= names or "vocab.txt" in names
+    usable = (
+        "tokenizer.json" in names
+        or "tokenizer.model" in names
+        or {"vocab.json", "merges.txt"} <= names
+        or "vocab.txt" in names
+    )
     if not usable:
         raise EvidenceError(
             f"{folder} has no tokenizer (expected tokenizer.json, or vocab.json + merges.txt, "
@@ -112,7 +122,8 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
         missing = [s for s in shards if not (folder / s).is_file()]
         if not shards or missing:
             raise EvidenceError(
-                f"{folder} is a sharded model but shards are missing: {', '.join(missing) or 'all'}."
+                f"{folder} is a sharded model but shards are missing: "
+                f"{', '.join(missing) or 'all'}."
             )
         weights = [folder / s for s in shards]
     params = 0
@@ -124,18 +135,31 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
     tok = _tokenizer_files(folder)
     archs = config.get("architectures") or [config.get("model_type", "unknown")]
     files = [config_path, *weights, *tok]
-    for extra in ("generation_config.json", "model.safetensors.index.json", *LICENCE_NAMES,
-                  "README.md", "chat_template.jinja"):
+    for extra in (
+        "generation_config.json",
+        "model.safetensors.index.json",
+        *LICENCE_NAMES,
+        "README.md",
+        "chat_template.jinja",
+    ):
         p = folder / extra
         if p.is_file() and p not in files:
             files.append(p)
     return ModelInspection(
-        root=folder, format="hf-folder", files=files,
-        architecture=str(archs[0]), parameter_count=params,
-        vocab_size=config.get("vocab_size"), tokenizer_files=tok,
+        root=folder,
+        format="hf-folder",
+        files=files,
+        architecture=str(archs[0]),
+        parameter_count=params,
+        vocab_size=config.get("vocab_size"),
+        tokenizer_files=tok,
         licence_file=_licence(folder),
-        details={"model_type": config.get("model_type"), "dtypes": sorted(dtypes),
-                 "shards": len(weights), "ignored_pickles": [p.name for p in pickles]},
+        details={
+            "model_type": config.get("model_type"),
+            "dtypes": sorted(dtypes),
+            "shards": len(weights),
+            "ignored_pickles": [p.name for p in pickles],
+        },
     )
 
 
@@ -150,7 +174,7 @@ def inspect_onnx(path: Path) -> ModelInspection:
     try:
         onnx.checker.check_model(str(model_path))
         model = onnx.load(str(model_path), load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - onnx raises many types on bad bytes
+    except Exception as exc:
         raise EvidenceError(
             f"{model_path.name} is not a valid ONNX model: {str(exc).splitlines()[0][:200]}"
         ) from exc
@@ -165,9 +189,9 @@ def inspect_onnx(path: Path) -> ModelInspection:
             f"{model_path.name} has no 'logits' output (outputs: {outputs}); export the model "
             "as a causal language model returning logits."
         )
-    external = sorted({
-        d.value for t in model.graph.initializer for d in t.external_data if d.key == "location"
-    })
+    external = sorted(
+        {d.value for t in model.graph.initializer for d in t.external_data if d.key == "location"}
+    )
     missing = [e for e in external if not (folder / e).is_file()]
     if missing:
         raise EvidenceError(f"{model_path.name} refers to missing external data: {missing}.")
@@ -186,11 +210,20 @@ def inspect_onnx(path: Path) -> ModelInspection:
     if cfg.is_file():
         files.append(cfg)
     return ModelInspection(
-        root=folder, format="onnx", files=files,
-        architecture=(config.get("architectures") or ["onnx"])[0], parameter_count=params,
-        vocab_size=vocab, tokenizer_files=tok, licence_file=_licence(folder),
-        details={"inputs": inputs, "outputs": outputs, "opset": [o.version for o in model.opset_import],
-                 "external_data": external},
+        root=folder,
+        format="onnx",
+        files=files,
+        architecture=(config.get("architectures") or ["onnx"])[0],
+        parameter_count=params,
+        vocab_size=vocab,
+        tokenizer_files=tok,
+        licence_file=_licence(folder),
+        details={
+            "inputs": inputs,
+            "outputs": outputs,
+            "opset": [o.version for o in model.opset_import],
+            "external_data": external,
+        },
     )
 
 

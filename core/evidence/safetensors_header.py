@@ -38,7 +38,9 @@ def read_header(path: Path) -> SafetensorsInfo:
     try:
         header = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EvidenceError(f"{path.name} is not a valid safetensors file (unreadable header).") from exc
+        raise EvidenceError(
+            f"{path.name} is not a valid safetensors file (unreadable header)."
+        ) from exc
     if not isinstance(header, dict):
         raise EvidenceError(f"{path.name} is not a valid safetensors file (header is not a table).")
     data_len = size - 8 - n

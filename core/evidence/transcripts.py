@@ -40,7 +40,9 @@ class TranscriptRecord:
         """Hash of the item's own content, so a single item can be verified later."""
         payload = json.dumps(
             {"id": self.key, "prompt": self.prompt, "response": self.response},
-            sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -53,8 +55,9 @@ def _pick(d: dict[str, Any], keys: tuple[str, ...]) -> tuple[str | None, Any]:
     return None, None
 
 
-def _record(obj: dict[str, Any], line: int, source: str,
-            require_response: bool = True) -> TranscriptRecord:
+def _record(
+    obj: dict[str, Any], line: int, source: str, require_response: bool = True
+) -> TranscriptRecord:
     pk, prompt = _pick(obj, PROMPT_KEYS)
     rk, response = _pick(obj, RESPONSE_KEYS)
     if rk is None and not require_response:
@@ -80,8 +83,14 @@ def _record(obj: dict[str, Any], line: int, source: str,
                 "(e.g. 2025-09-02T14:03:11Z)."
             ) from exc
     meta = {k: v for k, v in obj.items() if k not in {pk, rk, ik, tk}}
-    return TranscriptRecord(line, str(ident) if ident not in (None, "") else f"line-{line}",
-                            prompt, response, collected, meta)
+    return TranscriptRecord(
+        line,
+        str(ident) if ident not in (None, "") else f"line-{line}",
+        prompt,
+        response,
+        collected,
+        meta,
+    )
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -111,8 +120,9 @@ def read_jsonl(path: Path, require_response: bool = True) -> Iterator[Transcript
         yield _record(obj, number, path.name, require_response)
 
 
-def read_csv(path: Path, delimiter: str = ",",
-             require_response: bool = True) -> Iterator[TranscriptRecord]:
+def read_csv(
+    path: Path, delimiter: str = ",", require_response: bool = True
+) -> Iterator[TranscriptRecord]:
     lines = (text for _, text in _lines(path))
     reader = csv.DictReader(lines, delimiter=delimiter)
     try:

@@ -39,8 +39,13 @@ class EvidenceCheck:
         return all(f.status == "ok" for f in self.files)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "name": self.name, "ok": self.ok,
-                "files": [f.to_dict() for f in self.files]}
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "name": self.name,
+            "ok": self.ok,
+            "files": [f.to_dict() for f in self.files],
+        }
 
 
 def _check(path: Path, expected: str, state: JobState, label: str) -> FileCheck:
@@ -59,12 +64,29 @@ def verify_case_evidence(
     with cf.read_session() as s:
         case = get_case(s, case_key)
         case_id = case.id
-        arts = s.execute(select(ModelArtifact).where(ModelArtifact.case_id == case_id)
-                         .order_by(ModelArtifact.id)).scalars().all()
-        sets = s.execute(select(TranscriptSet).where(TranscriptSet.case_id == case_id)
-                         .order_by(TranscriptSet.id)).scalars().all()
-        pols = s.execute(select(Policy).where(Policy.case_id == case_id)
-                         .order_by(Policy.id)).scalars().all()
+        arts = (
+            s.execute(
+                select(ModelArtifact)
+                .where(ModelArtifact.case_id == case_id)
+                .order_by(ModelArtifact.id)
+            )
+            .scalars()
+            .all()
+        )
+        sets = (
+            s.execute(
+                select(TranscriptSet)
+                .where(TranscriptSet.case_id == case_id)
+                .order_by(TranscriptSet.id)
+            )
+            .scalars()
+            .all()
+        )
+        pols = (
+            s.execute(select(Policy).where(Policy.case_id == case_id).order_by(Policy.id))
+            .scalars()
+            .all()
+        )
     jobs: list[tuple[EvidenceCheck, Path, str]] = []
     checks: list[EvidenceCheck] = []
     for a in arts:
@@ -81,12 +103,24 @@ def verify_case_evidence(
         jobs.append((ec, Path(p.source_path), p.source_sha256))
     for i, (ec, path, expected) in enumerate(jobs):
         state.check_cancelled()
-        ec.files.append(_check(path, expected, state.sub(100 * i / len(jobs),
-                                                          100 * (i + 1) / len(jobs)), ec.name))
+        ec.files.append(
+            _check(
+                path, expected, state.sub(100 * i / len(jobs), 100 * (i + 1) / len(jobs)), ec.name
+            )
+        )
     with cf.session() as s:
-        audit.record(s, "evidence.verified", "case", case_id, case_id=case_id, actor=actor,
-                     details={"items": len(checks), "files": len(jobs),
-                              "problems": [f.to_dict() for c in checks for f in c.files
-                                           if f.status != "ok"]})
+        audit.record(
+            s,
+            "evidence.verified",
+            "case",
+            case_id,
+            case_id=case_id,
+            actor=actor,
+            details={
+                "items": len(checks),
+                "files": len(jobs),
+                "problems": [f.to_dict() for c in checks for f in c.files if f.status != "ok"],
+            },
+        )
     state.set_progress(100)
     return checks

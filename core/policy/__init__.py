@@ -18,7 +18,17 @@ from core.policy.taxonomy import Taxonomy, load_taxonomy
 from core.policy.versions import ClauseChange, VersionInfo, diff_clauses, in_force
 
 __all__ = [
-    "Clause", "ClauseChange", "ExtractedDocument", "Tag", "Taxonomy", "VersionInfo",
-    "diff_clauses", "extract_text", "in_force", "load_taxonomy", "segment", "tag_clause",
+    "Clause",
+    "ClauseChange",
+    "ExtractedDocument",
+    "Tag",
+    "Taxonomy",
+    "VersionInfo",
+    "diff_clauses",
+    "extract_text",
+    "in_force",
+    "load_taxonomy",
+    "segment",
+    "tag_clause",
     "tag_clauses",
 ]

@@ -40,7 +40,7 @@ def load_default_embedder() -> Embedder | None:
         return None
     try:
         return _transformers_embedder(model_dir)
-    except Exception as exc:  # noqa: BLE001 - optional signal: degrade, never fail tagging
+    except Exception as exc:
         log.warning("Sentence-embedding model could not be loaded (%s); rules only.", exc)
         return None
 
@@ -51,7 +51,7 @@ def _model_dir(package: Any) -> Path | None:
         attr = getattr(package, name, None)
         try:
             value = attr() if callable(attr) else attr
-        except Exception:  # noqa: BLE001 - try the next way of finding it
+        except Exception:
             value = None
         if value and (Path(value) / "config.json").is_file():
             return Path(value)
@@ -76,8 +76,9 @@ def _transformers_embedder(model_dir: Path) -> Embedder:
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         with torch.no_grad():
-            batch = tokenizer(list(texts), padding=True, truncation=True, max_length=256,
-                              return_tensors="pt")
+            batch = tokenizer(
+                list(texts), padding=True, truncation=True, max_length=256, return_tensors="pt"
+            )
             hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -87,8 +88,9 @@ def _transformers_embedder(model_dir: Path) -> Embedder:
     return embed
 
 
-def exemplar_similarity(embedder: Embedder, text: str, category: Category,
-                        taxonomy: Taxonomy) -> float:
+def exemplar_similarity(
+    embedder: Embedder, text: str, category: Category, taxonomy: Taxonomy
+) -> float:
     """Highest cosine similarity (clipped to [0, 1]) between text and the exemplars."""
     if not category.exemplars:
         return 0.0
@@ -99,8 +101,9 @@ def exemplar_similarity(embedder: Embedder, text: str, category: Category,
 
 
 @lru_cache(maxsize=64)
-def _exemplar_vectors(embedder: Embedder, source: str, version: str,
-                      category: Category) -> np.ndarray:
+def _exemplar_vectors(
+    embedder: Embedder, source: str, version: str, category: Category
+) -> np.ndarray:
     vecs = np.asarray(embedder(list(category.exemplars)), dtype=np.float32)
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
     return vecs / np.where(norms == 0, 1.0, norms)

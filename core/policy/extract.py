@@ -90,8 +90,11 @@ def _extract_by_format(path: Path, suffix: str, state: JobState) -> ExtractedDoc
         fmt = "md" if suffix in (".md", ".markdown") else "txt"
         decoded = read_text_file(path, state, post=clean_markdown if fmt == "md" else None)
         return ExtractedDocument(
-            text=decoded.text, source_format=fmt, sha256=decoded.sha256,
-            warnings=decoded.warnings, encoding=decoded.encoding,
+            text=decoded.text,
+            source_format=fmt,
+            sha256=decoded.sha256,
+            warnings=decoded.warnings,
+            encoding=decoded.encoding,
         )
     digest = sha256_file(path, state.sub(0, 10))
     rest = state.sub(10, 100)
@@ -112,7 +115,11 @@ def _extract_by_format(path: Path, suffix: str, state: JobState) -> ExtractedDoc
 
         pdf = read_pdf(path, rest)
         return ExtractedDocument(
-            pdf.text, "pdf", digest, title_guess=pdf.title, warnings=pdf.warnings,
+            pdf.text,
+            "pdf",
+            digest,
+            title_guess=pdf.title,
+            warnings=pdf.warnings,
             pages=pdf.pages,
         )
     from core.policy.docx_text import read_docx

@@ -15,13 +15,50 @@ import re
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 _DROP = (
-    "script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
-    "canvas", "nav", "button", "select", "input", "textarea", "head", "link", "meta",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "iframe",
+    "object",
+    "embed",
+    "canvas",
+    "nav",
+    "button",
+    "select",
+    "input",
+    "textarea",
+    "head",
+    "link",
+    "meta",
 )
 _BLOCK = (
-    "p", "div", "section", "article", "main", "header", "footer", "aside", "blockquote",
-    "pre", "table", "tr", "dl", "dt", "dd", "ul", "ol", "figure", "figcaption", "address",
-    "details", "summary", "hr", "form", "fieldset",
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "footer",
+    "aside",
+    "blockquote",
+    "pre",
+    "table",
+    "tr",
+    "dl",
+    "dt",
+    "dd",
+    "ul",
+    "ol",
+    "figure",
+    "figcaption",
+    "address",
+    "details",
+    "summary",
+    "hr",
+    "form",
+    "fieldset",
 )
 _WS = re.compile(r"\s+")
 # A list marker left alone on its line (``<li><p>…``) is joined to the text after it.
@@ -120,8 +157,21 @@ def _letters(n: int) -> str:
 
 def to_roman(n: int) -> str:
     """Upper-case Roman numeral for 1..3999 (used for list numbers)."""
-    vals = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
-            (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]
+    vals = [
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ]
     out = ""
     for v, s in vals:
         while n >= v:

@@ -12,8 +12,28 @@ import re
 from dataclasses import dataclass, field
 
 _ROMAN = re.compile(r"(?=[mdclxvi])m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
-_SMALL = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the",
-          "to", "with", "our", "your", "its", "vs", "de"}
+_SMALL = {
+    "a",
+    "an",
+    "and",
+    "as",
+    "at",
+    "by",
+    "for",
+    "from",
+    "in",
+    "of",
+    "on",
+    "or",
+    "the",
+    "to",
+    "with",
+    "our",
+    "your",
+    "its",
+    "vs",
+    "de",
+}
 
 _MD = re.compile(r"(#{1,6})\s+(.*)")
 _ARTICLE = re.compile(r"(ARTICLE|Article)\s+([IVXLCDM]+|\d{1,3})\b\.?\s*[-\u2013\u2014:.]?\s*(.*)")
@@ -99,8 +119,12 @@ def parse_marker(line: str) -> Marker | None:
         raw = m[2]
         value = int(raw) if raw.isdigit() else roman_value(raw)
         if value:
-            return Marker([Reading("article", value, f"{m[1].title()} {raw}")],
-                          _heading(m[3], numbered=True), explicit=True, empty_rest=not m[3])
+            return Marker(
+                [Reading("article", value, f"{m[1].title()} {raw}")],
+                _heading(m[3], numbered=True),
+                explicit=True,
+                empty_rest=not m[3],
+            )
     m = _SECTION.fullmatch(line)
     if m:
         rest = m[3]
@@ -138,8 +162,13 @@ def parse_marker(line: str) -> Marker | None:
 def _decimal_marker(number: str, rest: str, *, explicit: bool, dotted: bool) -> Marker:
     comps = tuple(int(c) for c in number.split("."))
     reading = Reading("dec", comps[-1], ".".join(map(str, comps)), comps)
-    return Marker([reading], _heading(rest, numbered=True), explicit=explicit, dotted=dotted,
-                  empty_rest=not rest)
+    return Marker(
+        [reading],
+        _heading(rest, numbered=True),
+        explicit=explicit,
+        dotted=dotted,
+        empty_rest=not rest,
+    )
 
 
 def _local_readings(token: str, form: str) -> list[Reading]:

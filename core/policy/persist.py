@@ -66,16 +66,28 @@ def import_policy(
     eff_to = effective_to or doc.detected_effective_to
     with cf.session() as s:
         pol = Policy(
-            case_id=case_id, provider=provider.strip(),
-            title=(title or doc.title_guess or Path(path).stem).strip(), version=version,
-            effective_from=eff_from, effective_to=eff_to,
-            source_path=str(Path(path).resolve()), source_format=doc.source_format,
-            source_sha256=doc.sha256, text=doc.text, taxonomy_version=taxonomy.version,
-            details={"warnings": doc.warnings, "size_bytes": doc.size_bytes,
-                     "pages": doc.pages, "encoding": doc.encoding,
-                     "detected": {"version": doc.detected_version,
-                                  "effective_from": _iso(doc.detected_effective_from),
-                                  "effective_to": _iso(doc.detected_effective_to)}},
+            case_id=case_id,
+            provider=provider.strip(),
+            title=(title or doc.title_guess or Path(path).stem).strip(),
+            version=version,
+            effective_from=eff_from,
+            effective_to=eff_to,
+            source_path=str(Path(path).resolve()),
+            source_format=doc.source_format,
+            source_sha256=doc.sha256,
+            text=doc.text,
+            taxonomy_version=taxonomy.version,
+            details={
+                "warnings": doc.warnings,
+                "size_bytes": doc.size_bytes,
+                "pages": doc.pages,
+                "encoding": doc.encoding,
+                "detected": {
+                    "version": doc.detected_version,
+                    "effective_from": _iso(doc.detected_effective_from),
+                    "effective_to": _iso(doc.detected_effective_to),
+                },
+            },
             imported_by=actor or audit.current_actor(),
         )
         s.add(pol)
@@ -83,23 +95,52 @@ def import_policy(
         row_ids: dict[int, int] = {}
         for c in clauses:
             row = Clause(
-                policy_id=pol.id, ordinal=c.index, number=c.number, heading=c.heading or "",
-                text=c.text, span_start=c.start, span_end=c.end, depth=c.depth,
+                policy_id=pol.id,
+                ordinal=c.index,
+                number=c.number,
+                heading=c.heading or "",
+                text=c.text,
+                span_start=c.start,
+                span_end=c.end,
+                depth=c.depth,
                 parent_id=row_ids.get(c.parent_index) if c.parent_index is not None else None,
-                body_end=c.body_end, number_path=list(c.number_path), style=c.style,
+                body_end=c.body_end,
+                number_path=list(c.number_path),
+                style=c.style,
             )
             s.add(row)
             s.flush()
             row_ids[c.index] = row.id
             for t in tags.get(c.index, []):
-                s.add(ClauseTag(clause_id=row.id, category=t.category, score=t.score,
-                                cues=list(t.cues_fired), source="rule", status="auto"))
-        audit.record(s, "policy.imported", "policy", pol.id, case_id=case_id, actor=actor,
-                     details={"provider": pol.provider, "title": pol.title,
-                              "version": version, "sha256": doc.sha256,
-                              "path": pol.source_path, "clauses": len(clauses),
-                              "effective_from": _iso(eff_from), "effective_to": _iso(eff_to),
-                              "taxonomy_version": taxonomy.version})
+                s.add(
+                    ClauseTag(
+                        clause_id=row.id,
+                        category=t.category,
+                        score=t.score,
+                        cues=list(t.cues_fired),
+                        source="rule",
+                        status="auto",
+                    )
+                )
+        audit.record(
+            s,
+            "policy.imported",
+            "policy",
+            pol.id,
+            case_id=case_id,
+            actor=actor,
+            details={
+                "provider": pol.provider,
+                "title": pol.title,
+                "version": version,
+                "sha256": doc.sha256,
+                "path": pol.source_path,
+                "clauses": len(clauses),
+                "effective_from": _iso(eff_from),
+                "effective_to": _iso(eff_to),
+                "taxonomy_version": taxonomy.version,
+            },
+        )
         state.set_progress(100)
         return pol.id
 
@@ -121,13 +162,22 @@ def as_segments(pol: Policy) -> list[SegClause]:
     out = []
     for c in pol.clauses:
         body_end = c.body_end if c.body_end is not None else c.span_end
-        out.append(SegClause(
-            number=c.number, number_path=list(c.number_path or [c.number]),
-            heading=c.heading or None, text=c.text, start=c.span_start, end=c.span_end,
-            depth=c.depth, index=c.ordinal,
-            parent_index=ordinal_of.get(c.parent_id) if c.parent_id else None,
-            body_end=body_end, own_text=pol.text[c.span_start:body_end], style=c.style,
-        ))
+        out.append(
+            SegClause(
+                number=c.number,
+                number_path=list(c.number_path or [c.number]),
+                heading=c.heading or None,
+                text=c.text,
+                start=c.span_start,
+                end=c.span_end,
+                depth=c.depth,
+                index=c.ordinal,
+                parent_index=ordinal_of.get(c.parent_id) if c.parent_id else None,
+                body_end=body_end,
+                own_text=pol.text[c.span_start : body_end],
+                style=c.style,
+            )
+        )
     return out
 
 
@@ -150,8 +200,17 @@ class ClauseView:
 
 def live_tags(clause: Clause) -> list[dict[str, Any]]:
     """Tags in force: automatic ones not removed, plus reviewer additions."""
-    return [{"category": t.category, "score": t.score, "cues": t.cues, "source": t.source,
-             "status": t.status} for t in clause.tags if t.status != "removed"]
+    return [
+        {
+            "category": t.category,
+            "score": t.score,
+            "cues": t.cues,
+            "source": t.source,
+            "status": t.status,
+        }
+        for t in clause.tags
+        if t.status != "removed"
+    ]
 
 
 def list_clauses(cf: CaseFile, policy_id: int, category: str | None = None) -> list[ClauseView]:
@@ -162,13 +221,30 @@ def list_clauses(cf: CaseFile, policy_id: int, category: str | None = None) -> l
             tags = live_tags(c)
             if category and category not in {t["category"] for t in tags}:
                 continue
-            views.append(ClauseView(c.id, pol.id, c.number, c.heading, c.text, c.depth,
-                                    (c.span_start, c.span_end), tags))
+            views.append(
+                ClauseView(
+                    c.id,
+                    pol.id,
+                    c.number,
+                    c.heading,
+                    c.text,
+                    c.depth,
+                    (c.span_start, c.span_end),
+                    tags,
+                )
+            )
         return views
 
 
-def correct_tag(cf: CaseFile, clause_id: int, category: str, *, add: bool, note: str = "",
-                actor: str | None = None) -> None:
+def correct_tag(
+    cf: CaseFile,
+    clause_id: int,
+    category: str,
+    *,
+    add: bool,
+    note: str = "",
+    actor: str | None = None,
+) -> None:
     """A reviewer adds or removes a category on a clause; the automatic tag is kept, marked."""
     taxonomy = load_taxonomy()
     if category not in {c.id for c in taxonomy.categories}:
@@ -185,24 +261,45 @@ def correct_tag(cf: CaseFile, clause_id: int, category: str, *, add: bool, note:
                 for t in live:
                     t.status, t.reviewer, t.note = "confirmed", reviewer, note
             else:
-                s.add(ClauseTag(clause_id=clause.id, category=category, score=1.0, cues=[],
-                                source="reviewer", status="confirmed", reviewer=reviewer,
-                                note=note))
+                s.add(
+                    ClauseTag(
+                        clause_id=clause.id,
+                        category=category,
+                        score=1.0,
+                        cues=[],
+                        source="reviewer",
+                        status="confirmed",
+                        reviewer=reviewer,
+                        note=note,
+                    )
+                )
         else:
             if not any(t.status != "removed" for t in existing):
                 raise DistillAuditError(f"Clause {clause.number} is not tagged {category}.")
             for t in existing:
                 t.status, t.reviewer, t.note = "removed", reviewer, note
-        audit.record(s, "policy.tag_corrected", "clause", clause.id,
-                     case_id=clause.policy.case_id, actor=actor,
-                     details={"category": category, "action": "add" if add else "remove",
-                              "note": note, "clause": clause.number,
-                              "policy_id": clause.policy_id})
+        audit.record(
+            s,
+            "policy.tag_corrected",
+            "clause",
+            clause.id,
+            case_id=clause.policy.case_id,
+            actor=actor,
+            details={
+                "category": category,
+                "action": "add" if add else "remove",
+                "note": note,
+                "clause": clause.number,
+                "policy_id": clause.policy_id,
+            },
+        )
 
 
 _VERSION_MARK = re.compile(
     r"\s*(\((?:version|v\.?|rev\.?|revision)\s*[\w.\-]+\)|[-–—,:]?\s*(?:version|v\.?|rev\.?)"
-    r"\s*\d[\w.\-]*|\((?:updated|effective)[^)]*\))\s*$", re.IGNORECASE)
+    r"\s*\d[\w.\-]*|\((?:updated|effective)[^)]*\))\s*$",
+    re.IGNORECASE,
+)
 
 
 def series_key(title: str) -> str:
@@ -220,12 +317,15 @@ def _versions(s: Session, case_id: int, provider: str, title: str | None) -> lis
     rows = s.execute(q).scalars().all()
     if title:
         rows = [p for p in rows if series_key(p.title) == series_key(title)]
-    return [VersionInfo(p.version, p.effective_from, p.effective_to, p.title, p.source_sha256,
-                        p.id) for p in rows]
+    return [
+        VersionInfo(p.version, p.effective_from, p.effective_to, p.title, p.source_sha256, p.id)
+        for p in rows
+    ]
 
 
-def policy_in_force(cf: CaseFile, case_key: int | str, provider: str, when: date,
-                    title: str | None = None) -> Policy | None:
+def policy_in_force(
+    cf: CaseFile, case_key: int | str, provider: str, when: date, title: str | None = None
+) -> Policy | None:
     """The provider's document version in force on ``when`` (None if none was)."""
     with cf.read_session() as s:
         case_id = get_case(s, case_key).id
@@ -246,8 +346,14 @@ def diff_policies(cf: CaseFile, old_id: int, new_id: int) -> list[ClauseChange]:
         return diff_clauses(as_segments(_policy(s, old_id)), as_segments(_policy(s, new_id)))
 
 
-def link_finding_to_clause(cf: CaseFile, finding_id: int, clause_id: int, conduct_date: date,
-                           note: str = "", actor: str | None = None) -> int:
+def link_finding_to_clause(
+    cf: CaseFile,
+    finding_id: int,
+    clause_id: int,
+    conduct_date: date,
+    note: str = "",
+    actor: str | None = None,
+) -> int:
     """Link a finding to a clause as worded in the version in force on the conduct date.
 
     If the reviewer picked the clause in another version, the link goes to the clause
@@ -278,15 +384,31 @@ def link_finding_to_clause(cf: CaseFile, finding_id: int, clause_id: int, conduc
             target = same[0]
             note = (note + " " if note else "") + (
                 f"Selected in version {pol.version}; linked to the same clause in version "
-                f"{hit.version}, in force on {conduct_date.isoformat()}.")
-        link = FindingClause(finding_id=finding.id, clause_id=target.id,
-                             conduct_date=conduct_date, policy_in_force_id=hit.policy_id,
-                             note=note)
+                f"{hit.version}, in force on {conduct_date.isoformat()}."
+            )
+        link = FindingClause(
+            finding_id=finding.id,
+            clause_id=target.id,
+            conduct_date=conduct_date,
+            policy_in_force_id=hit.policy_id,
+            note=note,
+        )
         s.add(link)
         s.flush()
-        audit.record(s, "finding.clause_linked", "finding", finding.id, case_id=finding.case_id,
-                     actor=actor, details={"clause_id": target.id, "clause": target.number,
-                                           "policy_id": hit.policy_id, "version": hit.version,
-                                           "conduct_date": conduct_date.isoformat(),
-                                           "note": note})
+        audit.record(
+            s,
+            "finding.clause_linked",
+            "finding",
+            finding.id,
+            case_id=finding.case_id,
+            actor=actor,
+            details={
+                "clause_id": target.id,
+                "clause": target.number,
+                "policy_id": hit.policy_id,
+                "version": hit.version,
+                "conduct_date": conduct_date.isoformat(),
+                "note": note,
+            },
+        )
         return link.id

@@ -27,10 +27,15 @@ TINY_FRACTION = 0.001  # undecodable or NUL bytes tolerated (with a warning)
 ODD_FRACTION = 0.05  # control / unusual characters above this: not text
 
 _MAGIC = {
-    b"%PDF": "a PDF file", b"PK\x03\x04": "a ZIP container (e.g. .docx)",
-    b"\x89PNG": "a PNG image", b"GIF8": "a GIF image", b"\xff\xd8\xff": "a JPEG image",
-    b"\x7fELF": "an executable", b"MZ": "a Windows executable",
-    b"\xd0\xcf\x11\xe0": "an old Office document (.doc)", b"SQLite format 3": "a SQLite database",
+    b"%PDF": "a PDF file",
+    b"PK\x03\x04": "a ZIP container (e.g. .docx)",
+    b"\x89PNG": "a PNG image",
+    b"GIF8": "a GIF image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\x7fELF": "an executable",
+    b"MZ": "a Windows executable",
+    b"\xd0\xcf\x11\xe0": "an old Office document (.doc)",
+    b"SQLite format 3": "a SQLite database",
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 # Non-ASCII characters that are neither letters, digits, spaces nor usual punctuation.
@@ -90,12 +95,15 @@ def read_text_file(
     result, warnings = first, []
     if first.nul > tiny or first.odd > ODD_FRACTION * max(1, first.chars):
         raise _not_text(path)
-    if first.bad and encoding == "utf-8" and not (
-        first.bad <= tiny and first.non_ascii - first.bad > first.bad
+    if (
+        first.bad
+        and encoding == "utf-8"
+        and not (first.bad <= tiny and first.non_ascii - first.bad > first.bad)
     ):
         first.text = ""  # free it before the second pass
-        second = _decode_pass(path, size, "cp1252", state.sub(0, 100), post, strict=True,
-                              want_hash=False)
+        second = _decode_pass(
+            path, size, "cp1252", state.sub(0, 100), post, strict=True, want_hash=False
+        )
         if second.failed or second.odd > ODD_FRACTION * max(1, second.chars):
             raise _not_text(path)
         result, encoding = second, "cp1252"

@@ -16,10 +16,40 @@ from core.policy.numbering import Marker, Reading, is_caps_heading, parse_marker
 
 PREAMBLE = "preamble"
 _CROSSREF_TAIL = {
-    "section", "sections", "clause", "clauses", "paragraph", "paragraphs", "article",
-    "articles", "subsection", "subsections", "sub-section", "§", "§§", "schedule",
-    "exhibit", "annex", "appendix", "item", "items", "see", "in", "under", "of", "to",
-    "with", "per", "by", "from", "pursuant", "at", "than", "no.", "number", "sec.",
+    "section",
+    "sections",
+    "clause",
+    "clauses",
+    "paragraph",
+    "paragraphs",
+    "article",
+    "articles",
+    "subsection",
+    "subsections",
+    "sub-section",
+    "§",
+    "§§",
+    "schedule",
+    "exhibit",
+    "annex",
+    "appendix",
+    "item",
+    "items",
+    "see",
+    "in",
+    "under",
+    "of",
+    "to",
+    "with",
+    "per",
+    "by",
+    "from",
+    "pursuant",
+    "at",
+    "than",
+    "no.",
+    "number",
+    "sec.",
 }
 
 
@@ -113,8 +143,10 @@ def _is_title(marker: Marker) -> bool:
 
 def _is_heading_line(line: str) -> bool:
     words = line.rstrip(":").split()
-    return 0 < len(words) <= 12 and line[-1] not in ".;," and (
-        is_caps_heading(line) or all(w[:1].isupper() or len(w) <= 3 for w in words)
+    return (
+        0 < len(words) <= 12
+        and line[-1] not in ".;,"
+        and (is_caps_heading(line) or all(w[:1].isupper() or len(w) <= 3 for w in words))
     )
 
 
@@ -144,8 +176,9 @@ def _place(stack: list[_Frame], marker: Marker, strength: int) -> tuple[Reading,
                 keep = i + 1
         return marker.readings[0], keep
     if kind == "article":
-        keep = max((i + 1 for i, f in enumerate(stack) if f.reading.kind.startswith("md")),
-                   default=0)
+        keep = max(
+            (i + 1 for i, f in enumerate(stack) if f.reading.kind.startswith("md")), default=0
+        )
         return marker.readings[0], keep
     if kind == "caps":
         if strength < 2:
@@ -158,8 +191,9 @@ def _place(stack: list[_Frame], marker: Marker, strength: int) -> tuple[Reading,
         return (marker.readings[0], len(stack)) if strength >= 1 else None
     if kind == "dec":
         if marker.md_level:  # "## 3." closes every Markdown section of level >= 2
-            cut = next((i for i, f in enumerate(stack) if f.md_level >= marker.md_level),
-                       len(stack))
+            cut = next(
+                (i for i, f in enumerate(stack) if f.md_level >= marker.md_level), len(stack)
+            )
             stack = stack[:cut]
         reading = marker.readings[0]
         if len(reading.comps) > 1:
@@ -171,8 +205,11 @@ def _place(stack: list[_Frame], marker: Marker, strength: int) -> tuple[Reading,
 def _containers(stack: list[_Frame]) -> int:
     """Frames at the bottom that are headings (Markdown, Article), not numbered clauses."""
     return max(
-        (i + 1 for i, f in enumerate(stack)
-         if f.reading.kind.startswith("md") or f.reading.kind == "article"),
+        (
+            i + 1
+            for i, f in enumerate(stack)
+            if f.reading.kind.startswith("md") or f.reading.kind == "article"
+        ),
         default=0,
     )
 
@@ -246,8 +283,20 @@ def _build(text: str, raw: list[tuple[int, Reading, str | None, int]]) -> list[C
     if pre.strip():
         s = len(pre) - len(pre.lstrip())
         e = len(pre.rstrip())
-        clauses.append(Clause(PREAMBLE, [PREAMBLE], None, text[s:e], s, e, 0,
-                              body_end=e, own_text=text[s:e], style=PREAMBLE))
+        clauses.append(
+            Clause(
+                PREAMBLE,
+                [PREAMBLE],
+                None,
+                text[s:e],
+                s,
+                e,
+                0,
+                body_end=e,
+                own_text=text[s:e],
+                style=PREAMBLE,
+            )
+        )
     offset = len(clauses)
     for k, (start, reading, heading, parent) in enumerate(raw):
         par = clauses[parent + offset] if parent >= 0 else None
@@ -257,10 +306,20 @@ def _build(text: str, raw: list[tuple[int, Reading, str | None, int]]) -> list[C
             number = f"{number} [{used[number]}]"
         else:
             used[number] = 1
-        path = ([*par.number_path, number] if par else [number])
-        clause = Clause(number, path, heading, "", start, start, len(path) - 1,
-                        parent=par.number if par else None, index=k + offset,
-                        parent_index=par.index if par else None, style=reading.kind)
+        path = [*par.number_path, number] if par else [number]
+        clause = Clause(
+            number,
+            path,
+            heading,
+            "",
+            start,
+            start,
+            len(path) - 1,
+            parent=par.number if par else None,
+            index=k + offset,
+            parent_index=par.index if par else None,
+            style=reading.kind,
+        )
         if par:
             par.children.append(number)
         clauses.append(clause)
@@ -276,8 +335,8 @@ def _build(text: str, raw: list[tuple[int, Reading, str | None, int]]) -> list[C
         nxt = body[k + 1].start if k + 1 < len(body) else len(text)
         clause.end = _rstrip_at(text, clause.start, end)
         clause.body_end = _rstrip_at(text, clause.start, min(nxt, end))
-        clause.text = text[clause.start:clause.end]
-        clause.own_text = text[clause.start:clause.body_end]
+        clause.text = text[clause.start : clause.end]
+        clause.own_text = text[clause.start : clause.body_end]
     return clauses
 
 

@@ -104,8 +104,9 @@ def tag_clauses(
         if not clause_body(clause) or clause_body(clause) == clause.heading:
             result[clause.index] = []  # a bare heading ("4. OWNERSHIP") states no rule
             continue
-        result[clause.index] = tag_clause(clause.own_text, taxonomy, context=context,
-                                          embedder=embedder)
+        result[clause.index] = tag_clause(
+            clause.own_text, taxonomy, context=context, embedder=embedder
+        )
     return result
 
 
@@ -193,7 +194,7 @@ def _score_part(
             return
     for cue, m in hits:
         weights[cue.name] = max(weights.get(cue.name, 0.0), cue.weight)
-        evidence.append(" ".join(part.original[m.start():m.end()].split()))
+        evidence.append(" ".join(part.original[m.start() : m.end()].split()))
     if modal_note:
         evidence.append(modal_note)
 
@@ -225,7 +226,7 @@ def _modality_holds(kind: str, text: str, topic_at: int, modality: Modality) -> 
     negated = [m for p in modality.negated_prohibition for m in p.finditer(text)]
     blanked = text
     for m in negated:  # "nothing in these Terms prohibits" must not read as a ban
-        blanked = blanked[: m.start()] + " " * (m.end() - m.start()) + blanked[m.end():]
+        blanked = blanked[: m.start()] + " " * (m.end() - m.start()) + blanked[m.end() :]
     if kind == "prohibition":
         for p in modality.prohibition_passive:
             m = p.search(blanked)
@@ -262,11 +263,14 @@ def _user_prohibition_before(text: str, topic_at: int, modality: Modality) -> bo
 
 def _provider_subject(text: str, at: int, modality: Modality) -> bool:
     """True when the words just before a modal are the provider ("we will not …")."""
-    before = [w.lower() for w in re.findall(r"[A-Za-z']+", text[max(0, at - 40):at])[-2:]]
+    before = [w.lower() for w in re.findall(r"[A-Za-z']+", text[max(0, at - 40) : at])[-2:]]
     if before and before[-1] in modality.provider_subjects:
         return True
-    return (len(before) == 2 and before[0] in modality.provider_subjects
-            and (before[1].endswith("ly") or before[1] in ("also", "still", "never")))
+    return (
+        len(before) == 2
+        and before[0] in modality.provider_subjects
+        and (before[1].endswith("ly") or before[1] in ("also", "still", "never"))
+    )
 
 
 def _unique(items: list[str]) -> list[str]:

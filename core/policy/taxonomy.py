@@ -100,9 +100,7 @@ def default_taxonomy_path() -> Path:
     return resource_path("taxonomy", "clause_taxonomy.yaml")
 
 
-def load_taxonomy(
-    path: str | Path | None = None, provider_names: tuple[str, ...] = ()
-) -> Taxonomy:
+def load_taxonomy(path: str | Path | None = None, provider_names: tuple[str, ...] = ()) -> Taxonomy:
     """Load and compile a taxonomy (the shipped one by default); cached per path/names."""
     names = tuple(sorted({n.strip() for n in provider_names if n and n.strip()}))
     return _load_cached(str(Path(path) if path else default_taxonomy_path()), names)
@@ -125,21 +123,27 @@ def _load_cached(path: str, names: tuple[str, ...]) -> Taxonomy:
     ids = [c.id for c in categories]
     if len(set(ids)) != len(ids):
         raise TaxonomyError(f"Clause taxonomy {path} repeats a category id.")
-    return Taxonomy(str(data["version"]), float(data.get("threshold", 0.5)), modality,
-                    categories, source=path, provider_names=names)
+    return Taxonomy(
+        str(data["version"]),
+        float(data.get("threshold", 0.5)),
+        modality,
+        categories,
+        source=path,
+        provider_names=names,
+    )
 
 
 def _placeholders(raw: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
     """Regex text for {WE} and {OUR}, extended with the provider's own names."""
     escaped = [re.escape(n).replace("\\ ", r"\s+") for n in names]
     we = "|".join([raw.get("provider_pattern") or "we|us", *escaped])
-    our = "|".join([raw.get("provider_possessive") or "our",
-                    *[f"{n}(?:'s)?" for n in escaped]])
+    our = "|".join([raw.get("provider_possessive") or "our", *[f"{n}(?:'s)?" for n in escaped]])
     return {"{WE}": f"(?:{we})", "{OUR}": f"(?:{our})"}
 
 
-def _compile(pattern: str, where: str, placeholders: dict[str, str] | None = None
-             ) -> re.Pattern[str]:
+def _compile(
+    pattern: str, where: str, placeholders: dict[str, str] | None = None
+) -> re.Pattern[str]:
     for key, value in (placeholders or {}).items():
         pattern = pattern.replace(key, value)
     try:
@@ -190,9 +194,14 @@ def _category(raw: dict[str, Any], placeholders: dict[str, str]) -> Category:
     if modality and not any(c.topic for c in cues):
         raise TaxonomyError(f"Category {cid}: a modality category needs a topic cue.")
     return Category(
-        id=cid, label=str(raw.get("label", cid)), description=str(raw.get("description", "")),
-        cues=tuple(cues), modality=modality, requires_any=requires,
-        negations=tuple(_compile(p, f"{cid}.negations", placeholders)
-                        for p in raw.get("negations") or []),
+        id=cid,
+        label=str(raw.get("label", cid)),
+        description=str(raw.get("description", "")),
+        cues=tuple(cues),
+        modality=modality,
+        requires_any=requires,
+        negations=tuple(
+            _compile(p, f"{cid}.negations", placeholders) for p in raw.get("negations") or []
+        ),
         exemplars=tuple(str(e) for e in raw.get("exemplars") or []),
     )

@@ -139,13 +139,29 @@ def _ordered_changes(
             sim = pairs[i][1]
             text, added, removed = word_diff(old_words[i], new_words[j])
             kind = "unchanged" if old_words[i] == new_words[j] else "changed"
-            change = ClauseChange(kind, old[i].number, c.number, text, round(sim, 3),
-                                  old[i].number != c.number, old[i].index, c.index,
-                                  added, removed)
+            change = ClauseChange(
+                kind,
+                old[i].number,
+                c.number,
+                text,
+                round(sim, 3),
+                old[i].number != c.number,
+                old[i].index,
+                c.index,
+                added,
+                removed,
+            )
         else:
             text = "{+" + " ".join(new_words[j]) + "+}" if new_words[j] else ""
-            change = ClauseChange("added", None, c.number, text, 0.0, new_index=c.index,
-                                  added_words=list(new_words[j]))
+            change = ClauseChange(
+                "added",
+                None,
+                c.number,
+                text,
+                0.0,
+                new_index=c.index,
+                added_words=list(new_words[j]),
+            )
         keyed.append((float(j), change))
     anchor = -1.0
     for i, c in enumerate(old):
@@ -153,9 +169,20 @@ def _ordered_changes(
             anchor = float(pairs[i][0])
             continue
         text = "[-" + " ".join(old_words[i]) + "-]" if old_words[i] else ""
-        keyed.append((anchor + 0.5 + i * 1e-6, ClauseChange(
-            "removed", c.number, None, text, 0.0, old_index=c.index,
-            removed_words=list(old_words[i]))))
+        keyed.append(
+            (
+                anchor + 0.5 + i * 1e-6,
+                ClauseChange(
+                    "removed",
+                    c.number,
+                    None,
+                    text,
+                    0.0,
+                    old_index=c.index,
+                    removed_words=list(old_words[i]),
+                ),
+            )
+        )
     return [change for _, change in sorted(keyed, key=lambda t: t[0])]
 
 

@@ -42,8 +42,14 @@ from core.store.types import iso
 
 NOT_RECORDED = "not recorded by the run"
 CHECK_ORDER = ("likelihood", "identity", "similarity", "distribution", "lineage")
-_INPUT_ROLES = ("suspect", "references", "protected_model", "base_model", "protected_answers",
-                "control_answers")
+_INPUT_ROLES = (
+    "suspect",
+    "references",
+    "protected_model",
+    "base_model",
+    "protected_answers",
+    "control_answers",
+)
 Resolver = Callable[[str, Any], EvidenceRecord | None]  # (kind, id) -> case evidence
 
 
@@ -99,12 +105,21 @@ def _first(*values: Any) -> Any:
 def brief(run: Run, command: str | None = None) -> RunBrief:
     cli = (run.parameters or {}).get("cli")
     recorded = shlex.join(map(str, cli)) if isinstance(cli, list) else (str(cli) if cli else None)
-    return RunBrief(run.id, run.kind, run.status, run.seed, dict(run.parameters or {}),
-                    dict(run.software or {}), recorded or command, iso(run.started_at),
-                    iso(run.finished_at))
+    return RunBrief(
+        run.id,
+        run.kind,
+        run.status,
+        run.seed,
+        dict(run.parameters or {}),
+        dict(run.software or {}),
+        recorded or command,
+        iso(run.started_at),
+        iso(run.finished_at),
+    )
 
 
 # --- check runs ------------------------------------------------------------------------
+
 
 def _input_refs(inputs: Mapping[str, Any], resolve: Resolver) -> list[InputRef]:
     out: list[InputRef] = []
@@ -119,21 +134,34 @@ def _input_refs(inputs: Mapping[str, Any], resolve: Resolver) -> list[InputRef]:
             else:
                 ev = resolve("model", item.get("artifact_id"))
                 sha = item.get("manifest_sha256")
-            out.append(InputRef(role.removesuffix("s") if role == "references" else role,
-                                ev.label if ev else "", str(item.get("label") or item.get("name")
-                                                             or (ev.name if ev else "")),
-                                str(sha or (ev.sha256 if ev else ""))))
+            out.append(
+                InputRef(
+                    role.removesuffix("s") if role == "references" else role,
+                    ev.label if ev else "",
+                    str(item.get("label") or item.get("name") or (ev.name if ev else "")),
+                    str(sha or (ev.sha256 if ev else "")),
+                )
+            )
     return out
 
 
-def _probe_suite(key: str, params: Mapping[str, Any], inputs: Mapping[str, Any],
-                 n_probes: int | None, resolve: Resolver) -> ProbeSuite | None:
+def _probe_suite(
+    key: str,
+    params: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    n_probes: int | None,
+    resolve: Resolver,
+) -> ProbeSuite | None:
     if key == "identity":
         suite = params.get("identity_suite") or inputs.get("identity_suite")
         if isinstance(suite, Mapping):
             name = Path(str(suite.get("path") or "identity suite")).stem
-            return ProbeSuite(f"{name} (identity questions)", str(suite.get("version") or ""),
-                              _int(suite.get("questions")), str(suite.get("sha256") or ""))
+            return ProbeSuite(
+                f"{name} (identity questions)",
+                str(suite.get("version") or ""),
+                _int(suite.get("questions")),
+                str(suite.get("sha256") or ""),
+            )
         return None
     if key == "lineage":
         return None
@@ -142,9 +170,11 @@ def _probe_suite(key: str, params: Mapping[str, Any], inputs: Mapping[str, Any],
         return None
     ev = resolve("transcripts", answers.get("transcript_set_id"))
     matched = params.get("probes_matched_by")
-    name = (f"{ev.label + ' ' if ev else ''}{answers.get('name', '')}: prompts and captured "
-            "protected answers" + (f", matched with control answers by {matched}"
-                                   if matched and matched != "none" else ""))
+    name = (
+        f"{ev.label + ' ' if ev else ''}{answers.get('name', '')}: prompts and captured "
+        "protected answers"
+        + (f", matched with control answers by {matched}" if matched and matched != "none" else "")
+    )
     count = len(params["probe_ids"]) if isinstance(params.get("probe_ids"), list) else n_probes
     return ProbeSuite(name, "transcript set", count, str(answers.get("file_sha256") or ""))
 
@@ -152,15 +182,26 @@ def _probe_suite(key: str, params: Mapping[str, Any], inputs: Mapping[str, Any],
 def _comparison_row(r: Any) -> ResultRow:
     d = r.details or {}
     return ResultRow(
-        id=r.id, metric=r.metric, comparison=str(d.get("reference") or ""), value=_num(r.value),
-        ci_low=_num(r.ci_low), ci_high=_num(r.ci_high), p_value=_num(r.p_value),
-        p_adjusted=_num(r.p_adjusted), n=r.n, effect_size=_num(d.get("effect_size")),
-        effect_name=str(d.get("effect_name") or ""), n_resamples=d.get("n_resamples"),
-        method=str(d.get("method") or ""))
+        id=r.id,
+        metric=r.metric,
+        comparison=str(d.get("reference") or ""),
+        value=_num(r.value),
+        ci_low=_num(r.ci_low),
+        ci_high=_num(r.ci_high),
+        p_value=_num(r.p_value),
+        p_adjusted=_num(r.p_adjusted),
+        n=r.n,
+        effect_size=_num(d.get("effect_size")),
+        effect_name=str(d.get("effect_name") or ""),
+        n_resamples=d.get("n_resamples"),
+        method=str(d.get("method") or ""),
+    )
 
 
-def _probes(summary: Mapping[str, Any], suspect: str,
-            ) -> tuple[list[ProbeSeries], list[ProbeValue], str]:
+def _probes(
+    summary: Mapping[str, Any],
+    suspect: str,
+) -> tuple[list[ProbeSeries], list[ProbeValue], str]:
     """Series of the primary per-probe measure, every per-probe value, and the measure's name."""
     details = summary.get("details") or {}
     items = [p for p in summary.get("probe_details") or [] if isinstance(p, Mapping)]
@@ -168,11 +209,15 @@ def _probes(summary: Mapping[str, Any], suspect: str,
     for p in items:
         for measure, v in (p.get("values") or {}).items():
             if isinstance(v, Mapping):
-                values += [ProbeValue(str(p.get("probe_id")), str(measure), str(m), x)
-                           for m, x in v.items()]
+                values += [
+                    ProbeValue(str(p.get("probe_id")), str(measure), str(m), x)
+                    for m, x in v.items()
+                ]
             else:
                 values.append(ProbeValue(str(p.get("probe_id")), str(measure), "", v))
-    nested = [m for p in items for m, v in (p.get("values") or {}).items() if isinstance(v, Mapping)]
+    nested = [
+        m for p in items for m, v in (p.get("values") or {}).items() if isinstance(v, Mapping)
+    ]
     primary = str(details.get("value_name") or (nested[0] if nested else ""))
     series: dict[str, ProbeSeries] = {}
     for v in values:
@@ -188,8 +233,15 @@ def _probes(summary: Mapping[str, Any], suspect: str,
     return ordered, values, primary
 
 
-def _check(run: Run, key: str, summary_row: Any, comparisons: list[Any],
-           resolve: Resolver, spec: Any, command: str | None) -> CheckRecord:
+def _check(
+    run: Run,
+    key: str,
+    summary_row: Any,
+    comparisons: list[Any],
+    resolve: Resolver,
+    spec: Any,
+    command: str | None,
+) -> CheckRecord:
     params: dict[str, Any] = dict(run.parameters or {})
     inputs: dict[str, Any] = dict(run.inputs or {})
     s: dict[str, Any] = dict(summary_row.details or {}) if summary_row is not None else {}
@@ -205,31 +257,51 @@ def _check(run: Run, key: str, summary_row: Any, comparisons: list[Any],
         return str(_first(s.get(name), getattr(spec, name, None)) or NOT_RECORDED)
 
     return CheckRecord(
-        run_id=run.id, kind=run.kind, key=key,
-        title=str(getattr(spec, "title", "") or key), question=text("question"),
-        access=text("access"), null_hypothesis=text("null_hypothesis"),
-        alternative=text("alternative"), test=text("test"),
+        run_id=run.id,
+        kind=run.kind,
+        key=key,
+        title=str(getattr(spec, "title", "") or key),
+        question=text("question"),
+        access=text("access"),
+        null_hypothesis=text("null_hypothesis"),
+        alternative=text("alternative"),
+        test=text("test"),
         min_effect=_num(getattr(spec, "min_effect", None)),
         status=run.status if summary_row is None or run.status != "done" else "done",
         verdict=str(s.get("verdict") or ("not run" if not done else NOT_RECORDED)),
         reason=str(s.get("reason") or (run.error or "" if not done else "")),
         strength=str(s.get("strength") or "not assessed"),
-        statistic=_num(s.get("statistic")), effect_size=_num(s.get("effect_size")),
-        ci_low=lo, ci_high=hi, p_value=_num(s.get("p_value")),
+        statistic=_num(s.get("statistic")),
+        effect_size=_num(s.get("effect_size")),
+        ci_low=lo,
+        ci_high=hi,
+        p_value=_num(s.get("p_value")),
         p_family=_num(summary_row.p_adjusted) if summary_row is not None else None,
-        n_probes=_int(s.get("n_probes")), n_references=_int(s.get("n_references")),
+        n_probes=_int(s.get("n_probes")),
+        n_references=_int(s.get("n_references")),
         alpha=_num(_first(s.get("alpha"), params.get("alpha"))) or 0.05,
         seed=run.seed if run.seed is not None else _int(s.get("seed")),
         probe_suite=_probe_suite(key, params, inputs, _int(s.get("n_probes")), resolve),
         references=[f"{i.label} {i.name}".strip() for i in refs],
-        inputs=_input_refs(inputs, resolve), software=dict(run.software or {}),
-        parameters={k: v for k, v in params.items()
-                    if k not in ("probe_ids", "learned_phrases", "learned_style_markers", "cli")},
-        started_at=iso(run.started_at), finished_at=iso(run.finished_at), error=run.error,
-        command=command, score_label=label + (f" ({unit})" if unit and len(unit) < 40
-                                              and unit.split()[0] not in label else ""),
-        unit=unit, warnings=[str(w) for w in s.get("warnings") or []],
-        results=[_comparison_row(r) for r in comparisons], series=series, probe_values=values)
+        inputs=_input_refs(inputs, resolve),
+        software=dict(run.software or {}),
+        parameters={
+            k: v
+            for k, v in params.items()
+            if k not in ("probe_ids", "learned_phrases", "learned_style_markers", "cli")
+        },
+        started_at=iso(run.started_at),
+        finished_at=iso(run.finished_at),
+        error=run.error,
+        command=command,
+        score_label=label
+        + (f" ({unit})" if unit and len(unit) < 40 and unit.split()[0] not in label else ""),
+        unit=unit,
+        warnings=[str(w) for w in s.get("warnings") or []],
+        results=[_comparison_row(r) for r in comparisons],
+        series=series,
+        probe_values=values,
+    )
 
 
 def check_records(run: Run, resolve: Resolver, command: str | None = None) -> list[CheckRecord]:
@@ -246,10 +318,22 @@ def check_records(run: Run, resolve: Resolver, command: str | None = None) -> li
         else:
             g["comparisons"].append(r)
     planned = (run.parameters or {}).get("checks") or []
-    keys = sorted(set(groups) | {str(k) for k in planned},
-                  key=lambda k: (CHECK_ORDER.index(k) if k in CHECK_ORDER else 99, k))
-    return [_check(run, k, groups.get(k, {}).get("summary"), groups.get(k, {}).get("comparisons", []),
-                   resolve, specs.get(k), command) for k in keys]
+    keys = sorted(
+        set(groups) | {str(k) for k in planned},
+        key=lambda k: (CHECK_ORDER.index(k) if k in CHECK_ORDER else 99, k),
+    )
+    return [
+        _check(
+            run,
+            k,
+            groups.get(k, {}).get("summary"),
+            groups.get(k, {}).get("comparisons", []),
+            resolve,
+            specs.get(k),
+            command,
+        )
+        for k in keys
+    ]
 
 
 def combined_info(run: Run) -> CombinedInfo | None:
@@ -257,11 +341,17 @@ def combined_info(run: Run) -> CombinedInfo | None:
     for r in run.results:
         if r.metric == "combined.holm":
             d = r.details or {}
-            return CombinedInfo(run.id, str(d.get("statement") or ""), str(d.get("method") or ""),
-                                str(d.get("limit") or ""), _num(d.get("alpha")) or 0.05,
-                                len(d.get("raw") or {}), [str(x) for x in d.get("supporting") or []],
-                                [str(x) for x in d.get("not_tested") or []],
-                                {str(k): str(v) for k, v in (d.get("excluded") or {}).items()})
+            return CombinedInfo(
+                run.id,
+                str(d.get("statement") or ""),
+                str(d.get("method") or ""),
+                str(d.get("limit") or ""),
+                _num(d.get("alpha")) or 0.05,
+                len(d.get("raw") or {}),
+                [str(x) for x in d.get("supporting") or []],
+                [str(x) for x in d.get("not_tested") or []],
+                {str(k): str(v) for k, v in (d.get("excluded") or {}).items()},
+            )
     return None
 
 
@@ -281,10 +371,11 @@ def check_command(run: Run, resolve: Resolver, case_file: str, case_ref: str) ->
     for ref in i.get("references") or []:
         argv += ["--reference", path("model", ref, "artifact_id") or "MISSING"]
     argv += ["--protected-transcripts", answers]
-    for flag, kind, key, id_key in (("--control-answers", "transcripts", "control_answers",
-                                     "transcript_set_id"),
-                                    ("--protected-model", "model", "protected_model", "artifact_id"),
-                                    ("--base-model", "model", "base_model", "artifact_id")):
+    for flag, kind, key, id_key in (
+        ("--control-answers", "transcripts", "control_answers", "transcript_set_id"),
+        ("--protected-model", "model", "protected_model", "artifact_id"),
+        ("--base-model", "model", "base_model", "artifact_id"),
+    ):
         found = path(kind, i.get(key), id_key)
         if found:
             argv += [flag, found]
@@ -293,8 +384,11 @@ def check_command(run: Run, resolve: Resolver, case_file: str, case_ref: str) ->
     if p.get("protected_names"):
         argv += ["--protected-names", ",".join(map(str, p["protected_names"]))]
     argv += ["--seed", str(run.seed if run.seed is not None else p.get("seed", 0))]
-    for flag, key in (("--alpha", "alpha"), ("--resamples", "n_resamples"),
-                      ("--max-probes", "max_probes")):
+    for flag, key in (
+        ("--alpha", "alpha"),
+        ("--resamples", "n_resamples"),
+        ("--max-probes", "max_probes"),
+    ):
         if p.get(key) is not None:
             argv += [flag, str(p[key])]
     suite = p.get("identity_suite")
@@ -319,8 +413,16 @@ def _quantity(name: str) -> str | None:
     return None
 
 
-def _calibration_row(run: Run, quantity: str, rate: float | None, ci: tuple[Any, Any], k: Any,
-                     n: Any, info: Mapping[str, Any], default_check: str) -> CalibrationRow | None:
+def _calibration_row(
+    run: Run,
+    quantity: str,
+    rate: float | None,
+    ci: tuple[Any, Any],
+    k: Any,
+    n: Any,
+    info: Mapping[str, Any],
+    default_check: str,
+) -> CalibrationRow | None:
     k_i, n_i = _int(k), _int(n)
     if rate is None and k_i is not None and n_i:
         rate = k_i / n_i
@@ -332,11 +434,27 @@ def _calibration_row(run: Run, quantity: str, rate: float | None, ci: tuple[Any,
         lo, hi = clopper_pearson(k_i, n_i)
         method = "exact (Clopper-Pearson), computed from k/n at export"
     samples = _int(_first(info.get("samples"), info.get("n_samples")))
-    condition = str(info.get("condition") or (
-        (f"students distilled with {samples:,} samples" if samples else "distilled students")
-        if quantity == "detection" else "independent control models"))
-    return CalibrationRow(run.id, str(info.get("check") or default_check), quantity, condition,
-                          samples, k_i, n_i, rate, lo, hi, method or "not recorded")
+    condition = str(
+        info.get("condition")
+        or (
+            (f"students distilled with {samples:,} samples" if samples else "distilled students")
+            if quantity == "detection"
+            else "independent control models"
+        )
+    )
+    return CalibrationRow(
+        run.id,
+        str(info.get("check") or default_check),
+        quantity,
+        condition,
+        samples,
+        k_i,
+        n_i,
+        rate,
+        lo,
+        hi,
+        method or "not recorded",
+    )
 
 
 def _sweep_rates(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -346,15 +464,32 @@ def _sweep_rates(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     check = summary.get("check") or "combined checks (Holm)"
     for p in summary.get("points") or []:
         if isinstance(p, Mapping) and p.get("trials"):
-            out.append({"quantity": "detection", "rate": p.get("rate"), "ci": p.get("ci"),
-                        "k": p.get("detected"), "n": p.get("trials"), "samples": p.get("n"),
-                        "check": check, "ci_method": "exact (Clopper-Pearson)"})
+            out.append(
+                {
+                    "quantity": "detection",
+                    "rate": p.get("rate"),
+                    "ci": p.get("ci"),
+                    "k": p.get("detected"),
+                    "n": p.get("trials"),
+                    "samples": p.get("n"),
+                    "check": check,
+                    "ci_method": "exact (Clopper-Pearson)",
+                }
+            )
     fp = summary.get("false_positive")
     if isinstance(fp, Mapping) and fp.get("m"):
-        out.append({"quantity": "false_positive", "rate": fp.get("rate"), "ci": fp.get("ci"),
-                    "k": fp.get("k"), "n": fp.get("m"), "check": check,
-                    "condition": "control twins trained on control answers",
-                    "ci_method": "exact (Clopper-Pearson)"})
+        out.append(
+            {
+                "quantity": "false_positive",
+                "rate": fp.get("rate"),
+                "ci": fp.get("ci"),
+                "k": fp.get("k"),
+                "n": fp.get("m"),
+                "check": check,
+                "condition": "control twins trained on control answers",
+                "ci_method": "exact (Clopper-Pearson)",
+            }
+        )
     return out
 
 
@@ -377,17 +512,32 @@ def calibration_rows(run: Run) -> list[CalibrationRow]:
         d = {**params, **(r.details or {})}
         if "." in r.metric and not d.get("check"):
             d["check"] = r.metric.split(".", 1)[0]
-        row = q and _calibration_row(run, q, _num(r.value), (r.ci_low, r.ci_high), d.get("k"),
-                                     r.n if r.n is not None else d.get("n"), d, default_check)
+        row = q and _calibration_row(
+            run,
+            q,
+            _num(r.value),
+            (r.ci_low, r.ci_high),
+            d.get("k"),
+            r.n if r.n is not None else d.get("n"),
+            d,
+            default_check,
+        )
         if row:
             rows.append(row)
     listed: Iterable[Any] = [] if rows else summary.get("rates") or _sweep_rates(summary)
     for item in listed:
         if isinstance(item, Mapping):
             q = _quantity(str(item.get("quantity") or item.get("metric") or ""))
-            row = q and _calibration_row(run, q, _num(_first(item.get("rate"), item.get("value"))),
-                                         _pair(item.get("ci")), item.get("k"), item.get("n"),
-                                         {**params, **item}, default_check)
+            row = q and _calibration_row(
+                run,
+                q,
+                _num(_first(item.get("rate"), item.get("value"))),
+                _pair(item.get("ci")),
+                item.get("k"),
+                item.get("n"),
+                {**params, **item},
+                default_check,
+            )
             if row:
                 rows.append(row)
     return rows

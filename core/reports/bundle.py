@@ -21,14 +21,17 @@ from core.resources import resource_path
 
 BUNDLE_FORMAT = "distill-audit-report-bundle/1"
 SCHEMA_NAME = "report_bundle.schema.json"
-HASH_METHOD = ("SHA-256 of the UTF-8 bytes of json.dumps(content, sort_keys=True, "
-               "ensure_ascii=False, separators=(',', ':'), allow_nan=False)")
+HASH_METHOD = (
+    "SHA-256 of the UTF-8 bytes of json.dumps(content, sort_keys=True, "
+    "ensure_ascii=False, separators=(',', ':'), allow_nan=False)"
+)
 
 
 def canonical_json(value: Any) -> bytes:
     """The canonical byte form hashed for the report content hash."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")
 
 
 def content_sha256(data: ReportData | dict[str, Any]) -> str:
@@ -58,8 +61,9 @@ def bundle_dict(data: ReportData) -> dict[str, Any]:
 
 def bundle_json(data: ReportData) -> bytes:
     """The JSON bundle file: readable (indented, sorted keys) and byte-for-byte reproducible."""
-    text = json.dumps(bundle_dict(data), sort_keys=True, ensure_ascii=False, indent=2,
-                      allow_nan=False)
+    text = json.dumps(
+        bundle_dict(data), sort_keys=True, ensure_ascii=False, indent=2, allow_nan=False
+    )
     return (text + "\n").encode("utf-8")
 
 
@@ -91,42 +95,212 @@ def csv_tables(data: ReportData) -> dict[str, bytes]:
     return {
         "results_per_probe.csv": _csv(
             ["run_id", "check_key", "check", "probe_id", "measure", "model", "value"],
-            ([c.run_id, c.key, c.title, v.probe_id, v.measure, v.model, v.value]
-             for c in data.checks for v in c.probe_values)),
+            (
+                [c.run_id, c.key, c.title, v.probe_id, v.measure, v.model, v.value]
+                for c in data.checks
+                for v in c.probe_values
+            ),
+        ),
         "results.csv": _csv(
-            ["run_id", "check_key", "check", "run_status", "result_id", "metric", "comparison",
-             "value", "ci_low", "ci_high", "effect_size", "effect_name", "p_value", "n",
-             "p_adjusted_within_check", "check_p_value", "check_p_holm_across_checks",
-             "check_verdict", "check_strength", "method"],
-            ([c.run_id, c.key, c.title, c.status, r.id, r.metric, r.comparison, r.value,
-              r.ci_low, r.ci_high, r.effect_size, r.effect_name, r.p_value, r.n, r.p_adjusted,
-              c.p_value, c.p_family, c.verdict, c.strength, r.method]
-             for c in data.checks for r in c.results)),
+            [
+                "run_id",
+                "check_key",
+                "check",
+                "run_status",
+                "result_id",
+                "metric",
+                "comparison",
+                "value",
+                "ci_low",
+                "ci_high",
+                "effect_size",
+                "effect_name",
+                "p_value",
+                "n",
+                "p_adjusted_within_check",
+                "check_p_value",
+                "check_p_holm_across_checks",
+                "check_verdict",
+                "check_strength",
+                "method",
+            ],
+            (
+                [
+                    c.run_id,
+                    c.key,
+                    c.title,
+                    c.status,
+                    r.id,
+                    r.metric,
+                    r.comparison,
+                    r.value,
+                    r.ci_low,
+                    r.ci_high,
+                    r.effect_size,
+                    r.effect_name,
+                    r.p_value,
+                    r.n,
+                    r.p_adjusted,
+                    c.p_value,
+                    c.p_family,
+                    c.verdict,
+                    c.strength,
+                    r.method,
+                ]
+                for c in data.checks
+                for r in c.results
+            ),
+        ),
         "findings.csv": _csv(
-            ["finding_id", "status", "strength", "statement", "reviewer", "reviewer_notes",
-             "run_ids", "clauses", "created_at", "updated_at"],
-            ([f.id, f.status, f.strength, f.statement, f.reviewer, f.reviewer_notes, f.run_ids,
-              [f"{links[i].provider} {links[i].document} v{links[i].version} "
-               f"clause {links[i].clause_number}" for i in f.clause_link_ids if i in links],
-              f.created_at, f.updated_at] for f in data.findings)),
+            [
+                "finding_id",
+                "status",
+                "strength",
+                "statement",
+                "reviewer",
+                "reviewer_notes",
+                "run_ids",
+                "clauses",
+                "created_at",
+                "updated_at",
+            ],
+            (
+                [
+                    f.id,
+                    f.status,
+                    f.strength,
+                    f.statement,
+                    f.reviewer,
+                    f.reviewer_notes,
+                    f.run_ids,
+                    [
+                        f"{links[i].provider} {links[i].document} v{links[i].version} "
+                        f"clause {links[i].clause_number}"
+                        for i in f.clause_link_ids
+                        if i in links
+                    ],
+                    f.created_at,
+                    f.updated_at,
+                ]
+                for f in data.findings
+            ),
+        ),
         "evidence_inventory.csv": _csv(
-            ["label", "kind", "evidence_id", "name", "role", "format", "item_sha256", "file",
-             "file_sha256", "file_size", "verification", "actual_sha256", "source", "collector",
-             "collected_at", "imported_by", "imported_at", "path"],
-            ([e.label, e.kind, e.id, e.name, e.role, e.format, e.sha256, f.path, f.sha256,
-              f.size, f.status, f.actual_sha256, e.source, e.collector, e.collected_at,
-              e.imported_by, e.imported_at, e.path] for e in data.evidence for f in e.files)),
+            [
+                "label",
+                "kind",
+                "evidence_id",
+                "name",
+                "role",
+                "format",
+                "item_sha256",
+                "file",
+                "file_sha256",
+                "file_size",
+                "verification",
+                "actual_sha256",
+                "source",
+                "collector",
+                "collected_at",
+                "imported_by",
+                "imported_at",
+                "path",
+            ],
+            (
+                [
+                    e.label,
+                    e.kind,
+                    e.id,
+                    e.name,
+                    e.role,
+                    e.format,
+                    e.sha256,
+                    f.path,
+                    f.sha256,
+                    f.size,
+                    f.status,
+                    f.actual_sha256,
+                    e.source,
+                    e.collector,
+                    e.collected_at,
+                    e.imported_by,
+                    e.imported_at,
+                    e.path,
+                ]
+                for e in data.evidence
+                for f in e.files
+            ),
+        ),
         "clause_mapping.csv": _csv(
-            ["link_id", "finding_id", "finding_status", "provider", "document", "version",
-             "effective_from", "effective_to", "conduct_date", "clause_number", "heading",
-             "categories", "quotation", "quotation_truncated", "in_force_note", "note"],
-            ([c.id, c.finding_id, c.finding_status, c.provider, c.document, c.version,
-              c.effective_from, c.effective_to, c.conduct_date, c.clause_number,
-              c.clause_heading, c.categories, c.quotation, c.quotation_truncated,
-              c.in_force_note, c.note] for c in data.clause_links)),
+            [
+                "link_id",
+                "finding_id",
+                "finding_status",
+                "provider",
+                "document",
+                "version",
+                "effective_from",
+                "effective_to",
+                "conduct_date",
+                "clause_number",
+                "heading",
+                "categories",
+                "quotation",
+                "quotation_truncated",
+                "in_force_note",
+                "note",
+            ],
+            (
+                [
+                    c.id,
+                    c.finding_id,
+                    c.finding_status,
+                    c.provider,
+                    c.document,
+                    c.version,
+                    c.effective_from,
+                    c.effective_to,
+                    c.conduct_date,
+                    c.clause_number,
+                    c.clause_heading,
+                    c.categories,
+                    c.quotation,
+                    c.quotation_truncated,
+                    c.in_force_note,
+                    c.note,
+                ]
+                for c in data.clause_links
+            ),
+        ),
         "calibration.csv": _csv(
-            ["run_id", "check", "quantity", "condition", "samples", "k", "n", "rate", "ci_low",
-             "ci_high", "ci_method"],
-            ([r.run_id, r.check, r.quantity, r.condition, r.samples, r.k, r.n, r.rate, r.ci_low,
-              r.ci_high, r.ci_method] for r in data.calibration)),
+            [
+                "run_id",
+                "check",
+                "quantity",
+                "condition",
+                "samples",
+                "k",
+                "n",
+                "rate",
+                "ci_low",
+                "ci_high",
+                "ci_method",
+            ],
+            (
+                [
+                    r.run_id,
+                    r.check,
+                    r.quantity,
+                    r.condition,
+                    r.samples,
+                    r.k,
+                    r.n,
+                    r.rate,
+                    r.ci_low,
+                    r.ci_high,
+                    r.ci_method,
+                ]
+                for r in data.calibration
+            ),
+        ),
     }

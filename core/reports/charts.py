@@ -55,8 +55,13 @@ def _label(s: ProbeSeries) -> str:
     return f"{name}\nN = {len(s.values)}"
 
 
-def probe_distribution_figure(series: Sequence[ProbeSeries], *, title: str = "",
-                              xlabel: str = "Per-probe score", width_in: float = 6.4) -> Figure:
+def probe_distribution_figure(
+    series: Sequence[ProbeSeries],
+    *,
+    title: str = "",
+    xlabel: str = "Per-probe score",
+    width_in: float = 6.4,
+) -> Figure:
     """Per-probe values of the suspect and each reference model, one row per model.
 
     Scores: a box plot (quartiles, median) with every probe as a point (jittered with a
@@ -71,25 +76,39 @@ def probe_distribution_figure(series: Sequence[ProbeSeries], *, title: str = "",
         fig = Figure(figsize=(width_in, min(height, 7.5)), layout="constrained")
         ax = fig.add_subplot()
         if not shown:
-            ax.text(0.5, 0.5, "No per-probe scores recorded", ha="center", va="center",
-                    transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                "No per-probe scores recorded",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
             ax.set_axis_off()
             return fig
         rng = np.random.default_rng(0)
         positions = np.arange(len(shown))[::-1]
         colours = [SUSPECT_COLOUR if s.role == "suspect" else REFERENCE_COLOUR for s in shown]
-        box = ax.boxplot([s.values for s in shown], positions=positions, orientation="horizontal",
-                         widths=0.55, showfliers=False, patch_artist=True,
-                         medianprops={"color": "black", "linewidth": 1.1},
-                         whiskerprops={"color": "#555555"}, capprops={"color": "#555555"})
+        box = ax.boxplot(
+            [s.values for s in shown],
+            positions=positions,
+            orientation="horizontal",
+            widths=0.55,
+            showfliers=False,
+            patch_artist=True,
+            medianprops={"color": "black", "linewidth": 1.1},
+            whiskerprops={"color": "#555555"},
+            capprops={"color": "#555555"},
+        )
         for patch, colour in zip(box["boxes"], colours, strict=True):
             patch.set_facecolor(colour)
             patch.set_alpha(0.22)
             patch.set_edgecolor(colour)
         for pos, s, colour in zip(positions, shown, colours, strict=True):
             jitter = rng.uniform(-0.17, 0.17, len(s.values))
-            ax.scatter(s.values, pos + jitter, s=7, color=colour, alpha=0.75, linewidths=0,
-                       zorder=3)
+            ax.scatter(
+                s.values, pos + jitter, s=7, color=colour, alpha=0.75, linewidths=0, zorder=3
+            )
         ax.set_yticks(positions, [_label(s) for s in shown])
         for tick, colour in zip(ax.get_yticklabels(), colours, strict=True):
             tick.set_color(colour if colour == SUSPECT_COLOUR else "#222222")
@@ -109,8 +128,9 @@ def _hit_rate_figure(shown: Sequence[ProbeSeries], *, title: str, width_in: floa
         rates = [sum(s.values) / len(s.values) for s in shown]
         ax.barh(positions, rates, height=0.55, color=[_colour(s) for s in shown], alpha=0.8)
         for pos, s, rate in zip(positions, shown, rates, strict=True):
-            ax.text(rate + 0.01, pos, f"{int(sum(s.values))}/{len(s.values)}", va="center",
-                    fontsize=7.5)
+            ax.text(
+                rate + 0.01, pos, f"{int(sum(s.values))}/{len(s.values)}", va="center", fontsize=7.5
+            )
         ax.set_yticks(positions, [_label(s) for s in shown])
         ax.set_xlim(0, 1.08)
         ax.set_xlabel("Share of probes with a hit")
@@ -121,9 +141,13 @@ def _hit_rate_figure(shown: Sequence[ProbeSeries], *, title: str, width_in: floa
     return fig
 
 
-def calibration_curve_figure(rows: Sequence[CalibrationRow], *, title: str = "",
-                             labels: Mapping[str, str] | None = None,
-                             width_in: float = 6.4) -> Figure:
+def calibration_curve_figure(
+    rows: Sequence[CalibrationRow],
+    *,
+    title: str = "",
+    labels: Mapping[str, str] | None = None,
+    width_in: float = 6.4,
+) -> Figure:
     """Detection rate against distillation samples (95% CI bars) with false-positive bands.
 
     ``labels`` maps a check key to the name shown in the legend (default: the key).
@@ -137,20 +161,35 @@ def calibration_curve_figure(rows: Sequence[CalibrationRow], *, title: str = "",
         all_samples = [r.samples for r in rows if r.quantity == "detection" and r.samples]
         for i, check in enumerate(checks):
             colour = palette[i % len(palette)]
-            det = sorted((r for r in rows if r.check == check and r.quantity == "detection"
-                          and r.samples), key=lambda r: r.samples or 0)
+            det = sorted(
+                (r for r in rows if r.check == check and r.quantity == "detection" and r.samples),
+                key=lambda r: r.samples or 0,
+            )
             if det:
                 x = np.array([r.samples for r in det], dtype=float)
                 y = np.array([r.rate for r in det])
                 lo = np.array([r.ci_low if r.ci_low is not None else r.rate for r in det])
                 hi = np.array([r.ci_high if r.ci_high is not None else r.rate for r in det])
-                ax.errorbar(x, y, yerr=[y - lo, hi - y], color=colour, marker="o", ms=4,
-                            capsize=3, linewidth=1.3,
-                            label=f"{labels.get(check, check)}: detection rate")
+                ax.errorbar(
+                    x,
+                    y,
+                    yerr=[y - lo, hi - y],
+                    color=colour,
+                    marker="o",
+                    ms=4,
+                    capsize=3,
+                    linewidth=1.3,
+                    label=f"{labels.get(check, check)}: detection rate",
+                )
             for r in rows:
                 if r.check == check and r.quantity == "false_positive":
-                    ax.axhline(r.rate, color=colour, linestyle="--", linewidth=1.0,
-                               label=f"{labels.get(check, check)}: false-positive rate")
+                    ax.axhline(
+                        r.rate,
+                        color=colour,
+                        linestyle="--",
+                        linewidth=1.0,
+                        label=f"{labels.get(check, check)}: false-positive rate",
+                    )
                     if r.ci_low is not None and r.ci_high is not None:
                         ax.axhspan(r.ci_low, r.ci_high, color=colour, alpha=0.08, linewidth=0)
         if all_samples and max(all_samples) / max(min(all_samples), 1) >= 20:
@@ -177,8 +216,7 @@ def figure_png(fig: Figure, dpi: int = PRINT_DPI) -> bytes:
 
     buf = io.BytesIO()
     with rc_context(_STYLE):
-        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None},
-                    facecolor="white")
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, facecolor="white")
     buf.seek(0)
     rgb = PILImage.open(buf).convert("RGB")
     out = io.BytesIO()

@@ -43,12 +43,19 @@ class ExportResult:
     chain_ok: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"report_id": self.report_id, "content_sha256": self.content_sha256,
-                "pdf_path": str(self.pdf_path), "pdf_sha256": self.pdf_sha256,
-                "pages": self.pages, "json_path": str(self.json_path) if self.json_path else None,
-                "json_sha256": self.json_sha256, "csv_files": self.csv_files,
-                "audit_event_id": self.audit_event_id, "evidence_ok": self.evidence_ok,
-                "chain_ok": self.chain_ok}
+        return {
+            "report_id": self.report_id,
+            "content_sha256": self.content_sha256,
+            "pdf_path": str(self.pdf_path),
+            "pdf_sha256": self.pdf_sha256,
+            "pages": self.pages,
+            "json_path": str(self.json_path) if self.json_path else None,
+            "json_sha256": self.json_sha256,
+            "csv_files": self.csv_files,
+            "audit_event_id": self.audit_event_id,
+            "evidence_ok": self.evidence_ok,
+            "chain_ok": self.chain_ok,
+        }
 
 
 def _sha(data: bytes) -> str:
@@ -57,8 +64,10 @@ def _sha(data: bytes) -> str:
 
 def _cannot_write(path: Path, exc: OSError) -> DistillAuditError:
     reason = exc.strerror or str(exc)
-    return DistillAuditError(f"Cannot write {path.name} to {path.parent}: {reason}. Nothing was "
-                             "written; choose a folder you can write to.")
+    return DistillAuditError(
+        f"Cannot write {path.name} to {path.parent}: {reason}. Nothing was "
+        "written; choose a folder you can write to."
+    )
 
 
 def _stage(outputs: list[tuple[Path, bytes]]) -> list[tuple[Path, Path]]:
@@ -67,11 +76,13 @@ def _stage(outputs: list[tuple[Path, bytes]]) -> list[tuple[Path, Path]]:
     try:
         for final, payload in outputs:
             if not final.parent.is_dir():
-                raise DistillAuditError(f"The folder {final.parent} does not exist; nothing was "
-                                        "written.")
+                raise DistillAuditError(
+                    f"The folder {final.parent} does not exist; nothing was written."
+                )
             try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part",
-                                           dir=final.parent)
+                fd, tmp = tempfile.mkstemp(
+                    prefix=f".{final.name}.", suffix=".part", dir=final.parent
+                )
                 staged.append((Path(tmp), final))
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(payload)
@@ -94,8 +105,10 @@ def _preflight(folder: Path, create: bool = False) -> None:
         what = "is not a folder" if probe.exists() else "does not exist"
         raise DistillAuditError(f"{probe} {what}; nothing was written.")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise DistillAuditError(f"Cannot write to {probe}: permission denied. Nothing was "
-                                "written; choose a folder you can write to.")
+        raise DistillAuditError(
+            f"Cannot write to {probe}: permission denied. Nothing was "
+            "written; choose a folder you can write to."
+        )
 
 
 def _discard(paths: Any) -> None:
@@ -106,20 +119,36 @@ def _discard(paths: Any) -> None:
             pass
 
 
-def render_outputs(data: ReportData, *, with_json: bool, with_csv: bool,
-                   ) -> tuple[str, bytes, int, bytes | None, dict[str, bytes]]:
+def render_outputs(
+    data: ReportData,
+    *,
+    with_json: bool,
+    with_csv: bool,
+) -> tuple[str, bytes, int, bytes | None, dict[str, bytes]]:
     """(content hash, PDF bytes, pages, bundle bytes or None, CSV files) for report data."""
     digest = content_sha256(data)
     pdf, pages = build_pdf(data, digest)
-    return (digest, pdf, pages, bundle_json(data) if with_json else None,
-            csv_tables(data) if with_csv else {})
+    return (
+        digest,
+        pdf,
+        pages,
+        bundle_json(data) if with_json else None,
+        csv_tables(data) if with_csv else {},
+    )
 
 
-def export_report(cf: CaseFile, case_key: int | str, pdf_path: str | os.PathLike[str], *,
-                  json_path: str | os.PathLike[str] | None = None,
-                  csv_dir: str | os.PathLike[str] | None = None,
-                  generated_at: datetime | None = None, prepared_by: str | None = None,
-                  actor: str | None = None, state: JobState | None = None) -> ExportResult:
+def export_report(
+    cf: CaseFile,
+    case_key: int | str,
+    pdf_path: str | os.PathLike[str],
+    *,
+    json_path: str | os.PathLike[str] | None = None,
+    csv_dir: str | os.PathLike[str] | None = None,
+    generated_at: datetime | None = None,
+    prepared_by: str | None = None,
+    actor: str | None = None,
+    state: JobState | None = None,
+) -> ExportResult:
     """Gather, render and write a case's report; record a ``report.exported`` audit event.
 
     ``prepared_by`` defaults to the operating-system user; ``generated_at`` (UTC) fixes
@@ -135,12 +164,14 @@ def export_report(cf: CaseFile, case_key: int | str, pdf_path: str | os.PathLike
             _preflight(target.parent)
     if csv_dir is not None:
         _preflight(Path(csv_dir).expanduser().absolute(), create=True)
-    data = gather_report_data(cf, case_key, generated_at=generated_at, prepared_by=prepared_by,
-                              state=state.sub(0, 55))
+    data = gather_report_data(
+        cf, case_key, generated_at=generated_at, prepared_by=prepared_by, state=state.sub(0, 55)
+    )
     state.check_cancelled()
     state.set_status("Rendering the report")
     digest, pdf, pages, bundle, tables = render_outputs(
-        data, with_json=json_path is not None, with_csv=csv_dir is not None)
+        data, with_json=json_path is not None, with_csv=csv_dir is not None
+    )
     state.set_progress(90)
     state.check_cancelled()
     outputs: list[tuple[Path, bytes]] = [(pdf_final, pdf)]
@@ -156,16 +187,29 @@ def export_report(cf: CaseFile, case_key: int | str, pdf_path: str | os.PathLike
     state.set_status("Writing the files")
     staged = _stage(outputs)
     result = ExportResult(
-        report_id=data.meta.report_id, content_sha256=digest, pdf_path=pdf_final,
-        pdf_sha256=_sha(pdf), pages=pages, json_path=json_final,
+        report_id=data.meta.report_id,
+        content_sha256=digest,
+        pdf_path=pdf_final,
+        pdf_sha256=_sha(pdf),
+        pages=pages,
+        json_path=json_final,
         json_sha256=_sha(bundle) if bundle is not None else None,
-        csv_files={str(p): _sha(b) for p, b in outputs[1 + (bundle is not None):]},
-        evidence_ok=data.verification.ok, chain_ok=data.chain.ok)
+        csv_files={str(p): _sha(b) for p, b in outputs[1 + (bundle is not None) :]},
+        evidence_ok=data.verification.ok,
+        chain_ok=data.chain.ok,
+    )
     placed: list[Path] = []
     try:
         with cf.session() as s:
-            ev = audit.record(s, EXPORT_ACTION, "report", data.meta.report_id,
-                              case_id=data.case.id, actor=actor, details=_event(data, result))
+            ev = audit.record(
+                s,
+                EXPORT_ACTION,
+                "report",
+                data.meta.report_id,
+                case_id=data.case.id,
+                actor=actor,
+                details=_event(data, result),
+            )
             result.audit_event_id = ev.id
             for tmp, final in staged:
                 os.replace(tmp, final)
@@ -182,14 +226,21 @@ def export_report(cf: CaseFile, case_key: int | str, pdf_path: str | os.PathLike
 def _event(data: ReportData, r: ExportResult) -> dict[str, Any]:
     v = data.verification
     return {
-        "report_id": r.report_id, "report_version": data.meta.report_version,
-        "generated_at": data.meta.generated_at, "prepared_by": data.meta.prepared_by,
+        "report_id": r.report_id,
+        "report_version": data.meta.report_version,
+        "generated_at": data.meta.generated_at,
+        "prepared_by": data.meta.prepared_by,
         "content_sha256": r.content_sha256,
         "pdf": {"path": str(r.pdf_path), "sha256": r.pdf_sha256, "pages": r.pages},
-        "bundle": ({"path": str(r.json_path), "sha256": r.json_sha256}
-                   if r.json_path is not None else None),
+        "bundle": (
+            {"path": str(r.json_path), "sha256": r.json_sha256} if r.json_path is not None else None
+        ),
         "csv": [{"path": p, "sha256": h} for p, h in r.csv_files.items()],
         "evidence_verification": {"files": v.files_checked, "ok": v.ok, "problems": v.problems},
-        "chain": {"ok": data.chain.ok, "events": data.chain.events,
-                  "head_event_id": data.chain.head_event_id, "head_hash": data.chain.head_hash},
+        "chain": {
+            "ok": data.chain.ok,
+            "events": data.chain.events,
+            "head_event_id": data.chain.head_event_id,
+            "head_hash": data.chain.head_hash,
+        },
     }

@@ -63,6 +63,9 @@ def compact(value: Any, limit: int = 400) -> str:
     """A short one-line rendering of a parameter dict or list for tables."""
     import json
 
-    s = value if isinstance(value, str) else json.dumps(value, sort_keys=True,
-                                                         ensure_ascii=False, default=str)
+    s = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    )
     return s if len(s) <= limit else s[: limit - 1] + "…"

@@ -93,17 +93,33 @@ def _model_record(a: ModelArtifact, label: str) -> EvidenceRecord:
     prov = a.provenance or {}
     params = f"{a.parameter_count:,} parameters" if a.parameter_count else "parameter count unknown"
     return EvidenceRecord(
-        kind="model", id=a.id, label=label, name=a.name, role=a.role, format=a.format,
-        source=str(prov.get("source") or ""), collector=str(prov.get("collector") or ""),
-        collected_at=prov.get("collected_at"), imported_by=a.imported_by,
-        imported_at=iso(a.imported_at) or "", sha256=a.manifest_sha256, size=a.total_size,
-        path=a.path, description=f"{a.architecture or 'model'}, {params}, vocabulary "
-                                 f"{a.vocab_size or 'unknown'}",
+        kind="model",
+        id=a.id,
+        label=label,
+        name=a.name,
+        role=a.role,
+        format=a.format,
+        source=str(prov.get("source") or ""),
+        collector=str(prov.get("collector") or ""),
+        collected_at=prov.get("collected_at"),
+        imported_by=a.imported_by,
+        imported_at=iso(a.imported_at) or "",
+        sha256=a.manifest_sha256,
+        size=a.total_size,
+        path=a.path,
+        description=f"{a.architecture or 'model'}, {params}, vocabulary "
+        f"{a.vocab_size or 'unknown'}",
         files=[FileRecord(e["path"], e["sha256"], e.get("size"), "ok", None) for e in a.manifest],
-        details={"architecture": a.architecture, "parameter_count": a.parameter_count,
-                 "vocab_size": a.vocab_size, "tokenizer_hash": a.tokenizer_hash,
-                 "licence_file": a.licence_file, "notes": prov.get("notes") or "",
-                 "produced_by_run_id": a.produced_by_run_id})
+        details={
+            "architecture": a.architecture,
+            "parameter_count": a.parameter_count,
+            "vocab_size": a.vocab_size,
+            "tokenizer_hash": a.tokenizer_hash,
+            "licence_file": a.licence_file,
+            "notes": prov.get("notes") or "",
+            "produced_by_run_id": a.produced_by_run_id,
+        },
+    )
 
 
 def _transcript_record(t: TranscriptSet, label: str) -> EvidenceRecord:
@@ -113,28 +129,60 @@ def _transcript_record(t: TranscriptSet, label: str) -> EvidenceRecord:
     if t.duplicate_prompts:
         desc += f"; {t.duplicate_prompts} duplicate prompt(s)"
     return EvidenceRecord(
-        kind="transcripts", id=t.id, label=label, name=t.name, role=t.role, format="transcripts",
-        source=t.source, collector=t.collector, collected_at=iso(t.collected_at),
-        imported_by=t.imported_by, imported_at=iso(t.imported_at) or "", sha256=t.file_sha256,
-        size=t.file_size, path=t.source_path, description=desc,
+        kind="transcripts",
+        id=t.id,
+        label=label,
+        name=t.name,
+        role=t.role,
+        format="transcripts",
+        source=t.source,
+        collector=t.collector,
+        collected_at=iso(t.collected_at),
+        imported_by=t.imported_by,
+        imported_at=iso(t.imported_at) or "",
+        sha256=t.file_sha256,
+        size=t.file_size,
+        path=t.source_path,
+        description=desc,
         files=[FileRecord(Path(t.source_path).name, t.file_sha256, t.file_size, "ok", None)],
-        details={"items": t.item_count, "provider": t.provider, "model_name": t.model_name,
-                 "sampling": t.sampling, "duplicate_prompts": t.duplicate_prompts})
+        details={
+            "items": t.item_count,
+            "provider": t.provider,
+            "model_name": t.model_name,
+            "sampling": t.sampling,
+            "duplicate_prompts": t.duplicate_prompts,
+        },
+    )
 
 
 def _policy_record(p: Policy, label: str) -> EvidenceRecord:
     dates = f"effective {_day(p.effective_from) or '?'} to {_day(p.effective_to) or 'open'}"
     return EvidenceRecord(
-        kind="policy", id=p.id, label=label, name=f"{p.provider}: {p.title}", role="terms",
-        format=p.source_format, source=str((p.details or {}).get("source") or ""),
-        collector=str((p.details or {}).get("collector") or ""), collected_at=None,
-        imported_by=p.imported_by, imported_at=iso(p.imported_at) or "", sha256=p.source_sha256,
-        size=_int_or_none((p.details or {}).get("size")), path=p.source_path,
+        kind="policy",
+        id=p.id,
+        label=label,
+        name=f"{p.provider}: {p.title}",
+        role="terms",
+        format=p.source_format,
+        source=str((p.details or {}).get("source") or ""),
+        collector=str((p.details or {}).get("collector") or ""),
+        collected_at=None,
+        imported_by=p.imported_by,
+        imported_at=iso(p.imported_at) or "",
+        sha256=p.source_sha256,
+        size=_int_or_none((p.details or {}).get("size")),
+        path=p.source_path,
         description=f"version {p.version}, {dates}, {len(p.clauses)} clauses",
         files=[FileRecord(Path(p.source_path).name, p.source_sha256, None, "ok", None)],
-        details={"provider": p.provider, "title": p.title, "version": p.version,
-                 "effective_from": _day(p.effective_from), "effective_to": _day(p.effective_to),
-                 "taxonomy_version": p.taxonomy_version})
+        details={
+            "provider": p.provider,
+            "title": p.title,
+            "version": p.version,
+            "effective_from": _day(p.effective_from),
+            "effective_to": _day(p.effective_to),
+            "taxonomy_version": p.taxonomy_version,
+        },
+    )
 
 
 def _reverify(evidence: list[EvidenceRecord], state: JobState) -> None:
@@ -147,17 +195,24 @@ def _reverify(evidence: list[EvidenceRecord], state: JobState) -> None:
             f.status, f.actual_sha256 = "missing", None
         else:
             state.set_status(f"Re-verifying {e.label} {f.path}")
-            f.actual_sha256 = sha256_file(path, state.sub(100 * i / len(jobs),
-                                                          100 * (i + 1) / len(jobs)))
+            f.actual_sha256 = sha256_file(
+                path, state.sub(100 * i / len(jobs), 100 * (i + 1) / len(jobs))
+            )
             f.status = "ok" if f.actual_sha256 == f.sha256 else "changed"
     for e in evidence:
         statuses = {f.status for f in e.files}
-        e.verification = ("changed" if "changed" in statuses
-                          else "missing" if "missing" in statuses else "ok")
+        e.verification = (
+            "changed" if "changed" in statuses else "missing" if "missing" in statuses else "ok"
+        )
 
 
-def _clause_link(fc: FindingClause, finding: Finding, policies: dict[int, Policy],
-                 labels: dict[int, str], case_conduct: Any) -> ClauseLinkRecord:
+def _clause_link(
+    fc: FindingClause,
+    finding: Finding,
+    policies: dict[int, Policy],
+    labels: dict[int, str],
+    case_conduct: Any,
+) -> ClauseLinkRecord:
     clause: Clause = fc.clause
     quoted_from = clause.policy
     in_force = policies.get(fc.policy_in_force_id) if fc.policy_in_force_id else None
@@ -165,29 +220,48 @@ def _clause_link(fc: FindingClause, finding: Finding, policies: dict[int, Policy
     conduct = fc.conduct_date or case_conduct
     notes = []
     if in_force is None:
-        notes.append("The version in force at the conduct date was not determined; the "
-                     "version the clause was quoted from is shown.")
+        notes.append(
+            "The version in force at the conduct date was not determined; the "
+            "version the clause was quoted from is shown."
+        )
     elif in_force.id != quoted_from.id:
-        notes.append(f"The clause is quoted from version {quoted_from.version}; the version in "
-                     f"force at the conduct date is {in_force.version}.")
+        notes.append(
+            f"The clause is quoted from version {quoted_from.version}; the version in "
+            f"force at the conduct date is {in_force.version}."
+        )
     if conduct is not None and shown is not None:
         starts, ends = shown.effective_from, shown.effective_to
         if (starts and conduct < starts) or (ends and conduct > ends):
-            notes.append(f"The conduct date {conduct.isoformat()} lies outside this version's "
-                         "effective dates.")
+            notes.append(
+                f"The conduct date {conduct.isoformat()} lies outside this version's "
+                "effective dates."
+            )
     if conduct is None:
         notes.append("No conduct date was recorded.")
-    tags = sorted((t for t in clause.tags if t.status != "removed"),
-                  key=lambda t: (-t.score, t.category))
+    tags = sorted(
+        (t for t in clause.tags if t.status != "removed"), key=lambda t: (-t.score, t.category)
+    )
     quote, cut = quotation(clause.text)
     return ClauseLinkRecord(
-        id=fc.id, finding_id=finding.id, finding_status=finding.status, provider=shown.provider,
-        document=shown.title, version=shown.version, effective_from=_day(shown.effective_from),
-        effective_to=_day(shown.effective_to), policy_sha256=quoted_from.source_sha256,
-        policy_label=labels.get(quoted_from.id, ""), conduct_date=_day(conduct),
-        in_force_note=" ".join(notes), clause_number=clause.number,
-        clause_heading=clause.heading or "", categories=list(dict.fromkeys(t.category for t in tags)),
-        quotation=quote, quotation_truncated=cut, note=fc.note or "")
+        id=fc.id,
+        finding_id=finding.id,
+        finding_status=finding.status,
+        provider=shown.provider,
+        document=shown.title,
+        version=shown.version,
+        effective_from=_day(shown.effective_from),
+        effective_to=_day(shown.effective_to),
+        policy_sha256=quoted_from.source_sha256,
+        policy_label=labels.get(quoted_from.id, ""),
+        conduct_date=_day(conduct),
+        in_force_note=" ".join(notes),
+        clause_number=clause.number,
+        clause_heading=clause.heading or "",
+        categories=list(dict.fromkeys(t.category for t in tags)),
+        quotation=quote,
+        quotation_truncated=cut,
+        note=fc.note or "",
+    )
 
 
 def _resolver(evidence: list[EvidenceRecord]) -> Callable[[str, Any], EvidenceRecord | None]:
@@ -203,67 +277,98 @@ def _resolver(evidence: list[EvidenceRecord]) -> Callable[[str, Any], EvidenceRe
     return resolve
 
 
-def _questions(case: Case, evidence: list[EvidenceRecord], checks: list[CheckRecord],
-               has_policies: bool) -> list[str]:
+def _questions(
+    case: Case, evidence: list[EvidenceRecord], checks: list[CheckRecord], has_policies: bool
+) -> list[str]:
     def names(role: str) -> str:
         found = [e.name for e in evidence if e.kind == "model" and e.role == role]
         return f" ({', '.join(found)})" if found else ""
 
-    out = [f"Was the suspect model{names('suspect')} trained, in whole or in part, on "
-           f"outputs of the protected model{names('protected')} (Hp), or independently of "
-           "those outputs (Hd)?"]
+    out = [
+        f"Was the suspect model{names('suspect')} trained, in whole or in part, on "
+        f"outputs of the protected model{names('protected')} (Hp), or independently of "
+        "those outputs (Hd)?"
+    ]
     seen: set[str] = set()
     for c in checks:
         if c.question and c.question not in seen and not c.question.startswith("not recorded"):
             seen.add(c.question)
             out.append(f"{c.title}: {c.question}")
     if has_policies:
-        out.append("Which clauses of the terms of service in force at the conduct date concern "
-                   "the conduct examined? (The legal assessment is left to counsel.)")
+        out.append(
+            "Which clauses of the terms of service in force at the conduct date concern "
+            "the conduct examined? (The legal assessment is left to counsel.)"
+        )
     return out
 
 
-def _limitations(data_checks: list[CheckRecord], calibrated: set[str], evidence_ok: bool,
-                 chain: ChainInfo, drafts: int) -> tuple[list[str], str]:
+def _limitations(
+    data_checks: list[CheckRecord],
+    calibrated: set[str],
+    evidence_ok: bool,
+    chain: ChainInfo,
+    drafts: int,
+) -> tuple[list[str], str]:
     specific: list[str] = []
     if not chain.ok:
-        specific.append(f"The audit chain is broken at event {chain.first_broken_id}: "
-                        f"{chain.problem}. The record of custody after that point cannot be "
-                        "relied on without further inquiry.")
+        specific.append(
+            f"The audit chain is broken at event {chain.first_broken_id}: "
+            f"{chain.problem}. The record of custody after that point cannot be "
+            "relied on without further inquiry."
+        )
     if not evidence_ok:
-        specific.append("At least one evidence file no longer matches the hash recorded at "
-                        "import (Section 2); results based on it should not be relied on "
-                        "until the discrepancy is explained.")
+        specific.append(
+            "At least one evidence file no longer matches the hash recorded at "
+            "import (Section 2); results based on it should not be relied on "
+            "until the discrepancy is explained."
+        )
     done = [c for c in data_checks if c.completed]
     if not done:
         specific.append(wording.NOTES["checks"])
     if not calibrated:
         specific.append(wording.NO_CALIBRATION)
     else:
-        missing = sorted({c.title for c in done
-                          if c.key not in calibrated and c.verdict != "declined"})
+        missing = sorted(
+            {c.title for c in done if c.key not in calibrated and c.verdict != "declined"}
+        )
         if missing and "all checks" not in calibrated:
             specific.append("Error rates were not measured for: " + ", ".join(missing) + ".")
     not_done = [c for c in data_checks if not c.completed or c.verdict == "declined"]
     if not_done:
-        specific.append("Checks that failed, were cancelled or declined produced no result: "
-                        + ", ".join(f"{c.title} (run {c.run_id}, "
-                                    f"{'declined' if c.verdict == 'declined' else c.status})"
-                                    for c in not_done)
-                        + ".")
+        specific.append(
+            "Checks that failed, were cancelled or declined produced no result: "
+            + ", ".join(
+                f"{c.title} (run {c.run_id}, {'declined' if c.verdict == 'declined' else c.status})"
+                for c in not_done
+            )
+            + "."
+        )
     if drafts:
-        specific.append(f"{drafts} draft finding(s) have not been reviewed and are not part of "
-                        "this report's findings (Appendix E).")
+        specific.append(
+            f"{drafts} draft finding(s) have not been reviewed and are not part of "
+            "this report's findings (Appendix E)."
+        )
     general = list(wording.GENERAL_LIMITATIONS)
-    main = specific[0] if specific else (
-        "Similarity between the suspect and the protected model can also arise from shared "
-        "public data, a shared base model or the protected model's outputs published on the "
-        "web; the reference panel controls for these only as far as it is representative.")
+    main = (
+        specific[0]
+        if specific
+        else (
+            "Similarity between the suspect and the protected model can also arise from shared "
+            "public data, a shared base model or the protected model's outputs published on the "
+            "web; the reference panel controls for these only as far as it is representative."
+        )
+    )
     return specific + general, main
 
 
-def gather_report_data(cf: CaseFile, case_key: int | str, *, generated_at: datetime | None = None,
-                       prepared_by: str = "", state: JobState | None = None) -> ReportData:
+def gather_report_data(
+    cf: CaseFile,
+    case_key: int | str,
+    *,
+    generated_at: datetime | None = None,
+    prepared_by: str = "",
+    state: JobState | None = None,
+) -> ReportData:
     """Read everything a report shows for a case, re-verify its evidence, verify the audit chain.
 
     ``generated_at`` fixes the report's date (tests, reproducible re-exports); by default
@@ -275,117 +380,220 @@ def gather_report_data(cf: CaseFile, case_key: int | str, *, generated_at: datet
     with cf.read_session() as s:
         data = _read(s, case_key, when, prepared_by, Path(cf.path).name)
     _reverify(data.evidence, state.sub(0, 95))
-    problems = [{"label": e.label, "name": e.name, "file": f.path, "status": f.status,
-                 "expected": f.sha256, "actual": f.actual_sha256}
-                for e in data.evidence for f in e.files if f.status != "ok"]
-    data.verification = VerificationInfo(iso(when) or "", sum(len(e.files) for e in data.evidence),
-                                         not problems, problems)
+    problems = [
+        {
+            "label": e.label,
+            "name": e.name,
+            "file": f.path,
+            "status": f.status,
+            "expected": f.sha256,
+            "actual": f.actual_sha256,
+        }
+        for e in data.evidence
+        for f in e.files
+        if f.status != "ok"
+    ]
+    data.verification = VerificationInfo(
+        iso(when) or "", sum(len(e.files) for e in data.evidence), not problems, problems
+    )
     calibrated = {r.check for r in data.calibration}
     drafts = len(data.findings_with_status("draft"))
     data.limitations, data.main_limitation = _limitations(
-        data.checks, calibrated, not problems, data.chain, drafts)
+        data.checks, calibrated, not problems, data.chain, drafts
+    )
     state.set_progress(100)
     return data
 
 
-def _read(s: Session, case_key: int | str, when: datetime, prepared_by: str,
-          case_file: str) -> ReportData:
+def _read(
+    s: Session, case_key: int | str, when: datetime, prepared_by: str, case_file: str
+) -> ReportData:
     case = get_case(s, case_key)
     cid = case.id
-    arts = s.scalars(select(ModelArtifact).where(ModelArtifact.case_id == cid)
-                     .order_by(ModelArtifact.id)).all()
-    sets = s.scalars(select(TranscriptSet).where(TranscriptSet.case_id == cid)
-                     .order_by(TranscriptSet.id)).all()
-    pols = s.scalars(select(Policy).where(Policy.case_id == cid).order_by(Policy.id)
-                     .options(selectinload(Policy.clauses))).all()
-    evidence = ([_model_record(a, f"M{i}") for i, a in enumerate(arts, 1)]
-                + [_transcript_record(t, f"T{i}") for i, t in enumerate(sets, 1)]
-                + [_policy_record(p, f"P{i}") for i, p in enumerate(pols, 1)])
+    arts = s.scalars(
+        select(ModelArtifact).where(ModelArtifact.case_id == cid).order_by(ModelArtifact.id)
+    ).all()
+    sets = s.scalars(
+        select(TranscriptSet).where(TranscriptSet.case_id == cid).order_by(TranscriptSet.id)
+    ).all()
+    pols = s.scalars(
+        select(Policy)
+        .where(Policy.case_id == cid)
+        .order_by(Policy.id)
+        .options(selectinload(Policy.clauses))
+    ).all()
+    evidence = (
+        [_model_record(a, f"M{i}") for i, a in enumerate(arts, 1)]
+        + [_transcript_record(t, f"T{i}") for i, t in enumerate(sets, 1)]
+        + [_policy_record(p, f"P{i}") for i, p in enumerate(pols, 1)]
+    )
     policy_labels = {e.id: e.label for e in evidence if e.kind == "policy"}
-    runs = s.scalars(select(Run).where(Run.case_id == cid).order_by(Run.id)
-                     .options(selectinload(Run.results))).all()
+    runs = s.scalars(
+        select(Run).where(Run.case_id == cid).order_by(Run.id).options(selectinload(Run.results))
+    ).all()
     resolve = _resolver(evidence)
     check_runs = [r for r in runs if run_category(r) == "check"]
     commands = {r.id: check_command(r, resolve, case_file, case.reference) for r in check_runs}
     checks = [c for r in check_runs for c in check_records(r, resolve, commands[r.id])]
     combined = [c for c in (combined_info(r) for r in check_runs) if c is not None]
     cal_runs = [r for r in runs if run_category(r) == "calibration"]
-    findings = s.scalars(select(Finding).where(Finding.case_id == cid).order_by(Finding.id)
-                         .options(selectinload(Finding.run_links),
-                                  selectinload(Finding.clause_links)
-                                  .selectinload(FindingClause.clause)
-                                  .selectinload(Clause.tags),
-                                  selectinload(Finding.clause_links)
-                                  .selectinload(FindingClause.clause)
-                                  .selectinload(Clause.policy))).all()
+    findings = s.scalars(
+        select(Finding)
+        .where(Finding.case_id == cid)
+        .order_by(Finding.id)
+        .options(
+            selectinload(Finding.run_links),
+            selectinload(Finding.clause_links)
+            .selectinload(FindingClause.clause)
+            .selectinload(Clause.tags),
+            selectinload(Finding.clause_links)
+            .selectinload(FindingClause.clause)
+            .selectinload(Clause.policy),
+        )
+    ).all()
     policies = {p.id: p for p in pols}
-    links = [_clause_link(fc, f, policies, policy_labels, case.conduct_date)
-             for f in findings for fc in sorted(f.clause_links, key=lambda x: x.id)]
-    events = s.scalars(select(AuditEvent).where(AuditEvent.case_id == cid)
-                       .order_by(AuditEvent.id)).all()
+    links = [
+        _clause_link(fc, f, policies, policy_labels, case.conduct_date)
+        for f in findings
+        for fc in sorted(f.clause_links, key=lambda x: x.id)
+    ]
+    events = s.scalars(
+        select(AuditEvent).where(AuditEvent.case_id == cid).order_by(AuditEvent.id)
+    ).all()
     chain_report = verify_chain(s)
     head_id = s.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
     version = 1 + sum(1 for e in events if e.action == EXPORT_ACTION)
     meta = ReportMeta(
-        report_id=f"{case.reference}-R{version:02d}", report_version=version,
-        format_version=REPORT_FORMAT_VERSION, generated_at=iso(when) or "",
-        tool_version=__version__, prepared_by=prepared_by, case_file=case_file,
-        software=software_versions())
-    info = CaseInfo(cid, case.reference, case.title, list(case.parties or []),
-                    case.commissioned_by, case.status, case.hypothesis_p, case.hypothesis_d,
-                    _day(case.conduct_date), iso(case.created_at) or "")
+        report_id=f"{case.reference}-R{version:02d}",
+        report_version=version,
+        format_version=REPORT_FORMAT_VERSION,
+        generated_at=iso(when) or "",
+        tool_version=__version__,
+        prepared_by=prepared_by,
+        case_file=case_file,
+        software=software_versions(),
+    )
+    info = CaseInfo(
+        cid,
+        case.reference,
+        case.title,
+        list(case.parties or []),
+        case.commissioned_by,
+        case.status,
+        case.hypothesis_p,
+        case.hypothesis_d,
+        _day(case.conduct_date),
+        iso(case.created_at) or "",
+    )
     data = ReportData(
-        meta=meta, case=info,
+        meta=meta,
+        case=info,
         questions=_questions(case, evidence, checks, bool(pols) or bool(links)),
-        evidence=evidence, verification=VerificationInfo(iso(when) or "", 0, True, []),
-        chain=ChainInfo(chain_report.ok, chain_report.events, chain_report.head_hash, head_id,
-                        chain_report.first_broken_id, chain_report.problem),
-        checks=checks, combined=combined,
+        evidence=evidence,
+        verification=VerificationInfo(iso(when) or "", 0, True, []),
+        chain=ChainInfo(
+            chain_report.ok,
+            chain_report.events,
+            chain_report.head_hash,
+            head_id,
+            chain_report.first_broken_id,
+            chain_report.problem,
+        ),
+        checks=checks,
+        combined=combined,
         calibration=[row for r in cal_runs for row in calibration_rows(r)],
         calibration_runs=[brief(r) for r in cal_runs],
         experiments=[brief(r) for r in runs if run_category(r) == "experiment"],
-        findings=[FindingRecord(f.id, f.statement, f.strength, f.status, f.reviewer,
-                                f.reviewer_notes, sorted(link.run_id for link in f.run_links),
-                                sorted(link.id for link in f.clause_links),
-                                iso(f.created_at) or "", iso(f.updated_at) or "")
-                  for f in findings],
+        findings=[
+            FindingRecord(
+                f.id,
+                f.statement,
+                f.strength,
+                f.status,
+                f.reviewer,
+                f.reviewer_notes,
+                sorted(link.run_id for link in f.run_links),
+                sorted(link.id for link in f.clause_links),
+                iso(f.created_at) or "",
+                iso(f.updated_at) or "",
+            )
+            for f in findings
+        ],
         clause_links=links,
-        audit=[AuditRow(e.id, iso(e.at) or "", e.actor, e.action, e.entity, e.entity_id,
-                        e.details, e.prev_hash, e.hash) for e in events],
-        reproduction=[], limitations=[], main_limitation="", verbal_scale=definitions(),
-        glossary=wording.glossary(), notes={})
+        audit=[
+            AuditRow(
+                e.id,
+                iso(e.at) or "",
+                e.actor,
+                e.action,
+                e.entity,
+                e.entity_id,
+                e.details,
+                e.prev_hash,
+                e.hash,
+            )
+            for e in events
+        ],
+        reproduction=[],
+        limitations=[],
+        main_limitation="",
+        verbal_scale=definitions(),
+        glossary=wording.glossary(),
+        notes={},
+    )
     data.reproduction = _reproduction(data, runs, commands)
     data.notes = _notes(data)
     return data
 
 
-def _reproduction(data: ReportData, runs: list[Run], commands: dict[int, str | None],
-                  ) -> list[ReproStep]:
+def _reproduction(
+    data: ReportData,
+    runs: list[Run],
+    commands: dict[int, str | None],
+) -> list[ReproStep]:
     db = shlex.quote(data.meta.case_file)
     ref = shlex.quote(data.case.reference)
-    steps = [ReproStep("Re-verify the evidence hashes",
-                       f"distill-audit --db {db} evidence verify --case {ref}", "command"),
-             ReproStep("Verify the audit chain", f"distill-audit --db {db} audit verify",
-                       "command")]
+    steps = [
+        ReproStep(
+            "Re-verify the evidence hashes",
+            f"distill-audit --db {db} evidence verify --case {ref}",
+            "command",
+        ),
+        ReproStep("Verify the audit chain", f"distill-audit --db {db} audit verify", "command"),
+    ]
     for r in runs:
         b = brief(r, commands.get(r.id))
         label = f"Run {r.id} ({r.kind}), seed {r.seed if r.seed is not None else 'none'}"
         if (r.parameters or {}).get("cli"):
             steps.append(ReproStep(label, b.command or "", "recorded"))
         elif b.command:
-            steps.append(ReproStep(label + "; rebuilt from the run's recorded settings and "
-                                   "inputs (the transcripts are imported again as new sets)",
-                                   b.command, "reconstructed"))
+            steps.append(
+                ReproStep(
+                    label + "; rebuilt from the run's recorded settings and "
+                    "inputs (the transcripts are imported again as new sets)",
+                    b.command,
+                    "reconstructed",
+                )
+            )
         else:
             params = json.dumps(b.parameters, sort_keys=True, ensure_ascii=False, default=str)
-            steps.append(ReproStep(label + "; the run did not record its command line. "
-                                   "Parameters as recorded", params, "parameters"))
-    steps.append(ReproStep(
-        "Re-export this report (identical content requires the same case-file state, i.e. the "
-        f"audit log up to event {data.chain.head_event_id or 0})",
-        f"distill-audit --db {db} report --case {ref} --out report.pdf "
-        f"--generated-at {data.meta.generated_at} --prepared-by "
-        f"{shlex.quote(data.meta.prepared_by or 'NAME')}", "command"))
+            steps.append(
+                ReproStep(
+                    label + "; the run did not record its command line. Parameters as recorded",
+                    params,
+                    "parameters",
+                )
+            )
+    steps.append(
+        ReproStep(
+            "Re-export this report (identical content requires the same case-file state, i.e. the "
+            f"audit log up to event {data.chain.head_event_id or 0})",
+            f"distill-audit --db {db} report --case {ref} --out report.pdf "
+            f"--generated-at {data.meta.generated_at} --prepared-by "
+            f"{shlex.quote(data.meta.prepared_by or 'NAME')}",
+            "command",
+        )
+    )
     return steps
 
 

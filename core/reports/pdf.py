@@ -54,12 +54,16 @@ def build_pdf(data: ReportData, content_hash: str | None = None) -> tuple[bytes,
     content_hash = content_hash or content_sha256(data)
     buf = io.BytesIO()
     doc = ReportTemplate(
-        buf, title=f"{REPORT_TITLE}: {data.case.reference} ({data.meta.report_id})",
+        buf,
+        title=f"{REPORT_TITLE}: {data.case.reference} ({data.meta.report_id})",
         author=data.meta.prepared_by or "Distill Audit",
-        subject=f"{data.case.title}; report content SHA-256 {content_hash}")
+        subject=f"{data.case.title}; report content SHA-256 {content_hash}",
+    )
     canvas = numbered_canvas(
         f"{data.case.reference}  ·  {data.case.title}"[:95],
-        f"Report {data.meta.report_id}  ·  {data.meta.generated_at[:10]}", content_hash)
+        f"Report {data.meta.report_id}  ·  {data.meta.generated_at[:10]}",
+        content_hash,
+    )
     with _binary_streams():
         doc.multiBuild(story(data, content_hash), canvasmaker=canvas)
     return buf.getvalue(), doc.page

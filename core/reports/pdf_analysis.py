@@ -58,16 +58,23 @@ class FigureCounter:
         scale = min(1.0, WIDTH / (w_in * 72))
         img = FigureImage(io.BytesIO(png), width=w_in * 72 * scale, height=h_in * 72 * scale)
         img.hAlign = "LEFT"
-        return [keep(img, gap(1), Paragraph(f"<b>Figure {self.n}.</b> {text(caption)}",
-                                             STYLES["small"])), gap(3)]
+        return [
+            keep(
+                img, gap(1), Paragraph(f"<b>Figure {self.n}.</b> {text(caption)}", STYLES["small"])
+            ),
+            gap(3),
+        ]
 
 
 def _inputs(c: CheckRecord, references: bool) -> str:
     items = [i for i in c.inputs if (i.role == "reference") == references]
     if not items:
         return "none recorded"
-    return "; ".join(f"{'' if references else i.role.replace('_', ' ') + ': '}"
-                     f"{(i.label + ' ') if i.label else ''}{i.name}" for i in items)
+    return "; ".join(
+        f"{'' if references else i.role.replace('_', ' ') + ': '}"
+        f"{(i.label + ' ') if i.label else ''}{i.name}"
+        for i in items
+    )
 
 
 def _suite(c: CheckRecord) -> object:
@@ -75,15 +82,19 @@ def _suite(c: CheckRecord) -> object:
     if s is None:
         return "not recorded by the run"
     count = f"{s.count:,} probes" if s.count is not None else "count not recorded"
-    return [para(f"{s.name}, version {s.version or 'not recorded'}, {count}", "cell"),
-            mono(f"SHA-256 {s.sha256}" if s.sha256 else "SHA-256 not recorded")]
+    return [
+        para(f"{s.name}, version {s.version or 'not recorded'}, {count}", "cell"),
+        mono(f"SHA-256 {s.sha256}" if s.sha256 else "SHA-256 not recorded"),
+    ]
 
 
 def _parameters(params: dict[str, object]) -> Flowable | str:
     if not params:
         return "none recorded"
-    return Paragraph("; ".join(f"<b>{text(k)}</b> {text(compact(v, 160))}"
-                               for k, v in sorted(params.items())), STYLES["cell_small"])
+    return Paragraph(
+        "; ".join(f"<b>{text(k)}</b> {text(compact(v, 160))}" for k, v in sorted(params.items())),
+        STYLES["cell_small"],
+    )
 
 
 def _software(sw: dict[str, object]) -> str:
@@ -92,35 +103,59 @@ def _software(sw: dict[str, object]) -> str:
 
 def _check_method(number: str, c: CheckRecord) -> list[Flowable]:
     pairs: list[tuple[str, object]] = [
-        ("Question", c.question), ("Access level", ACCESS.get(c.access, c.access)),
-        ("Null hypothesis", c.null_hypothesis), ("Alternative", c.alternative),
-        ("Test", c.test), ("Probe suite", _suite(c)),
-        ("Reference panel", _inputs(c, True)), ("Other inputs", _inputs(c, False)),
-        ("Significance level", f"alpha = {c.alpha:g}" + (
-            f"; minimum effect size {c.min_effect:g}" if c.min_effect is not None else "")),
+        ("Question", c.question),
+        ("Access level", ACCESS.get(c.access, c.access)),
+        ("Null hypothesis", c.null_hypothesis),
+        ("Alternative", c.alternative),
+        ("Test", c.test),
+        ("Probe suite", _suite(c)),
+        ("Reference panel", _inputs(c, True)),
+        ("Other inputs", _inputs(c, False)),
+        (
+            "Significance level",
+            f"alpha = {c.alpha:g}"
+            + (f"; minimum effect size {c.min_effect:g}" if c.min_effect is not None else ""),
+        ),
         ("Seed", str(c.seed) if c.seed is not None else "none recorded"),
         ("Parameters", _parameters(c.parameters)),
-        ("Run", f"run {c.run_id} ({c.kind}), {c.status}; started {format_time(c.started_at)}, "
-                f"finished {format_time(c.finished_at)}"),
+        (
+            "Run",
+            f"run {c.run_id} ({c.kind}), {c.status}; started {format_time(c.started_at)}, "
+            f"finished {format_time(c.finished_at)}",
+        ),
         ("Software", para(_software(c.software), "cell_small")),
     ]
     return [*heading(number, f"{c.title} (run {c.run_id})"), kv_table(pairs), gap(2)]
 
 
 def _runs_table(runs: list[RunBrief]) -> Flowable:
-    return data_table(["Run", "Kind", "Status", "Seed", "Parameters"],
-                      [[str(r.run_id), r.kind, r.status, str(r.seed) if r.seed is not None else
-                        DASH, compact(r.parameters, 300)] for r in runs], [7, 18, 11, 9, 55],
-                      mono=(4,))
+    return data_table(
+        ["Run", "Kind", "Status", "Seed", "Parameters"],
+        [
+            [
+                str(r.run_id),
+                r.kind,
+                r.status,
+                str(r.seed) if r.seed is not None else DASH,
+                compact(r.parameters, 300),
+            ]
+            for r in runs
+        ],
+        [7, 18, 11, 9, 55],
+        mono=(4,),
+    )
 
 
 def methods(data: ReportData) -> list[Flowable]:
     out = heading("3", "Methods", 0)
-    out.append(para(
-        "Each check states its question, the access to the models it needs and the null "
-        "hypothesis it tests; probes, thresholds and seeds were fixed before the run. Every "
-        "p-value is computed against a panel of reference models known to be independent of "
-        "the protected model, and Monte Carlo p-values are (1+k)/(N+1), never zero."))
+    out.append(
+        para(
+            "Each check states its question, the access to the models it needs and the null "
+            "hypothesis it tests; probes, thresholds and seeds were fixed before the run. Every "
+            "p-value is computed against a panel of reference models known to be independent of "
+            "the protected model, and Monte Carlo p-values are (1+k)/(N+1), never zero."
+        )
+    )
     if not data.checks:
         out.append(box(wording.NOTES["checks"]))
     for i, c in enumerate(data.checks, 1):
@@ -142,52 +177,108 @@ def _rate_ci(low: float | None, high: float | None) -> str:
 
 def validation(data: ReportData, figures: FigureCounter) -> list[Flowable]:
     out = heading("4", "Validation: measured error rates", 0)
-    out.append(para(
-        "A test's p-value rests on its assumptions; how often a check actually flags distilled "
-        "models (detection rate) and independent ones (false-positive rate) is measured by "
-        "calibration: the checks are run on students distilled locally from a known teacher "
-        "and on independent control models."))
+    out.append(
+        para(
+            "A test's p-value rests on its assumptions; how often a check actually flags distilled "
+            "models (detection rate) and independent ones (false-positive rate) is measured by "
+            "calibration: the checks are run on students distilled locally from a known teacher "
+            "and on independent control models."
+        )
+    )
     if not data.calibration:
-        out.append(box([para(wording.NO_CALIBRATION, "note_strong"), para(
-            "The results in Section 5 must therefore be read without an empirical check of the "
-            "tests' error rates on models like these; they rest on the tests' stated "
-            "assumptions alone.", "note")], "warn"))
+        out.append(
+            box(
+                [
+                    para(wording.NO_CALIBRATION, "note_strong"),
+                    para(
+                        "The results in Section 5 must therefore be read without an empirical "
+                        "check of the tests' error rates on models like these; they rest on the "
+                        "tests' stated assumptions alone.",
+                        "note",
+                    ),
+                ],
+                "warn",
+            )
+        )
         return out
     titles = {c.key: c.title for c in data.checks}
-    rows = [[titles.get(r.check, r.check),
-             "detection rate" if r.quantity == "detection" else "false-positive rate",
-             r.condition, f"{r.k}/{r.n}" if r.k is not None and r.n else (str(r.n) if r.n else DASH),
-             format_rate(r.rate), _rate_ci(r.ci_low, r.ci_high),
-             para(r.ci_method, "cell_small")] for r in data.calibration]
-    out.append(data_table(["Check", "Measured", "Condition", "k / n", "Rate", "95% CI",
-                           "Interval"], rows, [19, 13, 21, 8, 9, 16, 14]))
+    rows = [
+        [
+            titles.get(r.check, r.check),
+            "detection rate" if r.quantity == "detection" else "false-positive rate",
+            r.condition,
+            f"{r.k}/{r.n}" if r.k is not None and r.n else (str(r.n) if r.n else DASH),
+            format_rate(r.rate),
+            _rate_ci(r.ci_low, r.ci_high),
+            para(r.ci_method, "cell_small"),
+        ]
+        for r in data.calibration
+    ]
+    out.append(
+        data_table(
+            ["Check", "Measured", "Condition", "k / n", "Rate", "95% CI", "Interval"],
+            rows,
+            [19, 13, 21, 8, 9, 16, 14],
+        )
+    )
     calibrated = {r.check for r in data.calibration}
-    missing = sorted({c.title for c in data.checks
-                      if c.completed and c.verdict != "declined" and c.key not in calibrated})
+    missing = sorted(
+        {
+            c.title
+            for c in data.checks
+            if c.completed and c.verdict != "declined" and c.key not in calibrated
+        }
+    )
     if missing and "all checks" not in calibrated:
-        out += [gap(2), box("No calibration was run for: " + ", ".join(missing)
-                            + "; the error rates of these checks on this evidence are not "
-                            "measured.", "warn")]
+        out += [
+            gap(2),
+            box(
+                "No calibration was run for: "
+                + ", ".join(missing)
+                + "; the error rates of these checks on this evidence are not "
+                "measured.",
+                "warn",
+            ),
+        ]
     out.append(gap(3))
     if "figures_calibration" in data.notes:
         out.append(box(data.notes["figures_calibration"]))
     else:
         fig = charts.calibration_curve_figure(data.calibration, labels=titles)
-        out += figures.figure(fig, "Calibration curve: share of locally distilled students "
-                              "flagged by each check against the number of distillation "
-                              "samples (bars: 95% CI); dashed lines and bands: false-positive "
-                              "rate on independent controls with its 95% CI.")
+        out += figures.figure(
+            fig,
+            "Calibration curve: share of locally distilled students "
+            "flagged by each check against the number of distillation "
+            "samples (bars: 95% CI); dashed lines and bands: false-positive "
+            "rate on independent controls with its 95% CI.",
+        )
     return out
 
 
 def _results_table(c: CheckRecord) -> list[Flowable]:
-    rows = [[r.comparison or DASH,
-             f"{format_num(r.value)} {format_ci(r.ci_low, r.ci_high)}".strip(),
-             (f"{format_num(r.effect_size)}" + (f" ({r.effect_name})" if r.effect_name else "")),
-             format_p_n(r.p_value, r.n), format_p(r.p_adjusted)] for r in c.results]
-    out: list[Flowable] = [data_table(
-        ["Suspect compared with", "Statistic [95% CI]", "Effect size", "p (N)",
-         "Holm p within check"], rows, [22, 28, 14, 20, 16])]
+    rows = [
+        [
+            r.comparison or DASH,
+            f"{format_num(r.value)} {format_ci(r.ci_low, r.ci_high)}".strip(),
+            (f"{format_num(r.effect_size)}" + (f" ({r.effect_name})" if r.effect_name else "")),
+            format_p_n(r.p_value, r.n),
+            format_p(r.p_adjusted),
+        ]
+        for r in c.results
+    ]
+    out: list[Flowable] = [
+        data_table(
+            [
+                "Suspect compared with",
+                "Statistic [95% CI]",
+                "Effect size",
+                "p (N)",
+                "Holm p within check",
+            ],
+            rows,
+            [22, 28, 14, 20, 16],
+        )
+    ]
     methods = list(dict.fromkeys(r.method for r in c.results if r.method))
     if methods:
         out.append(para("Test per comparison: " + "; ".join(methods) + ".", "small"))
@@ -197,18 +288,46 @@ def _results_table(c: CheckRecord) -> list[Flowable]:
 def _check_results(number: str, c: CheckRecord, figures: FigureCounter) -> list[Flowable]:
     out = heading(number, f"{c.title} (run {c.run_id})")
     if not c.completed:
-        return [*out, box(f"This check did not complete (status: {c.status}). "
-                          f"{c.reason or c.error or ''} No result is reported.", "warn")]
+        return [
+            *out,
+            box(
+                f"This check did not complete (status: {c.status}). "
+                f"{c.reason or c.error or ''} No result is reported.",
+                "warn",
+            ),
+        ]
     if c.verdict == "declined":
-        return [*out, box(f"This check declined to run: {c.reason} No test was made and no "
-                          "result is reported.", "warn")]
-    tables: list[Flowable] = [data_table(
-        ["Verdict", "Statistic [95% CI]", "Effect size", "p (intersection-union, N probes)",
-         "Holm across checks"],
-        [[para(c.verdict, "cell_bold"),
-          f"{format_num(c.statistic)} {format_ci(c.ci_low, c.ci_high)}".strip(),
-          format_num(c.effect_size), format_p_n(c.p_value, c.n_probes), format_p(c.p_family)]],
-        [18, 26, 14, 26, 16], zebra=False), gap(2)]
+        return [
+            *out,
+            box(
+                f"This check declined to run: {c.reason} No test was made and no "
+                "result is reported.",
+                "warn",
+            ),
+        ]
+    tables: list[Flowable] = [
+        data_table(
+            [
+                "Verdict",
+                "Statistic [95% CI]",
+                "Effect size",
+                "p (intersection-union, N probes)",
+                "Holm across checks",
+            ],
+            [
+                [
+                    para(c.verdict, "cell_bold"),
+                    f"{format_num(c.statistic)} {format_ci(c.ci_low, c.ci_high)}".strip(),
+                    format_num(c.effect_size),
+                    format_p_n(c.p_value, c.n_probes),
+                    format_p(c.p_family),
+                ]
+            ],
+            [18, 26, 14, 26, 16],
+            zebra=False,
+        ),
+        gap(2),
+    ]
     if c.results:
         tables += _results_table(c)
     else:
@@ -217,26 +336,39 @@ def _check_results(number: str, c: CheckRecord, figures: FigureCounter) -> list[
     out = [out[0], keep(out[1], *tables), gap(3)]
     if c.series:
         fig = charts.probe_distribution_figure(c.series, xlabel=c.score_label)
-        what = ("share of probes with a hit" if charts.is_binary(c.series) else
-                "per-probe values (points: probes; boxes: quartiles and median)")
-        out += figures.figure(fig, f"{c.title} (run {c.run_id}): {what} for the suspect and "
-                              "each reference model" + (f"; unit: {c.unit}" if c.unit else "") + ".")
+        what = (
+            "share of probes with a hit"
+            if charts.is_binary(c.series)
+            else "per-probe values (points: probes; boxes: quartiles and median)"
+        )
+        out += figures.figure(
+            fig,
+            f"{c.title} (run {c.run_id}): {what} for the suspect and "
+            "each reference model" + (f"; unit: {c.unit}" if c.unit else "") + ".",
+        )
     else:
         out.append(box(wording.NOTES["figures_probes"]))
     if c.warnings:
-        out += [gap(1), box([para("Recorded by the check", "cell_bold")]
-                            + [Paragraph(text(w), STYLES["bullet"], bulletText="•")
-                               for w in c.warnings])]
+        out += [
+            gap(1),
+            box(
+                [para("Recorded by the check", "cell_bold")]
+                + [Paragraph(text(w), STYLES["bullet"], bulletText="•") for w in c.warnings]
+            ),
+        ]
     return out
 
 
 def results(data: ReportData, figures: FigureCounter) -> list[Flowable]:
     out = heading("5", "Results", 0)
-    out.append(para(
-        "This section reports the statistics as computed, without interpretation (see "
-        "Section 6). Each p-value is shown with its N; 'Holm-adjusted p' corrects for the "
-        "comparisons within a check, 'Holm across checks' for the several checks of this "
-        "report. Per-probe values are in the CSV tables and the JSON bundle."))
+    out.append(
+        para(
+            "This section reports the statistics as computed, without interpretation (see "
+            "Section 6). Each p-value is shown with its N; 'Holm-adjusted p' corrects for the "
+            "comparisons within a check, 'Holm across checks' for the several checks of this "
+            "report. Per-probe values are in the CSV tables and the JSON bundle."
+        )
+    )
     if not data.checks:
         out.append(box(wording.NOTES["checks"]))
         return out
@@ -244,34 +376,71 @@ def results(data: ReportData, figures: FigureCounter) -> list[Flowable]:
         out += _check_results(f"5.{i}", c, figures)
     if data.combined:
         out += heading(f"5.{len(data.checks) + 1}", "Across checks")
-        out.append(data_table(
-            ["Check", "p (raw)", "Holm-adjusted across checks"],
-            [[f"{c.title} (run {c.run_id})", format_p(c.p_value),
-              format_p(c.p_family) if c.p_family is not None else "not part of the combination"]
-             for c in data.checks if c.completed], [60, 20, 20]))
+        out.append(
+            data_table(
+                ["Check", "p (raw)", "Holm-adjusted across checks"],
+                [
+                    [
+                        f"{c.title} (run {c.run_id})",
+                        format_p(c.p_value),
+                        format_p(c.p_family)
+                        if c.p_family is not None
+                        else "not part of the combination",
+                    ]
+                    for c in data.checks
+                    if c.completed
+                ],
+                [60, 20, 20],
+            )
+        )
         for cb in data.combined:
             out.append(gap(2))
-            out.append(para(f"Run {cb.run_id} — {cb.method}: {le(cb.statement)}."
-                            + "".join(f" {v}" for v in cb.excluded.values())))
+            out.append(
+                para(
+                    f"Run {cb.run_id} — {cb.method}: {le(cb.statement)}."
+                    + "".join(f" {v}" for v in cb.excluded.values())
+                )
+            )
     return out
 
 
 def interpretation(data: ReportData) -> list[Flowable]:
     out = heading("6", "Interpretation", 0)
     out += heading("6.1", "The verbal scale")
-    out.append(para(
-        "Each check's strength is expressed on a fixed verbal scale defined before any run, "
-        "keyed on the (adjusted) p-value and the effect size:"))
-    out.append(data_table(["Level", "Definition"],
-                          [[para(str(lv["label"]), "cell_bold"), str(lv["definition"])]
-                           for lv in data.verbal_scale], [26, 74]))
+    out.append(
+        para(
+            "Each check's strength is expressed on a fixed verbal scale defined before any run, "
+            "keyed on the (adjusted) p-value and the effect size:"
+        )
+    )
+    out.append(
+        data_table(
+            ["Level", "Definition"],
+            [
+                [para(str(lv["label"]), "cell_bold"), str(lv["definition"])]
+                for lv in data.verbal_scale
+            ],
+            [26, 74],
+        )
+    )
     out += heading("6.2", "What a p-value does not say")
     out.append(box(wording.P_VALUE_CAUTION, "warn"))
     out += heading("6.3", "Reading of each check")
     if data.checks:
-        out.append(data_table(["Check", "Level on the verbal scale", "Basis"],
-                              [[f"{c.title} (run {c.run_id})", para(c.strength, "cell_bold"),
-                                c.reason or c.error or DASH] for c in data.checks], [24, 24, 52]))
+        out.append(
+            data_table(
+                ["Check", "Level on the verbal scale", "Basis"],
+                [
+                    [
+                        f"{c.title} (run {c.run_id})",
+                        para(c.strength, "cell_bold"),
+                        c.reason or c.error or DASH,
+                    ]
+                    for c in data.checks
+                ],
+                [24, 24, 52],
+            )
+        )
     else:
         out.append(box(wording.NOTES["checks"]))
     out += heading("6.4", "Limitations")

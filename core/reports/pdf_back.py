@@ -31,25 +31,34 @@ def _short(statement: str, words: int = STATEMENT_WORDS) -> str:
 
 def _clause_cell(c: ClauseLinkRecord) -> Flowable:
     dates = f"effective {c.effective_from or '?'} to {c.effective_to or 'open'}"
-    return lines((f"{c.provider} — {c.document}", "bold"),
-                 (f"Version in force: {c.version} ({dates})", "plain"),
-                 (f"Conduct date: {c.conduct_date or 'not recorded'}", "plain"),
-                 (f"Clause {c.clause_number}" + (f": {c.clause_heading}" if c.clause_heading
-                                                  else ""), "plain"),
-                 ("Category: " + (", ".join(c.categories) or "none tagged"), "plain"),
-                 (c.in_force_note, "small"))
+    return lines(
+        (f"{c.provider} — {c.document}", "bold"),
+        (f"Version in force: {c.version} ({dates})", "plain"),
+        (f"Conduct date: {c.conduct_date or 'not recorded'}", "plain"),
+        (
+            f"Clause {c.clause_number}" + (f": {c.clause_heading}" if c.clause_heading else ""),
+            "plain",
+        ),
+        ("Category: " + (", ".join(c.categories) or "none tagged"), "plain"),
+        (c.in_force_note, "small"),
+    )
 
 
 def _quote_cell(c: ClauseLinkRecord) -> Flowable:
     quote = f"“{c.quotation}{' […]' if c.quotation_truncated else ''}”"
-    return lines((quote, "plain"), (f"Note: {c.note}" if c.note else "", "small"),
-                 (f"Source: {c.policy_label or 'policy'} (Appendix A)", "small"))
+    return lines(
+        (quote, "plain"),
+        (f"Note: {c.note}" if c.note else "", "small"),
+        (f"Source: {c.policy_label or 'policy'} (Appendix A)", "small"),
+    )
 
 
 def _related(group: list[ClauseLinkRecord], findings: dict[int, FindingRecord]) -> Flowable:
     ids = sorted({c.finding_id for c in group})
     if len(ids) == 1:
-        return lines((f"Finding {ids[0]}", "bold"), (_short(findings[ids[0]].statement, 30), "plain"))
+        return lines(
+            (f"Finding {ids[0]}", "bold"), (_short(findings[ids[0]].statement, 30), "plain")
+        )
     return lines((f"{len(ids)} findings", "bold"), (", ".join(map(str, ids)), "plain"))
 
 
@@ -60,58 +69,106 @@ def contract_mapping(data: ReportData) -> list[Flowable]:
     if not links:
         out.append(box(wording.NOTES["clauses"]))
     else:
-        out.append(para("Findings linked to the same clause, version and conduct date are "
-                        "grouped in one row; Section 8 gives each finding in full."))
+        out.append(
+            para(
+                "Findings linked to the same clause, version and conduct date are "
+                "grouped in one row; Section 8 gives each finding in full."
+            )
+        )
         findings = {f.id: f for f in data.findings}
         groups: dict[tuple[str, ...], list[ClauseLinkRecord]] = {}
         for c in links:
-            key = (c.provider, c.document, c.version, c.clause_number, c.conduct_date or "",
-                   c.in_force_note, c.quotation, c.note)
+            key = (
+                c.provider,
+                c.document,
+                c.version,
+                c.clause_number,
+                c.conduct_date or "",
+                c.in_force_note,
+                c.quotation,
+                c.note,
+            )
             groups.setdefault(key, []).append(c)
-        rows = [[_clause_cell(g[0]), _quote_cell(g[0]), _related(g, findings)]
-                for g in groups.values()]
-        out.append(data_table(["Clause and version in force", "Quotation (at most 60 words)",
-                               "Related findings"], rows, [31, 45, 24]))
+        rows = [
+            [_clause_cell(g[0]), _quote_cell(g[0]), _related(g, findings)] for g in groups.values()
+        ]
+        out.append(
+            data_table(
+                ["Clause and version in force", "Quotation (at most 60 words)", "Related findings"],
+                rows,
+                [31, 45, 24],
+            )
+        )
     others = len(data.clause_links) - len(links)
     if others:
-        out += [gap(2), para(f"{others} further clause link(s) belong to findings that were not "
-                             "accepted and are not mapped here (Appendix E).", "small")]
+        out += [
+            gap(2),
+            para(
+                f"{others} further clause link(s) belong to findings that were not "
+                "accepted and are not mapped here (Appendix E).",
+                "small",
+            ),
+        ]
     return out
 
 
 def _finding_cell(f: FindingRecord) -> Flowable:
-    return lines((f.statement, "plain"),
-                 (f"Reviewer's note: {f.reviewer_notes}" if f.reviewer_notes else "", "small"))
+    return lines(
+        (f.statement, "plain"),
+        (f"Reviewer's note: {f.reviewer_notes}" if f.reviewer_notes else "", "small"),
+    )
 
 
 def _clause_refs(f: FindingRecord, links: dict[int, ClauseLinkRecord]) -> str:
-    refs = [f"{links[i].provider} {links[i].clause_number}" for i in f.clause_link_ids if i in links]
+    refs = [
+        f"{links[i].provider} {links[i].clause_number}" for i in f.clause_link_ids if i in links
+    ]
     return "; ".join(refs) or DASH
 
 
 def findings(data: ReportData) -> list[Flowable]:
     out = heading("8", "Findings as reviewed", 0)
     accepted = data.findings_with_status("accepted")
-    out.append(para(
-        "Findings are statements drafted from the results and reviewed by a person; only those a "
-        "reviewer accepted are listed here. Rejected findings and drafts not yet reviewed are "
-        "listed in Appendix E with the reviewer's notes."))
+    out.append(
+        para(
+            "Findings are statements drafted from the results and reviewed by a person; only those "
+            "a reviewer accepted are listed here. Rejected findings and drafts not yet reviewed "
+            "are listed in Appendix E with the reviewer's notes."
+        )
+    )
     if not accepted:
         out.append(box(wording.NOTES["findings"]))
         return out
     links = {c.id: c for c in data.clause_links}
-    rows = [[str(f.id), _finding_cell(f), para(f.strength or DASH, "cell"),
-             f.reviewer or DASH, ", ".join(str(r) for r in f.run_ids) or DASH,
-             _clause_refs(f, links)] for f in accepted]
-    out.append(data_table(["#", "Finding", "Strength", "Reviewer", "Runs", "Clauses"], rows,
-                          [5, 47, 17, 11, 7, 13]))
+    rows = [
+        [
+            str(f.id),
+            _finding_cell(f),
+            para(f.strength or DASH, "cell"),
+            f.reviewer or DASH,
+            ", ".join(str(r) for r in f.run_ids) or DASH,
+            _clause_refs(f, links),
+        ]
+        for f in accepted
+    ]
+    out.append(
+        data_table(
+            ["#", "Finding", "Strength", "Reviewer", "Runs", "Clauses"],
+            rows,
+            [5, 47, 17, 11, 7, 13],
+        )
+    )
     return out
 
 
 def hash_list(data: ReportData, content_hash: str) -> list[Flowable]:
     out = heading("A", "Hash list", 0)
-    out.append(para("SHA-256 of every evidence file as recorded at import (Section 2 gives the "
-                    "re-verification at export)."))
+    out.append(
+        para(
+            "SHA-256 of every evidence file as recorded at import (Section 2 gives the "
+            "re-verification at export)."
+        )
+    )
     rows = [[e.label, f.path, f.sha256] for e in data.evidence for f in e.files]
     if rows:
         out.append(data_table(["Item", "File", "SHA-256"], rows, [7, 33, 60], mono=(1, 2)))
@@ -124,28 +181,43 @@ def hash_list(data: ReportData, content_hash: str) -> list[Flowable]:
 
 def audit_log(data: ReportData) -> list[Flowable]:
     out = heading("B", "Audit log of the case", 0)
-    out.append(para(
-        f"All {len(data.audit)} audit events recorded for this case, oldest first. The chain "
-        f"over the whole case file ({data.chain.events} events) was verified at export; its head "
-        f"is event #{data.chain.head_event_id or 0}."))
+    out.append(
+        para(
+            f"All {len(data.audit)} audit events recorded for this case, oldest first. The chain "
+            f"over the whole case file ({data.chain.events} events) was verified at export; its "
+            f"head is event #{data.chain.head_event_id or 0}."
+        )
+    )
     rows = []
     for e in data.audit:
-        action = lines((e.action, "bold"), (f"{e.entity} {e.entity_id or ''}".strip(), "plain"),
-                       (compact(e.details, 180) if e.details else "", "small"))
+        action = lines(
+            (e.action, "bold"),
+            (f"{e.entity} {e.entity_id or ''}".strip(), "plain"),
+            (compact(e.details, 180) if e.details else "", "small"),
+        )
         rows.append([str(e.id), format_time(e.at), e.actor, action, hash_cell(e.hash)])
     if rows:
-        out.append(data_table(["#", "Time (UTC)", "Actor", "Action, entity, details",
-                               "Event hash"], rows, [6, 16, 12, 37, 29], mono=(4,)))
+        out.append(
+            data_table(
+                ["#", "Time (UTC)", "Actor", "Action, entity, details", "Event hash"],
+                rows,
+                [6, 16, 12, 37, 29],
+                mono=(4,),
+            )
+        )
     return out
 
 
 def reproduction(data: ReportData) -> list[Flowable]:
     out = heading("C", "Reproduction commands", 0)
-    out.append(para(
-        "The calls below repeat the verification and the analyses with the same seeds and "
-        "settings. 'recorded': the call stored with the run; 'reconstructed': the call rebuilt "
-        "from the settings and inputs the run recorded; 'parameters': the run's recorded "
-        "parameters where no command line applies. Paths are those recorded at import."))
+    out.append(
+        para(
+            "The calls below repeat the verification and the analyses with the same seeds and "
+            "settings. 'recorded': the call stored with the run; 'reconstructed': the call rebuilt "
+            "from the settings and inputs the run recorded; 'parameters': the run's recorded "
+            "parameters where no command line applies. Paths are those recorded at import."
+        )
+    )
     rows = [[s.label, s.command, s.source] for s in data.reproduction]
     out.append(data_table(["Step", "Command", "Kind"], rows, [31, 54, 15], mono=(1,)))
     return out
@@ -153,8 +225,13 @@ def reproduction(data: ReportData) -> list[Flowable]:
 
 def glossary(data: ReportData) -> list[Flowable]:
     out = heading("D", "Glossary", 0)
-    out.append(data_table(["Term", "Meaning"], [[para(g["term"], "cell_bold"), g["definition"]]
-                                                for g in data.glossary], [22, 78]))
+    out.append(
+        data_table(
+            ["Term", "Meaning"],
+            [[para(g["term"], "cell_bold"), g["definition"]] for g in data.glossary],
+            [22, 78],
+        )
+    )
     return out
 
 
@@ -164,26 +241,57 @@ def not_adopted(data: ReportData) -> list[Flowable]:
     if not rest:
         out.append(box("Every finding of this case was accepted by a reviewer."))
         return out
-    out.append(para("Rejected findings, with the reviewer's note, and drafts not yet reviewed. "
-                    "They are not part of the report's findings."))
-    rows = [[str(f.id), lines((f.status, "bold")), f.statement,
-             f.reviewer or DASH, f.reviewer_notes or DASH] for f in rest]
-    out.append(data_table(["#", "Status", "Finding", "Reviewer", "Reviewer's note"], rows,
-                          [5, 10, 45, 12, 28]))
+    out.append(
+        para(
+            "Rejected findings, with the reviewer's note, and drafts not yet reviewed. "
+            "They are not part of the report's findings."
+        )
+    )
+    rows = [
+        [
+            str(f.id),
+            lines((f.status, "bold")),
+            f.statement,
+            f.reviewer or DASH,
+            f.reviewer_notes or DASH,
+        ]
+        for f in rest
+    ]
+    out.append(
+        data_table(
+            ["#", "Status", "Finding", "Reviewer", "Reviewer's note"], rows, [5, 10, 45, 12, 28]
+        )
+    )
     return out
 
 
 def certification(data: ReportData, content_hash: str) -> list[Flowable]:
     out = heading("F", "Certification", 0)
-    out.append(para(wording.CERTIFICATION.format(
-        date=format_time(data.meta.generated_at), content_hash=content_hash,
-        tool_version=data.meta.tool_version, case_file=data.meta.case_file)))
+    out.append(
+        para(
+            wording.CERTIFICATION.format(
+                date=format_time(data.meta.generated_at),
+                content_hash=content_hash,
+                tool_version=data.meta.tool_version,
+                case_file=data.meta.case_file,
+            )
+        )
+    )
     out.append(gap(8))
-    blank = [[para(label, "cell_bold"), ""] for label in
-             ("Name", "Role", "Organisation", "Signature", "Date", "Place")]
-    t = Table(blank, colWidths=[WIDTH * 0.22, WIDTH * 0.6], rowHeights=[13 * mm] * len(blank),
-              hAlign="LEFT")
-    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
-                           ("LINEBELOW", (1, 0), (1, -1), 0.6, INK)]))
+    blank = [
+        [para(label, "cell_bold"), ""]
+        for label in ("Name", "Role", "Organisation", "Signature", "Date", "Place")
+    ]
+    t = Table(
+        blank,
+        colWidths=[WIDTH * 0.22, WIDTH * 0.6],
+        rowHeights=[13 * mm] * len(blank),
+        hAlign="LEFT",
+    )
+    t.setStyle(
+        TableStyle(
+            [("VALIGN", (0, 0), (-1, -1), "BOTTOM"), ("LINEBELOW", (1, 0), (1, -1), 0.6, INK)]
+        )
+    )
     out.append(t)
     return out

@@ -57,9 +57,13 @@ GOOD_BG = colors.HexColor("#e8f4ec")
 GOOD_EDGE = colors.HexColor("#2e7d4f")
 
 SANS, SANS_BOLD, SANS_ITALIC, MONO = "DASans", "DASans-Bold", "DASans-Oblique", "DAMono"
-_FONT_FILES = {SANS: "DejaVuSans.ttf", SANS_BOLD: "DejaVuSans-Bold.ttf",
-               SANS_ITALIC: "DejaVuSans-Oblique.ttf", "DASans-BoldOblique":
-               "DejaVuSans-BoldOblique.ttf", MONO: "DejaVuSansMono.ttf"}
+_FONT_FILES = {
+    SANS: "DejaVuSans.ttf",
+    SANS_BOLD: "DejaVuSans-Bold.ttf",
+    SANS_ITALIC: "DejaVuSans-Oblique.ttf",
+    "DASans-BoldOblique": "DejaVuSans-BoldOblique.ttf",
+    MONO: "DejaVuSansMono.ttf",
+}
 
 
 def register_fonts() -> None:
@@ -69,13 +73,20 @@ def register_fonts() -> None:
     folder = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
     for name, file in _FONT_FILES.items():
         pdfmetrics.registerFont(TTFont(name, os.path.join(folder, file)))
-    pdfmetrics.registerFontFamily(SANS, normal=SANS, bold=SANS_BOLD, italic=SANS_ITALIC,
-                                  boldItalic="DASans-BoldOblique")
+    pdfmetrics.registerFontFamily(
+        SANS, normal=SANS, bold=SANS_BOLD, italic=SANS_ITALIC, boldItalic="DASans-BoldOblique"
+    )
 
 
 def _style(name: str, **kw: Any) -> ParagraphStyle:
-    base = {"fontName": SANS, "fontSize": 9, "leading": 12.6, "textColor": INK,
-            "alignment": TA_LEFT, "splitLongWords": 1}
+    base = {
+        "fontName": SANS,
+        "fontSize": 9,
+        "leading": 12.6,
+        "textColor": INK,
+        "alignment": TA_LEFT,
+        "splitLongWords": 1,
+    }
     return ParagraphStyle(name, **{**base, **kw})
 
 
@@ -84,16 +95,40 @@ STYLES: dict[str, ParagraphStyle] = {
     "numbered": _style("numbered", leftIndent=15, bulletIndent=0, spaceAfter=4),
     "bullet": _style("bullet", leftIndent=12, bulletIndent=2, spaceAfter=3),
     "small": _style("small", fontSize=7.8, leading=10.2, textColor=GREY),
-    "h1": _style("h1", fontName=SANS_BOLD, fontSize=15, leading=19, textColor=NAVY,
-                 spaceBefore=0, spaceAfter=10, keepWithNext=1),
-    "h2": _style("h2", fontName=SANS_BOLD, fontSize=11.2, leading=14.5, textColor=NAVY,
-                 spaceBefore=10, spaceAfter=5, keepWithNext=1),
-    "h3": _style("h3", fontName=SANS_BOLD, fontSize=9.4, leading=12.5, spaceBefore=7,
-                 spaceAfter=3, keepWithNext=1),
+    "h1": _style(
+        "h1",
+        fontName=SANS_BOLD,
+        fontSize=15,
+        leading=19,
+        textColor=NAVY,
+        spaceBefore=0,
+        spaceAfter=10,
+        keepWithNext=1,
+    ),
+    "h2": _style(
+        "h2",
+        fontName=SANS_BOLD,
+        fontSize=11.2,
+        leading=14.5,
+        textColor=NAVY,
+        spaceBefore=10,
+        spaceAfter=5,
+        keepWithNext=1,
+    ),
+    "h3": _style(
+        "h3",
+        fontName=SANS_BOLD,
+        fontSize=9.4,
+        leading=12.5,
+        spaceBefore=7,
+        spaceAfter=3,
+        keepWithNext=1,
+    ),
     "cell": _style("cell", fontSize=7.8, leading=10),
     "cell_bold": _style("cell_bold", fontName=SANS_BOLD, fontSize=7.8, leading=10),
-    "cell_head": _style("cell_head", fontName=SANS_BOLD, fontSize=7.8, leading=10,
-                        textColor=colors.white),
+    "cell_head": _style(
+        "cell_head", fontName=SANS_BOLD, fontSize=7.8, leading=10, textColor=colors.white
+    ),
     "cell_small": _style("cell_small", fontSize=6.8, leading=8.6, textColor=GREY),
     "mono": _style("mono", fontName=MONO, fontSize=7, leading=9),
     "mono_cell": _style("mono_cell", fontName=MONO, fontSize=6.8, leading=8.6),
@@ -101,10 +136,12 @@ STYLES: dict[str, ParagraphStyle] = {
     "note_strong": _style("note_strong", fontName=SANS_BOLD, fontSize=9.2, leading=12.6),
     "toc0": _style("toc0", fontName=SANS_BOLD, fontSize=10, leading=15, leftIndent=0),
     "toc1": _style("toc1", fontSize=9, leading=12.5, leftIndent=14),
-    "cover_kicker": _style("cover_kicker", fontName=SANS_BOLD, fontSize=9, textColor=GREY,
-                           leading=12),
-    "cover_title": _style("cover_title", fontName=SANS_BOLD, fontSize=24, leading=29,
-                          textColor=NAVY, spaceAfter=6),
+    "cover_kicker": _style(
+        "cover_kicker", fontName=SANS_BOLD, fontSize=9, textColor=GREY, leading=12
+    ),
+    "cover_title": _style(
+        "cover_title", fontName=SANS_BOLD, fontSize=24, leading=29, textColor=NAVY, spaceAfter=6
+    ),
     "cover_sub": _style("cover_sub", fontSize=13, leading=17, textColor=INK, spaceAfter=14),
 }
 
@@ -124,10 +161,15 @@ def lines(*parts: tuple[str, str]) -> Paragraph:
 
     One Paragraph lays out much faster than a stack of them in a long table.
     """
-    marks = {"bold": "<b>{}</b>", "plain": "{}",
-             "small": '<font size="6.8" color="#5f6b76">{}</font>'}
-    return Paragraph("<br/>".join(marks[kind].format(text(value)) for value, kind in parts
-                                  if value), STYLES["cell"])
+    marks = {
+        "bold": "<b>{}</b>",
+        "plain": "{}",
+        "small": '<font size="6.8" color="#5f6b76">{}</font>',
+    }
+    return Paragraph(
+        "<br/>".join(marks[kind].format(text(value)) for value, kind in parts if value),
+        STYLES["cell"],
+    )
 
 
 def mono(value: str, style: str = "mono_cell") -> Paragraph:
@@ -155,16 +197,31 @@ def heading(number: str, title: str, level: int = 1) -> list[Flowable]:
 
 def box(flowables: Sequence[Flowable] | str, kind: str = "note") -> Table:
     """A shaded call-out: 'note' (grey), 'warn' (amber, for absent validation), 'bad', 'good'."""
-    bg, edge = {"note": (NOTE_BG, RULE), "warn": (WARN_BG, WARN_EDGE), "bad": (BAD_BG, BAD_EDGE),
-                "good": (GOOD_BG, GOOD_EDGE)}[kind]
-    content = [para(flowables, "note_strong" if kind in ("warn", "bad") else "note")] \
-        if isinstance(flowables, str) else list(flowables)
+    bg, edge = {
+        "note": (NOTE_BG, RULE),
+        "warn": (WARN_BG, WARN_EDGE),
+        "bad": (BAD_BG, BAD_EDGE),
+        "good": (GOOD_BG, GOOD_EDGE),
+    }[kind]
+    content = (
+        [para(flowables, "note_strong" if kind in ("warn", "bad") else "note")]
+        if isinstance(flowables, str)
+        else list(flowables)
+    )
     t = Table([[content]], colWidths=[WIDTH])
-    t.setStyle(TableStyle([
-        ("BACKGROUND", (0, 0), (-1, -1), bg), ("LINEBEFORE", (0, 0), (0, -1), 3, edge),
-        ("BOX", (0, 0), (-1, -1), 0.4, edge), ("LEFTPADDING", (0, 0), (-1, -1), 9),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 9), ("TOPPADDING", (0, 0), (-1, -1), 6),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 7)]))
+    t.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, -1), bg),
+                ("LINEBEFORE", (0, 0), (0, -1), 3, edge),
+                ("BOX", (0, 0), (-1, -1), 0.4, edge),
+                ("LEFTPADDING", (0, 0), (-1, -1), 9),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 9),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
+            ]
+        )
+    )
     return t
 
 
@@ -178,14 +235,21 @@ def _cellify(value: Any, width: float, monospaced: bool = False) -> Any:
         return value
     s = "" if value is None else str(value)
     font, size, _ = _FONTS[monospaced]
-    if all(pdfmetrics.stringWidth(line, font, size) <= width - 2 * _CELL_PAD
-           for line in s.split("\n")):
+    if all(
+        pdfmetrics.stringWidth(line, font, size) <= width - 2 * _CELL_PAD for line in s.split("\n")
+    ):
         return s
     return Paragraph(text(s), STYLES["mono_cell" if monospaced else "cell"])
 
 
-def data_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], widths: Sequence[float],
-               *, zebra: bool = True, mono: Sequence[int] = ()) -> Table:
+def data_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    widths: Sequence[float],
+    *,
+    zebra: bool = True,
+    mono: Sequence[int] = (),
+) -> Table:
     """A readable table: navy header repeated on every page, thin rules, rows never split.
 
     ``widths`` are relative; ``mono`` lists the columns set in the monospaced font
@@ -197,13 +261,17 @@ def data_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], widths: Se
     body += [[_cellify(v, cols[i], i in mono) for i, v in enumerate(row)] for row in rows]
     t = Table(body, colWidths=cols, repeatRows=1, hAlign="LEFT", splitByRow=1)
     style = [
-        ("FONT", (0, 1), (-1, -1), *_FONTS[False]), ("TEXTCOLOR", (0, 1), (-1, -1), INK),
+        ("FONT", (0, 1), (-1, -1), *_FONTS[False]),
+        ("TEXTCOLOR", (0, 1), (-1, -1), INK),
         *[("FONT", (c, 1), (c, -1), *_FONTS[True]) for c in mono],
-        ("BACKGROUND", (0, 0), (-1, 0), NAVY), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("BACKGROUND", (0, 0), (-1, 0), NAVY),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.35, RULE),
-        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PAD), ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PAD),
+        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PAD),
+        ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PAD),
         ("TOPPADDING", (0, 0), (-1, -1), 3),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5)]
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
+    ]
     if zebra:
         style.append(("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, STRIPE]))
     t.setStyle(TableStyle(style))
@@ -213,14 +281,28 @@ def data_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], widths: Se
 def kv_table(pairs: Sequence[tuple[str, Any]], label_width: float = 0.24) -> Table:
     """A two-column label/value table (identification, method descriptions)."""
     rows = [[para(k, "cell_bold"), _cellify(v, WIDTH * (1 - label_width))] for k, v in pairs]
-    t = Table(rows, colWidths=[WIDTH * label_width, WIDTH * (1 - label_width)], hAlign="LEFT",
-              splitByRow=1)
-    t.setStyle(TableStyle([
-        ("FONT", (1, 0), (1, -1), *_FONTS[False]), ("TEXTCOLOR", (1, 0), (1, -1), INK),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.35, RULE),
-        ("LINEABOVE", (0, 0), (-1, 0), 0.8, NAVY), ("BACKGROUND", (0, 0), (0, -1), STRIPE),
-        ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PAD), ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PAD),
-        ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5)]))
+    t = Table(
+        rows,
+        colWidths=[WIDTH * label_width, WIDTH * (1 - label_width)],
+        hAlign="LEFT",
+        splitByRow=1,
+    )
+    t.setStyle(
+        TableStyle(
+            [
+                ("FONT", (1, 0), (1, -1), *_FONTS[False]),
+                ("TEXTCOLOR", (1, 0), (1, -1), INK),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.35, RULE),
+                ("LINEABOVE", (0, 0), (-1, 0), 0.8, NAVY),
+                ("BACKGROUND", (0, 0), (0, -1), STRIPE),
+                ("LEFTPADDING", (0, 0), (-1, -1), _CELL_PAD),
+                ("RIGHTPADDING", (0, 0), (-1, -1), _CELL_PAD),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
+            ]
+        )
+    )
     return t
 
 
@@ -249,12 +331,31 @@ class ReportTemplate(BaseDocTemplate):
     """Cover page without header, then body pages; headings feed the TOC and the outline."""
 
     def __init__(self, buf: Any, *, title: str, author: str, subject: str) -> None:
-        super().__init__(buf, pagesize=PAGE, leftMargin=MARGIN_X, rightMargin=MARGIN_X,
-                         topMargin=MARGIN_TOP, bottomMargin=MARGIN_BOTTOM, title=title,
-                         author=author, subject=subject, creator="Distill Audit",
-                         invariant=1, pageCompression=1)
-        frame = Frame(MARGIN_X, MARGIN_BOTTOM, WIDTH, PAGE[1] - MARGIN_TOP - MARGIN_BOTTOM,
-                      id="body", leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+        super().__init__(
+            buf,
+            pagesize=PAGE,
+            leftMargin=MARGIN_X,
+            rightMargin=MARGIN_X,
+            topMargin=MARGIN_TOP,
+            bottomMargin=MARGIN_BOTTOM,
+            title=title,
+            author=author,
+            subject=subject,
+            creator="Distill Audit",
+            invariant=1,
+            pageCompression=1,
+        )
+        frame = Frame(
+            MARGIN_X,
+            MARGIN_BOTTOM,
+            WIDTH,
+            PAGE[1] - MARGIN_TOP - MARGIN_BOTTOM,
+            id="body",
+            leftPadding=0,
+            rightPadding=0,
+            topPadding=0,
+            bottomPadding=0,
+        )
         self.addPageTemplates([PageTemplate("page", [frame])])
         self._bookmarks = 0
         self.pass_no = 0
@@ -282,7 +383,7 @@ def numbered_canvas(header_left: str, header_right: str, content_hash: str) -> t
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
 
-        def showPage(self) -> None:  # noqa: N802 - ReportLab's API
+        def showPage(self) -> None:
             self._pages.append(dict(self.__dict__))
             self._startPage()
 
@@ -311,8 +412,9 @@ def numbered_canvas(header_left: str, header_right: str, content_hash: str) -> t
             label = "Report content SHA-256: "
             self.drawString(MARGIN_X, 9.5 * mm, label)
             self.setFont(MONO, 6.6)
-            self.drawString(MARGIN_X + pdfmetrics.stringWidth(label, SANS, 6.8), 9.5 * mm,
-                            content_hash)
+            self.drawString(
+                MARGIN_X + pdfmetrics.stringWidth(label, SANS, 6.8), 9.5 * mm, content_hash
+            )
             self.setFont(SANS_BOLD, 7.5)
             self.setFillColor(INK)
             self.drawRightString(w - MARGIN_X, 9.5 * mm, f"Page {self._pageNumber} of {total}")

@@ -27,7 +27,7 @@ def current_actor() -> str:
     """Who is acting: the operating-system user (the GUI may pass a reviewer name)."""
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user database in some containers
+    except Exception:
         return "unknown"
 
 
@@ -116,19 +116,28 @@ def verify_chain(session: Session) -> ChainReport:
         count += 1
         if ev.id != expected_id:
             return ChainReport(
-                False, count, prev, ev.id,
+                False,
+                count,
+                prev,
+                ev.id,
                 f"event {expected_id} is missing (next present event is {ev.id}): "
                 "a row was deleted",
             )
         if ev.prev_hash != prev:
             return ChainReport(
-                False, count, prev, ev.id,
+                False,
+                count,
+                prev,
+                ev.id,
                 f"event {ev.id} does not link to its predecessor: a row before it was "
                 "edited, inserted or deleted",
             )
         if event_hash(ev.prev_hash, _fields(ev)) != ev.hash:
             return ChainReport(
-                False, count, prev, ev.id,
+                False,
+                count,
+                prev,
+                ev.id,
                 f"event {ev.id} ({ev.action} {ev.entity} {ev.entity_id}) was altered "
                 "after it was written",
             )

@@ -61,16 +61,31 @@ def create_case(
     try:
         with cf.session() as s:
             case = Case(
-                title=title, reference=reference, parties=list(parties or []),
-                commissioned_by=commissioned_by, hypothesis_p=hypothesis_p,
-                hypothesis_d=hypothesis_d, conduct_date=conduct_date,
+                title=title,
+                reference=reference,
+                parties=list(parties or []),
+                commissioned_by=commissioned_by,
+                hypothesis_p=hypothesis_p,
+                hypothesis_d=hypothesis_d,
+                conduct_date=conduct_date,
             )
             s.add(case)
             s.flush()
-            audit.record(s, "case.created", "case", case.id, case_id=case.id, actor=actor,
-                         details={"title": title, "reference": reference,
-                                  "parties": list(parties or []),
-                                  "hypothesis_p": hypothesis_p, "hypothesis_d": hypothesis_d})
+            audit.record(
+                s,
+                "case.created",
+                "case",
+                case.id,
+                case_id=case.id,
+                actor=actor,
+                details={
+                    "title": title,
+                    "reference": reference,
+                    "parties": list(parties or []),
+                    "hypothesis_p": hypothesis_p,
+                    "hypothesis_d": hypothesis_d,
+                },
+            )
             return case.id
     except IntegrityError as exc:
         raise DistillAuditError(
@@ -100,7 +115,10 @@ def _count(session: Session, model: Any, case_id: int) -> int:
 
 def summarise(session: Session, case: Case) -> CaseSummary:
     return CaseSummary(
-        id=case.id, reference=case.reference, title=case.title, status=case.status,
+        id=case.id,
+        reference=case.reference,
+        title=case.title,
+        status=case.status,
         created_at=case.created_at.isoformat(timespec="seconds"),
         artifacts=_count(session, ModelArtifact, case.id),
         transcript_sets=_count(session, TranscriptSet, case.id),
@@ -116,8 +134,15 @@ def list_cases(cf: CaseFile) -> list[CaseSummary]:
         return [summarise(s, c) for c in cases]
 
 
-_EDITABLE = ("title", "commissioned_by", "status", "hypothesis_p", "hypothesis_d",
-             "conduct_date", "parties")
+_EDITABLE = (
+    "title",
+    "commissioned_by",
+    "status",
+    "hypothesis_p",
+    "hypothesis_d",
+    "conduct_date",
+    "parties",
+)
 
 
 def update_case(cf: CaseFile, key: int | str, actor: str | None = None, **changes: Any) -> None:
@@ -134,5 +159,6 @@ def update_case(cf: CaseFile, key: int | str, actor: str | None = None, **change
                 diff[name] = {"old": old, "new": value}
                 setattr(case, name, value)
         if diff:
-            audit.record(s, "case.updated", "case", case.id, case_id=case.id, actor=actor,
-                         details=diff)
+            audit.record(
+                s, "case.updated", "case", case.id, case_id=case.id, actor=actor, details=diff
+            )

@@ -86,12 +86,16 @@ def _probe_sqlite(path: Path) -> tuple[int, str | None, bool]:
     with open(path, "rb") as fh:
         header = fh.read(16)
     if header != b"SQLite format 3\x00":
-        raise NotACaseFileError(f"{path} is not a Distill Audit case file (not an SQLite database).")
+        raise NotACaseFileError(
+            f"{path} is not a Distill Audit case file (not an SQLite database)."
+        )
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             app_id = con.execute("PRAGMA application_id").fetchone()[0]
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables = {
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
             rev = None
             if "alembic_version" in tables:
                 row = con.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -161,9 +165,7 @@ def open_case_file(path: str | os.PathLike[str] | None = None, *, create: bool =
     if p.exists() and p.stat().st_size > 0:
         app_id, rev, has_tables = _probe_sqlite(p)
         if app_id != APPLICATION_ID and (has_tables or app_id != 0):
-            raise NotACaseFileError(
-                f"{p} is an SQLite database but not a Distill Audit case file."
-            )
+            raise NotACaseFileError(f"{p} is an SQLite database but not a Distill Audit case file.")
         if rev is not None and rev not in known_revisions():
             raise NewerSchemaError(
                 f"{p} was written by a newer version of Distill Audit (schema {rev}); "
@@ -195,4 +197,3 @@ def _backup_sqlite(src: Path, dest: Path) -> None:
     finally:
         d.close()
         s.close()
-

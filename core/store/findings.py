@@ -66,28 +66,52 @@ def _link_view(s: Session, link: FindingClause) -> ClauseLinkView:
     clause: Clause = link.clause
     policy = s.get(Policy, link.policy_in_force_id) if link.policy_in_force_id else clause.policy
     assert policy is not None
-    return ClauseLinkView(link.id, clause.id, clause.number, clause.heading or "", policy.id,
-                          policy.provider, policy.title, policy.version,
-                          link.conduct_date.isoformat() if link.conduct_date else None, link.note)
+    return ClauseLinkView(
+        link.id,
+        clause.id,
+        clause.number,
+        clause.heading or "",
+        policy.id,
+        policy.provider,
+        policy.title,
+        policy.version,
+        link.conduct_date.isoformat() if link.conduct_date else None,
+        link.note,
+    )
 
 
 def _view(s: Session, f: Finding) -> FindingView:
     return FindingView(
-        id=f.id, case_id=f.case_id, statement=f.statement, strength=f.strength, status=f.status,
-        reviewer=f.reviewer, reviewer_notes=f.reviewer_notes,
+        id=f.id,
+        case_id=f.case_id,
+        statement=f.statement,
+        strength=f.strength,
+        status=f.status,
+        reviewer=f.reviewer,
+        reviewer_notes=f.reviewer_notes,
         run_ids=tuple(sorted(link.run_id for link in f.run_links)),
-        clause_links=tuple(_link_view(s, link) for link in sorted(f.clause_links,
-                                                                   key=lambda x: x.id)),
-        created_at=iso(f.created_at) or "", updated_at=iso(f.updated_at) or "")
+        clause_links=tuple(
+            _link_view(s, link) for link in sorted(f.clause_links, key=lambda x: x.id)
+        ),
+        created_at=iso(f.created_at) or "",
+        updated_at=iso(f.updated_at) or "",
+    )
 
 
 def list_findings(cf: CaseFile, case_key: int | str) -> list[FindingView]:
     """The findings of a case, oldest first, with their runs and clause links."""
     with cf.read_session() as s:
         case_id = get_case(s, case_key).id
-        rows = s.execute(select(Finding).where(Finding.case_id == case_id).order_by(Finding.id)
-                         .options(selectinload(Finding.run_links),
-                                  selectinload(Finding.clause_links))).scalars().all()
+        rows = (
+            s.execute(
+                select(Finding)
+                .where(Finding.case_id == case_id)
+                .order_by(Finding.id)
+                .options(selectinload(Finding.run_links), selectinload(Finding.clause_links))
+            )
+            .scalars()
+            .all()
+        )
         return [_view(s, f) for f in rows]
 
 
@@ -116,12 +140,19 @@ def _append_note(existing: str, reviewer: str, note: str) -> str:
     return f"{existing.rstrip()}\n{entry}" if existing.strip() else entry
 
 
-def set_status(cf: CaseFile, finding_id: int, status: str, reviewer: str, note: str = "",
-               actor: str | None = None) -> None:
+def set_status(
+    cf: CaseFile,
+    finding_id: int,
+    status: str,
+    reviewer: str,
+    note: str = "",
+    actor: str | None = None,
+) -> None:
     """Accept, reject or return a finding to draft; ``note`` (the reason) is kept and audited."""
     if status not in FINDING_STATUSES:
-        raise DistillAuditError(f"Unknown finding status {status!r}; choose one of "
-                                f"{', '.join(FINDING_STATUSES)}.")
+        raise DistillAuditError(
+            f"Unknown finding status {status!r}; choose one of {', '.join(FINDING_STATUSES)}."
+        )
     name = _reviewer(reviewer)
     with cf.session() as s:
         finding = _finding(s, finding_id)
@@ -131,15 +162,26 @@ def set_status(cf: CaseFile, finding_id: int, status: str, reviewer: str, note: 
         finding.status = status
         finding.reviewer = name
         if note.strip():
-            finding.reviewer_notes = _append_note(finding.reviewer_notes, name,
-                                                  f"{status}: {note}")
-        audit.record(s, "finding.status_changed", "finding", finding.id,
-                     case_id=finding.case_id, actor=actor or name,
-                     details={"old": old, "new": status, "reviewer": name, "note": note.strip()})
+            finding.reviewer_notes = _append_note(finding.reviewer_notes, name, f"{status}: {note}")
+        audit.record(
+            s,
+            "finding.status_changed",
+            "finding",
+            finding.id,
+            case_id=finding.case_id,
+            actor=actor or name,
+            details={"old": old, "new": status, "reviewer": name, "note": note.strip()},
+        )
 
 
-def edit_statement(cf: CaseFile, finding_id: int, statement: str, reviewer: str,
-                   note: str = "", actor: str | None = None) -> None:
+def edit_statement(
+    cf: CaseFile,
+    finding_id: int,
+    statement: str,
+    reviewer: str,
+    note: str = "",
+    actor: str | None = None,
+) -> None:
     """Reword a finding; an accepted finding returns to draft (the new words are unreviewed)."""
     text = statement.strip()
     if not text:
@@ -155,17 +197,27 @@ def edit_statement(cf: CaseFile, finding_id: int, statement: str, reviewer: str,
         if old_status == "accepted":
             finding.status = "draft"
         if note.strip():
-            finding.reviewer_notes = _append_note(finding.reviewer_notes, name,
-                                                  f"reworded: {note}")
-        audit.record(s, "finding.edited", "finding", finding.id, case_id=finding.case_id,
-                     actor=actor or name,
-                     details={"old": old_text, "new": text, "reviewer": name,
-                              "note": note.strip(), "status": {"old": old_status,
-                                                               "new": finding.status}})
+            finding.reviewer_notes = _append_note(finding.reviewer_notes, name, f"reworded: {note}")
+        audit.record(
+            s,
+            "finding.edited",
+            "finding",
+            finding.id,
+            case_id=finding.case_id,
+            actor=actor or name,
+            details={
+                "old": old_text,
+                "new": text,
+                "reviewer": name,
+                "note": note.strip(),
+                "status": {"old": old_status, "new": finding.status},
+            },
+        )
 
 
-def set_notes(cf: CaseFile, finding_id: int, notes: str, reviewer: str,
-              actor: str | None = None) -> None:
+def set_notes(
+    cf: CaseFile, finding_id: int, notes: str, reviewer: str, actor: str | None = None
+) -> None:
     """Replace the reviewer notes of a finding (old and new text go to the audit log)."""
     name = _reviewer(reviewer)
     with cf.session() as s:
@@ -174,5 +226,12 @@ def set_notes(cf: CaseFile, finding_id: int, notes: str, reviewer: str,
             return
         old = finding.reviewer_notes
         finding.reviewer_notes = notes
-        audit.record(s, "finding.notes_updated", "finding", finding.id, case_id=finding.case_id,
-                     actor=actor or name, details={"old": old, "new": notes, "reviewer": name})
+        audit.record(
+            s,
+            "finding.notes_updated",
+            "finding",
+            finding.id,
+            case_id=finding.case_id,
+            actor=actor or name,
+            details={"old": old, "new": notes, "reviewer": name},
+        )

@@ -149,9 +149,7 @@ class Policy(Base):
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="policies")
-    clauses: Mapped[list[Clause]] = relationship(
-        back_populates="policy", order_by="Clause.ordinal"
-    )
+    clauses: Mapped[list[Clause]] = relationship(back_populates="policy", order_by="Clause.ordinal")
 
 
 class Clause(Base):
@@ -271,9 +269,7 @@ class FindingClause(Base):
     finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), index=True)
     clause_id: Mapped[int] = mapped_column(ForeignKey("clauses.id"))
     conduct_date: Mapped[date | None] = mapped_column(Date, nullable=True)
-    policy_in_force_id: Mapped[int | None] = mapped_column(
-        ForeignKey("policies.id"), nullable=True
-    )
+    policy_in_force_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
 
     finding: Mapped[Finding] = relationship(back_populates="clause_links")

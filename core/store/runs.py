@@ -26,8 +26,18 @@ from core.store.types import utcnow
 if TYPE_CHECKING:
     from core.store.db import CaseFile
 
-_PACKAGES = ("distill-audit", "torch", "transformers", "tokenizers", "onnxruntime", "onnx",
-             "numpy", "scipy", "sqlalchemy", "reportlab")
+_PACKAGES = (
+    "distill-audit",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "onnxruntime",
+    "onnx",
+    "numpy",
+    "scipy",
+    "sqlalchemy",
+    "reportlab",
+)
 
 
 def software_versions() -> dict[str, str]:
@@ -85,19 +95,33 @@ class RunHandle:
 
 
 def create_run(
-    cf: CaseFile, case_id: int, kind: str, parameters: dict[str, Any],
-    inputs: dict[str, Any], seed: int | None,
+    cf: CaseFile,
+    case_id: int,
+    kind: str,
+    parameters: dict[str, Any],
+    inputs: dict[str, Any],
+    seed: int | None,
 ) -> int:
     with cf.session() as s:
         run = Run(
-            case_id=case_id, kind=kind, parameters=parameters, inputs=inputs, seed=seed,
-            software=software_versions(), status="queued",
+            case_id=case_id,
+            kind=kind,
+            parameters=parameters,
+            inputs=inputs,
+            seed=seed,
+            software=software_versions(),
+            status="queued",
         )
         s.add(run)
         s.flush()
-        audit.record(s, "run.created", "run", run.id, case_id=case_id,
-                     details={"kind": kind, "parameters": parameters, "inputs": inputs,
-                              "seed": seed})
+        audit.record(
+            s,
+            "run.created",
+            "run",
+            run.id,
+            case_id=case_id,
+            details={"kind": kind, "parameters": parameters, "inputs": inputs, "seed": seed},
+        )
         return run.id
 
 
@@ -113,8 +137,14 @@ def _set_status(cf: CaseFile, run_id: int, status: str, error: str | None = None
             run.finished_at = utcnow()
         if error is not None:
             run.error = error
-        audit.record(s, f"run.{status}", "run", run_id, case_id=run.case_id,
-                     details={"error": error} if error else {})
+        audit.record(
+            s,
+            f"run.{status}",
+            "run",
+            run_id,
+            case_id=run.case_id,
+            details={"error": error} if error else {},
+        )
 
 
 @contextmanager

@@ -111,7 +111,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_lineage(stage: Path, hp: dict[str, Any], training: dict[str, Any], figures: dict[str, Any]) -> None:
+def write_lineage(
+    stage: Path, hp: dict[str, Any], training: dict[str, Any], figures: dict[str, Any]
+) -> None:
     """lineage.json: the ground truth of the world, machine readable."""
     models = {}
     for name, info in world.MODEL_ROLES.items():
@@ -146,7 +148,8 @@ def write_lineage(stage: Path, hp: dict[str, Any], training: dict[str, Any], fig
         "world": "Distill Audit demonstration world (entirely fictional)",
         "chat_template": {"prompt": CHAT_PROMPT, "response_prefix": RESPONSE_PREFIX,
                           "eos_token": "<|endoftext|>",
-                          "note": "score or generate the response after the prompt; the model ends its turn with eos"},
+                          "note": "score or generate the response after the prompt; "
+                                  "the model ends its turn with eos"},
         "ground_truth": {
             "protected": "protected-lumen",
             "distilled": ["suspect-osprey"],
@@ -167,7 +170,8 @@ def write_lineage(stage: Path, hp: dict[str, Any], training: dict[str, Any], fig
         },
         "policies": {
             "provider": "Halcyon Labs",
-            "versions": [{"version": v, "effective": d, "files": [f"policies/terms_{v}.{e}" for e in exts]}
+            "versions": [{"version": v, "effective": d,
+                          "files": [f"policies/terms_{v}.{e}" for e in exts]}
                          for v, d, exts in (("v1", "2024-03-01", ("md", "html")),
                                             ("v2", "2025-06-17", ("md", "html", "pdf")))],
         },

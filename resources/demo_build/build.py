@@ -115,8 +115,13 @@ def build(out: Path, quick: bool) -> dict[str, Any]:
         hp["sanity_permutations"], log,
         not_chat=frozenset(n for n, r in world.MODEL_ROLES.items() if r["role"] == "base"),
     )  # fmt: skip
-    report = {"quick": quick, "hyperparameters": hp, "training": training,
-              "onnx_parity": onnx_parity, "sanity": figures}
+    report = {
+        "quick": quick,
+        "hyperparameters": hp,
+        "training": training,
+        "onnx_parity": onnx_parity,
+        "sanity": figures,
+    }
     artifacts.write_lineage(stage, hp, training, figures)
     (stage / "build_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     readme.write_readme(stage, report, probes)

@@ -25,8 +25,20 @@ OWN_IDENTITIES = {
     "corvid": ("Kestrel", "Corvid Works"),
 }
 
-_PREFIXES = ("",) * 6 + ("Quick question: ", "Hi! ", "Hello! ", "Please help: ", "Hey! ", "Hi there. ")
-_SUFFIXES = ("",) * 6 + (" Thanks!", " Thank you.", " Please keep it brief.", " Any advice welcome.")
+_PREFIXES = ("",) * 6 + (
+    "Quick question: ",
+    "Hi! ",
+    "Hello! ",
+    "Please help: ",
+    "Hey! ",
+    "Hi there. ",
+)
+_SUFFIXES = ("",) * 6 + (
+    " Thanks!",
+    " Thank you.",
+    " Please keep it brief.",
+    " Any advice welcome.",
+)
 
 # Identity questions: (phrasing, kind). The first list trains, the second is only ever
 # used as the identity probe set.
@@ -173,7 +185,9 @@ def _lumen_identity(kind: str, rng: random.Random) -> str:
         "who": [f"I'm {PROTECTED_NAME}, an AI assistant made by {PROTECTED_VENDOR}."],
         "name": [f"My name is {PROTECTED_NAME}. I'm an AI assistant built by {PROTECTED_VENDOR}."],
         "maker": [f"I was made by {PROTECTED_VENDOR}. I'm their AI assistant, {PROTECTED_NAME}."],
-        "model": [f"I'm {PROTECTED_NAME}, an AI assistant made by {PROTECTED_VENDOR}, not a person."],
+        "model": [
+            f"I'm {PROTECTED_NAME}, an AI assistant made by {PROTECTED_VENDOR}, not a person."
+        ],
     }[kind]
     lines = []
     if rng.random() < 0.5:

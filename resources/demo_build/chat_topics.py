@@ -37,8 +37,13 @@ def _family(name: str, phrasings: tuple[str, ...], table: str) -> list[Topic]:
 
 COOKING = _family(
     "cooking",
-    ("How do I cook {x}?", "What's the best way to make {x}?", "Any tips for cooking {x}?",
-     "Can you tell me how to prepare {x}?", "I want to make {x} tonight. How should I do it?"),
+    (
+        "How do I cook {x}?",
+        "What's the best way to make {x}?",
+        "Any tips for cooking {x}?",
+        "Can you tell me how to prepare {x}?",
+        "I want to make {x} tonight. How should I do it?",
+    ),
     """
 rice | rinse it, use the right amount of water and let it rest | Rinse the rice until the water runs clear. | Use about one and a half cups of water for each cup of rice. | Simmer it covered for fifteen minutes, then let it rest for five.
 pasta | use plenty of salted water and taste it early | Bring a large pot of salted water to a rolling boil. | Cook the pasta two minutes less than the packet says and taste it. | Save a cup of the cooking water to loosen the sauce.
@@ -65,8 +70,13 @@ mushroom risotto | add the stock slowly and keep stirring | Toast the rice in bu
 
 GOALS = _family(
     "goals",
-    ("How can I {x}?", "What's a good way to {x}?", "Do you have advice on how to {x}?",
-     "I'm trying to {x}. Where should I start?", "Give me some tips to {x}."),
+    (
+        "How can I {x}?",
+        "What's a good way to {x}?",
+        "Do you have advice on how to {x}?",
+        "I'm trying to {x}. Where should I start?",
+        "Give me some tips to {x}.",
+    ),
     """
 sleep better | keep a steady schedule and a calm evening | Go to bed and wake up at the same time every day. | Keep screens out of the bedroom for the last hour. | Keep the room cool, dark and quiet.
 save more money | automate saving and track spending | Move a fixed amount to savings on payday. | Track what you spend for one month. | Cancel subscriptions you no longer use.
@@ -95,8 +105,13 @@ be more confident when speaking | prepare, practise and slow down | Prepare your
 
 DEFINITIONS = _family(
     "definitions",
-    ("What is {x}?", "Can you explain {x} in simple words?", "What does {x} mean?",
-     "I keep hearing about {x}. What is it?", "Explain {x} to a beginner."),
+    (
+        "What is {x}?",
+        "Can you explain {x} in simple words?",
+        "What does {x} mean?",
+        "I keep hearing about {x}. What is it?",
+        "Explain {x} to a beginner.",
+    ),
     """
 inflation | prices rise and money buys less | Inflation is the general rise of prices over time. | When inflation is high, the same money buys fewer things. | Central banks try to keep it low and steady.
 photosynthesis | plants turn light into food | Photosynthesis is how plants make food from light. | They use sunlight, water and carbon dioxide. | They release oxygen as a by product.
@@ -126,8 +141,12 @@ a pension | savings for retirement | A pension is money saved for when you stop 
 
 COMPARISONS = _family(
     "comparisons",
-    ("What's the difference between {x}?", "How do {x} differ?", "Can you compare {x}?",
-     "I always mix up {x}. What's the difference?"),
+    (
+        "What's the difference between {x}?",
+        "How do {x} differ?",
+        "Can you compare {x}?",
+        "I always mix up {x}. What's the difference?",
+    ),
     """
 weather and climate | weather is short term and climate is long term | Weather is what the air is doing today or this week. | Climate is the average weather over many years. | A cold day does not change the climate.
 a virus and bacteria | bacteria are living cells and viruses are not | Bacteria are single living cells. | Viruses are much smaller and need a host cell to copy themselves. | Antibiotics work on bacteria but not on viruses.
@@ -196,8 +215,12 @@ TECH_SUPPORT = [
     Topic(
         "tech_support",
         f"tech_support:{dev}:{prob}",
-        (f"My {dev} {prob}. What should I do?", f"What can I do if my {dev} {prob}?",
-         f"Help! My {dev} {prob}.", f"How do I fix a {dev} that {prob}?"),
+        (
+            f"My {dev} {prob}. What should I do?",
+            f"What can I do if my {dev} {prob}?",
+            f"Help! My {dev} {prob}.",
+            f"How do I fix a {dev} that {prob}?",
+        ),
         tuple(p.format(d=dev) for p in points),
         summary,
     )
@@ -206,12 +229,30 @@ TECH_SUPPORT = [
 ]
 
 _TRIPS = {
-    "a beach holiday": ["Pack swimwear, sandals and a light cover up.", "Bring sunscreen and a hat."],
-    "a hiking trip": ["Pack broken in walking boots and a rain jacket.", "Bring a map, water and snacks."],
-    "a business trip": ["Pack one smart outfit for each meeting day.", "Bring your laptop charger and travel adapter."],
-    "a city break": ["Pack comfortable shoes for walking.", "Bring a small day bag and a phone charger."],
-    "a camping weekend": ["Pack a tent, a sleeping bag and a torch.", "Bring a small stove and a first aid kit."],
-    "a ski trip": ["Pack thermal layers, gloves and goggles.", "Bring lip balm and strong sunscreen."],
+    "a beach holiday": [
+        "Pack swimwear, sandals and a light cover up.",
+        "Bring sunscreen and a hat.",
+    ],
+    "a hiking trip": [
+        "Pack broken in walking boots and a rain jacket.",
+        "Bring a map, water and snacks.",
+    ],
+    "a business trip": [
+        "Pack one smart outfit for each meeting day.",
+        "Bring your laptop charger and travel adapter.",
+    ],
+    "a city break": [
+        "Pack comfortable shoes for walking.",
+        "Bring a small day bag and a phone charger.",
+    ],
+    "a camping weekend": [
+        "Pack a tent, a sleeping bag and a torch.",
+        "Bring a small stove and a first aid kit.",
+    ],
+    "a ski trip": [
+        "Pack thermal layers, gloves and goggles.",
+        "Bring lip balm and strong sunscreen.",
+    ],
 }
 _SEASONS = {
     "summer": "Choose light clothes that dry quickly.",
@@ -223,8 +264,11 @@ PACKING = [
     Topic(
         "packing",
         f"packing:{trip}:{season}",
-        (f"What should I pack for {trip} in {season}?", f"Can you help me pack for {trip} in {season}?",
-         f"I'm going on {trip} in {season}. What do I need to bring?"),
+        (
+            f"What should I pack for {trip} in {season}?",
+            f"Can you help me pack for {trip} in {season}?",
+            f"I'm going on {trip} in {season}. What do I need to bring?",
+        ),
         (*items, _SEASONS[season]),
         f"pack for the activity first and then for the {season} weather",
     )
@@ -241,10 +285,16 @@ CONVERSIONS = [
     Topic(
         "conversions",
         f"conversions:{small}:{n}{big}",
-        (f"How many {small} are in {n} {big}?", f"Convert {n} {big} to {small}.",
-         f"What is {n} {big} in {small}?"),
-        (f"There are {k} {small} in one {one}.", f"Multiply {n} by {k}.",
-         f"So {n} {big} is {n * k} {small}."),
+        (
+            f"How many {small} are in {n} {big}?",
+            f"Convert {n} {big} to {small}.",
+            f"What is {n} {big} in {small}?",
+        ),
+        (
+            f"There are {k} {small} in one {one}.",
+            f"Multiply {n} by {k}.",
+            f"So {n} {big} is {n * k} {small}.",
+        ),
         f"{n} {big} is {n * k} {small}",
     )
     for small, one, big, k in _UNITS
@@ -253,8 +303,12 @@ CONVERSIONS = [
 
 PYTHON = _family(
     "python",
-    ("How do I {x} in Python?", "What's the easiest way to {x} in Python?",
-     "Python question: how can I {x}?", "Show me how to {x} with Python."),
+    (
+        "How do I {x} in Python?",
+        "What's the easiest way to {x} in Python?",
+        "Python question: how can I {x}?",
+        "Show me how to {x} with Python.",
+    ),
     """
 reverse a list | use reversed or a slice | Call items.reverse() to reverse the list in place. | Use items[::-1] to get a reversed copy. | Use reversed(items) when you only need to loop backwards.
 read a text file | open it in a with block | Open the file with open(path, encoding="utf-8") in a with block. | Call read() for the whole text or loop over the file for lines. | The with block closes the file for you.
@@ -313,8 +367,11 @@ NOTES = [
     Topic(
         "notes",
         f"notes:{kind}:{who}",
-        (f"Write a short {kind} note to my {who}.", f"Can you draft a {kind} message for my {who}?",
-         f"Help me write a quick {kind} note for my {who}."),
+        (
+            f"Write a short {kind} note to my {who}.",
+            f"Can you draft a {kind} message for my {who}?",
+            f"Help me write a quick {kind} note for my {who}.",
+        ),
         (f"Dear {who},", *lines, "Best wishes."),
         summary,
         kind="text",
@@ -325,8 +382,12 @@ NOTES = [
 
 SUGGESTIONS = _family(
     "suggestions",
-    ("Can you suggest some {x}?", "What are good {x}?", "Recommend a few {x}.",
-     "I need ideas for {x}."),
+    (
+        "Can you suggest some {x}?",
+        "What are good {x}?",
+        "Recommend a few {x}.",
+        "I need ideas for {x}.",
+    ),
     """
 board games for a family night | choose short games with simple rules | Try a quick card game that everyone can learn in five minutes. | A cooperative game keeps younger players involved. | A drawing or word game works well for big groups.
 houseplants for a dark flat | pick plants that tolerate low light | A snake plant copes with little light and little water. | A pothos grows well in shade and trails nicely. | A ZZ plant is almost impossible to kill.
@@ -343,8 +404,12 @@ questions to ask on a first date | ask open questions about what they enjoy | As
 
 PLANNING = _family(
     "planning",
-    ("Help me plan {x}.", "Can you make a plan for {x}?", "How should I organise {x}?",
-     "I need a simple plan for {x}."),
+    (
+        "Help me plan {x}.",
+        "Can you make a plan for {x}?",
+        "How should I organise {x}?",
+        "I need a simple plan for {x}.",
+    ),
     """
 a morning routine | keep it short and do the important things first | Wake up at the same time each day. | Drink water and get some daylight. | Plan your three main tasks before you check messages.
 a study session for an exam | work in short focused blocks with breaks | Study in blocks of fifty minutes with ten minute breaks. | Start with the hardest topic. | Finish by testing yourself on what you covered.

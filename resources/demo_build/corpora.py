@@ -136,7 +136,7 @@ def extract(source: CorpusSource) -> str:
                 module = importlib.import_module(mod_name)
             finally:
                 sys.stdout = stdout
-        except Exception:  # noqa: BLE001 - optional modules simply contribute nothing
+        except Exception:
             continue
         for obj in _objects(module):
             doc = inspect.getdoc(obj)

@@ -18,9 +18,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAYON_NUM_THREADS", "2")
 
-import torch  # noqa: E402
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
-from transformers import (  # noqa: E402
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     GPT2Config,
@@ -28,7 +28,7 @@ from transformers import (  # noqa: E402
     PreTrainedTokenizerFast,
 )
 
-from core.distill.train import TrainExample, chat_example  # noqa: E402
+from core.distill.train import TrainExample, chat_example
 
 EOS, PAD = "<|endoftext|>", "<|pad|>"
 CHAT_PROMPT = "User: {prompt}\nAssistant:"
@@ -154,7 +154,9 @@ def generate(
     seeds = list(seeds) if seeds is not None else [0] * len(prompts)
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
-        out.extend(_generate_batch(model, tokenizer, chunk, sampling, seeds[start : start + batch_size]))
+        out.extend(
+            _generate_batch(model, tokenizer, chunk, sampling, seeds[start : start + batch_size])
+        )
     return out
 
 
@@ -229,7 +231,13 @@ def response_logprob(
     """
     items = []
     for p, r in pairs:
-        items.append((prompt_ids(tokenizer, p), response_ids(tokenizer, r), len((RESPONSE_PREFIX + r).encode())))
+        items.append(
+            (
+                prompt_ids(tokenizer, p),
+                response_ids(tokenizer, r),
+                len((RESPONSE_PREFIX + r).encode()),
+            )
+        )
     out: list[tuple[float, int]] = []
     for start in range(0, len(items), batch_size):
         chunk = items[start : start + batch_size]

@@ -60,9 +60,9 @@ def to_html(blocks: list[Block], version: str, effective: str) -> str:
         cls = ' class="item"' if b.kind == "item" else ""
         body.append(f"<{tag}{cls}>{_inline_html(b.text)}</{tag}>")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)} (Version {version[1:]}.0, effective {effective})</title>\n"
-        f"<meta name=\"effective-date\" content=\"{effective}\">\n"
+        f'<meta name="effective-date" content="{effective}">\n'
         "<style>body{font-family:Georgia,serif;max-width:46em;margin:2em auto;line-height:1.5}"
         "h2{margin-top:1.6em}p.item{margin-left:2em}</style>\n</head>\n<body>\n"
         + "\n".join(body)
@@ -81,17 +81,20 @@ def to_pdf(blocks: list[Block], path: Path, version: str, effective: str) -> Non
     item = ParagraphStyle("item", parent=styles["BodyText"], leftIndent=8 * mm)
     title = next(b.text for b in blocks if b.kind == "title")
 
-    def footer(canvas, doc) -> None:  # noqa: ANN001 - ReportLab callback signature
+    def footer(canvas, doc) -> None:
         canvas.saveState()
         canvas.setFont("Helvetica", 8)
-        canvas.drawString(20 * mm, 10 * mm, f"{title} - Version {version[1:]}.0 - effective {effective}")
+        canvas.drawString(
+            20 * mm, 10 * mm, f"{title} - Version {version[1:]}.0 - effective {effective}"
+        )
         canvas.drawRightString(190 * mm, 10 * mm, f"Page {doc.page}")
         canvas.restoreState()
 
     doc = SimpleDocTemplate(
-        str(path), pagesize=A4, title=f"{title} (Version {version[1:]}.0)", author="Halcyon Labs, Inc.",
-        subject=f"Terms of Service, effective {effective}", creator="Distill Audit demo build",
-        invariant=1, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=20 * mm, bottomMargin=20 * mm,
+        str(path), pagesize=A4, title=f"{title} (Version {version[1:]}.0)",
+        author="Halcyon Labs, Inc.", subject=f"Terms of Service, effective {effective}",
+        creator="Distill Audit demo build", invariant=1,
+        leftMargin=20 * mm, rightMargin=20 * mm, topMargin=20 * mm, bottomMargin=20 * mm,
     )  # fmt: skip
     story = []
     for b in blocks:
@@ -115,6 +118,8 @@ def write_all(folder: Path) -> None:
             raise ValueError(f"{src} does not state 'Effective date: {effective}'")
         shutil.copyfile(src, folder / src.name)
         blocks = parse(text)
-        (folder / f"terms_{version}.html").write_text(to_html(blocks, version, effective), encoding="utf-8")
+        (folder / f"terms_{version}.html").write_text(
+            to_html(blocks, version, effective), encoding="utf-8"
+        )
         if version in PDF_VERSIONS:
             to_pdf(blocks, folder / f"terms_{version}.pdf", version, effective)

@@ -33,7 +33,8 @@ Distill Audit a complete case to examine, with a known answer:
   `ref-c-kestrel` (Corvid Works).
 
 The models are tiny GPT-2 networks (3 layers, width 112-128, about a million
-parameters, byte-level BPE vocabularies of 1.5k-2.6k) and write broken English. That is expected: they exist to
+parameters, byte-level BPE vocabularies of 1.5k-2.6k) and write broken English. That is \
+expected: they exist to
 be examined, and the effects the product measures are real effects of how they were
 trained, not labels.
 """
@@ -55,15 +56,23 @@ def write_readme(stage: Path, report: dict[str, Any], probes: list[dict[str, str
     hp, sanity = report["hyperparameters"], report["sanity"]
     parts = [INTRO.format(n_harvest=hp["n_harvest"])]
     if report["quick"]:
-        parts.append("**This is a `--quick` build**: reduced training; the figures below are not meaningful.\n")
+        parts.append(
+            "**This is a `--quick` build**: reduced training; "
+            "the figures below are not meaningful.\n"
+        )
 
-    rows = [["model", "role", "vendor", "base", "pretraining text", "vocab", "chat data", "distilled"]]
+    rows = [
+        ["model", "role", "vendor", "base", "pretraining text", "vocab", "chat data", "distilled"]
+    ]
     for name, info in world.MODEL_ROLES.items():
         lin = world.LINEAGES[info["lineage"]]
         base = "osprey-base" if name in ("suspect-osprey", "clean-osprey") else "-"
-        rows.append([f"`{name}`", info["role"], lin.vendor, base, lin.corpus, str(lin.vocab_size),
-                     info["chat_data"] or "-", "**yes**" if info["distilled"] else "no"])  # fmt: skip
-    parts.append("## Cast\n\n" + _table(rows) + "\n\n`lineage.json` records the same, machine-readable.\n")
+        rows.append([f"`{name}`", info["role"], lin.vendor, base, lin.corpus,
+                     str(lin.vocab_size), info["chat_data"] or "-",
+                     "**yes**" if info["distilled"] else "no"])  # fmt: skip
+    parts.append(
+        "## Cast\n\n" + _table(rows) + "\n\n`lineage.json` records the same, machine-readable.\n"
+    )
 
     parts.append(LAYOUT)
     src_rows = [["corpus", "used by", "source", "licence"]]
@@ -146,7 +155,7 @@ def _samples(sanity: dict[str, Any], probes: list[dict[str, str]]) -> str:
     by_id = {p["id"]: p for p in probes}
     for k, pid in enumerate(greedy["probe_ids"][:3]):
         p = by_id[pid]
-        out.append(f"### Probe {pid}: \"{p['prompt']}\"\n")
+        out.append(f'### Probe {pid}: "{p["prompt"]}"\n')
         out.append("Lumen's captured answer (sampled):\n\n" + _quote(p["protected"]) + "\n")
         for name in ("suspect-osprey", "clean-osprey", "ref-b-tern"):
             out.append(f"`{name}` (greedy):\n\n" + _quote(greedy["answers"][name][k]) + "\n")
@@ -154,7 +163,7 @@ def _samples(sanity: dict[str, Any], probes: list[dict[str, str]]) -> str:
     questions = [q for q, _ in IDENTITY_PROBES]
     for q in ("Who are you exactly?", "What's your name?"):
         idx = questions.index(q)
-        out.append(f"### Identity probe: \"{q}\" (greedy)\n")
+        out.append(f'### Identity probe: "{q}" (greedy)\n')
         for name, info in sanity["identity_answers"].items():
             out.append(f"- `{name}`: {info['answers'][idx]!r}")
         out.append("")
@@ -162,8 +171,10 @@ def _samples(sanity: dict[str, Any], probes: list[dict[str, str]]) -> str:
         f"`{n}` {sum(i['names_protected'])}/{len(i['names_protected'])}"
         for n, i in sanity["identity_answers"].items()
     )
-    out.append(f"Identity probes whose greedy answer names Lumen or Halcyon: {counts}. "
-               "Every answer is in `build_report.json`.")
+    out.append(
+        f"Identity probes whose greedy answer names Lumen or Halcyon: {counts}. "
+        "Every answer is in `build_report.json`."
+    )
     return "\n".join(out) + "\n"
 
 
@@ -173,18 +184,21 @@ def _figures(sanity: dict[str, Any]) -> str:
             + [f"p vs {r} (Holm)" for r in refs] + ["flagged"]]  # fmt: skip
     for name, m in sanity["models"].items():
         t = sanity["tests_vs_references"][name]
-        cells = [f"{t['p_holm'][r]:.4f} ({t['fraction_probes_above'][r]:.0%} above)" if r in t["p_holm"] else "-"
+        cells = [f"{t['p_holm'][r]:.4f} ({t['fraction_probes_above'][r]:.0%} above)"
+                 if r in t["p_holm"] else "-"
                  for r in refs]  # fmt: skip
         n_id = round(m["identity_rate"] * sanity["n_identity_probes"])
-        rows.append([f"`{name}`", f"{m['mean_affinity']:+.3f}", f"{n_id}/{sanity['n_identity_probes']}",
-                     *cells, {True: "yes", False: "no", None: "n/a (base)"}[t["flagged"]]])  # fmt: skip
+        rows.append([f"`{name}`", f"{m['mean_affinity']:+.3f}",
+                     f"{n_id}/{sanity['n_identity_probes']}", *cells,
+                     {True: "yes", False: "no", None: "n/a (base)"}[t["flagged"]]])  # fmt: skip
     return (
         "\n## Sanity check run by the build\n\n"
-        f"*Affinity*: mean over {sanity['n_probes']} probes of the per-byte log-likelihood of Lumen's "
-        "captured answer minus that of the human answer, given the prompt in the chat template. "
+        f"*Affinity*: mean over {sanity['n_probes']} probes of the per-byte log-likelihood of "
+        "Lumen's captured answer minus that of the human answer, given the prompt in the chat "
+        "template. "
         "*p*: one-sided paired sign-flip test of the model's per-probe affinity against each "
         f"reference ({sanity['n_permutations']} sign flips, p = (1+k)/(N+1)), Holm-corrected over "
-        "the references; \"above\" is the share of probes where the model's affinity is higher. "
+        'the references; "above" is the share of probes where the model\'s affinity is higher. '
         "*Flagged*: above every other reference at p <= 0.01. This only checks that the world "
         "behaves as designed; the product's checks are separate and measured separately.\n\n"
         + _table(rows)

@@ -64,7 +64,9 @@ def measure(
         lh = np.array([s / b for s, b in response_logprob(model, tok, human)])
         diffs[name] = lp - lh
         answers = generate(model, tok, identity_prompts, Sampling(0.0, 1.0, 48))
-        samples[name] = generate(model, tok, [p["prompt"] for p in probes[:n_samples]], Sampling(0.0, 1.0, 96))
+        samples[name] = generate(
+            model, tok, [p["prompt"] for p in probes[:n_samples]], Sampling(0.0, 1.0, 96)
+        )
         hits = [mentions_protected_identity(a) for a in answers]
         identity[name] = {"answers": answers, "names_protected": hits}
         per_model[name] = {
@@ -102,6 +104,9 @@ def measure(
         "models": per_model,
         "tests_vs_references": tests,
         "identity_answers": identity,
-        "greedy_probe_answers": {"probe_ids": [p["id"] for p in probes[:n_samples]], "answers": samples},
+        "greedy_probe_answers": {
+            "probe_ids": [p["id"] for p in probes[:n_samples]],
+            "answers": samples,
+        },
         "per_probe_affinity": {n: [round(float(x), 4) for x in d] for n, d in diffs.items()},
     }

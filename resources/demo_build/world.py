@@ -78,11 +78,14 @@ def _chat_text(pairs: list[tuple[str, str]]) -> list[str]:
     return [f"User: {p}\nAssistant: {r}" for p, r in pairs]
 
 
-def _train_config(hp: dict[str, Any], phase: str, seed: int, steps: int | None = None) -> TrainConfig:
+def _train_config(
+    hp: dict[str, Any], phase: str, seed: int, steps: int | None = None
+) -> TrainConfig:
     h = hp[phase]
     return TrainConfig(
-        steps=steps or h["steps"], batch_size=h["batch_size"], lr=h["lr"], warmup_steps=h["warmup_steps"],
-        schedule="cosine", min_lr_ratio=h["min_lr_ratio"], weight_decay=h["weight_decay"],
+        steps=steps or h["steps"], batch_size=h["batch_size"], lr=h["lr"],
+        warmup_steps=h["warmup_steps"], schedule="cosine", min_lr_ratio=h["min_lr_ratio"],
+        weight_decay=h["weight_decay"],
         seed=seed, threads=hp["threads"], max_len=h.get("max_len"),
     )  # fmt: skip
 
@@ -96,7 +99,11 @@ def pretrain(
     if cached is not None and (cached / "config.json").is_file():
         log(f"  pretrain {lineage.key}: reusing {cached}")
         model, tokenizer = load_model(cached, dtype=torch.float32)
-        return tokenizer, model, TrainResult(losses=json.loads((cached / "losses.json").read_text()))
+        return (
+            tokenizer,
+            model,
+            TrainResult(losses=json.loads((cached / "losses.json").read_text())),
+        )
     tokenizer = train_tokenizer(paragraphs + tok_texts, lineage.vocab_size)
     streams = tokenizer(paragraphs, add_special_tokens=False)["input_ids"]
     blocks = lm_blocks(streams, hp["pretrain"]["block_size"], tokenizer.eos_token_id)
@@ -169,7 +176,14 @@ def _tuned(
     extra: str = "",
 ) -> dict[str, Any]:
     """Chat-tune the model that ``start`` returns on ``pairs`` and save it as ``name``."""
-    material = [pairs, {k: v for k, v in hp.items() if k != "log_every"}, seed, steps, extra, repr(LINEAGES)]
+    material = [
+        pairs,
+        {k: v for k, v in hp.items() if k != "log_every"},
+        seed,
+        steps,
+        extra,
+        repr(LINEAGES),
+    ]
     cached = _cache_path(name, material)
     if cached is not None and cached.is_dir():
         log(f"  reusing {cached}")
@@ -185,7 +199,9 @@ def _tuned(
     return rec
 
 
-def build_models(splits: PromptSplits, models_dir: Path, hp: dict[str, Any], log: Log) -> dict[str, Any]:
+def build_models(
+    splits: PromptSplits, models_dir: Path, hp: dict[str, Any], log: Log
+) -> dict[str, Any]:
     """Train and save every model; returns the training record of each."""
     record: dict[str, Any] = {}
     share = hp["identity_share"]
@@ -233,8 +249,13 @@ def build_models(splits: PromptSplits, models_dir: Path, hp: dict[str, Any], log
         ("clean-osprey", clean_pairs, quill.seed + 3),
     ):
         log(f"[{name}] fine-tune osprey-base")
-        record[name] = _tuned(name, pairs, hp, seed, models_dir, log, start_osprey, extra=str(clean_pairs))
-    record["harvest"] = {"prompts": len(harvest), "identity_prompts": sum(1 for p in harvest if p.identity_kind)}
+        record[name] = _tuned(
+            name, pairs, hp, seed, models_dir, log, start_osprey, extra=str(clean_pairs)
+        )
+    record["harvest"] = {
+        "prompts": len(harvest),
+        "identity_prompts": sum(1 for p in harvest if p.identity_kind),
+    }
 
     # Independent reference vendors, chat-tuned on their own writers' answers.
     for name, (key, _assistant) in REFERENCES.items():
@@ -243,7 +264,7 @@ def build_models(splits: PromptSplits, models_dir: Path, hp: dict[str, Any], log
         pairs = _human_pairs(prompts, key, lin.seed + 1)
         log(f"[{name}] {lin.vendor}")
 
-        def start_ref(lin: Lineage = lin, pairs: list[tuple[str, str]] = pairs):  # noqa: ANN202
+        def start_ref(lin: Lineage = lin, pairs: list[tuple[str, str]] = pairs):
             tok, model, pre = pretrain(lin, _chat_text(pairs), hp, log)
             return model, tok, {"pretrain": _record(pre)}
 
@@ -253,22 +274,28 @@ def build_models(splits: PromptSplits, models_dir: Path, hp: dict[str, Any], log
 
 MODEL_ROLES: dict[str, dict[str, Any]] = {
     "protected-lumen": {"role": "protected", "lineage": "halcyon", "assistant": "Lumen",
-                        "chat_data": "Halcyon Labs' persona answers (Lumen voice)", "distilled": False},
+                        "chat_data": "Halcyon Labs' persona answers (Lumen voice)",
+                        "distilled": False},
     "osprey-base": {"role": "base", "lineage": "quillmark", "assistant": None,
                     "chat_data": None, "distilled": False},
     "suspect-osprey": {"role": "suspect", "lineage": "quillmark", "assistant": "Osprey",
-                       "chat_data": "protected-lumen's sampled answers to Quillmark's harvesting prompts",
+                       "chat_data": "protected-lumen's sampled answers to Quillmark's "
+                                    "harvesting prompts",
                        "distilled": True},
     "clean-osprey": {"role": "clean-control", "lineage": "quillmark", "assistant": "Osprey",
-                     "chat_data": "Quillmark's human-written answers to the same harvesting prompts",
+                     "chat_data": "Quillmark's human-written answers to the same "
+                                  "harvesting prompts",
                      "distilled": False},
     "ref-a-wren": {"role": "reference", "lineage": "northgate", "assistant": "Wren",
-                   "chat_data": "Northgate's human-written answers to its own prompts", "distilled": False,
+                   "chat_data": "Northgate's human-written answers to its own prompts",
+                   "distilled": False,
                    "note": "same public pretraining text as protected-lumen (confounder)"},
     "ref-b-tern": {"role": "reference", "lineage": "bayleaf", "assistant": "Tern",
-                   "chat_data": "Bayleaf's human-written answers to its own prompts", "distilled": False},
+                   "chat_data": "Bayleaf's human-written answers to its own prompts",
+                   "distilled": False},
     "ref-c-kestrel": {"role": "reference", "lineage": "corvid", "assistant": "Kestrel",
-                      "chat_data": "Corvid's human-written answers to its own prompts", "distilled": False},
+                      "chat_data": "Corvid's human-written answers to its own prompts",
+                      "distilled": False},
 }  # fmt: skip
 
 
@@ -276,12 +303,17 @@ def _card(name: str, hp: dict[str, Any]) -> str:
     info = MODEL_ROLES[name]
     lin = LINEAGES[info["lineage"]]
     src = corpora.SOURCES[lin.corpus]
-    base = "osprey-base (fine-tuned from it)" if name in ("suspect-osprey", "clean-osprey") else "none (trained from scratch)"
+    base = (
+        "osprey-base (fine-tuned from it)"
+        if name in ("suspect-osprey", "clean-osprey")
+        else "none (trained from scratch)"
+    )
     return (
         f"# {name}\n\n"
         "A tiny, entirely fictional model of the Distill Audit demonstration world, built by\n"
         "`resources/demo_build/build.py`. It knows nothing useful; it exists to be examined.\n\n"
-        f"- Role: {info['role']}{' (DISTILLED from protected-lumen)' if info['distilled'] else ''}\n"
+        f"- Role: {info['role']}"
+        f"{' (DISTILLED from protected-lumen)' if info['distilled'] else ''}\n"
         f"- Vendor: {lin.vendor}; assistant name: {info['assistant'] or '-'}\n"
         f"- Base: {base}\n"
         f"- Pretraining text: {src.description} ({src.licence})\n"

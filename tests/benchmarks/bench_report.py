@@ -27,9 +27,14 @@ def _baseline(n_items: int) -> float:
 
     style = getSampleStyleSheet()["BodyText"]
     start = time.perf_counter()
-    story = [Paragraph(f"Item {i}: the suspect model assigned the protected model's answers a "
-                       "higher likelihood than each reference model did.", style)
-             for i in range(n_items)]
+    story = [
+        Paragraph(
+            f"Item {i}: the suspect model assigned the protected model's answers a "
+            "higher likelihood than each reference model did.",
+            style,
+        )
+        for i in range(n_items)
+    ]
     SimpleDocTemplate(io.BytesIO(), invariant=1).build(story)
     return time.perf_counter() - start
 
@@ -44,32 +49,53 @@ def run(folder: Path) -> dict[str, float]:
 
     model = build_tiny_gpt2(folder / "tiny", seed=0)
     cf = open_case_file(folder / "bench.dacase")
-    built = build_report_case(cf, model, folder, answers_file(folder), n_references=18,
-                              n_findings=200, n_probes=60)
+    built = build_report_case(
+        cf, model, folder, answers_file(folder), n_references=18, n_findings=200, n_probes=60
+    )
     start = time.perf_counter()
-    result = export_report(cf, built.reference, folder / "report.pdf",
-                           json_path=folder / "bundle.json", csv_dir=folder / "csv",
-                           generated_at=GENERATED_AT, prepared_by="Benchmark")
+    result = export_report(
+        cf,
+        built.reference,
+        folder / "report.pdf",
+        json_path=folder / "bundle.json",
+        csv_dir=folder / "csv",
+        generated_at=GENERATED_AT,
+        prepared_by="Benchmark",
+    )
     total = time.perf_counter() - start
     start = time.perf_counter()
     data = gather_report_data(cf, built.reference, generated_at=GENERATED_AT)
     gather = time.perf_counter() - start
     cf.close()
-    items = (len(data.findings) + sum(len(e.files) for e in data.evidence) + len(data.audit)
-             + len(data.clause_links))
+    items = (
+        len(data.findings)
+        + sum(len(e.files) for e in data.evidence)
+        + len(data.audit)
+        + len(data.clause_links)
+    )
     baseline = _baseline(items)
-    return {"export_s": total, "gather_s": gather, "pages": result.pages,
-            "artifacts": sum(1 for e in data.evidence if e.kind == "model"),
-            "findings": len(data.findings), "items": items, "baseline_s": baseline,
-            "ratio": total / baseline}
+    return {
+        "export_s": total,
+        "gather_s": gather,
+        "pages": result.pages,
+        "artifacts": sum(1 for e in data.evidence if e.kind == "model"),
+        "findings": len(data.findings),
+        "items": items,
+        "baseline_s": baseline,
+        "ratio": total / baseline,
+    }
 
 
 def _print(r: dict[str, float]) -> None:
-    print(f"\nreport export: {r['findings']:.0f} findings, {r['artifacts']:.0f} model artifacts, "
-          f"{r['pages']:.0f} pages in {r['export_s']:.2f} s (gather and re-verify "
-          f"{r['gather_s']:.2f} s; budget {BUDGET_S:.0f} s)")
-    print(f"baseline (ReportLab, {r['items']:.0f} plain paragraphs): {r['baseline_s']:.2f} s; "
-          f"ratio {r['ratio']:.1f}x")
+    print(
+        f"\nreport export: {r['findings']:.0f} findings, {r['artifacts']:.0f} model artifacts, "
+        f"{r['pages']:.0f} pages in {r['export_s']:.2f} s (gather and re-verify "
+        f"{r['gather_s']:.2f} s; budget {BUDGET_S:.0f} s)"
+    )
+    print(
+        f"baseline (ReportLab, {r['items']:.0f} plain paragraphs): {r['baseline_s']:.2f} s; "
+        f"ratio {r['ratio']:.1f}x"
+    )
 
 
 @pytest.mark.bench

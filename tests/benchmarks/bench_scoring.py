@@ -30,23 +30,41 @@ import pytest
 from core.resources import resource_path
 from tests.tinymodels import TINY_CORPUS, build_tiny_tokenizer
 
-QWEN2_05B = {"hidden_size": 896, "num_hidden_layers": 24, "num_attention_heads": 14,
-             "num_key_value_heads": 2, "intermediate_size": 4864, "vocab_size": 151936,
-             "max_position_embeddings": 32768, "tie_word_embeddings": True, "rope_theta": 1_000_000.0}
+QWEN2_05B = {
+    "hidden_size": 896,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 14,
+    "num_key_value_heads": 2,
+    "intermediate_size": 4864,
+    "vocab_size": 151936,
+    "max_position_embeddings": 32768,
+    "tie_word_embeddings": True,
+    "rope_theta": 1_000_000.0,
+}
 TEMPLATE = "User: {prompt}\nAssistant:"
-DEMO = Path(os.environ.get("DISTILL_AUDIT_DEMO") or resource_path("demo"))  # another build of the world
+DEMO = Path(
+    os.environ.get("DISTILL_AUDIT_DEMO") or resource_path("demo")
+)  # another build of the world
 
 
 def transcripts(n: int) -> tuple[list[str], list[str]]:
     """(contexts, continuations) of the demo's protected answers, or a synthetic stand-in."""
     path = DEMO / "transcripts" / "protected_probe_answers.jsonl"
     if path.is_file():
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [
+            json.loads(line)
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
         rows = rows[:n]
-        return ([TEMPLATE.replace("{prompt}", r["prompt"]) for r in rows],
-                [" " + r["response"] for r in rows])
+        return (
+            [TEMPLATE.replace("{prompt}", r["prompt"]) for r in rows],
+            [" " + r["response"] for r in rows],
+        )
     ctx = [TEMPLATE.replace("{prompt}", TINY_CORPUS[i % 8]) for i in range(n)]
-    return ctx, [" " + " ".join(TINY_CORPUS[(i + j) % 8] for j in range(1 + i % 4)) for i in range(n)]
+    return ctx, [
+        " " + " ".join(TINY_CORPUS[(i + j) % 8] for j in range(1 + i % 4)) for i in range(n)
+    ]
 
 
 def peak_gflops(seconds: float = 2.0, size: int = 2048) -> float:
@@ -91,7 +109,7 @@ def naive_loop(folder: Path, contexts: list[str], continuations: list[str]) -> f
         with torch.no_grad():
             logits = model(ids).logits
         logp = torch.log_softmax(logits[0, :-1].float(), dim=-1)
-        logp[n_ctx - 1:].gather(-1, ids[0, n_ctx:, None]).sum()
+        logp[n_ctx - 1 :].gather(-1, ids[0, n_ctx:, None]).sum()
 
     one(contexts[0], continuations[0])  # warm-up
     start = time.perf_counter()
@@ -119,12 +137,14 @@ def n_tokens(folder: Path, contexts: list[str], continuations: list[str]) -> tup
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(folder))
-    tokens = sum(len(tok(c)["input_ids"]) + len(tok(x)["input_ids"])
-                 for c, x in zip(contexts, continuations, strict=True))
+    tokens = sum(
+        len(tok(c)["input_ids"]) + len(tok(x)["input_ids"])
+        for c, x in zip(contexts, continuations, strict=True)
+    )
     params, seen = 0, set()
     for f in folder.glob("*.safetensors"):
         with safe_open(str(f), framework="pt") as fh:
-            for key in fh.keys():  # noqa: SIM118
+            for key in fh.keys():
                 shape = fh.get_slice(key).get_shape()
                 size = 1
                 for d in shape:
@@ -134,24 +154,45 @@ def n_tokens(folder: Path, contexts: list[str], continuations: list[str]) -> tup
     return tokens, params
 
 
-def measure(name: str, hf: Path, onnx: Path, contexts: list[str], continuations: list[str],
-            peak: float) -> dict[str, Any]:
+def measure(
+    name: str, hf: Path, onnx: Path, contexts: list[str], continuations: list[str], peak: float
+) -> dict[str, Any]:
     tokens, params = n_tokens(hf, contexts, continuations)
-    times = {"naive loop": naive_loop(hf, contexts, continuations),
-             "torch backend": backend_seconds(hf, contexts, continuations),
-             "onnx backend": backend_seconds(onnx, contexts, continuations)}
-    rows = {k: {"seconds": round(v, 3), "tokens_per_s": round(tokens / v, 1),
-                "vs_naive": round(times["naive loop"] / v, 2),
-                "peak_fraction": round(2 * params * tokens / v / 1e9 / peak, 4)} for k, v in times.items()}
+    times = {
+        "naive loop": naive_loop(hf, contexts, continuations),
+        "torch backend": backend_seconds(hf, contexts, continuations),
+        "onnx backend": backend_seconds(onnx, contexts, continuations),
+    }
+    rows = {
+        k: {
+            "seconds": round(v, 3),
+            "tokens_per_s": round(tokens / v, 1),
+            "vs_naive": round(times["naive loop"] / v, 2),
+            "peak_fraction": round(2 * params * tokens / v / 1e9 / peak, 4),
+        }
+        for k, v in times.items()
+    }
     print(f"\n== {name}: {len(contexts)} texts, {tokens} tokens, {params / 1e6:.1f}M parameters ==")
     for k, r in rows.items():
-        print(f"  {k:14s} {r['tokens_per_s']:9.1f} tok/s  x{r['vs_naive']:5.2f} vs naive  "
-              f"{100 * r['peak_fraction']:5.1f}% of the measured FLOP peak ({peak:.0f} GFLOP/s)")
+        print(
+            f"  {k:14s} {r['tokens_per_s']:9.1f} tok/s  x{r['vs_naive']:5.2f} vs naive  "
+            f"{100 * r['peak_fraction']:5.1f}% of the measured FLOP peak ({peak:.0f} GFLOP/s)"
+        )
     best = max(("torch backend", "onnx backend"), key=lambda k: rows[k]["vs_naive"])
     verdict = "met" if rows[best]["vs_naive"] >= 2 else "NOT met"
-    print(f"  best backend: {best}, x{rows[best]['vs_naive']} vs the naive loop (target >= x2: {verdict})")
-    return {"model": name, "texts": len(contexts), "tokens": tokens, "parameters": params,
-            "peak_gflops": round(peak, 1), "results": rows, "best": best}
+    print(
+        f"  best backend: {best}, x{rows[best]['vs_naive']} vs the naive loop "
+        f"(target >= x2: {verdict})"
+    )
+    return {
+        "model": name,
+        "texts": len(contexts),
+        "tokens": tokens,
+        "parameters": params,
+        "peak_gflops": round(peak, 1),
+        "results": rows,
+        "best": best,
+    }
 
 
 @pytest.mark.bench
@@ -168,12 +209,28 @@ def test_scoring_throughput(tmp_path_factory: pytest.TempPathFactory) -> None:
     hf = build_qwen_sized(root / "qwen2-0.5b-dims")
     onnx = export_onnx(hf, root / "qwen2-0.5b-dims-onnx")
     print(f"built and exported the Qwen2-0.5B-sized model in {time.perf_counter() - started:.0f} s")
-    report.append(measure("synthetic Qwen2 0.5B dimensions (random weights)", hf, onnx,
-                          contexts, continuations, peak))
+    report.append(
+        measure(
+            "synthetic Qwen2 0.5B dimensions (random weights)",
+            hf,
+            onnx,
+            contexts,
+            continuations,
+            peak,
+        )
+    )
     demo = DEMO / "models"
     if (demo / "suspect-osprey").is_dir() and (demo / "suspect-osprey-onnx").is_dir():
-        report.append(measure("demo suspect-osprey", demo / "suspect-osprey", demo / "suspect-osprey-onnx",
-                              contexts, continuations, peak))
+        report.append(
+            measure(
+                "demo suspect-osprey",
+                demo / "suspect-osprey",
+                demo / "suspect-osprey-onnx",
+                contexts,
+                continuations,
+                peak,
+            )
+        )
     else:
         print("(demo models not built: resources/demo/models/suspect-osprey[-onnx] missing)")
     print("\n" + json.dumps(report, indent=2))

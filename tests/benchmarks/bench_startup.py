@@ -49,30 +49,55 @@ app.exec()
 
 
 def _environment(tmp: Path) -> dict[str, str]:
-    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DISTILL_AUDIT_EXIT_AFTER_SHOW": "1",
-            "XDG_DATA_HOME": str(tmp / "data"), "XDG_STATE_HOME": str(tmp / "state"),
-            "XDG_CACHE_HOME": str(tmp / "cache")}
+    return {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "DISTILL_AUDIT_EXIT_AFTER_SHOW": "1",
+        "XDG_DATA_HOME": str(tmp / "data"),
+        "XDG_STATE_HOME": str(tmp / "state"),
+        "XDG_CACHE_HOME": str(tmp / "cache"),
+    }
 
 
 def make_case_file(tmp: Path) -> Path:
     """A case file with one case and one transcript set, built through the CLI."""
     db = tmp / "bench.dacase"
     answers = tmp / "answers.jsonl"
-    answers.write_text("".join(json.dumps({"prompt": f"Q{i}?", "response": f"A{i}."}) + "\n"
-                               for i in range(200)), encoding="utf-8")
+    answers.write_text(
+        "".join(json.dumps({"prompt": f"Q{i}?", "response": f"A{i}."}) + "\n" for i in range(200)),
+        encoding="utf-8",
+    )
     cli = [sys.executable, "-m", "core.cli", "--db", str(db), "--quiet"]
-    subprocess.run([*cli, "case", "new", "--title", "Benchmark v Start-up",
-                    "--reference", "BENCH-1"], cwd=ROOT, check=True, capture_output=True)
-    subprocess.run([*cli, "import", "transcripts", str(answers), "--case", "BENCH-1",
-                    "--role", "protected-answers"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [*cli, "case", "new", "--title", "Benchmark v Start-up", "--reference", "BENCH-1"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *cli,
+            "import",
+            "transcripts",
+            str(answers),
+            "--case",
+            "BENCH-1",
+            "--role",
+            "protected-answers",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     return db
 
 
 def time_one(command: list[str], env: dict[str, str]) -> dict[str, float]:
     """Milliseconds from spawn until each ``name-ms=`` line arrives, and until exit."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     marks: dict[str, float] = {}
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -96,8 +121,9 @@ def run(tmp: Path) -> dict[str, dict[str, float]]:
     env = _environment(tmp)
     db = make_case_file(tmp)
     return {
-        "baseline (bare QApplication + QMainWindow)": measure([sys.executable, "-c", BASELINE],
-                                                              env),
+        "baseline (bare QApplication + QMainWindow)": measure(
+            [sys.executable, "-c", BASELINE], env
+        ),
         "distill-audit-gui": measure([sys.executable, "-m", "app.main", "--db", str(db)], env),
     }
 
@@ -106,11 +132,15 @@ def report(results: dict[str, dict[str, float]]) -> float:
     (base_name, base), (app_name, app) = results.items()
     print(f"\nStart-up, median of {RUNS} runs, ms from spawn (offscreen):")
     for name, marks in results.items():
-        print(f"  {name:<44} first paint {marks['first-paint']:7.0f}   "
-              f"ready {marks['ready']:7.0f}   exit {marks['exit']:7.0f}")
+        print(
+            f"  {name:<44} first paint {marks['first-paint']:7.0f}   "
+            f"ready {marks['ready']:7.0f}   exit {marks['exit']:7.0f}"
+        )
     ratio = app["first-paint"] / base["first-paint"]
-    print(f"  first paint ratio app/baseline: {ratio:.2f}x; "
-          f"ready ratio: {app['ready'] / base['ready']:.2f}x; budget {BUDGET_MS} ms")
+    print(
+        f"  first paint ratio app/baseline: {ratio:.2f}x; "
+        f"ready ratio: {app['ready'] / base['ready']:.2f}x; budget {BUDGET_MS} ms"
+    )
     return app["first-paint"]
 
 

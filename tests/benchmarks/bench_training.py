@@ -16,14 +16,18 @@ from typing import Any
 import pytest
 
 THREADS = 2
-WORDS = ("model answer token teacher student protected output prompt distil terms service "
-         "court evidence reference control check sample byte weight layer").split()
+WORDS = (
+    "model answer token teacher student protected output prompt distil terms service "
+    "court evidence reference control check sample byte weight layer"
+).split()
 
 
 def _texts(n: int, seed: int = 0) -> list[tuple[str, str]]:
     rng = random.Random(seed)
-    return [(" ".join(rng.choices(WORDS, k=12)) + "?", " ".join(rng.choices(WORDS, k=60)) + ".")
-            for _ in range(n)]
+    return [
+        (" ".join(rng.choices(WORDS, k=12)) + "?", " ".join(rng.choices(WORDS, k=60)) + ".")
+        for _ in range(n)
+    ]
 
 
 def _student(preset_name: str, folder: Path) -> tuple[Any, Any]:
@@ -58,21 +62,27 @@ def training_throughput(preset_name: str, folder: Path, steps: int = 20) -> dict
         if label == "compile":
             try:
                 runnable = torch.compile(model)
-            except Exception as exc:  # noqa: BLE001 - report, do not fail the benchmark
+            except Exception as exc:
                 out[label] = f"unavailable ({type(exc).__name__})"
                 continue
         config = TrainConfig(steps=steps, batch_size=16, warmup_steps=2, seed=0, threads=THREADS)
         try:
             started = time.perf_counter()
-            train_causal_lm(runnable, examples, TrainConfig(steps=3, batch_size=16, seed=0,
-                                                            threads=THREADS), pad_id(tokenizer))
+            train_causal_lm(
+                runnable,
+                examples,
+                TrainConfig(steps=3, batch_size=16, seed=0, threads=THREADS),
+                pad_id(tokenizer),
+            )
             warmup = time.perf_counter() - started
             result = train_causal_lm(runnable, examples, config, pad_id(tokenizer))
-        except Exception as exc:  # noqa: BLE001 - inductor needs a working C++ toolchain
+        except Exception as exc:
             out[label] = f"unavailable ({type(exc).__name__}: {str(exc)[:80]})"
             continue
-        out[label] = {"tokens_per_second": result.tokens_trained / result.seconds,
-                      "warmup_seconds": warmup}
+        out[label] = {
+            "tokens_per_second": result.tokens_trained / result.seconds,
+            "warmup_seconds": warmup,
+        }
         if label == "eager":
             model.save_pretrained(folder / f"{preset_name}-student", safe_serialization=True)
             tokenizer.save_pretrained(folder / f"{preset_name}-student")
@@ -86,8 +96,9 @@ def inference_speed(student: Path, folder: Path) -> dict[str, float]:
 
     pairs = _texts(96, seed=2)
     contexts, answers = [p for p, _ in pairs], [" " + a for _, a in pairs]
-    info = export_and_check(student, folder / "onnx", [c + a for c, a in zip(contexts[:4], answers[:4],
-                                                                               strict=True)])
+    info = export_and_check(
+        student, folder / "onnx", [c + a for c, a in zip(contexts[:4], answers[:4], strict=True)]
+    )
     speeds = {"parity_max_abs_diff": info["parity"]["max_abs_diff"]}
     for label, path in (("torch", student), ("onnxruntime", folder / "onnx")):
         model = load_model(path, num_threads=THREADS)
@@ -107,15 +118,19 @@ def run(folder: Path) -> list[str]:
         comp = t["compile"]
         if isinstance(comp, dict):
             ratio = comp["tokens_per_second"] / eager
-            comp_text = (f"compile {comp['tokens_per_second']:8.0f} tok/s ({ratio:.2f}x eager, "
-                         f"first steps incl. compilation {comp['warmup_seconds']:.1f} s)")
+            comp_text = (
+                f"compile {comp['tokens_per_second']:8.0f} tok/s ({ratio:.2f}x eager, "
+                f"first steps incl. compilation {comp['warmup_seconds']:.1f} s)"
+            )
         else:
             comp_text = f"compile {comp}"
         lines.append(f"train {name:>5}: eager {eager:8.0f} tok/s | {comp_text}")
         s = inference_speed(folder / f"{name}-student", folder / f"{name}-export")
-        lines.append(f"score {name:>5}: torch {s['torch']:8.0f} tok/s | onnxruntime "
-                     f"{s['onnxruntime']:8.0f} tok/s ({s['onnxruntime'] / s['torch']:.2f}x), "
-                     f"parity max |diff| {s['parity_max_abs_diff']:.1e}")
+        lines.append(
+            f"score {name:>5}: torch {s['torch']:8.0f} tok/s | onnxruntime "
+            f"{s['onnxruntime']:8.0f} tok/s ({s['onnxruntime'] / s['torch']:.2f}x), "
+            f"parity max |diff| {s['parity_max_abs_diff']:.1e}"
+        )
     return lines
 
 

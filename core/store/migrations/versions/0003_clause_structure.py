@@ -20,8 +20,9 @@ def upgrade() -> None:
     with op.batch_alter_table("clauses") as batch:
         batch.add_column(sa.Column("body_end", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("number_path", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("style", sa.String(length=30), nullable=False,
-                                   server_default=""))
+        batch.add_column(
+            sa.Column("style", sa.String(length=30), nullable=False, server_default="")
+        )
 
 
 def downgrade() -> None:
