@@ -39,6 +39,7 @@ def setup_logging(level: int = logging.INFO) -> Path | None:
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     path: Path | None = log_file()
     try:
+        assert path is not None
         path.parent.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = RotatingFileHandler(
             path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"

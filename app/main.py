@@ -26,6 +26,13 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from core import __version__
 
+
+def _app() -> QApplication:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication), "the QApplication must exist first"
+    return app
+
+
 EXIT_AFTER_SHOW = "DISTILL_AUDIT_EXIT_AFTER_SHOW"
 
 
@@ -78,7 +85,7 @@ class _AfterFirstPaint(QObject):
     ) -> None:
         super().__init__(window)
         self._window, self._callback, self._done = window, callback, False
-        QApplication.instance().installEventFilter(self)
+        _app().installEventFilter(self)
         QTimer.singleShot(fallback_ms, self, self._fire)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -95,7 +102,7 @@ class _AfterFirstPaint(QObject):
         if self._done:
             return
         self._done = True
-        QApplication.instance().removeEventFilter(self)
+        _app().removeEventFilter(self)
         self._callback()
 
 

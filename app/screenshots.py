@@ -162,7 +162,7 @@ def wizards(win: Any, out: Path) -> None:
 
     world = demo_world()
     new = win.new_case()
-    new.identification.title.setText("Halcyon Labs v Quillmark AI")
+    new.identification.title_edit.setText("Halcyon Labs v Quillmark AI")
     new.identification.reference.setText("DA-2025-002")
     new.identification.parties.setPlainText("Halcyon Labs\nQuillmark AI")
     grab_pages(new, [new.next]).save(str(out / "wizard_new_case.png"))

@@ -70,7 +70,7 @@ def test_new_case_wizard_prefills_hypotheses_and_creates_the_case(window, qtbot)
     assert wizard.hypotheses.hd.toPlainText() == DEFAULT_HD
     page = wizard.identification
     assert not page.isComplete()  # title and reference are mandatory
-    page.title.setText("Halcyon Labs v Quillmark AI")
+    page.title_edit.setText("Halcyon Labs v Quillmark AI")
     page.reference.setText("DA-2025-001")
     page.parties.setPlainText("Halcyon Labs\nQuillmark AI")
     assert page.isComplete()
@@ -91,7 +91,7 @@ def test_new_case_wizard_prefills_hypotheses_and_creates_the_case(window, qtbot)
 def test_new_case_with_a_used_reference_keeps_the_wizard_open(window, qtbot):
     new_case(window, reference="DA-DUP")
     wizard = window.new_case()
-    wizard.identification.title.setText("Another")
+    wizard.identification.title_edit.setText("Another")
     wizard.identification.reference.setText("DA-DUP")
     wizard.next()
     wizard.accept()

@@ -76,7 +76,7 @@ def import_through_wizard(win, qtbot, path: Path, **fields) -> object:
 def test_new_case_then_every_kind_of_evidence(demo_window, qtbot):
     win, world = demo_window, demo_world()
     wizard = win.new_case()
-    wizard.identification.title.setText("Wizard case")
+    wizard.identification.title_edit.setText("Wizard case")
     wizard.identification.reference.setText("DA-WIZ-1")
     wizard.next()
     wizard.accept()

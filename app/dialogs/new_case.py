@@ -57,9 +57,9 @@ class IdentificationPage(QWizardPage):
         super().__init__(parent)
         self.setTitle("Identify the case")
         self.setSubTitle("A short title and a unique reference, as used in your files.")
-        self.title = QLineEdit(self)
-        self.title.setAccessibleName("Case title")
-        self.title.setPlaceholderText("e.g. Halcyon Labs v Quillmark AI")
+        self.title_edit = QLineEdit(self)
+        self.title_edit.setAccessibleName("Case title")
+        self.title_edit.setPlaceholderText("e.g. Halcyon Labs v Quillmark AI")
         self.reference = QLineEdit(self)
         self.reference.setAccessibleName("Case reference")
         self.reference.setPlaceholderText("e.g. DA-2025-001")
@@ -71,14 +71,14 @@ class IdentificationPage(QWizardPage):
         self.commissioned_by = QLineEdit(self)
         self.commissioned_by.setAccessibleName("Commissioned by")
         form = QFormLayout()
-        form.addRow("&Title:", self.title)
+        form.addRow("&Title:", self.title_edit)
         form.addRow("&Reference:", self.reference)
         form.addRow("&Parties:", self.parties)
         form.addRow("&Commissioned by:", self.commissioned_by)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addStretch(1)
-        self.registerField("title*", self.title)
+        self.registerField("title*", self.title_edit)
         self.registerField("reference*", self.reference)
 
 
@@ -138,7 +138,7 @@ class NewCaseWizard(QWizard):
     def collected(self) -> NewCaseInput:
         page = self.identification
         return NewCaseInput(
-            title=page.title.text().strip(),
+            title=page.title_edit.text().strip(),
             reference=page.reference.text().strip(),
             parties=split_parties(page.parties.toPlainText()),
             commissioned_by=page.commissioned_by.text().strip(),

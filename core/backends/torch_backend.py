@@ -35,7 +35,7 @@ def load_causal_lm(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model, info = AutoModelForCausalLM.from_pretrained(
+            loaded: Any = AutoModelForCausalLM.from_pretrained(
                 str(folder),
                 trust_remote_code=False,
                 use_safetensors=True,
@@ -44,6 +44,7 @@ def load_causal_lm(
                 output_loading_info=True,
                 **extra,
             )
+            model, info = loaded
     except Exception as exc:  # many failure types: unknown architecture, bad shapes, ...
         raise ModelLoadError(
             f"Could not load the model in {folder}: {exc}. Distill Audit loads causal language "

@@ -77,12 +77,12 @@ def html_to_text(markup: bytes | str) -> tuple[str, str | None]:
     for name in _DROP:
         for el in soup.find_all(name):
             el.decompose()
-    for el in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        el.extract()
-    for el in soup.find_all(attrs={"hidden": True}):
-        el.decompose()
-    for el in soup.find_all(attrs={"aria-hidden": "true"}):
-        el.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    for hidden in soup.find_all(hidden=True):
+        hidden.decompose()
+    for hidden in soup.find_all(attrs={"aria-hidden": "true"}):  # type: ignore[call-overload]
+        hidden.decompose()
     _collapse_whitespace(soup)
     _mark_structure(soup)
     text = soup.get_text()

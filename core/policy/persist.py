@@ -338,7 +338,7 @@ def policy_in_force(
                 f"{provider} has several documents ({', '.join(sorted(titles))}); name one."
             )
         hit = in_force(versions, when)
-        return _policy(s, hit.policy_id) if hit else None
+        return _policy(s, hit.policy_id) if hit and hit.policy_id is not None else None
 
 
 def diff_policies(cf: CaseFile, old_id: int, new_id: int) -> list[ClauseChange]:
@@ -373,7 +373,7 @@ def link_finding_to_clause(
                 f"{conduct_date.isoformat()}."
             )
         target = clause
-        if hit.policy_id != pol.id:
+        if hit.policy_id is not None and hit.policy_id != pol.id:
             in_force_pol = _policy(s, hit.policy_id)
             same = [c for c in in_force_pol.clauses if c.number == clause.number]
             if not same:

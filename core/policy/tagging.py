@@ -229,9 +229,9 @@ def _modality_holds(kind: str, text: str, topic_at: int, modality: Modality) -> 
         blanked = blanked[: m.start()] + " " * (m.end() - m.start()) + blanked[m.end() :]
     if kind == "prohibition":
         for p in modality.prohibition_passive:
-            m = p.search(blanked)
-            if m:
-                return m[0]
+            found = p.search(blanked)
+            if found:
+                return found[0]
         for p in modality.prohibition_active:
             for m in p.finditer(blanked, 0, topic_at):
                 if not _provider_subject(blanked, m.start(), modality):
@@ -243,13 +243,13 @@ def _modality_holds(kind: str, text: str, topic_at: int, modality: Modality) -> 
     if _user_prohibition_before(blanked, topic_at, modality):
         return ""
     for p in modality.permission_passive:
-        m = p.search(blanked)
-        if m:
-            return m[0]
+        found = p.search(blanked)
+        if found:
+            return found[0]
     for p in modality.permission_active:
-        m = p.search(blanked, 0, topic_at)
-        if m:
-            return m[0]
+        found = p.search(blanked, 0, topic_at)
+        if found:
+            return found[0]
     return ""
 
 

@@ -64,7 +64,9 @@ def in_force(versions: Sequence[VersionInfo], when: date | datetime) -> VersionI
     guessing would put the wrong terms in front of a court.
     """
     day = when.date() if isinstance(when, datetime) else when
-    dated = sorted((v for v in versions if v.effective_from), key=lambda v: v.effective_from)
+    dated = sorted(
+        (v for v in versions if v.effective_from), key=lambda v: v.effective_from or date.min
+    )
     for a, b in zip(dated, dated[1:], strict=False):
         if a.effective_from == b.effective_from:
             raise EvidenceError(
@@ -105,12 +107,12 @@ def diff_clauses(old: Sequence[Clause], new: Sequence[Clause]) -> list[ClauseCha
             same = [j for j in candidates if new[j].number == old[i].number]
             pair(i, (same or candidates)[0], 1.0)
     for i, c in enumerate(old):
-        j = by_number.get(c.number)
-        if i in pairs or j is None or j in taken:
+        same_number = by_number.get(c.number)
+        if i in pairs or same_number is None or same_number in taken:
             continue
-        sim = _similarity(old_words[i], new_words[j])
+        sim = _similarity(old_words[i], new_words[same_number])
         if sim >= SAME_NUMBER_MIN_SIMILARITY:
-            pair(i, j, sim)
+            pair(i, same_number, sim)
     # 3. renumbered clauses: best remaining match by text similarity.
     scored = []
     for i in (i for i in range(len(old)) if i not in pairs):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib import rc_context
@@ -23,7 +24,7 @@ PRINT_DPI = 300
 SUSPECT_COLOUR = "#9b2226"
 REFERENCE_COLOUR = "#5c6b7a"
 ACCENT = "#1d3557"
-_STYLE = {
+_STYLE: Any = {  # matplotlib types the keys as a Literal of every rcParam
     "font.family": "DejaVu Sans",
     "font.size": 8,
     "axes.titlesize": 9,
