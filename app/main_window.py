@@ -1,7 +1,7 @@
 """The main window: case list, the selected case's tabs, the jobs panel, menus.
 
 Everything the window does is a call into core: reads on the UI thread (short, plain
-records via :mod:`app.case_data`), long work and writes through the one
+records via :mod:`core.store.records`), long work and writes through the one
 :class:`JobRunner`. The flows (wizards, demo case, drag and drop, settings) live in
 :mod:`app.window_flows`, the actions and menus in :mod:`app.menus`. Every dialog goes
 through a small ``ask_…`` / ``show_…`` method so tests can replace it.
@@ -279,14 +279,14 @@ class MainWindow(WindowFlows, QMainWindow):
             tab.load()
 
     def _details(self) -> Any:
-        from app import case_data
+        from core.store import records
 
         if self.case_file is None or self.case_id is None:
             return None
-        return case_data.case_details(self.case_file, self.case_id)
+        return records.case_details(self.case_file, self.case_id)
 
     def _refresh_overview(self) -> None:
-        from app import case_data
+        from core.store import records
 
         details = self._details()
         self.overview.show_case(details)
@@ -297,21 +297,21 @@ class MainWindow(WindowFlows, QMainWindow):
             counts = {
                 s: statuses.count(s) for s in ("draft", "accepted", "rejected") if statuses.count(s)
             }
-            self.overview.show_latest(case_data.run_rows(self.case_file, self.case_id), counts)
+            self.overview.show_latest(records.run_rows(self.case_file, self.case_id), counts)
 
     def _refresh_audit(self) -> None:
-        from app import case_data
+        from core.store import records
 
         cf = self.case_file
         if cf is None:
             self.audit_view.set_events([])
             return
         if self.audit_view.all_events.isChecked():
-            self.audit_view.set_events(case_data.audit_rows(cf))
+            self.audit_view.set_events(records.audit_rows(cf))
         elif self.case_id is None:
             self.audit_view.set_events([])
         else:
-            self.audit_view.set_events(case_data.audit_rows(cf, self.case_id))
+            self.audit_view.set_events(records.audit_rows(cf, self.case_id))
 
     # --- new case -----------------------------------------------------------------------
     def new_case(self) -> NewCaseWizard | None:

@@ -26,18 +26,8 @@ if TYPE_CHECKING:
     from app.wizards.export_report import ExportReportWizard
     from app.wizards.import_policy import CompareVersionsWizard, ImportPolicyWizard
     from app.wizards.run_check import RunCheckWizard
-    from core.store.audit import ChainReport
-    from core.store.db import CaseFile
 
 _Base: Any = object
-
-
-def _verify_chain_job(cf: CaseFile) -> ChainReport:
-    """Worker body: walk the audit chain in a session of this thread's own."""
-    from core.store.audit import verify_chain
-
-    with cf.read_session() as s:
-        return verify_chain(s)
 
 
 class WindowFlows(_Base):
@@ -258,11 +248,13 @@ class WindowFlows(_Base):
     # --- audit chain ---------------------------------------------------------------------
     def verify_chain(self: MainWindow) -> Job | None:
         """Walk the audit chain off the UI thread; the Audit tab shows the outcome."""
+        from core.store.audit import verify_case_file_chain
+
         if self.case_file is None:
             return None
         self.audit_view.set_busy(True)
         return self.runner.run(
-            _verify_chain_job,
+            verify_case_file_chain,
             self.case_file,
             label="Verify audit chain",
             pass_state=False,

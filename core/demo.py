@@ -18,12 +18,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from core.errors import DistillAuditError, EvidenceError
+from core.errors import CaseFileError, DistillAuditError, EvidenceError
 from core.evidence.importer import import_model, import_transcripts
 from core.jobs import JobState
 from core.resources import resource_path
-from core.store.cases import create_case
-from core.store.db import CaseFile
+from core.store.cases import create_case, list_cases
+from core.store.db import CASE_FILE_SUFFIX, CaseFile, open_case_file
 
 DEMO_REFERENCE = "DEMO-2025-001"
 CONDUCT_DATE = date(2025, 8, 1)  # the harvesting alleged in the demo story
@@ -56,6 +56,77 @@ class DemoCase:
     transcripts: dict[str, int] = field(default_factory=dict)
     policies: dict[str, int] = field(default_factory=dict)
     lineage: dict[str, Any] = field(default_factory=dict)
+
+
+# --- the demo case file ----------------------------------------------------------------------
+
+
+def default_demo_db() -> Path:
+    """Where ``distill-audit demo`` and Help → Open demo case keep the demo case file."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("DistillAudit", appauthor=False)) / f"demo{CASE_FILE_SUFFIX}"
+
+
+def _remove_case_file(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def discard_demo_case_file(path: Path) -> None:
+    """Remove an earlier demo case file; refuse to touch a file holding anything else.
+
+    The file is read through the store like any case file; one that is not a case file
+    (not SQLite, empty, foreign, from a newer version) or holds another case is refused.
+    """
+    if not path.exists():
+        return
+    try:
+        with open_case_file(path, create=False) as cf:
+            refs = [c.reference for c in list_cases(cf)]
+            backup = cf.backup_path  # opening upgraded an older demo file: drop its copy too
+    except CaseFileError:
+        refs, backup = None, None
+    if refs is None or any(r != DEMO_REFERENCE for r in refs):
+        raise DistillAuditError(
+            f"{path} exists and holds more than the demo case; choose another --db for the demo."
+        )
+    _remove_case_file(path)
+    if backup is not None:
+        backup.unlink(missing_ok=True)
+
+
+def build_demo_case_file(
+    path: Path,
+    root: Path | None = None,
+    state: JobState | None = None,
+    log: Log = lambda _m: None,
+) -> DemoCase:
+    """Build the demo case into a new case file at ``path``.
+
+    A build that fails or is cancelled leaves no file behind, so the next attempt starts
+    clean.
+    """
+    try:
+        with open_case_file(path) as cf:
+            return build_demo_case(cf, root, state=state, log=log)
+    except BaseException:
+        _remove_case_file(path)
+        raise
+
+
+def ensure_demo_case_file(
+    path: Path | None = None, root: Path | None = None, state: JobState | None = None
+) -> Path:
+    """The demo case file (default: :func:`default_demo_db`), built first if it is missing."""
+    state = state or JobState()
+    target = Path(path) if path is not None else default_demo_db()
+    if target.is_file() and target.stat().st_size > 0:
+        state.set_progress(100)
+        return target
+    state.set_status("Building the demonstration case (about eight models)")
+    build_demo_case_file(target, root, state=state)
+    return target
 
 
 def verify_manifest(root: Path) -> int:

@@ -183,8 +183,8 @@ class FindingsView(QWidget):
         self._show()
 
     def _load_clauses(self) -> None:
-        from app.case_data import policy_rows
         from core.policy.persist import list_clauses
+        from core.store.records import policy_rows
 
         cf, case_id = self.host.case_file, self.host.case_id
         self.clause.clear()

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from app.case_data import EvidenceChoice
     from core.jobs import JobState
     from core.store.db import CaseFile
+    from core.store.records import EvidenceChoice
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class CheckContext:
 def load_check_context(cf: CaseFile, case_id: int, state: JobState) -> CheckContext:
     """Job body: the case's models and transcript sets, the SPECs, and the chart module."""
     state.set_status("Reading the case's evidence")
-    from app.case_data import evidence_choices, transcript_names
+    from core.store.records import evidence_choices, transcript_names
 
     choices = evidence_choices(cf, case_id)
     state.set_progress(20)

@@ -35,10 +35,10 @@ from app.jobs import Job
 from app.wizards.common import HostWizard, JobPage
 
 if TYPE_CHECKING:
-    from app.case_data import EvidenceChoice
     from app.host import Host
     from core.jobs import JobState
     from core.store.db import CaseFile
+    from core.store.records import EvidenceChoice
 
 NONE = "(none)"
 
@@ -338,8 +338,8 @@ class RunExperimentPage(JobPage):
         super().initializePage()
 
     def succeeded(self, result: Any) -> None:
-        from app.case_data import run_details
         from app.views.analyses_view import _experiment_text
+        from core.store.records import run_details
 
         wizard = self.wizard()
         cf = wizard.host.case_file if isinstance(wizard, HostWizard) else None
@@ -364,7 +364,7 @@ class ExperimentWizard(HostWizard):
 
     def __init__(self, host: Host, parent: QWidget | None = None) -> None:
         super().__init__(host, "Run a distillation experiment", "ExperimentWizard", parent)
-        from app.case_data import evidence_choices
+        from core.store.records import evidence_choices
 
         self.case_id = host.case_id
         choices = (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from core.store.cases import create_case, get_case, list_cases, summarise
+from core.store.cases import create_case, list_cases
+from core.store.records import case_details
 
 from .common import emit, open_db, table
 
@@ -75,27 +76,27 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    with open_db(args) as cf, cf.read_session() as s:
-        case = get_case(s, args.case)
-        summary = summarise(s, case)
-        data = {
-            **summary.to_dict(),
-            "parties": case.parties,
-            "commissioned_by": case.commissioned_by,
-            "hypothesis_p": case.hypothesis_p,
-            "hypothesis_d": case.hypothesis_d,
-        }
-        text = "\n".join(
-            [
-                f"Case {case.id}: {case.title} [{case.reference}] ({case.status})",
-                f"  Parties:        {', '.join(case.parties) or '-'}",
-                f"  Commissioned by: {case.commissioned_by or '-'}",
-                f"  Hp: {case.hypothesis_p}",
-                f"  Hd: {case.hypothesis_d}",
-                f"  Evidence: {summary.artifacts} model(s), {summary.transcript_sets} transcript "
-                f"set(s), {summary.policies} polic(ies); {summary.runs} run(s), "
-                f"{summary.findings} finding(s)",
-            ]
-        )
-        emit(args, data, text)
+    with open_db(args) as cf:
+        case = case_details(cf, args.case)
+    summary = case.summary
+    data = {
+        **summary.to_dict(),
+        "parties": case.parties,
+        "commissioned_by": case.commissioned_by,
+        "hypothesis_p": case.hypothesis_p,
+        "hypothesis_d": case.hypothesis_d,
+    }
+    text = "\n".join(
+        [
+            f"Case {summary.id}: {summary.title} [{summary.reference}] ({summary.status})",
+            f"  Parties:        {', '.join(case.parties) or '-'}",
+            f"  Commissioned by: {case.commissioned_by or '-'}",
+            f"  Hp: {case.hypothesis_p}",
+            f"  Hd: {case.hypothesis_d}",
+            f"  Evidence: {summary.artifacts} model(s), {summary.transcript_sets} transcript "
+            f"set(s), {summary.policies} polic(ies); {summary.runs} run(s), "
+            f"{summary.findings} finding(s)",
+        ]
+    )
+    emit(args, data, text)
     return 0

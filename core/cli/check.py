@@ -175,13 +175,15 @@ def _run(
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from core.store.records import next_reference
+
     db = args.check_db or getattr(args, "db", None)
     out_path = Path(args.json_out)
     with progress(args, "Running checks") as state:
         if db:
             with open_case_file(db) as cf:
                 case = args.case or create_case(
-                    cf, f"Check of {Path(args.suspect).name}", _fresh_reference(cf)
+                    cf, f"Check of {Path(args.suspect).name}", next_reference(cf, "CHECK")
                 )
                 data = _run(cf, case, args, state)
                 data["case_file"] = str(Path(db).resolve())
@@ -219,13 +221,3 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3g}"
-
-
-def _fresh_reference(cf: CaseFile) -> str:
-    from core.store.cases import list_cases
-
-    taken = {c.reference for c in list_cases(cf)}
-    n = 1
-    while f"CHECK-{n}" in taken:
-        n += 1
-    return f"CHECK-{n}"

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
-from core.demo import DEMO_REFERENCE, build_demo_case, review_demo_case
-from core.errors import DistillAuditError
-from core.store.db import CASE_FILE_SUFFIX, open_case_file
+from core.demo import (
+    DEMO_REFERENCE,
+    build_demo_case_file,
+    default_demo_db,
+    discard_demo_case_file,
+    review_demo_case,
+)
+from core.store.db import open_case_file
 
 from .common import emit, progress
 
@@ -25,31 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def default_demo_db() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("DistillAudit", appauthor=False)) / f"demo{CASE_FILE_SUFFIX}"
-
-
-def _fresh(path: Path) -> None:
-    """Remove an earlier demo case file; refuse to touch a file holding anything else."""
-    if not path.exists():
-        return
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        refs = [r[0] for r in con.execute("SELECT reference FROM cases")]
-        con.close()
-    except sqlite3.DatabaseError:
-        refs = None
-    if refs is None or any(r != DEMO_REFERENCE for r in refs):
-        raise DistillAuditError(
-            f"{path} exists and holds more than the demo case; choose another --db for the demo."
-        )
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-def _echo(lines: list[str]):
+def _echo(lines: list[str]) -> Callable[[str], None]:
     """Print each step as it happens (the review takes a minute or two)."""
 
     def log(message: str) -> None:
@@ -61,19 +42,18 @@ def _echo(lines: list[str]):
 
 def cmd_demo(args: argparse.Namespace) -> int:
     db = Path(args.db) if args.db else default_demo_db()
-    _fresh(db)
+    discard_demo_case_file(db)
     lines: list[str] = []
     out = Path(args.out) if args.out else db.parent
     log = lines.append if getattr(args, "json_output", False) else _echo(lines)
-    with open_case_file(db) as cf:
-        with progress(args, "Building the demo case") as state:
-            demo = build_demo_case(
-                cf, Path(args.demo_dir) if args.demo_dir else None, state=state, log=log
-            )
-        review = None
-        if not args.no_review:
-            with progress(args, "Reviewing the demo case") as state:
-                review = review_demo_case(cf, demo, out, state=state, log=log)
+    with progress(args, "Building the demo case") as state:
+        demo = build_demo_case_file(
+            db, Path(args.demo_dir) if args.demo_dir else None, state=state, log=log
+        )
+    review = None
+    if not args.no_review:
+        with open_case_file(db) as cf, progress(args, "Reviewing the demo case") as state:
+            review = review_demo_case(cf, demo, out, state=state, log=log)
     log(f"Demo case file: {db}")
     data = {
         "case_file": str(db),

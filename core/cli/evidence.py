@@ -85,8 +85,10 @@ def cmd_import_transcripts(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from core.store.records import evidence_items
+
     with open_db(args) as cf:
-        items = list_evidence(cf, args.case)
+        items = evidence_items(cf, args.case)
     emit(
         args,
         [i.to_dict() for i in items],

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from sqlalchemy import select
-
-from core.store.audit import verify_chain
-from core.store.cases import get_case
+from core.store.audit import verify_case_file_chain
 from core.store.db import head_revision
-from core.store.models import AuditEvent
+from core.store.records import audit_rows
+from core.store.types import parse_iso
 
 from .common import emit, open_db, table
 
@@ -29,8 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    with open_db(args) as cf, cf.read_session() as s:
-        report = verify_chain(s)
+    with open_db(args) as cf:
+        report = verify_case_file_chain(cf)
     text = (
         f"Audit chain intact: {report.events} event(s), head {report.head_hash}."
         if report.ok
@@ -40,25 +39,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _at(text: str) -> str:
+    """The event time as ``audit log`` has always printed it (ISO with +00:00)."""
+    dt = parse_iso(text)
+    return dt.isoformat() if dt else text
+
+
 def cmd_log(args: argparse.Namespace) -> int:
-    with open_db(args) as cf, cf.read_session() as s:
-        q = select(AuditEvent).order_by(AuditEvent.id)
-        if args.case:
-            q = q.where(AuditEvent.case_id == get_case(s, args.case).id)
-        events = s.execute(q).scalars().all()
-        rows = [
-            {
-                "id": e.id,
-                "at": e.at.isoformat(),
-                "actor": e.actor,
-                "case_id": e.case_id,
-                "action": e.action,
-                "entity": e.entity,
-                "entity_id": e.entity_id,
-                "hash": e.hash,
-            }
-            for e in events
-        ]
+    with open_db(args) as cf:
+        events = audit_rows(cf, args.case or None)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": e.id,
+            "at": _at(e.at),
+            "actor": e.actor,
+            "case_id": e.case_id,
+            "action": e.action,
+            "entity": e.entity,
+            "entity_id": e.entity_id,
+            "hash": e.hash,
+        }
+        for e in events
+    ]
     emit(
         args,
         rows,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from sqlalchemy import select
-
 from core.policy.persist import (
     correct_tag,
     diff_policies,
@@ -15,8 +13,8 @@ from core.policy.persist import (
     list_clauses,
     policy_in_force,
 )
-from core.store.cases import get_case
 from core.store.models import Policy
+from core.store.records import policy_rows
 
 from .common import emit, open_db, progress, table
 
@@ -107,25 +105,23 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with open_db(args) as cf, cf.read_session() as s:
-        case_id = get_case(s, args.case).id
-        rows = [
-            {
-                "id": p.id,
-                "provider": p.provider,
-                "title": p.title,
-                "version": p.version,
-                "effective_from": p.effective_from,
-                "effective_to": p.effective_to,
-                "clauses": len(p.clauses),
-                "sha256": p.source_sha256,
-            }
-            for p in s.execute(
-                select(Policy)
-                .where(Policy.case_id == case_id)
-                .order_by(Policy.provider, Policy.effective_from)
-            ).scalars()
-        ]
+    with open_db(args) as cf:
+        policies = policy_rows(cf, args.case)
+    # ``policy list`` keeps its order: by provider, then effective date (undated first).
+    policies.sort(key=lambda p: (p.provider, p.effective_from or "", p.id))
+    rows = [
+        {
+            "id": p.id,
+            "provider": p.provider,
+            "title": p.title,
+            "version": p.version,
+            "effective_from": p.effective_from,
+            "effective_to": p.effective_to,
+            "clauses": p.clauses,
+            "sha256": p.sha256,
+        }
+        for p in policies
+    ]
     emit(
         args,
         rows,

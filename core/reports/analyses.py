@@ -64,12 +64,9 @@ def _specs() -> dict[str, Any]:
 
 def run_category(run: Run) -> str:
     """'check', 'calibration' or 'experiment' (anything else is listed with the experiments)."""
-    k = run.kind.lower()
-    if "calibration" in k:
-        return "calibration"
-    if k == "check" or k.startswith(("check.", "check:")):
-        return "check"
-    return "experiment"
+    from core.store.records import run_category as category_of_kind
+
+    return category_of_kind(run.kind)
 
 
 def _num(value: Any) -> float | None:

@@ -12,13 +12,16 @@ import getpass
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.store.models import AuditEvent
 from core.store.types import iso, utcnow
+
+if TYPE_CHECKING:
+    from core.store.db import CaseFile
 
 GENESIS = "0" * 64
 
@@ -144,3 +147,12 @@ def verify_chain(session: Session) -> ChainReport:
         prev = ev.hash
         expected_id += 1
     return ChainReport(True, count, prev)
+
+
+def verify_case_file_chain(cf: CaseFile) -> ChainReport:
+    """Walk the case file's audit chain in a read session of the calling thread's own.
+
+    What ``audit verify`` and the GUI's Verify audit chain job both run.
+    """
+    with cf.read_session() as s:
+        return verify_chain(s)

@@ -1,25 +1,66 @@
-"""Plain records the views show, read from the case file through core.
+"""The read model: plain frozen records of a case file, for the GUI's tabs and the CLI's lists.
 
-Views never hold ORM objects: each read opens a short session, copies what is shown into
-frozen dataclasses and closes the session, so nothing crosses threads or outlives it.
+Every read opens a short session, copies what is shown into frozen dataclasses and closes
+the session, so no ORM object crosses threads or outlives its session, and neither the GUI
+nor the CLI runs queries of its own. Heavier engine modules (core.reports, core.policy,
+core.evidence) are imported inside the functions that need them: the GUI's start-up
+imports this module and must not wait for scipy. The standard hypotheses (DEFAULT_HP,
+DEFAULT_HD) are re-exported so the GUI never imports the ORM module itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from core.errors import NotFoundError
 from core.store.cases import CaseSummary, get_case, summarise
 from core.store.db import CaseFile
-from core.store.models import AuditEvent, Clause, Policy, Run
+from core.store.models import (
+    DEFAULT_HD,
+    DEFAULT_HP,
+    AuditEvent,
+    Case,
+    Clause,
+    Policy,
+    Run,
+    TranscriptSet,
+)
 from core.store.types import iso
+
+if TYPE_CHECKING:
+    from core.evidence.inventory import EvidenceItem
+
+__all__ = [
+    "DEFAULT_HD",
+    "DEFAULT_HP",
+    "AuditRow",
+    "CaseDetails",
+    "EvidenceChoice",
+    "PolicyRow",
+    "RunDetails",
+    "RunRow",
+    "audit_rows",
+    "case_details",
+    "evidence_choices",
+    "evidence_items",
+    "next_reference",
+    "policy_rows",
+    "run_category",
+    "run_details",
+    "run_rows",
+    "transcript_names",
+]
+
+
+# --- cases (Overview tab, ``case show``) ---------------------------------------------------
 
 
 @dataclass(frozen=True)
 class CaseDetails:
-    """What the Overview tab shows about one case."""
+    """What the Overview tab and ``case show`` say about one case."""
 
     summary: CaseSummary
     parties: list[str]
@@ -30,12 +71,43 @@ class CaseDetails:
     updated_at: str
 
 
+def case_details(cf: CaseFile, case: int | str) -> CaseDetails:
+    """One case (by id or reference) with its counts; NotFoundError names a missing one."""
+    with cf.read_session() as s:
+        c = get_case(s, case)
+        return CaseDetails(
+            summary=summarise(s, c),
+            parties=[str(p) for p in (c.parties or [])],
+            commissioned_by=c.commissioned_by,
+            hypothesis_p=c.hypothesis_p,
+            hypothesis_d=c.hypothesis_d,
+            conduct_date=c.conduct_date.isoformat() if c.conduct_date else None,
+            updated_at=c.updated_at.isoformat(timespec="seconds"),
+        )
+
+
+def next_reference(cf: CaseFile, prefix: str) -> str:
+    """The first free ``PREFIX-n`` reference (n = 1, 2, …) for a case created on the fly.
+
+    Used when a check or experiment is run without naming a case (``CHECK-n``, ``EXP-n``).
+    """
+    with cf.read_session() as s:
+        taken = set(s.execute(select(Case.reference)).scalars())
+    n = 1
+    while f"{prefix}-{n}" in taken:
+        n += 1
+    return f"{prefix}-{n}"
+
+
+# --- audit log (Audit tab, ``audit log``) --------------------------------------------------
+
+
 @dataclass(frozen=True)
 class AuditRow:
-    """One audit event as shown in the Audit tab."""
+    """One audit event as shown in the Audit tab and by ``audit log``."""
 
     id: int
-    at: str
+    at: str  # canonical ISO-8601 UTC ('…Z'), the form the chain hashes
     actor: str
     case_id: int | None
     action: str
@@ -45,26 +117,12 @@ class AuditRow:
     prev_hash: str
 
 
-def case_details(cf: CaseFile, case_id: int) -> CaseDetails:
-    with cf.read_session() as s:
-        case = get_case(s, case_id)
-        return CaseDetails(
-            summary=summarise(s, case),
-            parties=[str(p) for p in (case.parties or [])],
-            commissioned_by=case.commissioned_by,
-            hypothesis_p=case.hypothesis_p,
-            hypothesis_d=case.hypothesis_d,
-            conduct_date=case.conduct_date.isoformat() if case.conduct_date else None,
-            updated_at=case.updated_at.isoformat(timespec="seconds"),
-        )
-
-
-def audit_rows(cf: CaseFile, case_id: int | None = None) -> list[AuditRow]:
-    """Audit events in chain order: all of them, or those about one case."""
+def audit_rows(cf: CaseFile, case: int | str | None = None) -> list[AuditRow]:
+    """Audit events in chain order: all of them, or those about one case (id or reference)."""
     with cf.read_session() as s:
         q = select(AuditEvent).order_by(AuditEvent.id)
-        if case_id is not None:
-            q = q.where(AuditEvent.case_id == case_id)
+        if case is not None:
+            q = q.where(AuditEvent.case_id == get_case(s, case).id)
         return [
             AuditRow(
                 e.id,
@@ -114,15 +172,16 @@ class RunDetails:
 
 
 def run_category(kind: str) -> str:
-    """check | calibration | experiment, as core.reports.analyses.run_category files runs.
+    """'check', 'calibration' or 'experiment' for a run kind (anything else is an experiment).
 
-    Repeated here (three lines) because that module loads scipy, which the Overview must
-    not wait for at start-up.
+    The one place runs are filed; core.reports.analyses uses it too.
     """
     k = kind.lower()
     if "calibration" in k:
         return "calibration"
-    return "check" if k == "check" or k.startswith(("check.", "check:")) else "experiment"
+    if k == "check" or k.startswith(("check.", "check:")):
+        return "check"
+    return "experiment"
 
 
 def _run_row(run: Run) -> RunRow:
@@ -159,8 +218,6 @@ def run_details(cf: CaseFile, run_id: int) -> RunDetails:
     with cf.read_session() as s:
         run = s.get(Run, run_id)
         if run is None:
-            from core.errors import NotFoundError
-
             raise NotFoundError(f"No run {run_id} in this case file.")
         row = _run_row(run)
         checks = check_records(run, lambda _kind, _id: None) if row.category == "check" else []
@@ -175,7 +232,7 @@ def run_details(cf: CaseFile, run_id: int) -> RunDetails:
         )
 
 
-# --- policies (Policies tab) ---------------------------------------------------------------
+# --- policies (Policies tab, ``policy list``) ----------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -194,11 +251,12 @@ class PolicyRow:
     sha256: str
 
 
-def policy_rows(cf: CaseFile, case_id: int) -> list[PolicyRow]:
+def policy_rows(cf: CaseFile, case: int | str) -> list[PolicyRow]:
     """The case's policies, grouped by provider and document series, oldest version first."""
     from core.policy.persist import series_key
 
     with cf.read_session() as s:
+        case_id = get_case(s, case).id
         counts = dict(
             s.execute(select(Clause.policy_id, func.count()).group_by(Clause.policy_id)).all()
         )
@@ -218,6 +276,9 @@ def policy_rows(cf: CaseFile, case_id: int) -> list[PolicyRow]:
             for p in s.execute(select(Policy).where(Policy.case_id == case_id)).scalars()
         ]
     return sorted(rows, key=lambda r: (r.provider, r.series, r.effective_from or "", r.id))
+
+
+# --- evidence (Evidence tab, wizards, ``evidence list``) -----------------------------------
 
 
 @dataclass(frozen=True)
@@ -240,20 +301,23 @@ class EvidenceChoice:
         )
 
 
-def evidence_choices(cf: CaseFile, case_id: int) -> list[EvidenceChoice]:
-    """The case's models and transcript sets, for the check and experiment wizards."""
+def evidence_items(cf: CaseFile, case: int | str) -> list[EvidenceItem]:
+    """Every model and transcript set of the case with hashes and details (for listings)."""
     from core.evidence.inventory import list_evidence
 
+    return list_evidence(cf, case)
+
+
+def evidence_choices(cf: CaseFile, case_id: int) -> list[EvidenceChoice]:
+    """The case's models and transcript sets, for the check and experiment wizards."""
     return [
         EvidenceChoice(e.kind, e.id, e.name, e.role, e.path, e.description)
-        for e in list_evidence(cf, case_id)
+        for e in evidence_items(cf, case_id)
     ]
 
 
 def transcript_names(cf: CaseFile, set_id: int) -> list[str]:
     """The model and provider names a transcript set records (for the identity check)."""
-    from core.store.models import TranscriptSet
-
     with cf.read_session() as s:
         t = s.get(TranscriptSet, set_id)
         return [n for n in ((t.model_name, t.provider) if t else ()) if n]
