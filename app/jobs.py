@@ -100,12 +100,20 @@ class Job(QObject):
     finished = Signal(object)  # this job, whatever the outcome (see .outcome)
 
     def __init__(
-        self, label: str, state: QtJobState, parent: QObject | None = None, quiet: bool = False
+        self,
+        label: str,
+        state: QtJobState,
+        parent: QObject | None = None,
+        quiet: bool = False,
+        cancellable: bool = True,
     ) -> None:
         super().__init__(parent)
         self.label = label
         self.state = state
         self.quiet = quiet  # housekeeping (e.g. warming up modules): not listed in the panel
+        # A function that takes no JobState never checks the cancel flag: once it runs it
+        # runs to its end, so no Cancel button is offered (a queued one can still be dropped).
+        self.cancellable = cancellable
         self.partial_results: list[Any] = []
         self.outcome = QUEUED
         self.progress = 0
@@ -124,14 +132,20 @@ class Job(QObject):
 
     # --- for owners ---------------------------------------------------------------
     def cancel(self) -> None:
-        """Ask the job to stop; the core function raises Cancelled at its next check."""
+        """Ask the job to stop; the core function raises Cancelled at its next check.
+
+        A job still queued is dropped at once; a running job that is not cancellable
+        cannot be interrupted and runs to its end.
+        """
         if self.is_finished:
             return
-        self.cancel_requested = True
-        self.state.cancel()
         if self.outcome == QUEUED and self._runner is not None:
+            self.cancel_requested = True
+            self.state.cancel()
             self._runner._drop_queued(self)
-        else:
+        elif self.cancellable:
+            self.cancel_requested = True
+            self.state.cancel()
             self._set_status("Cancelling…")
 
     @property
@@ -189,6 +203,8 @@ class Job(QObject):
 
 
 Callback = Callable[[Any], None]
+# on_success, on_failure, on_cancelled
+_Callbacks = tuple[Callback | None, Callback | None, Callable[[], None] | None]
 
 
 class JobRunner(QObject):
@@ -203,7 +219,7 @@ class JobRunner(QObject):
         self.max_parallel = max_parallel or max(2, QThread.idealThreadCount())
         self._jobs: list[Job] = []
         self._queue: deque[tuple[Job, Callable[..., Any], tuple, dict[str, Any]]] = deque()
-        self._callbacks: dict[Job, tuple[Callback | None, Callback | None, Callback | None]] = {}
+        self._callbacks: dict[Job, _Callbacks] = {}
         self._quiet = False  # while shutting down: no user callbacks
 
     def run(
@@ -222,12 +238,13 @@ class JobRunner(QObject):
 
         ``on_success(result)``, ``on_failure(exception)`` and ``on_cancelled()`` are called
         on the UI thread. A failure without ``on_failure`` is announced by
-        :attr:`unhandled_failure`. ``pass_state=False`` calls functions that take no state.
+        :attr:`unhandled_failure`. ``pass_state=False`` calls functions that take no state;
+        such a job is not :attr:`Job.cancellable` (nothing would read the cancel flag).
         A ``quiet`` job is housekeeping: the jobs panel does not list it and closing the
         window cancels it without asking.
         """
         state = QtJobState()
-        job = Job(label, state, self, quiet=quiet)
+        job = Job(label, state, self, quiet=quiet, cancellable=pass_state)
         job._runner = self
         if pass_state:
             kwargs = {**kwargs, "state": state}
@@ -363,23 +380,3 @@ class JobRunner(QObject):
             callback(*args)
         except Exception:
             sys.excepthook(*sys.exc_info())
-
-
-class lazy:
-    """A job body that imports ``module`` in the worker thread, then calls its ``name``.
-
-    Importing core's analysis modules pulls in numpy, scipy, torch or ReportLab; done on
-    the UI thread that would freeze the window for seconds, so job starters pass
-    ``lazy("core.reports.export", "export_report")`` instead of the function itself.
-    """
-
-    def __init__(self, module: str, name: str) -> None:
-        self.module, self.name = module, name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        import importlib
-
-        return getattr(importlib.import_module(self.module), self.name)(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"lazy({self.module!r}, {self.name!r})"

@@ -1,10 +1,12 @@
 """The main window: case list, the selected case's tabs, the jobs panel, menus.
 
-Everything the window does is a call into core: reads on the UI thread (short, plain
-records via :mod:`core.store.records`), long work and writes through the one
-:class:`JobRunner`. The flows (wizards, demo case, drag and drop, settings) live in
-:mod:`app.window_flows`, the actions and menus in :mod:`app.menus`. Every dialog goes
-through a small ``ask_…`` / ``show_…`` method so tests can replace it.
+The window holds the layout, the open case file and the selected case. Everything it does
+is a call into core: reads on the UI thread (short, plain records via :mod:`core.store.records`),
+long work and writes through the one :class:`JobRunner`. What the user's actions start
+(wizards, jobs, the demo case, settings) lives in the controllers of :mod:`app.controllers`,
+which reach the window only through :class:`app.host.WindowHost`; the actions and menus
+are one table in :mod:`app.menus`. Every dialog goes through a small ``ask_…`` /
+``show_…`` method so tests can replace it.
 
 Start-up: this module imports no SQLAlchemy/Alembic (about half a second on a slow
 machine). The window paints first; ``app.main`` then opens the case file, and the
@@ -21,7 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QFileInfo, Qt, QTimer, QUrl, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -37,8 +46,10 @@ from PySide6.QtWidgets import (
 )
 
 from app import menus
+from app.controllers.analysis import AnalysisController
+from app.controllers.case_file import CaseFileController
+from app.controllers.evidence import EvidenceController
 from app.dialogs.messages import ask_yes_no, describe_error, open_error_box, open_text_box
-from app.dialogs.new_case import NewCaseInput, NewCaseWizard
 from app.jobs import Job, JobRunner
 from app.settings import AppSettings, load_settings
 from app.views.analyses_view import AnalysesView
@@ -49,12 +60,13 @@ from app.views.findings_view import FindingsView
 from app.views.jobs_panel import JobsPanel
 from app.views.overview import OverviewView
 from app.views.policies_view import PoliciesView
-from app.window_flows import WindowFlows
 from core import __version__
 from core.errors import DistillAuditError
 from core.resources import resource_path
 
 if TYPE_CHECKING:
+    from app.host import Tab
+    from core.store.audit import ChainReport
     from core.store.db import CaseFile
 
 log = logging.getLogger(__name__)
@@ -67,8 +79,8 @@ WARM_UP_DELAY_MS = 1000  # after the window is usable (see app.warmup)
 WARM_UP = "Load the analysis modules"
 
 
-class MainWindow(WindowFlows, QMainWindow):
-    """One open case file at a time; one selected case within it."""
+class MainWindow(QMainWindow):
+    """One open case file at a time; one selected case within it (a :class:`WindowHost`)."""
 
     def __init__(
         self,
@@ -93,9 +105,13 @@ class MainWindow(WindowFlows, QMainWindow):
         icon = resource_path("icons", "distill-audit.svg")
         if icon.is_file():
             self.setWindowIcon(QIcon(str(icon)))
-        menus.build_actions(self)
+        self.case_files: CaseFileController = CaseFileController(self, self)
+        self.evidence: EvidenceController = EvidenceController(self, self)
+        self.analysis: AnalysisController = AnalysisController(self, self)
+        self._actions = menus.build_actions(self)
+        self.recent_menu: QMenu
         self._build_ui()
-        menus.build_menus(self)
+        menus.build_menus(self, self._actions)
         self._update_title()
         self._update_enabled()
         self.resize(1280, 800)
@@ -105,28 +121,27 @@ class MainWindow(WindowFlows, QMainWindow):
         self.case_list = CaseListView(self)
         self.case_list.case_selected.connect(self._on_case_selected)
         self.overview = OverviewView(self)
-        self.evidence_view = EvidenceView(
-            [self.add_evidence_action, self.verify_evidence_action], self
-        )
-        self.policies_view = PoliciesView(
-            self, [self.import_policy_action, self.compare_action], self
-        )
-        self.analyses_view = AnalysesView(
-            self, [self.run_check_action, self.experiment_action, self.export_action], self
-        )
+        self.evidence_view = EvidenceView(menus.toolbar(self._actions, "evidence"), self)
+        self.policies_view = PoliciesView(self, menus.toolbar(self._actions, "policies"), self)
+        self.analyses_view = AnalysesView(self, menus.toolbar(self._actions, "analyses"), self)
         self.findings_view = FindingsView(self, self)
         self.audit_view = AuditView(self)
-        self.audit_view.verify_requested.connect(self.verify_chain)
+        self.audit_view.verify_requested.connect(self.case_files.verify_chain)
         self.audit_view.scope_changed.connect(lambda _all: self._refresh_audit())
         self.tabs = QTabWidget(self)
         self.tabs.setAccessibleName("Case details")
-        for widget, title in (
-            (self.overview, "&Overview"),
-            (self.evidence_view, "Evi&dence"),
-            (self.policies_view, "&Policies"),
-            (self.analyses_view, "A&nalyses"),
-            (self.findings_view, "Findin&gs"),
-            (self.audit_view, "A&udit"),
+        self._tab_widgets: dict[Tab, QWidget] = {
+            "overview": self.overview,
+            "evidence": self.evidence_view,
+            "policies": self.policies_view,
+            "analyses": self.analyses_view,
+            "findings": self.findings_view,
+            "audit": self.audit_view,
+        }
+        for widget, title in zip(
+            self._tab_widgets.values(),
+            ("&Overview", "Evi&dence", "&Policies", "A&nalyses", "Findin&gs", "A&udit"),
+            strict=True,
         ):
             self.tabs.addTab(widget, title)
         self.tabs.currentChanged.connect(lambda _i: self._refresh_current())
@@ -139,7 +154,7 @@ class MainWindow(WindowFlows, QMainWindow):
         self.setCentralWidget(splitter)
 
         self.jobs_panel = JobsPanel(self.runner, self)
-        self.jobs_panel.partial_requested.connect(self.show_partial_results)
+        self.jobs_panel.partial_requested.connect(self.analysis.show_partial_results)
         self.jobs_dock = QDockWidget("Jobs", self)
         self.jobs_dock.setObjectName("JobsDock")
         self.jobs_dock.setWidget(self.jobs_panel)
@@ -156,7 +171,7 @@ class MainWindow(WindowFlows, QMainWindow):
     # --- case file ----------------------------------------------------------------------
     def open_case_file(self, path: Path | str | None, create: bool = True) -> bool:
         """Open (creating if needed) a case file; on failure keep the current one."""
-        if not self._stop_jobs("open another case file"):
+        if not self.stop_jobs("open another case file"):
             return False
         from core.store.db import open_case_file
 
@@ -177,40 +192,11 @@ class MainWindow(WindowFlows, QMainWindow):
             )
         self.audit_view.reset()
         self.evidence_view.verified = {}
-        self._remember(cf.path)
+        self.case_files.remember(cf.path)
         self._update_title()
         self.refresh_cases()
         QTimer.singleShot(WARM_UP_DELAY_MS, self, self.warm_up)
         return True
-
-    def open_case_file_dialog(self) -> None:
-        path = self.ask_path("case-file")
-        if path is not None:
-            self.open_case_file(path, create=False)
-
-    def _remember(self, path: Path) -> None:
-        from app.recent import remember
-        from app.settings import save_settings
-
-        self.settings.recent_files = remember(self.settings.recent_files, path)
-        save_settings(self.settings)
-
-    @Slot()
-    def fill_recent_menu(self) -> None:
-        from app.recent import fill_menu
-
-        fill_menu(
-            self.recent_menu,
-            self.settings.recent_files,
-            lambda p: self.open_case_file(p, create=False),
-            self._clear_recent,
-        )
-
-    def _clear_recent(self) -> None:
-        from app.settings import save_settings
-
-        self.settings.recent_files = []
-        save_settings(self.settings)
 
     def _update_title(self) -> None:
         if self.case_file is None:
@@ -221,23 +207,16 @@ class MainWindow(WindowFlows, QMainWindow):
             self.setWindowFilePath(str(self.case_file.path))
             self.file_label.setText(f"Case file: {self.case_file.path}")
 
+    def action(self, action_id: str) -> QAction:
+        """The window's action with this id (see :data:`app.menus.ACTIONS`)."""
+        try:
+            return self._actions[action_id]
+        except KeyError:
+            raise KeyError(f"No action {action_id!r}; known: {sorted(self._actions)}") from None
+
     def _update_enabled(self) -> None:
-        has_file, has_case = self.case_file is not None, self.case_id is not None
-        self.new_case_action.setEnabled(has_file)
-        for action in (
-            self.add_evidence_action,
-            self.import_model_action,
-            self.import_transcripts_action,
-            self.import_policy_action,
-            self.compare_action,
-            self.export_action,
-            self.run_check_action,
-            self.verify_evidence_action,
-        ):
-            action.setEnabled(has_case)
-        self.experiment_action.setEnabled(has_case and menus.experiments_available())
-        self.verify_chain_action.setEnabled(has_file)
-        self.audit_view.verify_button.setEnabled(has_file)
+        menus.update_enabled(self, self._actions)
+        self.audit_view.verify_button.setEnabled(self.action("verify_chain").isEnabled())
 
     # --- reading into the views -------------------------------------------------------
     def refresh(self) -> None:
@@ -261,8 +240,10 @@ class MainWindow(WindowFlows, QMainWindow):
         from core.evidence.inventory import list_evidence
 
         self._refresh_overview()
-        has = self.case_file is not None and self.case_id is not None
-        self.evidence_view.set_items(list_evidence(self.case_file, self.case_id) if has else [])
+        cf, case_id = self.case_file, self.case_id
+        self.evidence_view.set_items(
+            list_evidence(cf, case_id) if cf is not None and case_id is not None else []
+        )
         self._refresh_audit()
         self._stale = {self.policies_view, self.analyses_view, self.findings_view}
         self._refresh_current()
@@ -313,32 +294,6 @@ class MainWindow(WindowFlows, QMainWindow):
         else:
             self.audit_view.set_events(records.audit_rows(cf, self.case_id))
 
-    # --- new case -----------------------------------------------------------------------
-    def new_case(self) -> NewCaseWizard | None:
-        """Open the New case wizard (non-blocking); returns it so tests can drive it."""
-        if self.case_file is None:
-            return None
-        wizard = NewCaseWizard(self._create_case, self)
-        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        wizard.accepted.connect(lambda: self.refresh_cases(select_id=wizard.case_id))
-        wizard.open()
-        return wizard
-
-    def _create_case(self, values: NewCaseInput) -> int:
-        from core.store.cases import create_case
-
-        assert self.case_file is not None
-        return create_case(
-            self.case_file,
-            values.title,
-            values.reference,
-            parties=values.parties,
-            commissioned_by=values.commissioned_by,
-            hypothesis_p=values.hypothesis_p,
-            hypothesis_d=values.hypothesis_d,
-            actor=self.reviewer(),
-        )
-
     # --- jobs ----------------------------------------------------------------------------
     def run_write(
         self,
@@ -362,7 +317,7 @@ class MainWindow(WindowFlows, QMainWindow):
             pass_state=False,
             quiet=True,
             on_success=done,
-            on_failure=lambda exc: self._show_job_error(f"{label} failed", exc),
+            on_failure=lambda exc: self.show_job_error(f"{label} failed", exc),
             **kwargs,
         )
 
@@ -396,13 +351,9 @@ class MainWindow(WindowFlows, QMainWindow):
     @Slot(object)
     def _on_unhandled_failure(self, job: Job) -> None:
         assert job.error is not None
-        self._show_job_error(f"{job.label} failed", job.error, job.traceback_text)
+        self.show_job_error(f"{job.label} failed", job.error, job.traceback_text)
 
-    def _show_job_error(self, title: str, error: BaseException, traceback_text: str = "") -> None:
-        message, details = describe_error(error, traceback_text)
-        self.show_error(title, message, details)
-
-    def _stop_jobs(self, action: str) -> bool:
+    def stop_jobs(self, action: str) -> bool:
         """Ask before cancelling running jobs; then cancel them and wait for their threads."""
         active = self.runner.user_jobs()
         if active and not self.ask_cancel_running_jobs(len(active), action):
@@ -419,14 +370,86 @@ class MainWindow(WindowFlows, QMainWindow):
             wizard.reject()
         self.runner.cancel_and_wait()
 
+    def warm_up(self) -> Job | None:
+        """Import the engine's modules in a quiet job, then freeze them (see app.warmup)."""
+        import gc
+
+        from app.warmup import MODULES, warm_up
+
+        running = [j for j in self.runner.active_jobs() if j.label == WARM_UP]
+        if self.case_file is None or self._closed or running:
+            return running[0] if running else None
+        if all(m in sys.modules for m in MODULES):
+            gc.freeze()  # O(1): nothing to import; keep later collections short
+            return None
+        return self.runner.run(warm_up, label=WARM_UP, quiet=True)
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._stop_jobs("close the window"):
+        if not self.stop_jobs("close the window"):
             event.ignore()
             return
         self._closed = True
         if self.case_file is not None:
             self.case_file.close()
         event.accept()
+
+    # --- drag and drop ------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.evidence.open_dropped(paths[0])
+
+    # --- what the controllers ask of the window (app.host.WindowHost) -------------------
+    def dialog_parent(self) -> QWidget:
+        return self
+
+    def open_wizard(self, wizard: QWizard) -> QWizard:
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.wizards.append(wizard)
+        wizard.finished.connect(
+            lambda _r, w=wizard: self.wizards.remove(w) if w in self.wizards else None
+        )
+        wizard.open()
+        return wizard
+
+    def apply_settings(self, settings: AppSettings) -> None:
+        from app.settings import save_settings
+
+        self.settings = settings
+        save_settings(settings)
+        self._last_dir = settings.data_folder or self._last_dir
+
+    def show_tab(self, tab: Tab) -> None:
+        self.tabs.setCurrentWidget(self._tab_widgets[tab])
+
+    def select_run(self, run_id: int | None) -> None:
+        self.analyses_view.load(select_run=run_id)
+
+    def selected_case_reference(self) -> str:
+        summary = self.case_list.selected_case()
+        return summary.reference if summary else ""
+
+    def selected_policy_id(self) -> int | None:
+        selected = self.policies_view.selected_policy()
+        return selected.id if selected else None
+
+    def show_evidence_verification(self, results: Any) -> None:
+        self.evidence_view.set_verification(results)
+
+    def set_chain_busy(self, busy: bool) -> None:
+        self.audit_view.set_busy(busy)
+
+    def show_chain_report(self, report: ChainReport) -> None:
+        self.audit_view.show_report(report)
+
+    def show_job_error(self, title: str, error: BaseException, traceback_text: str = "") -> None:
+        message, details = describe_error(error, traceback_text)
+        self.show_error(title, message, details)
 
     # --- every dialog goes through one of these (tests replace them) --------------------
     def ask_path(self, kind: str) -> Path | None:
@@ -500,23 +523,3 @@ class MainWindow(WindowFlows, QMainWindow):
             "outputs, and which terms did that break?<br><br>"
             f"PySide6 {qt_version}<br>Case file: {self.case_file.path if self.case_file else '—'}",
         )
-
-    # attributes set by app.menus (declared for readers and type checkers)
-    new_case_action: QAction
-    open_action: QAction
-    add_evidence_action: QAction
-    import_model_action: QAction
-    import_transcripts_action: QAction
-    import_policy_action: QAction
-    compare_action: QAction
-    export_action: QAction
-    settings_action: QAction
-    quit_action: QAction
-    run_check_action: QAction
-    experiment_action: QAction
-    verify_evidence_action: QAction
-    verify_chain_action: QAction
-    refresh_action: QAction
-    demo_action: QAction
-    about_action: QAction
-    recent_menu: QMenu

@@ -139,9 +139,9 @@ def tabs(win: Any, out: Path) -> None:
             strict=True,
         )
     )
-    win.verify_evidence()
+    win.evidence.verify_evidence()
     wait(idle(win))
-    win.verify_chain()
+    win.case_files.verify_chain()
     wait(idle(win))
     for name, widget in names.items():
         win.jobs_dock.setVisible(name == "overview")  # the jobs panel, once
@@ -161,14 +161,14 @@ def wizards(win: Any, out: Path) -> None:
     from app.demo_case import demo_world
 
     world = demo_world()
-    new = win.new_case()
+    new = win.case_files.new_case()
     new.identification.title_edit.setText("Halcyon Labs v Quillmark AI")
     new.identification.reference.setText("DA-2025-002")
     new.identification.parties.setPlainText("Halcyon Labs\nQuillmark AI")
     grab_pages(new, [new.next]).save(str(out / "wizard_new_case.png"))
     new.reject()
 
-    add = win.add_evidence(world / "models" / "suspect-osprey")
+    add = win.evidence.add_evidence(world / "models" / "suspect-osprey")
     wait(page_done(add.found_page))
     sheet = grab_pages(
         add,
@@ -177,7 +177,7 @@ def wizards(win: Any, out: Path) -> None:
     sheet.save(str(out / "wizard_add_evidence.png"))
     add.reject()
 
-    check = win.run_check()
+    check = win.analysis.run_check()
     wait(page_done(check.question_page))
 
     def run_it() -> None:
@@ -192,11 +192,11 @@ def wizards(win: Any, out: Path) -> None:
     check.accept()
     wait(idle(win))
 
-    exp = win.run_experiment()
+    exp = win.analysis.run_experiment()
     grab_pages(exp, [exp.next, exp.next]).save(str(out / "wizard_experiment.png"))
     exp.reject()
 
-    pol = win.import_policy(world / "policies" / "terms_v1.html")
+    pol = win.evidence.import_policy(world / "policies" / "terms_v1.html")
     wait(page_done(pol.found_page))
 
     def import_it() -> None:
@@ -210,7 +210,7 @@ def wizards(win: Any, out: Path) -> None:
 
     win.tabs.setCurrentWidget(win.policies_view)
     win.policies_view.select_policy(2)
-    compare = win.compare_policies()
+    compare = win.evidence.compare_policies()
 
     def compared() -> None:
         compare.next()
@@ -219,7 +219,7 @@ def wizards(win: Any, out: Path) -> None:
     grab_pages(compare, [compared]).save(str(out / "wizard_compare_versions.png"))
     compare.reject()
 
-    report = win.export_report()
+    report = win.analysis.export_report()
     wait(page_done(report.preview))
     report.files.pdf.setText(str(Path(tempfile.gettempdir()) / "distill-audit-shot.pdf"))
     grab_pages(report, [report.next]).save(str(out / "wizard_export_report.png"))

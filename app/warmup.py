@@ -28,6 +28,8 @@ MODULES = (
     "matplotlib.figure",
     "core.reports.charts",
     "matplotlib.backends.backend_qtagg",
+    "core.reports.gather",  # the Export report wizard imports these on the UI thread
+    "core.reports.export",
     "torch",
     "transformers",
     "safetensors.torch",

@@ -67,7 +67,7 @@ def measure(win, qtbot, with_controls: bool) -> None:
     """Run the check through the wizard under the heartbeat; assert on the longest gap."""
     win.warm_up()  # as a second after opening a case file: modules imported, then frozen
     wait_jobs(win, qtbot)
-    wizard = win.run_check()
+    wizard = win.analysis.run_check()
     wait_page(wizard, wizard.question_page, qtbot)
     wizard.next()
     ev = wizard.evidence

@@ -8,7 +8,8 @@ import pytest
 from PySide6.QtCore import QThread
 
 from app.jobs import CANCELLED, DONE, FAILED, QUEUED, JobRunner, QtJobState
-from app.views.jobs_panel import JobsPanel, format_elapsed
+from app.views.job_progress import format_elapsed
+from app.views.jobs_panel import JobsPanel
 from core.errors import EvidenceError
 from tests import gui_fixtures
 from tests.gui_fixtures import Recorder

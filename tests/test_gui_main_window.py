@@ -44,9 +44,9 @@ def test_window_opens_with_an_empty_case_file(window, tmp_path):
     assert window.revision_label.text().startswith("Schema revision ")
     assert window.case_list.model.rowCount() == 0
     assert window.case_id is None
-    assert window.new_case_action.isEnabled()
-    assert not window.import_transcripts_action.isEnabled()
-    assert not window.import_model_action.isEnabled()
+    assert window.action("new_case").isEnabled()
+    assert not window.action("import_transcripts").isEnabled()
+    assert not window.action("import_model").isEnabled()
     assert window.overview.placeholder.isVisibleTo(window)
 
 
@@ -64,7 +64,7 @@ def test_a_file_that_is_not_a_case_file_is_refused_and_the_old_one_kept(window, 
 
 
 def test_new_case_wizard_prefills_hypotheses_and_creates_the_case(window, qtbot):
-    wizard = window.new_case()
+    wizard = window.case_files.new_case()
     assert wizard is not None and wizard.isVisible()
     assert wizard.hypotheses.hp.toPlainText() == DEFAULT_HP
     assert wizard.hypotheses.hd.toPlainText() == DEFAULT_HD
@@ -85,12 +85,12 @@ def test_new_case_wizard_prefills_hypotheses_and_creates_the_case(window, qtbot)
     assert window.overview.parties.text() == "Halcyon Labs; Quillmark AI"
     assert window.overview.hp.text() == DEFAULT_HP
     assert "case.created" in audit_actions(window)
-    assert window.import_transcripts_action.isEnabled()
+    assert window.action("import_transcripts").isEnabled()
 
 
 def test_new_case_with_a_used_reference_keeps_the_wizard_open(window, qtbot):
     new_case(window, reference="DA-DUP")
-    wizard = window.new_case()
+    wizard = window.case_files.new_case()
     wizard.identification.title_edit.setText("Another")
     wizard.identification.reference.setText("DA-DUP")
     wizard.next()
@@ -111,7 +111,7 @@ def test_importing_transcripts_runs_as_a_job_and_shows_the_hash(
     path = write_jsonl(tmp_path / "answers.jsonl")
     monkeypatch.setattr(window, "ask_path", Recorder(path))
     monkeypatch.setattr(window, "ask_role", Recorder("protected-answers"))
-    job = window.import_transcripts()
+    job = window.evidence.import_transcripts()
     assert job is not None
     with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
         pass
@@ -136,7 +136,7 @@ def test_a_malformed_transcript_shows_the_line_and_imports_nothing(window, qtbot
     path = tmp_path / "bad.jsonl"
     good = json.dumps({"prompt": "Hi?", "response": "Hello."})
     path.write_text(f'{good}\n{good}\n{{"prompt": "oops", \n{good}\n', encoding="utf-8")
-    job = window.start_transcript_import(path, "protected-answers")
+    job = window.evidence.start_transcript_import(path, "protected-answers")
     with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
         pass
     assert job.outcome == FAILED
@@ -152,7 +152,7 @@ def test_a_malformed_transcript_shows_the_line_and_imports_nothing(window, qtbot
 
 def test_importing_a_tiny_model(window, qtbot, tiny_model):
     new_case(window)
-    job = window.start_model_import(tiny_model, "suspect")
+    job = window.evidence.start_model_import(tiny_model, "suspect")
     with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
         pass
     assert job.outcome == DONE, job.traceback_text
@@ -276,7 +276,7 @@ def test_controls_have_accessible_names_and_shortcuts(window):
                 assert widget.accessibleName(), widget
     shortcuts = {
         a.text(): a.shortcut().toString()
-        for a in (window.new_case_action, window.open_action, window.quit_action)
+        for a in (window.action("new_case"), window.action("open_case_file"), window.action("quit"))
     }
     assert shortcuts == {"&New case…": "Ctrl+N", "&Open case file…": "Ctrl+O", "&Quit": "Ctrl+Q"}
     for i in range(window.tabs.count()):

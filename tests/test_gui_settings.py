@@ -69,7 +69,7 @@ def test_the_window_remembers_case_files_and_lists_them(window, tmp_path):
     other = tmp_path / "other.dacase"
     assert window.open_case_file(other)
     assert window.settings.recent_files[:2] == [str(other), str(tmp_path / "case.dacase")]
-    window.fill_recent_menu()
+    window.case_files.fill_recent_menu(window.recent_menu)
     labels = [a.text() for a in window.recent_menu.actions() if a.text()]
     assert labels[:2] == ["&1 other.dacase", "&2 case.dacase"]
     stored = json.loads(settings_path().read_text())
@@ -77,7 +77,7 @@ def test_the_window_remembers_case_files_and_lists_them(window, tmp_path):
 
 
 def test_settings_dialog_saves_and_the_check_wizard_uses_the_alpha(window, tmp_path):
-    dialog = window.edit_settings()
+    dialog = window.case_files.edit_settings()
     dialog.threads.setValue(3)
     dialog.alpha.setValue(0.01)
     dialog.folder.setText(str(tmp_path))

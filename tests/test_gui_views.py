@@ -16,7 +16,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 from sqlalchemy import select
 
-from app.jobs import CANCELLED, DONE, FAILED, lazy
+from app.jobs import CANCELLED, DONE, FAILED
 from core.store.models import AuditEvent, Finding, TranscriptSet
 from tests import gui_fixtures
 from tests.gui_fixtures import (
@@ -48,16 +48,16 @@ def actions(win) -> list[str]:
 def test_verify_evidence_marks_a_changed_file(window, qtbot, tmp_path):
     new_case(window)
     path = write_jsonl(tmp_path / "answers.jsonl")
-    job = window.start_transcript_import(path, "protected-answers")
+    job = window.evidence.start_transcript_import(path, "protected-answers")
     with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
         pass
-    job = window.verify_evidence()
+    job = window.evidence.verify_evidence()
     with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
         pass
     view = window.evidence_view
     assert view.model.data(view.model.index(0, 7)) == "ok"
     path.write_text(path.read_text() + "\n", encoding="utf-8")  # altered after import
-    job = window.verify_evidence()
+    job = window.evidence.verify_evidence()
     with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
         pass
     assert view.model.data(view.model.index(0, 7)) == "changed"
@@ -75,7 +75,7 @@ def test_a_failing_wizard_import_shows_the_error_and_imports_nothing(window, qtb
     path.write_text(
         '{"prompt": "Hi?", "response": "Hello."}\n{"prompt": "oops",\n', encoding="utf-8"
     )
-    wizard = window.add_evidence(path)
+    wizard = window.evidence.add_evidence(path)
     qtbot.waitUntil(
         lambda: wizard.found_page.job is not None and wizard.found_page.job.is_finished,
         timeout=WAIT_MS,
@@ -200,19 +200,10 @@ def test_quiet_jobs_are_not_listed_and_do_not_stop_closing(window, qtbot, monkey
     assert job.outcome == CANCELLED
 
 
-def test_lazy_imports_in_the_worker(window, qtbot):
-    job = window.runner.run(
-        lazy("core.store.audit", "current_actor"), label="Who", pass_state=False
-    )
-    with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
-        pass
-    assert job.outcome == DONE and isinstance(job.result, str)
-
-
 @needs_demo
 def test_closing_during_a_wizard_job_asks_then_cancels(demo_window, qtbot, monkeypatch):
     win = demo_window
-    wizard = win.export_report()
+    wizard = win.analysis.export_report()
     job = wizard.preview.job
     asked = Recorder(True)
     monkeypatch.setattr(win, "ask_cancel_running_jobs", asked)
@@ -239,12 +230,12 @@ def test_every_tab_names_its_controls_and_renders(demo_window, qtbot):
 
 
 def test_the_new_case_wizard_works_with_the_keyboard_alone(window, qtbot):
-    wizard = window.new_case()
+    wizard = window.case_files.new_case()
     qtbot.waitExposed(wizard)
     page = wizard.identification
-    page.title.setFocus()
-    QTest.keyClicks(page.title, "Keyboard case")
-    QTest.keyClick(page.title, Qt.Key.Key_Tab)
+    page.title_edit.setFocus()
+    QTest.keyClicks(page.title_edit, "Keyboard case")
+    QTest.keyClick(page.title_edit, Qt.Key.Key_Tab)
     assert wizard.focusWidget() is page.reference
     QTest.keyClicks(page.reference, "DA-KEY-1")
     QTest.keyClick(page.reference, Qt.Key.Key_Return)  # the default button: Next
@@ -264,7 +255,7 @@ def test_the_new_case_wizard_works_with_the_keyboard_alone(window, qtbot):
 @needs_demo
 def test_wizard_inputs_are_reachable_with_tab(demo_window, qtbot):
     win = demo_window
-    wizard = win.run_check()
+    wizard = win.analysis.run_check()
     wait_page(wizard, wizard.question_page, qtbot)
     for _ in range(3):
         wizard.next()
@@ -296,6 +287,6 @@ def test_fonts_follow_the_system_setting(window, qtbot):
 @needs_demo
 def test_the_dropped_case_file_opens(demo_window, tmp_path):
     copy = gui_fixtures.copy_case_file(demo_window.case_file.path, tmp_path / "dropped.dacase")
-    assert demo_window.open_dropped(copy) is True
+    assert demo_window.evidence.open_dropped(copy) is True
     assert demo_window.case_file.path == copy
     assert str(demo_world())

@@ -50,7 +50,7 @@ def check_pages(wizard) -> None:
 
 
 def import_through_wizard(win, qtbot, path: Path, **fields) -> object:
-    wizard = win.add_evidence(path)
+    wizard = win.evidence.add_evidence(path)
     assert wizard is not None
     assert wizard.currentPage() is wizard.found_page  # the path was given: detection started
     wait_page(wizard, wizard.found_page, qtbot)
@@ -75,7 +75,7 @@ def import_through_wizard(win, qtbot, path: Path, **fields) -> object:
 
 def test_new_case_then_every_kind_of_evidence(demo_window, qtbot):
     win, world = demo_window, demo_world()
-    wizard = win.new_case()
+    wizard = win.case_files.new_case()
     wizard.identification.title_edit.setText("Wizard case")
     wizard.identification.reference.setText("DA-WIZ-1")
     wizard.next()
@@ -127,7 +127,7 @@ def test_new_case_then_every_kind_of_evidence(demo_window, qtbot):
 
 def test_terms_import_shows_detected_dates_then_the_changes(demo_window, qtbot):
     win, world = demo_window, demo_world()
-    wizard = win.import_policy(world / "policies" / "terms_v2.md")
+    wizard = win.evidence.import_policy(world / "policies" / "terms_v2.md")
     wait_page(wizard, wizard.found_page, qtbot)
     facts = dict(wizard.found().facts)
     assert int(facts["Clauses found"]) > 5
@@ -165,7 +165,7 @@ def test_compare_versions_and_the_policies_tab(demo_window, qtbot):
     )
     view.clause_table.selectRow(0)
     assert view.chips.chips and view.text.toPlainText()
-    wizard = win.compare_policies()
+    wizard = win.evidence.compare_policies()
     assert wizard.choose.isComplete()
     wizard.next()
     wait_page(wizard, wizard.changes, qtbot)
@@ -179,7 +179,7 @@ def test_compare_versions_and_the_policies_tab(demo_window, qtbot):
 
 
 def start_check(win, qtbot, references: int = 2, probes: int = 12):
-    wizard = win.run_check()
+    wizard = win.analysis.run_check()
     wait_page(wizard, wizard.question_page, qtbot)
     check_pages(wizard)
     wizard.next()
@@ -275,7 +275,7 @@ def test_cancelling_a_running_check_marks_it_cancelled(demo_window, qtbot):
 
 def test_run_a_small_distillation_experiment(demo_window, qtbot):
     win = demo_window
-    wizard = win.run_experiment()
+    wizard = win.analysis.run_experiment()
     m = wizard.models_page
     assert m.teacher.currentText().startswith("protected-lumen")
     assert m.use_base.isChecked() and m.base.currentText().startswith("osprey-base")
@@ -304,7 +304,7 @@ def test_run_a_small_distillation_experiment(demo_window, qtbot):
 
 def test_export_the_report(demo_window, qtbot, tmp_path):
     win = demo_window
-    wizard = win.export_report()
+    wizard = win.analysis.export_report()
     wait_page(wizard, wizard.preview, qtbot, WAIT_MS)
     check_pages(wizard)
     wizard.next()
@@ -331,13 +331,13 @@ def test_export_the_report(demo_window, qtbot, tmp_path):
 def test_help_open_demo_case_builds_it_once_then_opens_it(window, qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("DISTILL_AUDIT_DEMO", str(demo_world()))
     target = tmp_path / "demo-built.dacase"
-    job = window.open_demo_case(target)
+    job = window.case_files.open_demo_case(target)
     with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
         pass
     assert job.outcome == DONE, job.traceback_text
     assert window.case_file.path == target
     assert [c.reference for c in window.case_list.model.records()] == ["DEMO-2025-001"]
-    again = window.open_demo_case(target)  # exists: opened without rebuilding
+    again = window.case_files.open_demo_case(target)  # exists: opened without rebuilding
     with qtbot.waitSignal(again.finished, timeout=WAIT_MS):
         pass
     assert window.case_list.model.rowCount() == 1
@@ -362,11 +362,11 @@ def test_dropping_files_starts_the_matching_wizard(demo_window, qtbot, tmp_path)
     assert type(wizard).__name__ == "AddEvidenceWizard"
     wait_page(wizard, wizard.found_page, qtbot)
     wizard.reject()
-    policy = win.open_dropped(world / "policies" / "terms_v1.html")
+    policy = win.evidence.open_dropped(world / "policies" / "terms_v1.html")
     assert type(policy).__name__ == "ImportPolicyWizard"
     wait_jobs(win, qtbot)
     policy.reject()
-    assert win.open_dropped(tmp_path / "notes.xyz") is None
+    assert win.evidence.open_dropped(tmp_path / "notes.xyz") is None
     ((title, message, *_details),) = win.errors.calls
     assert "not a model" in message
     with win.case_file.read_session() as s:
@@ -376,7 +376,7 @@ def test_dropping_files_starts_the_matching_wizard(demo_window, qtbot, tmp_path)
 @pytest.mark.slow
 def test_a_small_calibration_sweep_reports_measured_rates(demo_window, qtbot):
     win = demo_window
-    wizard = win.run_experiment()
+    wizard = win.analysis.run_experiment()
     wizard.next()
     d = wizard.data_page
     assert d.controls.currentText().startswith("human_probe_answers")

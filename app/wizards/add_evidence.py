@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.jobs import Job, lazy
+from app.jobs import Job
 from app.wizards.common import HostWizard, JobPage, error_label, show_message
 from app.wizards.evidence_found import (
     KIND_TITLES,
@@ -496,8 +496,10 @@ class AddEvidenceWizard(HostWizard):
                 "notes": v["notes"],
                 "collected_at": v["collected_at"].isoformat() if v["collected_at"] else None,
             }
+            from core.evidence.importer import import_model
+
             return self.host.runner.run(
-                lazy("core.evidence.importer", "import_model"),
+                import_model,
                 cf,
                 self.case_id,
                 found.path,
@@ -509,8 +511,10 @@ class AddEvidenceWizard(HostWizard):
                 label=label,
             )
         if found.kind == TRANSCRIPTS:
+            from core.evidence.importer import import_transcripts
+
             return self.host.runner.run(
-                lazy("core.evidence.importer", "import_transcripts"),
+                import_transcripts,
                 cf,
                 self.case_id,
                 found.path,
@@ -524,8 +528,10 @@ class AddEvidenceWizard(HostWizard):
                 actor=actor,
                 label=label,
             )
+        from core.policy.persist import import_policy
+
         return self.host.runner.run(
-            lazy("core.policy.persist", "import_policy"),
+            import_policy,
             cf,
             self.case_id,
             found.path,

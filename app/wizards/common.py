@@ -1,7 +1,8 @@
 """What every wizard shares: a page that runs a job, an error line, keyboard-friendly forms.
 
 :class:`JobPage` starts its work through the main window's one job runner when it is
-entered, shows the job's progress, status text, elapsed time and a Cancel button, and is
+entered, shows the job the way the jobs panel does (:class:`app.views.job_progress.JobProgress`:
+progress, status, elapsed time and ETA, Cancel when the job can be cancelled), and is
 complete only when the job succeeded. The job's outcome reaches the page through the
 Job's signals (so a wizard closed early is simply disconnected), and a failure also
 reaches the main window's error dialog through the runner's ``unhandled_failure``.
@@ -12,20 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-    QWizard,
-    QWizardPage,
-)
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget, QWizard, QWizardPage
 
 from app.jobs import DONE, Job
-from app.views.jobs_panel import format_elapsed
+from app.views.job_progress import JobProgress
 
 if TYPE_CHECKING:
     from app.host import Host
@@ -96,7 +88,11 @@ class HostWizard(QWizard):
 
 
 class JobPage(QWizardPage):
-    """Runs ``start()`` (which returns a Job) on entry; complete once the job succeeded."""
+    """Runs ``start()`` (which returns a Job) on entry; complete once the job succeeded.
+
+    The job is drawn by a :class:`JobProgress`, as in the jobs panel; what went wrong is
+    said once, in the page's red :attr:`error` line.
+    """
 
     def __init__(
         self,
@@ -113,52 +109,29 @@ class JobPage(QWizardPage):
         self.compact = compact  # hide the progress widgets once the job succeeded
         self.job: Job | None = None
         self.result: Any = None
-        self.bar = QProgressBar(self)
-        self.bar.setAccessibleName(f"Progress: {title}")
-        self.status = QLabel(self)
-        self.status.setAccessibleName(f"Status: {title}")
-        self.status.setWordWrap(True)
-        self.elapsed = QLabel(self)
-        self.elapsed.setAccessibleName(f"Elapsed time: {title}")
-        self.cancel_button = QPushButton("&Stop", self)
-        self.cancel_button.setAccessibleName(f"Stop: {title}")
-        self.cancel_button.setToolTip("Stop the job; nothing half-done is kept")
-        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = JobProgress(title, self)
         self.error = error_label(self)
         self.body = QVBoxLayout()
-        row = QHBoxLayout()
-        row.addWidget(self.bar, 1)
-        row.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
-        layout.addWidget(self.status)
-        layout.addWidget(self.elapsed)
+        layout.addWidget(self.progress)
         layout.addWidget(self.error)
         layout.addLayout(self.body, 1)
-        self._timer = QTimer(self)
-        self._timer.setInterval(1000)
-        self._timer.timeout.connect(self._tick)
 
     def initializePage(self) -> None:
         self._detach()
         self.result = None
-        self._progress_visible(True)
+        self.progress.setVisible(True)
         show_message(self.error, "")
-        self.bar.setRange(0, 0)
-        self.status.setText("Starting…")
-        self.cancel_button.setEnabled(True)
+        self.progress.show_idle("Starting…")
         self.job = self._start()
         if self.job is None:
-            self.status.setText("Nothing to do.")
-            self.cancel_button.setEnabled(False)
+            self.progress.show_idle("Nothing to do.")
             return
         wizard = self.wizard()
         if isinstance(wizard, HostWizard):
             wizard.jobs.append(self.job)
-        self.job.progress_changed.connect(self._on_progress)
-        self.job.status_changed.connect(self.status.setText)
+        self.progress.attach(self.job)
         self.job.finished.connect(self._on_finished)
-        self._timer.start()
         self.completeChanged.emit()
 
     def cleanupPage(self) -> None:
@@ -167,20 +140,15 @@ class JobPage(QWizardPage):
             self.job.cancel()
         self._detach()
         self.job = None
-        self._timer.stop()
 
     def _detach(self) -> None:
+        self.progress.detach()
         if self.job is None:
             return
-        for signal, slot in (
-            (self.job.progress_changed, self._on_progress),
-            (self.job.status_changed, self.status.setText),
-            (self.job.finished, self._on_finished),
-        ):
-            try:
-                signal.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
+        try:
+            self.job.finished.disconnect(self._on_finished)
+        except (RuntimeError, TypeError):
+            pass
 
     def isComplete(self) -> bool:
         return self.job is not None and self.job.outcome == DONE
@@ -189,46 +157,24 @@ class JobPage(QWizardPage):
         if self.job is not None:
             self.job.cancel()
 
-    @Slot(int)
-    def _on_progress(self, percent: int) -> None:
-        if self.bar.maximum() == 0:
-            self.bar.setRange(0, 100)
-        self.bar.setValue(percent)
-
-    def _tick(self) -> None:
-        if self.job is not None:
-            text = f"Elapsed {format_elapsed(self.job.elapsed())}"
-            eta = self.job.eta()
-            if eta is not None and self.job.elapsed() >= 2:
-                text += f", about {format_elapsed(eta)} left"
-            self.elapsed.setText(text)
-
     @Slot(object)
     def _on_finished(self, job: Job) -> None:
-        self._timer.stop()
-        self._tick()
-        self.cancel_button.setEnabled(False)
-        self.bar.setRange(0, 100)
         if job.outcome == DONE:
-            self.bar.setValue(100)
-            self.elapsed.setVisible(False)  # the status says "Done in … s"
             self.result = job.result
             if self.compact:
-                self._progress_visible(False)
+                self.progress.setVisible(False)
             self.succeeded(job.result)
-        elif job.error is not None:
-            show_message(self.error, f"{job.label} failed: {job.error}")
         else:
-            show_message(
-                self.error,
-                "Stopped. Nothing was changed; go back to change the "
-                "settings, or close the wizard.",
-            )
+            self.progress.status.setVisible(False)  # the red line below says what happened
+            if job.error is not None:
+                show_message(self.error, f"{job.label} failed: {job.error}")
+            else:
+                show_message(
+                    self.error,
+                    "Stopped. Nothing was changed; go back to change the "
+                    "settings, or close the wizard.",
+                )
         self.completeChanged.emit()
-
-    def _progress_visible(self, visible: bool) -> None:
-        for widget in (self.bar, self.cancel_button, self.status, self.elapsed):
-            widget.setVisible(visible)
 
     def succeeded(self, result: Any) -> None:
         """Hook: the job finished; subclasses show what it produced."""

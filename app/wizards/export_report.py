@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.jobs import Job, lazy
+from app.jobs import Job
 from app.wizards.common import HostWizard, JobPage, error_label, show_message
 
 if TYPE_CHECKING:
@@ -146,10 +146,9 @@ class FilesPage(QWizardPage):
 
     def _browse(self) -> None:
         wizard = self.wizard()
-        ask = (
-            getattr(wizard.host, "ask_save_path", None) if isinstance(wizard, HostWizard) else None
-        )
-        chosen = ask("report", self.pdf.text()) if ask else None
+        if not isinstance(wizard, HostWizard):
+            return
+        chosen = wizard.host.ask_save_path("report", self.pdf.text())
         if chosen is not None:
             self.pdf.setText(str(chosen))
 
@@ -219,9 +218,7 @@ class ExportPage(JobPage):
     def _open(self) -> None:
         wizard = self.wizard()
         if isinstance(wizard, ExportReportWizard) and wizard.export is not None:
-            opener = getattr(wizard.host, "open_file", None)
-            if opener:
-                opener(wizard.export.pdf_path)
+            wizard.host.open_file(wizard.export.pdf_path)
 
 
 class ExportReportWizard(HostWizard):
@@ -242,8 +239,10 @@ class ExportReportWizard(HostWizard):
     def start_preview(self) -> Job | None:
         if self.host.case_file is None or self.case_id is None:
             return None
+        from core.reports.gather import gather_report_data  # loaded by the window's warm-up
+
         return self.host.runner.run(
-            lazy("core.reports.gather", "gather_report_data"),
+            gather_report_data,
             self.host.case_file,
             self.case_id,
             prepared_by=self.host.reviewer(),
@@ -253,9 +252,11 @@ class ExportReportWizard(HostWizard):
     def start_export(self) -> Job | None:
         if self.host.case_file is None or self.case_id is None:
             return None
+        from core.reports.export import export_report  # loaded by the window's warm-up
+
         pdf, json_path, csv_dir = self.files.paths()
         return self.host.runner.run(
-            lazy("core.reports.export", "export_report"),
+            export_report,
             self.host.case_file,
             self.case_id,
             pdf,

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.jobs import Job, lazy
+from app.jobs import Job
 from app.views.table_model import Column, RecordTableModel
 from app.views.tables import fit_columns, make_table
 from app.wizards.add_evidence import AddEvidenceWizard
@@ -122,8 +122,10 @@ class ChangesPage(JobPage):
 def _start_diff(host: Host, old_id: int | None, new_id: int | None) -> Job | None:
     if host.case_file is None or old_id is None or new_id is None:
         return None
+    from core.policy.persist import diff_policies  # loaded by the window's warm-up
+
     return host.runner.run(
-        lazy("core.policy.persist", "diff_policies"),
+        diff_policies,
         host.case_file,
         old_id,
         new_id,

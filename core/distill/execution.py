@@ -252,7 +252,7 @@ class _Body:
                 self.prep.teacher.torch_model, spec.logit, len(tokenizer)
             )
         saved = {"step": hooks.resume.step if hooks.resume else -1}
-        started, first = time.monotonic(), (hooks.resume.step if hooks.resume else 0)
+        started = time.monotonic()
         sub = self.state.sub(25, 85)
 
         def curves(ctx: StepContext) -> dict[str, Any]:
@@ -279,12 +279,8 @@ class _Body:
         def after_step(ctx: StepContext) -> None:
             if ctx.step % max(1, t.eval_every) == 0 or ctx.step == steps:
                 evals.append({"step": ctx.step, **teacher_agreement(ctx.model, evalset, pad)})
-            per_step = (time.monotonic() - started) / max(1, ctx.step - first)
-            eta = per_step * (steps - ctx.step)
-            sub.set_status(
-                f"Training step {ctx.step}/{steps} · loss {ctx.result.losses[-1]:.3f}"
-                f" · ETA {int(eta // 60)}:{int(eta % 60):02d}"
-            )
+            # No ETA here: the front ends estimate the whole job's time left (one estimate).
+            sub.set_status(f"Training step {ctx.step}/{steps} · loss {ctx.result.losses[-1]:.3f}")
             if ctx.step % max(1, t.checkpoint_every) == 0 or ctx.step == steps:
                 checkpoint(ctx)
 
