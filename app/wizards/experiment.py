@@ -294,7 +294,8 @@ class RunExperimentPage(JobPage):
         if cf is None:
             return
         texts = [_experiment_text(run_details(cf, run_id)) for run_id in result.run_ids]
-        if result.sweep is not None and result.sweep.points:
+        sweep = result.sweep_summary
+        if sweep is not None and sweep.points:
             texts.append(
                 "The measured rates are in the Analyses tab (chart) and the report's "
                 "validation section."

@@ -262,7 +262,7 @@ def _ci(ci: tuple[float | None, float | None]) -> str:
 
 def _text(outcome: DistillationOutcome) -> str:
     """The outcome as a few lines of text (the JSON has everything)."""
-    sweep = outcome.sweep
+    sweep = outcome.sweep_summary
     if sweep is not None:
         rows = [
             [

@@ -182,7 +182,7 @@ class DistillationOutcome:
         return [e.run_id for e in self.experiments]
 
     @property
-    def sweep(self) -> CalibrationSummary | None:
+    def sweep_summary(self) -> CalibrationSummary | None:
         """The sweep's measured rates, or None for experiments."""
         if self.calibration is None:
             return None
