@@ -3,11 +3,18 @@
 The functions the GUI wizard, the CLI and ``distill-audit demo`` call (imported lazily,
 so importing this package does not load torch):
 
+* :func:`run_distillation` / :class:`DistillationRequest` — the use case the GUI and the
+  CLI call: a student and its control twin, or the calibration sweep, inputs checked first;
 * :func:`run_experiment` / :class:`ExperimentSpec` — one student (a Run);
 * :func:`run_calibration` / :class:`CalibrationSpec` — the sweep of students and twins;
 * :func:`resume` — continue any stopped experiment or sweep by run id;
 * :func:`list_experiments` — the experiment and sweep runs of a case file;
-* :func:`demo_calibration_spec` — the demonstration case's sweep.
+* :func:`demo_calibration_spec` — the demonstration case's sweep;
+* :class:`ExperimentSummary` / :class:`CalibrationSummary` — typed views of the stored
+  run summaries (core.distill.summaries), which the GUI, the CLI and the report read.
+
+The shared records live in :mod:`core.distill.spec`; the engine modules import them from
+there, not from each other.
 """
 
 from __future__ import annotations
