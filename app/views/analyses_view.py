@@ -32,6 +32,7 @@ from app.views.tables import fit_columns, make_table
 
 if TYPE_CHECKING:
     from app.host import Host
+    from core.distill.summaries import CostEstimate
     from core.store.records import RunDetails, RunRow
 
 
@@ -85,7 +86,10 @@ CHECK_COLUMNS: list[Column[Any]] = [
 
 
 def _experiment_text(d: RunDetails) -> str:
-    s, p = d.summary, d.parameters
+    """An experiment's or a sweep's headline figures, from its typed summary."""
+    from core.distill.summaries import CalibrationSummary, ExperimentSummary
+
+    p = d.parameters
     lines = [f"Run {d.row.id} ({d.row.kind}): {d.row.status}."]
     if d.row.error:
         lines.append(f"Stopped: {d.row.error}")
@@ -94,40 +98,44 @@ def _experiment_text(d: RunDetails) -> str:
             f"Method: {p.get('method')}-level distillation on the {p.get('answers')} "
             f"answers; seed {p.get('seed')}."
         )
-    data = s.get("data") or {}
-    if data:
+    if d.row.category == "calibration":
+        sweep = CalibrationSummary.from_dict(d.summary)
+        lines += _cost_lines(sweep.cost)
+        for point in sweep.points:
+            lines.append(
+                f"N = {point.n}: detected {point.detected}/{point.trials} (rate {fmt(point.rate)})."
+            )
+        return "\n".join(lines)
+    s = ExperimentSummary.from_dict(d.summary)
+    if s.data:
         lines.append(
-            f"Training records: {data.get('train_records')} (held out for evaluation: "
-            f"{data.get('eval_records')})."
+            f"Training records: {s.data.train_records} (held out for evaluation: "
+            f"{s.data.eval_records})."
         )
-    training = s.get("training") or {}
-    if training:
-        lines.append(f"Steps: {training.get('steps_done')} of {training.get('steps_planned')}.")
-    agreement = s.get("teacher_agreement") or {}
-    if agreement:
+    if s.training:
+        lines.append(f"Steps: {s.training.steps_done} of {s.training.steps_planned}.")
+    if s.teacher_agreement:
         lines.append(
             f"Teacher agreement (top-1 tokens on held-out answers): "
-            f"{fmt(agreement.get('initial'))} before, {fmt(agreement.get('final'))} after."
+            f"{fmt(s.teacher_agreement.initial)} before, {fmt(s.teacher_agreement.final)} after."
         )
-    parity = (s.get("onnx") or {}).get("parity") or {}
-    if parity:
-        lines.append(f"ONNX export parity: largest |difference| {fmt(parity.get('max_abs_diff'))}.")
-    cost = s.get("cost") or {}
-    for row in cost.get("by_samples") or []:
-        prices = ", ".join(f"{k} {v:.4g}" for k, v in (row.get("prices") or {}).items())
-        lines.append(
-            f"API cost of {row.get('n')} samples ({row.get('tokens_in')} tokens in, "
-            f"{row.get('tokens_out')} out): {prices}."
-        )
-    student = s.get("student") or {}
-    if student.get("path"):
-        lines.append(f"Student: {student['path']} (artifact {student.get('artifact_id')}).")
-    for point in s.get("points") or []:
-        lines.append(
-            f"N = {point.get('n')}: detected {point.get('detected')}/"
-            f"{point.get('trials')} (rate {fmt(point.get('rate'))})."
-        )
+    if s.parity:
+        lines.append(f"ONNX export parity: largest |difference| {fmt(s.parity.max_abs_diff)}.")
+    lines += _cost_lines(s.cost)
+    if s.student and s.student.path:
+        lines.append(f"Student: {s.student.path} (artifact {s.student.artifact_id}).")
     return "\n".join(lines)
+
+
+def _cost_lines(cost: CostEstimate | None) -> list[str]:
+    lines = []
+    for row in cost.by_samples if cost else []:
+        prices = ", ".join(f"{k} {v:.4g}" for k, v in row.prices.items())
+        lines.append(
+            f"API cost of {row.n} samples ({row.tokens_in} tokens in, "
+            f"{row.tokens_out} out): {prices}."
+        )
+    return lines
 
 
 def _partial_text(d: RunDetails) -> str:

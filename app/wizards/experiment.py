@@ -2,20 +2,21 @@
 
 Distils a student from a local teacher the way a competitor could have: on the teacher's
 captured answers (sequence level) or its token distributions (logit level), optionally
-with a control twin trained the same way on control answers. Each student is one Run
-made by core.distill.experiment.run_experiment (as ``distill-audit experiment run``):
+with a control twin trained the same way on control answers. The pages only build a
+core.distill.usecase.DistillationRequest; the job runs core.distill.usecase.
+run_distillation, as ``distill-audit experiment run`` does. Each student is one Run:
 checkpointed and cancellable, with learning curves, an ONNX export with a parity check,
 an API-cost estimate, and the student imported into the case as an experiment-student.
-With "Calibrate the checks" it runs the sweep instead (core.distill.calibration.
-run_calibration, as ``experiment run --samples 0,10,…``): students at several sample
-counts with their twins, checked against the case's reference models, giving the
-measured detection and false-positive rates the report quotes.
+With "Calibrate the checks" the request asks for the sweep instead (as ``experiment run
+--samples 0,10,…``): students at several sample counts with their twins, checked against
+the case's reference models, giving the measured detection and false-positive rates the
+report quotes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -36,61 +37,10 @@ from app.wizards.common import HostWizard, JobPage
 
 if TYPE_CHECKING:
     from app.host import Host
-    from core.jobs import JobState
-    from core.store.db import CaseFile
+    from core.distill.usecase import DistillationOutcome, DistillationRequest
     from core.store.records import EvidenceChoice
 
 NONE = "(none)"
-
-
-def build_specs(choices: dict[str, Any]) -> list[Any]:
-    """The experiment specs for the wizard's choices: the student, then its control twin.
-
-    Called in the worker: core.distill imports torch, which must not load on the UI thread.
-    """
-    from core.distill.spec import ExperimentSpec, TrainingSettings
-
-    training = TrainingSettings(**choices.pop("training"))
-    spec = ExperimentSpec(**choices, training=training)
-    return [spec, spec.twin()] if spec.controls else [spec]
-
-
-def run_sweep(cf: CaseFile, case_id: int, choices: dict[str, Any], state: JobState) -> list[Any]:
-    """Job body of a calibration sweep: core.distill.calibration.run_calibration."""
-    from core.distill.calibration import CalibrationSpec, run_calibration
-    from core.distill.spec import TrainingSettings
-
-    values = {
-        k: v
-        for k, v in choices.items()
-        if k in CalibrationSpec.__dataclass_fields__ and k != "training"
-    }
-    values["samples"] = tuple(choices["sweep_samples"])
-    spec = CalibrationSpec(**values, training=TrainingSettings(**choices["training"]))
-    return [run_calibration(cf, case_id, spec, state)]
-
-
-def run_experiments(
-    cf: CaseFile, case_id: int, choices: dict[str, Any], state: JobState
-) -> list[Any]:
-    """Job body: each student in turn (the student, then its control twin), as the CLI does;
-    or, when asked, the calibration sweep of the checks."""
-    from core.distill.experiment import run_experiment
-
-    if choices.get("sweep_samples"):
-        return run_sweep(cf, case_id, choices, state)
-    choices = {
-        k: v
-        for k, v in choices.items()
-        if k not in ("sweep_samples", "references", "replicates", "n_probes")
-    }
-    specs = build_specs(dict(choices))
-    outcomes = []
-    for number, spec in enumerate(specs):
-        state.set_status(f"Student {number + 1} of {len(specs)} ({spec.answers} answers)")
-        sub = state.sub(100 * number / len(specs), 100 * (number + 1) / len(specs))
-        outcomes.append(run_experiment(cf, case_id, spec, sub))
-    return outcomes
 
 
 def _combo(
@@ -243,17 +193,15 @@ class DataPage(QWizardPage):
         self.samples.setEnabled(not on)
         self.completeChanged.emit()
 
-    def sample_counts(self) -> list[int | None] | None:
+    def sample_counts(self) -> tuple[int | None, ...] | None:
         """The sweep's sample counts ('all' is the whole pool); None if unreadable."""
-        counts: list[int | None] = []
-        for part in (p.strip().lower() for p in self.sweep_samples.text().split(",")):
-            if part == "all":
-                counts.append(None)
-            elif part.isdigit():
-                counts.append(int(part))
-            elif part:
-                return None
-        return counts or None
+        from core.distill.samples import parse_sample_counts
+        from core.errors import DistillAuditError
+
+        try:
+            return parse_sample_counts(self.sweep_samples.text())
+        except DistillAuditError:
+            return None
 
     def isComplete(self) -> bool:
         if self.answers.currentData() is None:
@@ -337,7 +285,7 @@ class RunExperimentPage(JobPage):
         self.done.setText("")
         super().initializePage()
 
-    def succeeded(self, result: Any) -> None:
+    def succeeded(self, result: DistillationOutcome) -> None:
         from app.views.analyses_view import _experiment_text
         from core.store.records import run_details
 
@@ -345,14 +293,15 @@ class RunExperimentPage(JobPage):
         cf = wizard.host.case_file if isinstance(wizard, HostWizard) else None
         if cf is None:
             return
-        texts = [_experiment_text(run_details(cf, outcome.run_id)) for outcome in result]
-        if len(result) == 1 and hasattr(result[0], "summary") and "points" in result[0].summary:
+        texts = [_experiment_text(run_details(cf, run_id)) for run_id in result.run_ids]
+        sweep = result.sweep_summary
+        if sweep is not None and sweep.points:
             texts.append(
                 "The measured rates are in the Analyses tab (chart) and the report's "
                 "validation section."
             )
         if isinstance(wizard, ExperimentWizard):
-            wizard.run_ids = [o.run_id for o in result]
+            wizard.run_ids = result.run_ids
         self.done.setText(
             "\n\n".join(texts) + "\n\nThe students are in the Evidence tab (role "
             "experiment-student); run a check on them to measure the checks."
@@ -383,42 +332,52 @@ class ExperimentWizard(HostWizard):
             self.addPage(page)
         self.training_page.setButtonText(self.WizardButton.NextButton, "&Start")
 
-    def choices(self) -> dict[str, Any]:
-        """The ExperimentSpec fields the pages set (plain values; the spec is built later)."""
+    def request(self) -> DistillationRequest:
+        """What the pages set, as the request core.distill.usecase.run_distillation runs."""
+        from core.distill.spec import TrainingSettings
+        from core.distill.usecase import DistillationRequest, SweepRequest
+
         m, d, t = self.models_page, self.data_page, self.training_page
         use_base = m.use_base.isChecked()
-        return {
-            "teacher": m.teacher.currentData(),
-            "student": m.base.currentData() if use_base else None,
-            "student_preset": None if use_base else m.preset.currentText(),
-            "tokenizer": m.tokenizer.currentData() or "teacher",
-            "transcripts": d.answers.currentData(),
-            "controls": d.controls.currentData(),
-            "method": d.method.currentData(),
-            "samples": d.samples.value() or None,
-            "seed": t.seed.value(),
-            "onnx": t.onnx.isChecked(),
-            "label": "GUI experiment",
-            "training": {
-                "steps": t.steps.value() or None,
-                "epochs": t.epochs.value(),
-                "batch_size": t.batch.value(),
-                "threads": t.threads.value(),
-            },
-            "sweep_samples": d.sample_counts() if d.sweep.isChecked() else None,
-            "references": tuple(d.references),
-            "replicates": d.replicates.value(),
-            "n_probes": d.probes.value(),
-        }
+        counts = d.sample_counts() if d.sweep.isChecked() else None
+        return DistillationRequest(
+            teacher=m.teacher.currentData(),
+            student=m.base.currentData() if use_base else None,
+            student_preset=None if use_base else m.preset.currentText(),
+            tokenizer=m.tokenizer.currentData() or "teacher",
+            transcripts=d.answers.currentData(),
+            controls=d.controls.currentData(),
+            method=d.method.currentData(),
+            samples=d.samples.value() or None,
+            seed=t.seed.value(),
+            onnx=t.onnx.isChecked(),
+            label="GUI experiment",
+            training=TrainingSettings(
+                steps=t.steps.value() or None,
+                epochs=t.epochs.value(),
+                batch_size=t.batch.value(),
+                threads=t.threads.value(),
+            ),
+            sweep=SweepRequest(
+                references=tuple(d.references),
+                samples=counts,
+                replicates=d.replicates.value(),
+                n_probes=d.probes.value(),
+            )
+            if counts
+            else None,
+        )
 
     def start(self) -> Job | None:
         if self.host.case_file is None or self.case_id is None:
             return None
-        choices = self.choices()
-        name = Path(choices["transcripts"] or "answers").name
-        what = "Calibrate the checks on" if choices["sweep_samples"] else "Distil a student from"
+        from core.distill.usecase import run_distillation
+
+        request = self.request()
+        name = Path(request.transcripts or "answers").name
+        what = "Calibrate the checks on" if request.sweep else "Distil a student from"
         return self.host.runner.run(
-            run_experiments, self.host.case_file, self.case_id, choices, label=f"{what} {name}"
+            run_distillation, self.host.case_file, self.case_id, request, label=f"{what} {name}"
         )
 
     def background_jobs(self) -> list[Job]:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.errors import DistillAuditError
-from core.jobs import JobState
-from core.store.cases import create_case, list_cases
+from core.store.cases import create_case
 from core.store.db import CaseFile
+
+if TYPE_CHECKING:
+    from core.distill.usecase import DistillationOutcome, DistillationRequest
 
 from .common import emit, open_db, progress, table
 
@@ -121,47 +121,51 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=cmd_list)
 
 
-def _samples(text: str) -> list[int | None]:
-    out: list[int | None] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        if part.lower() == "all":
-            out.append(None)
-        elif part.isdigit():
-            out.append(int(part))
-        else:
-            raise DistillAuditError(f"--samples takes numbers or 'all', not {part!r}.")
-    if not out:
-        raise DistillAuditError("--samples needs at least one value.")
-    return out
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The training, generation and logit settings of the command line."""
+    from core.distill.spec import GenerationSettings, LogitSettings, TrainingSettings
+
+    return {
+        "training": TrainingSettings(
+            steps=args.steps,
+            epochs=args.epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            threads=args.threads,
+            checkpoint_every=args.checkpoint_every,
+            eval_every=args.eval_every,
+        ),
+        "generation": GenerationSettings(
+            max_new_tokens=args.max_new_tokens, greedy=args.greedy, temperature=args.temperature
+        ),
+        "logit": LogitSettings(args.kd_temperature, args.kd_alpha),
+    }
 
 
-def _training(args: argparse.Namespace) -> Any:
-    from core.distill.spec import TrainingSettings
-
-    return TrainingSettings(
-        steps=args.steps,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        threads=args.threads,
-        checkpoint_every=args.checkpoint_every,
-        eval_every=args.eval_every,
-    )
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
-def _generation(args: argparse.Namespace) -> Any:
-    from core.distill.sequence import GenerationSettings
+def build_request(args: argparse.Namespace) -> DistillationRequest:
+    """The DistillationRequest of ``experiment run``: several sample counts, a reference
+    model or a budget ask for the calibration sweep; one count for one experiment."""
+    from core.distill.samples import parse_sample_counts
+    from core.distill.usecase import DistillationRequest, SweepRequest
 
-    return GenerationSettings(
-        max_new_tokens=args.max_new_tokens, greedy=args.greedy, temperature=args.temperature
-    )
-
-
-def _experiment_spec(args: argparse.Namespace, samples: int | None) -> Any:
-    from core.distill.logit import LogitSettings
-    from core.distill.spec import ExperimentSpec
-
-    return ExperimentSpec(
+    samples = parse_sample_counts(args.samples)
+    sweep = None
+    if len(samples) > 1 or args.reference or args.budget:
+        sweep = SweepRequest(
+            references=tuple(args.reference),
+            samples=None if args.budget and args.samples == "all" else samples,
+            replicates=args.replicates,
+            checks=_names(args.checks),
+            alpha=args.alpha,
+            n_probes=args.probes,
+            protected_names=_names(args.protected_names),
+            budget=args.budget,
+        )
+    return DistillationRequest(
         teacher=args.teacher,
         student=args.student,
         student_preset=args.student_preset,
@@ -170,71 +174,23 @@ def _experiment_spec(args: argparse.Namespace, samples: int | None) -> Any:
         transcripts=args.transcripts,
         controls=args.controls,
         method=args.method,
-        samples=samples,
+        samples=samples[0],
         seed=args.seed,
-        training=_training(args),
-        generation=_generation(args),
-        logit=LogitSettings(args.kd_temperature, args.kd_alpha),
         out_dir=args.out,
         onnx=not args.no_onnx,
         price_file=args.prices,
         price_in=args.price_in,
         price_out=args.price_out,
+        sweep=sweep,
+        **_settings(args),
     )
-
-
-def _calibration_spec(args: argparse.Namespace, samples: list[int | None]) -> Any:
-    from core.distill.budgets import apply_budget
-    from core.distill.calibration import CalibrationSpec
-
-    if not args.controls:
-        raise DistillAuditError(
-            "A calibration sweep needs control answers (--controls) to train "
-            "each distilled student's control twin."
-        )
-    spec = CalibrationSpec(
-        references=tuple(args.reference),
-        controls=args.controls,
-        teacher=args.teacher,
-        student=args.student,
-        student_preset=args.student_preset,
-        tokenizer=args.tokenizer,
-        prompts=args.prompts,
-        transcripts=args.transcripts,
-        samples=tuple(samples),
-        replicates=args.replicates or 3,
-        seed=args.seed,
-        method=args.method,
-        checks=tuple(c.strip() for c in args.checks.split(",") if c.strip()),
-        alpha=args.alpha,
-        n_probes=args.probes,
-        protected_names=tuple(n.strip() for n in args.protected_names.split(",") if n.strip()),
-        training=_training(args),
-        generation=_generation(args),
-        out_dir=args.out,
-        onnx=not args.no_onnx,
-        price_file=args.prices,
-        price_in=args.price_in,
-        price_out=args.price_out,
-    )
-    if args.budget:
-        spec = apply_budget(
-            spec,
-            args.budget,
-            keep_samples=args.samples != "all",
-            keep_replicates=args.replicates is not None,
-        )
-        spec = replace(spec, n_probes=args.probes)
-    return spec
 
 
 def _new_case(cf: CaseFile) -> int:
     """A new case for experiments run without --case (created after the inputs are checked)."""
-    taken = {c.reference for c in list_cases(cf)}
-    n = 1
-    while f"EXP-{n}" in taken:
-        n += 1
-    return create_case(cf, "Distillation experiments", f"EXP-{n}")
+    from core.store.records import next_reference
+
+    return create_case(cf, "Distillation experiments", next_reference(cf, "EXP"))
 
 
 def _write(path: str | None, data: dict[str, Any]) -> None:
@@ -246,47 +202,26 @@ def _write(path: str | None, data: dict[str, Any]) -> None:
         )
 
 
-def _run(cf: CaseFile, args: argparse.Namespace, state: JobState) -> dict[str, Any]:
-    from core.distill.calibration import run_calibration
-    from core.distill.experiment import prepare, run_experiment
-
-    samples = _samples(args.samples)
-    if len(samples) > 1 or args.reference or args.budget:
-        spec = _calibration_spec(args, samples)
-        outcome = run_calibration(cf, args.case, spec, state, new_case=lambda: _new_case(cf))
-        return {"kind": "calibration", "run_id": outcome.run_id, **outcome.summary}
-    spec = _experiment_spec(args, samples[0])
-    prepared = prepare(cf, args.case, spec, state=state)
-    if args.case is None:
-        prepared.case_id = _new_case(cf)
-    results = []
-    twins = [spec, spec.twin()] if args.controls else [spec]
-    for number, s in enumerate(twins):
-        sub = state.sub(100 * number / len(twins), 100 * (number + 1) / len(twins))
-        prep = prepared if number == 0 else None
-        results.append(run_experiment(cf, prepared.case_id, s, sub, prepared=prep).to_dict())
-    return {"kind": "experiment", "experiments": results}
-
-
 def cmd_run(args: argparse.Namespace) -> int:
+    from core.distill.usecase import run_distillation
+
+    request = build_request(args)
     with open_db(args) as cf, progress(args, "Distillation experiment") as state:
-        data = _run(cf, args, state)
+        outcome = run_distillation(cf, args.case, request, state, new_case=lambda: _new_case(cf))
+    data = outcome.to_dict()
     _write(args.json_out, data)
-    emit(args, data, _text(data) + f"\nResults written to {args.json_out}.")
+    emit(args, data, _text(outcome) + f"\nResults written to {args.json_out}.")
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from core.distill import resume
+    from core.distill.usecase import resume_distillation
 
     with open_db(args) as cf, progress(args, f"Resuming run {args.run_id}") as state:
-        outcome = resume(cf, args.run_id, state)
-    if hasattr(outcome, "student_path"):
-        data = {"kind": "experiment", "experiments": [outcome.to_dict()]}
-    else:
-        data = {"kind": "calibration", "run_id": outcome.run_id, **outcome.summary}
+        outcome = resume_distillation(cf, args.run_id, state)
+    data = outcome.to_dict()
     _write(args.json_out, data)
-    emit(args, data, _text(data))
+    emit(args, data, _text(outcome))
     return 0
 
 
@@ -319,34 +254,39 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def _text(data: dict[str, Any]) -> str:
-    if data["kind"] == "calibration":
+def _ci(ci: tuple[float | None, float | None]) -> str:
+    return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
+
+
+def _text(outcome: DistillationOutcome) -> str:
+    """The outcome as a few lines of text (the JSON has everything)."""
+    sweep = outcome.sweep_summary
+    if sweep is not None:
         rows = [
             [
-                p["n"],
-                f"{p['detected']}/{p['trials']}",
-                _fmt(p["rate"]),
-                f"[{_fmt(p['ci'][0])}, {_fmt(p['ci'][1])}]",
-                _fmt(p["teacher_agreement"]["distilled"]),
-                _fmt(p["teacher_agreement"]["control"]),
+                p.n,
+                f"{p.detected}/{p.trials}",
+                _fmt(p.rate),
+                _ci(p.ci),
+                _fmt(p.agreement_distilled),
+                _fmt(p.agreement_control),
             ]
-            for p in data.get("points", [])
+            for p in sweep.points
         ]
-        fp = data.get("false_positive", {})
+        fp = sweep.false_positive
         head = table(rows, ["N", "detected", "rate", "95% CI", "agreement", "control agr."])
         return (
-            f"Calibration run {data['run_id']} (alpha = {data.get('alpha')}):\n{head}\n"
-            f"False positives on control twins: {fp.get('k')}/{fp.get('m')} "
-            f"(95% CI {_fmt((fp.get('ci') or [None])[0])}-"
-            f"{_fmt((fp.get('ci') or [None, None])[1])})"
-            + "".join(f"\nWarning: {w}" for w in data.get("warnings", []))
+            f"Calibration run {outcome.run_ids[0]} (alpha = {sweep.alpha}):\n{head}\n"
+            f"False positives on control twins: {fp.k if fp else None}/{fp.m if fp else None} "
+            f"(95% CI {_fmt(fp.ci[0] if fp else None)}-{_fmt(fp.ci[1] if fp else None)})"
+            + "".join(f"\nWarning: {w}" for w in sweep.warnings)
         )
     lines = []
-    for e in data["experiments"]:
-        parity = (e.get("onnx") or {}).get("parity") or {}
+    for e, summary in zip(outcome.experiments, outcome.summaries(), strict=True):
+        parity = summary.parity
         lines.append(
-            f"Run {e['run_id']}: student {e['student_path']} (artifact {e['artifact_id']}), "
-            f"teacher agreement {_fmt((e['training']['evals'] or [{}])[-1].get('agreement'))}, "
-            f"ONNX parity max |diff| {_fmt(parity.get('max_abs_diff'))}"
+            f"Run {e.run_id}: student {e.student_path} (artifact {e.artifact_id}), "
+            f"teacher agreement {_fmt(summary.last_eval_agreement)}, "
+            f"ONNX parity max |diff| {_fmt(parity.max_abs_diff if parity else None)}"
         )
     return "\n".join(lines)

@@ -3,11 +3,18 @@
 The functions the GUI wizard, the CLI and ``distill-audit demo`` call (imported lazily,
 so importing this package does not load torch):
 
+* :func:`run_distillation` / :class:`DistillationRequest` — the use case the GUI and the
+  CLI call: a student and its control twin, or the calibration sweep, inputs checked first;
 * :func:`run_experiment` / :class:`ExperimentSpec` — one student (a Run);
 * :func:`run_calibration` / :class:`CalibrationSpec` — the sweep of students and twins;
 * :func:`resume` — continue any stopped experiment or sweep by run id;
 * :func:`list_experiments` — the experiment and sweep runs of a case file;
-* :func:`demo_calibration_spec` — the demonstration case's sweep.
+* :func:`demo_calibration_spec` — the demonstration case's sweep;
+* :class:`ExperimentSummary` / :class:`CalibrationSummary` — typed views of the stored
+  run summaries (core.distill.summaries), which the GUI, the CLI and the report read.
+
+The shared records live in :mod:`core.distill.spec`; the engine modules import them from
+there, not from each other.
 """
 
 from __future__ import annotations
@@ -21,14 +28,23 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "ExperimentSpec": "core.distill.spec",
     "TrainingSettings": "core.distill.spec",
-    "GenerationSettings": "core.distill.sequence",
-    "LogitSettings": "core.distill.logit",
+    "GenerationSettings": "core.distill.spec",
+    "LogitSettings": "core.distill.spec",
+    "Prepared": "core.distill.spec",
+    "ExperimentOutcome": "core.distill.spec",
+    "CalibrationSpec": "core.distill.spec",
+    "CalibrationOutcome": "core.distill.spec",
+    "ExperimentSummary": "core.distill.summaries",
+    "CalibrationSummary": "core.distill.summaries",
+    "parse_sample_counts": "core.distill.samples",
+    "DistillationRequest": "core.distill.usecase",
+    "SweepRequest": "core.distill.usecase",
+    "DistillationOutcome": "core.distill.usecase",
+    "run_distillation": "core.distill.usecase",
+    "resume_distillation": "core.distill.usecase",
     "run_experiment": "core.distill.experiment",
     "resume_experiment": "core.distill.experiment",
     "list_experiments": "core.distill.experiment",
-    "ExperimentOutcome": "core.distill.experiment",
-    "CalibrationSpec": "core.distill.calibration",
-    "CalibrationOutcome": "core.distill.calibration",
     "run_calibration": "core.distill.calibration",
     "resume_calibration": "core.distill.calibration",
     "demo_calibration_spec": "core.distill.budgets",

@@ -12,8 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core.distill.calibration import CalibrationSpec
-from core.distill.spec import TrainingSettings
+from core.distill.spec import CalibrationSpec, TrainingSettings
 from core.errors import DistillAuditError
 
 

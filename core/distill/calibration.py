@@ -49,24 +49,28 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from core.distill.data import ControlIndex, usable
 from core.distill.experiment import (
-    RESUMABLE,
     check_logit_compatible,
     check_writable,
     default_out_dir,
     get_run,
-    mark_resumed,
     model_input,
     resume_experiment,
     run_experiment,
 )
-from core.distill.sequence import GenerationSettings
-from core.distill.spec import ExperimentSpec, TrainingSettings
+from core.distill.spec import (
+    CALIBRATION_KIND,
+    CalibrationOutcome,
+    CalibrationSpec,
+    ExperimentOutcome,
+    ExperimentSpec,
+)
+from core.distill.summaries import CalibrationSummary, ExperimentSummary
 from core.errors import DistillAuditError, EvidenceError
 from core.evidence.hashing import sha256_file
 from core.jobs import JobState
@@ -74,59 +78,9 @@ from core.store import runs
 from core.store.cases import get_case
 from core.store.db import CaseFile
 
-KIND = "experiment.calibration"
+KIND = CALIBRATION_KIND
 CHECKS = ("likelihood", "identity")
 MIN_PROBES = 10
-
-
-@dataclass(frozen=True)
-class CalibrationSpec:
-    """Everything that defines a sweep (stored as the calibration Run's parameters)."""
-
-    references: tuple[str, ...]  # independent reference models (folders / .onnx)
-    controls: str  # control answers to the same prompts
-    teacher: str | None = None
-    student: str | None = None
-    student_preset: str | None = None
-    tokenizer: str = "teacher"
-    prompts: str | None = None
-    transcripts: str | None = None
-    samples: tuple[int | None, ...] = (0, 10, 25, 50, None)  # None: the whole training pool
-    replicates: int = 3
-    seed: int = 0
-    method: str = "sequence"
-    checks: tuple[str, ...] = ("likelihood",)
-    alpha: float = 0.05
-    n_probes: int = 50
-    n_resamples: int = 10_000
-    protected_names: tuple[str, ...] = ()
-    training: TrainingSettings = field(default_factory=TrainingSettings)
-    generation: GenerationSettings = field(default_factory=GenerationSettings)
-    template: str = "User: {prompt}\nAssistant:"
-    response_prefix: str = " "
-    out_dir: str | None = None
-    onnx: bool = True
-    price_file: str | None = None
-    price_in: float | None = None
-    price_out: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CalibrationSpec:
-        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        values["training"] = TrainingSettings(**values.get("training", {}))
-        values["generation"] = GenerationSettings(**values.get("generation", {}))
-        for key in ("references", "samples", "checks", "protected_names"):
-            values[key] = tuple(values.get(key) or ())
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class CalibrationOutcome:
-    run_id: int
-    summary: dict[str, Any]
 
 
 def _student_spec(spec: CalibrationSpec, folder: Path) -> ExperimentSpec:
@@ -266,16 +220,15 @@ def run_calibration(
         if path:
             inputs[key] = model_input(cf, case_id, Path(path))
     run_id = runs.create_run(
-        cf, case_id, KIND, spec.to_dict() | {"available": available}, inputs, spec.seed
+        cf,
+        case_id,
+        KIND,
+        spec.to_dict() | {"available": available},
+        inputs,
+        spec.seed,
+        checkpoint_dir=lambda new_id: str(out / f"calibration-{new_id:05d}"),
     )
-    folder = out / f"calibration-{run_id:05d}"
-    from core.store.models import Run
-
-    with cf.session() as s:
-        run = s.get(Run, run_id)
-        assert run is not None
-        run.checkpoint_dir = str(folder)
-    return _execute(cf, run_id, spec, folder, state)
+    return _execute(cf, run_id, spec, out / f"calibration-{run_id:05d}", state)
 
 
 def resume_calibration(
@@ -283,15 +236,9 @@ def resume_calibration(
 ) -> CalibrationOutcome:
     """Continue a stopped sweep: finished students are kept, a stopped one is resumed."""
     state = state or JobState()
-    run = get_run(cf, run_id, KIND)
-    if run.status not in RESUMABLE:
-        raise DistillAuditError(
-            f"Run {run_id} is {run.status}; only a cancelled, interrupted or "
-            "failed sweep can be resumed."
-        )
-    spec = CalibrationSpec.from_dict(run.parameters)
-    _validate(cf, run.case_id, spec)
-    mark_resumed(cf, run_id)
+    with runs.resuming(cf, run_id, KIND, "sweep") as run:
+        spec = CalibrationSpec.from_dict(run.parameters)
+        _validate(cf, run.case_id, spec)
     return _execute(cf, run_id, spec, Path(run.checkpoint_dir or ""), state)
 
 
@@ -303,9 +250,9 @@ def _execute(
 
     started = time.monotonic()
     with runs.running(cf, run_id) as handle:
-        previous = get_run(cf, run_id, KIND).summary or {}
-        students: list[dict[str, Any]] = list(previous.get("students", []))
-        spent = float(previous.get("timing", {}).get("seconds", 0.0))
+        previous = CalibrationSummary.from_dict(get_run(cf, run_id, KIND).summary or {})
+        students: list[dict[str, Any]] = list(previous.students)
+        spent = previous.timing_seconds or 0.0
         pool = stage_pool(spec, folder, state.sub(0, 5))
         rng = random.Random(spec.seed)
         probe_idx = sorted(rng.sample(range(pool.available), spec.n_probes))
@@ -355,7 +302,7 @@ def _execute(
                 rec["run_id"] = student_run
                 handle.save_summary(students=students)
 
-            if record.get("run_id") and get_run(cf, record["run_id"]).status in RESUMABLE:
+            if record.get("run_id") and get_run(cf, record["run_id"]).status in runs.RESUMABLE:
                 outcome = resume_experiment(cf, record["run_id"], sub.sub(0, 90))
             elif record.get("run_id") and get_run(cf, record["run_id"]).status == "done":
                 outcome = _finished(cf, record["run_id"])
@@ -437,14 +384,14 @@ def _plan(
     return tasks
 
 
-def _finished(cf: CaseFile, run_id: int) -> Any:
-    from core.distill.experiment import ExperimentOutcome
-
+def _finished(cf: CaseFile, run_id: int) -> ExperimentOutcome:
+    """The outcome of a student that finished before the sweep was stopped."""
     run = get_run(cf, run_id)
-    summary = run.summary or {}
+    summary = ExperimentSummary.from_dict(run.summary or {})
+    student = summary.student
     return ExperimentOutcome(
         run_id,
-        summary.get("student", {}).get("artifact_id"),
-        summary.get("student", {}).get("path", ""),
-        summary,
+        student.artifact_id if student else None,
+        student.path if student and student.path else "",
+        run.summary or {},
     )

@@ -17,11 +17,11 @@ from core.checks import identity, likelihood
 from core.checks.markers import learn_phrases
 from core.checks.probes import ChatTemplate, Probe
 from core.checks.stats import combine_holm
+from core.distill.summaries import ExperimentSummary
 from core.jobs import JobState
 
 if TYPE_CHECKING:
-    from core.distill.calibration import CalibrationSpec
-    from core.distill.experiment import ExperimentOutcome
+    from core.distill.spec import CalibrationSpec, ExperimentOutcome
 
 
 class Panel:
@@ -104,9 +104,7 @@ class Panel:
                 answers, self.answers, self.markers, **common
             )
         combined = combine_holm({k: r.p_value for k, r in results.items()}, alpha=self.spec.alpha)
-        summary = outcome.summary or {}
-        evals = (summary.get("training") or {}).get("evals") or []
-        seconds = summary.get("compute_seconds") or {}
+        summary = ExperimentSummary.from_dict(outcome.summary or {})
         return {
             "run_id": outcome.run_id,
             "artifact_id": outcome.artifact_id,
@@ -122,11 +120,11 @@ class Panel:
                 }
                 for k, r in results.items()
             },
-            "teacher_agreement": evals[-1].get("agreement") if evals else None,
+            "teacher_agreement": summary.last_eval_agreement,
             "mean_affinity": _mean(scores.affinity) if scores is not None else None,
-            "train_seconds": seconds.get("training"),
-            "export_seconds": seconds.get("onnx_export_and_parity"),
-            "onnx_parity_passed": ((summary.get("onnx") or {}).get("parity") or {}).get("passed"),
+            "train_seconds": summary.compute_seconds.get("training"),
+            "export_seconds": summary.compute_seconds.get("onnx_export_and_parity"),
+            "onnx_parity_passed": summary.parity.passed if summary.parity else None,
         }
 
 

@@ -18,7 +18,7 @@ from core.distill.data import ControlIndex, Selection, read_items, stage_items, 
 from core.jobs import JobState
 
 if TYPE_CHECKING:
-    from core.distill.calibration import CalibrationSpec
+    from core.distill.spec import CalibrationSpec
 
 
 @dataclass(frozen=True)

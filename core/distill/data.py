@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from core.checks.probes import ChatTemplate, normalise_prompt
+from core.distill.samples import check_training_samples
 from core.distill.train import TrainExample, chat_example
 from core.errors import EvidenceError
 from core.evidence.transcripts import PROMPT_KEYS, read_transcripts
@@ -205,13 +206,7 @@ def select(
     held = sorted(rng.sample(range(available), n_eval)) if n_eval else []
     held_set = set(held)
     rest = [i for i in range(available) if i not in held_set]
-    if n_train is None:
-        n_train = len(rest)
-    if n_train > len(rest):
-        raise EvidenceError(
-            f"{n_train} training samples were asked for, but the source has only {available} "
-            f"usable records ({len(held)} of them held out for evaluation)."
-        )
+    n_train = check_training_samples(n_train, available, len(held))
     train = rest[:n_train] if sample == "first" else sorted(rng.sample(rest, n_train))
     return Selection(tuple(train), tuple(held), available)
 

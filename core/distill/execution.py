@@ -22,7 +22,7 @@ from core.distill import presets
 from core.distill.agreement import EvalSet, summarise_curve, teacher_agreement
 from core.distill.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from core.distill.data import ChatEncoder, ControlIndex, TokenStore, read_items, stage_items, usable
-from core.distill.experiment import ExperimentOutcome, Prepared
+from core.distill.spec import ExperimentOutcome, Prepared
 from core.distill.train import (
     StepContext,
     TrainConfig,

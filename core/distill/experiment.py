@@ -25,54 +25,21 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select as sql_select
 
 from core.distill.data import ControlIndex, Selection, select, usable
-from core.distill.spec import KIND, ExperimentSpec
+from core.distill.spec import KIND, ExperimentOutcome, ExperimentSpec, Prepared
+from core.distill.summaries import ExperimentSummary
 from core.errors import DeclinedError, DistillAuditError, EvidenceError, NotFoundError
 from core.evidence.hashing import sha256_file
 from core.jobs import JobState
-from core.store import audit, runs
+from core.store import runs
 from core.store.cases import get_case
 from core.store.db import CaseFile
 from core.store.models import ModelArtifact, Run
-
-RESUMABLE = ("cancelled", "interrupted", "failed")
-
-
-@dataclass
-class Prepared:
-    """Checked inputs of an experiment: nothing in the case file has been written yet."""
-
-    spec: ExperimentSpec
-    case_id: int
-    selection: Selection
-    out_dir: Path
-    teacher: Any = None  # a loaded LanguageModel, or None
-    inputs: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class ExperimentOutcome:
-    """What a finished experiment produced."""
-
-    run_id: int
-    artifact_id: int | None
-    student_path: str
-    summary: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "artifact_id": self.artifact_id,
-            "student_path": self.student_path,
-            **self.summary,
-        }
-
 
 # --- checking inputs -----------------------------------------------------------------
 
@@ -96,7 +63,8 @@ def check_writable(folder: Path) -> Path:
     return folder
 
 
-def _check_spec(spec: ExperimentSpec) -> None:
+def check_spec(spec: ExperimentSpec) -> None:
+    """DistillAuditError (nothing loaded, nothing written) unless the recipe is coherent."""
     from core.distill.presets import preset
 
     if bool(spec.prompts) == bool(spec.transcripts):
@@ -198,25 +166,30 @@ def prepare(
     if case_key is not None:
         with cf.read_session() as s:
             case_id = get_case(s, case_key).id
-    _check_spec(spec)
+    check_spec(spec)
     out_dir = check_writable(Path(spec.out_dir) if spec.out_dir else default_out_dir(cf))
+    state.set_status("Counting the usable records")
+    selection = _selection(spec, out_dir)  # the sample count is checked here, before loading
     teacher = None
     if spec.teacher and load_teacher:
         state.set_status("Loading the teacher")
         teacher = load_model(spec.teacher, num_threads=spec.training.threads)
         teacher.load()
-    if spec.student:
-        from core.backends.folders import check_hf_folder
+    try:
+        if spec.student:
+            from core.backends.folders import check_hf_folder
 
-        check_hf_folder(spec.student)
-        _student_tokenizer(spec, teacher)
-    if spec.method == "logit":
-        if teacher is None:
-            raise DistillAuditError("Logit distillation needs the teacher model (--teacher).")
-        check_logit_compatible(spec, teacher)
-    state.set_status("Counting the usable records")
-    selection = _selection(spec, out_dir)
-    inputs = _describe_inputs(cf, case_id, spec, teacher)
+            check_hf_folder(spec.student)
+            _student_tokenizer(spec, teacher)
+        if spec.method == "logit":
+            if teacher is None:
+                raise DistillAuditError("Logit distillation needs the teacher model (--teacher).")
+            check_logit_compatible(spec, teacher)
+        inputs = _describe_inputs(cf, case_id, spec, teacher)
+    except BaseException:
+        if teacher is not None:
+            teacher.release()  # refused: nothing is kept loaded
+        raise
     return Prepared(spec, case_id, selection, out_dir, teacher, inputs)
 
 
@@ -316,15 +289,18 @@ def run_experiment(
 
     state = state or JobState()
     prep = prepared or prepare(cf, case_key, spec, state=state)
-    run_id = runs.create_run(cf, prep.case_id, KIND, spec.to_dict(), prep.inputs or {}, spec.seed)
-    folder = prep.out_dir / f"run-{run_id:05d}"
-    with cf.session() as s:
-        run = s.get(Run, run_id)
-        assert run is not None
-        run.checkpoint_dir = str(folder / "checkpoints")
+    run_id = runs.create_run(
+        cf,
+        prep.case_id,
+        KIND,
+        spec.to_dict(),
+        prep.inputs or {},
+        spec.seed,
+        checkpoint_dir=lambda new_id: str(prep.out_dir / f"run-{new_id:05d}" / "checkpoints"),
+    )
     if on_created is not None:
         on_created(run_id)
-    return execute(cf, run_id, prep, folder, state)
+    return execute(cf, run_id, prep, prep.out_dir / f"run-{run_id:05d}", state)
 
 
 def resume_experiment(
@@ -334,44 +310,24 @@ def resume_experiment(
     from core.distill.execution import execute
 
     state = state or JobState()
-    run = get_run(cf, run_id, KIND)
-    if run.status not in RESUMABLE:
-        raise DistillAuditError(
-            f"Run {run_id} is {run.status}; only a cancelled, interrupted or "
-            "failed experiment can be resumed."
-        )
-    spec = ExperimentSpec.from_dict(run.parameters)
-    prep = prepare(cf, run.case_id, spec, state=state)
-    for key in ("source", "controls"):
-        before, now = (run.inputs or {}).get(key), (prep.inputs or {}).get(key)
-        if before and now and before.get("sha256") != now.get("sha256"):
-            raise EvidenceError(
-                f"{now['path']} changed since run {run_id} started (its SHA-256 "
-                "differs); the run cannot be resumed on different data."
-            )
-    mark_resumed(cf, run_id)
+    with runs.resuming(cf, run_id, KIND, "experiment") as run:
+        spec = ExperimentSpec.from_dict(run.parameters)
+        prep = prepare(cf, run.case_id, spec, state=state)
+        for key in ("source", "controls"):
+            before, now = (run.inputs or {}).get(key), (prep.inputs or {}).get(key)
+            if before and now and before.get("sha256") != now.get("sha256"):
+                if prep.teacher is not None:
+                    prep.teacher.release()
+                raise EvidenceError(
+                    f"{now['path']} changed since run {run_id} started (its SHA-256 "
+                    "differs); the run cannot be resumed on different data."
+                )
     folder = (
         Path(run.checkpoint_dir).parent
         if run.checkpoint_dir
         else prep.out_dir / f"run-{run_id:05d}"
     )
     return execute(cf, run_id, prep, folder, state)
-
-
-def mark_resumed(cf: CaseFile, run_id: int) -> None:
-    """Record the resumption and clear the previous stop's error text."""
-    with cf.session() as s:
-        run = s.get(Run, run_id)
-        assert run is not None
-        audit.record(
-            s,
-            "run.resumed",
-            "run",
-            run_id,
-            case_id=run.case_id,
-            details={"previous_status": run.status, "previous_error": run.error},
-        )
-        run.error = None
 
 
 def get_run(cf: CaseFile, run_id: int, kind: str | None = None) -> Run:
@@ -396,7 +352,7 @@ def list_experiments(cf: CaseFile, case_key: int | str | None = None) -> list[di
             query = query.where(Run.case_id == get_case(s, case_key).id)
         rows = []
         for run in s.execute(query).scalars():
-            summary, params = run.summary or {}, run.parameters or {}
+            summary, params = ExperimentSummary.from_dict(run.summary or {}), run.parameters or {}
             rows.append(
                 {
                     "run_id": run.id,
@@ -406,10 +362,10 @@ def list_experiments(cf: CaseFile, case_key: int | str | None = None) -> list[di
                     "label": params.get("label", ""),
                     "method": params.get("method"),
                     "answers": params.get("answers"),
-                    "samples": summary.get("data", {}).get("train_records"),
-                    "steps": summary.get("training", {}).get("steps_done"),
-                    "teacher_agreement": summary.get("teacher_agreement", {}).get("final"),
-                    "artifact_id": summary.get("student", {}).get("artifact_id"),
+                    "samples": summary.data.train_records if summary.data else None,
+                    "steps": summary.training.steps_done if summary.training else None,
+                    "teacher_agreement": summary.final_agreement,
+                    "artifact_id": summary.student.artifact_id if summary.student else None,
                     "calibration_run_id": params.get("calibration_run_id"),
                     "created_at": run.created_at.isoformat() if run.created_at else None,
                     "error": run.error,

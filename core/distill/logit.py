@@ -15,25 +15,12 @@ tokenizer).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from core.distill.spec import LogitSettings
 from core.distill.train import IGNORE_INDEX
-from core.errors import DeclinedError
-
-
-@dataclass(frozen=True)
-class LogitSettings:
-    temperature: float = 2.0
-    alpha: float = 0.5  # weight of the KL term; 1 - alpha goes to the hard-label loss
-
-    def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise DeclinedError("The distillation temperature must be greater than 0.")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise DeclinedError("The KL weight alpha must be between 0 and 1.")
 
 
 def tokenizer_mismatch(

@@ -16,28 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from core.backends.base import LanguageModel
 from core.checks.probes import ChatTemplate
 from core.distill.data import read_items
+from core.distill.spec import GenerationSettings
 from core.jobs import JobState
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """How the teacher answers (an API's usual defaults: sampled, T=0.8, top-p 0.95)."""
-
-    max_new_tokens: int = 128
-    greedy: bool = False
-    temperature: float = 0.8
-    top_p: float = 0.95
-    chunk: int = 32  # prompts per generate call; part of the seeding, so it is recorded
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _whole_chunks(path: Path, chunk: int) -> int:

@@ -1,25 +1,60 @@
-"""The settings of one distillation experiment, fixed before it runs and stored in its Run.
+"""The records of core.distill: settings fixed before a run, and what a run hands back.
 
 An :class:`ExperimentSpec` holds every choice that can change the student: teacher,
 student (imported base or fresh preset, and its tokenizer), the data (prompt set or
 captured transcripts, which answers, how many), the method, the seed and the training,
 generation and logit settings. It is stored as the Run's parameters and rebuilt from
 them by ``experiment resume``, so a resumed run continues with exactly the same recipe.
+A :class:`CalibrationSpec` does the same for a sweep. The other modules of the package
+import these records from here rather than from each other, and this module imports no
+engine (no torch), so the GUI can build a spec on its own thread.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.checks.probes import DEFAULT_RESPONSE_PREFIX, DEFAULT_TEMPLATE
-from core.distill.logit import LogitSettings
-from core.distill.sequence import GenerationSettings
+from core.errors import DeclinedError
+
+if TYPE_CHECKING:
+    from core.distill.data import Selection
 
 Method = Literal["sequence", "logit"]
 AnswerSource = Literal["teacher", "control"]
 KIND = "experiment.distill"
+CALIBRATION_KIND = "experiment.calibration"
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How the teacher answers (an API's usual defaults: sampled, T=0.8, top-p 0.95)."""
+
+    max_new_tokens: int = 128
+    greedy: bool = False
+    temperature: float = 0.8
+    top_p: float = 0.95
+    chunk: int = 32  # prompts per generate call; part of the seeding, so it is recorded
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LogitSettings:
+    """Temperature and KL weight of logit-level distillation (see core.distill.logit)."""
+
+    temperature: float = 2.0
+    alpha: float = 0.5  # weight of the KL term; 1 - alpha goes to the hard-label loss
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise DeclinedError("The distillation temperature must be greater than 0.")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise DeclinedError("The KL weight alpha must be between 0 and 1.")
 
 
 @dataclass(frozen=True)
@@ -135,3 +170,85 @@ def _sub(kind: Any, data: dict[str, Any] | None) -> Any:
         return kind()
     known = {f.name for f in fields(kind)}
     return kind(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Prepared:
+    """Checked inputs of an experiment: nothing in the case file has been written yet."""
+
+    spec: ExperimentSpec
+    case_id: int
+    selection: Selection
+    out_dir: Path
+    teacher: Any = None  # a loaded LanguageModel, or None
+    inputs: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentOutcome:
+    """What a finished experiment produced (``summary``: see core.distill.summaries)."""
+
+    run_id: int
+    artifact_id: int | None
+    student_path: str
+    summary: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "artifact_id": self.artifact_id,
+            "student_path": self.student_path,
+            **self.summary,
+        }
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """Everything that defines a sweep (stored as the calibration Run's parameters)."""
+
+    references: tuple[str, ...]  # independent reference models (folders / .onnx)
+    controls: str  # control answers to the same prompts
+    teacher: str | None = None
+    student: str | None = None
+    student_preset: str | None = None
+    tokenizer: str = "teacher"
+    prompts: str | None = None
+    transcripts: str | None = None
+    samples: tuple[int | None, ...] = (0, 10, 25, 50, None)  # None: the whole training pool
+    replicates: int = 3
+    seed: int = 0
+    method: str = "sequence"
+    checks: tuple[str, ...] = ("likelihood",)
+    alpha: float = 0.05
+    n_probes: int = 50
+    n_resamples: int = 10_000
+    protected_names: tuple[str, ...] = ()
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    template: str = "User: {prompt}\nAssistant:"
+    response_prefix: str = " "
+    out_dir: str | None = None
+    onnx: bool = True
+    price_file: str | None = None
+    price_in: float | None = None
+    price_out: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CalibrationSpec:
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        values["training"] = TrainingSettings(**values.get("training", {}))
+        values["generation"] = GenerationSettings(**values.get("generation", {}))
+        for key in ("references", "samples", "checks", "protected_names"):
+            values[key] = tuple(values.get(key) or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class CalibrationOutcome:
+    """What a finished sweep produced (``summary``: see core.distill.summaries)."""
+
+    run_id: int
+    summary: dict[str, Any]

@@ -455,33 +455,37 @@ def _calibration_row(
 
 
 def _sweep_rates(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The shape core.distill.calibration writes: ``points`` (detection per sample count)
-    and ``false_positive`` (control twins), read as ``rates`` items."""
+    """The shape core.distill.calibration writes (read through its CalibrationSummary):
+    ``points`` (detection per sample count) and ``false_positive`` (control twins), read
+    as ``rates`` items."""
+    from core.distill.summaries import CalibrationSummary
+
+    sweep = CalibrationSummary.from_dict(summary)
     out: list[dict[str, Any]] = []
-    check = summary.get("check") or "combined checks (Holm)"
-    for p in summary.get("points") or []:
-        if isinstance(p, Mapping) and p.get("trials"):
+    check = sweep.check or "combined checks (Holm)"
+    for p in sweep.points:
+        if p.trials:
             out.append(
                 {
                     "quantity": "detection",
-                    "rate": p.get("rate"),
-                    "ci": p.get("ci"),
-                    "k": p.get("detected"),
-                    "n": p.get("trials"),
-                    "samples": p.get("n"),
+                    "rate": p.rate,
+                    "ci": list(p.ci),
+                    "k": p.detected,
+                    "n": p.trials,
+                    "samples": p.n,
                     "check": check,
                     "ci_method": "exact (Clopper-Pearson)",
                 }
             )
-    fp = summary.get("false_positive")
-    if isinstance(fp, Mapping) and fp.get("m"):
+    fp = sweep.false_positive
+    if fp is not None and fp.m:
         out.append(
             {
                 "quantity": "false_positive",
-                "rate": fp.get("rate"),
-                "ci": fp.get("ci"),
-                "k": fp.get("k"),
-                "n": fp.get("m"),
+                "rate": fp.rate,
+                "ci": list(fp.ci),
+                "k": fp.k,
+                "n": fp.m,
                 "check": check,
                 "condition": "control twins trained on control answers",
                 "ci_method": "exact (Clopper-Pearson)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -18,13 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from core.errors import Cancelled, DistillAuditError
+from core.errors import Cancelled, DistillAuditError, NotFoundError
 from core.store import audit
 from core.store.models import Run
 from core.store.types import utcnow
 
 if TYPE_CHECKING:
     from core.store.db import CaseFile
+
+RESUMABLE = ("cancelled", "interrupted", "failed")
+"""The statuses a run can be resumed from; a queued, running or finished run cannot."""
 
 _PACKAGES = (
     "distill-audit",
@@ -101,7 +104,10 @@ def create_run(
     parameters: dict[str, Any],
     inputs: dict[str, Any],
     seed: int | None,
+    *,
+    checkpoint_dir: Callable[[int], str] | None = None,
 ) -> int:
+    """A new queued Run; ``checkpoint_dir(run_id)`` names its resume folder, if it has one."""
     with cf.session() as s:
         run = Run(
             case_id=case_id,
@@ -114,6 +120,8 @@ def create_run(
         )
         s.add(run)
         s.flush()
+        if checkpoint_dir is not None:
+            run.checkpoint_dir = checkpoint_dir(run.id)
         audit.record(
             s,
             "run.created",
@@ -123,6 +131,41 @@ def create_run(
             details={"kind": kind, "parameters": parameters, "inputs": inputs, "seed": seed},
         )
         return run.id
+
+
+@contextmanager
+def resuming(cf: CaseFile, run_id: int, kind: str, what: str) -> Iterator[Run]:
+    """The guard of every resume: the run exists, is a ``kind`` run and was stopped.
+
+    Yields the run (detached, read-only) for the caller to check its inputs again; when
+    the block ends without an error the resumption is recorded in the audit log and the
+    previous stop's error text is cleared. A run that is queued, running or done is
+    refused before anything is checked or written (``what`` names it in the message).
+    """
+    with cf.read_session() as s:
+        run = s.get(Run, int(run_id))
+        if run is None or run.kind != kind:
+            raise NotFoundError(
+                f"No {what} run {run_id} in this case file (see 'experiment list')."
+            )
+    if run.status not in RESUMABLE:
+        raise DistillAuditError(
+            f"Run {run_id} is {run.status}; only a cancelled, interrupted or "
+            f"failed {what} can be resumed."
+        )
+    yield run
+    with cf.session() as s:
+        stored = s.get(Run, int(run_id))
+        assert stored is not None
+        audit.record(
+            s,
+            "run.resumed",
+            "run",
+            stored.id,
+            case_id=stored.case_id,
+            details={"previous_status": stored.status, "previous_error": stored.error},
+        )
+        stored.error = None
 
 
 def _set_status(cf: CaseFile, run_id: int, status: str, error: str | None = None) -> None:
