@@ -195,7 +195,7 @@ class WindowFlows(_Base):
 
     def open_dropped(self: MainWindow, path: Path) -> QWizard | bool | None:
         """A dropped case file opens; evidence starts the matching import wizard."""
-        from app.wizards.evidence_found import CASE_FILE_SUFFIX, POLICY, detect_kind
+        from core.evidence.formats import CASE_FILE_SUFFIX, POLICY, detect_kind
 
         if path.suffix.lower() == CASE_FILE_SUFFIX:
             return self.open_case_file(path, create=False)
@@ -210,14 +210,14 @@ class WindowFlows(_Base):
 
     # --- quick imports (no wizard; used by scripts and tests) -----------------------------
     def import_model(self: MainWindow) -> Job | None:
-        from core.store.models import ARTIFACT_ROLES
+        from core.evidence.formats import ARTIFACT_ROLES
 
         path = self.ask_path("model")
         role = self.ask_role("model", ARTIFACT_ROLES) if path is not None else None
         return self.start_model_import(path, role) if path and role else None
 
     def import_transcripts(self: MainWindow) -> Job | None:
-        from core.store.models import TRANSCRIPT_ROLES
+        from core.evidence.formats import TRANSCRIPT_ROLES
 
         path = self.ask_path("transcripts")
         role = self.ask_role("transcripts", TRANSCRIPT_ROLES) if path is not None else None
