@@ -303,6 +303,8 @@ def test_find_or_import_model_reuses_the_cases_model(
     assert find_or_import_model(case_file, case_id, "m/../m", "suspect") == first
     assert _counts(case_file) == before
     assert find_model(case_file, case_id, folder, "suspect") == first
+    assert find_model(case_file, case_id, folder) == first  # in any role
+    assert find_model(case_file, case_id, folder, "base") is None
     # The same model in another role is another piece of evidence.
     other = find_or_import_model(case_file, case_id, folder, "reference", name="Panel model")
     assert other != first

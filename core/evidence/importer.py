@@ -92,8 +92,10 @@ def import_model(
         return art.id
 
 
-def find_model(cf: CaseFile, case_key: int | str, path: str | Path, role: str) -> int | None:
-    """The id of the case's model with this role imported from this path, None if there is none.
+def find_model(
+    cf: CaseFile, case_key: int | str, path: str | Path, role: str | None = None
+) -> int | None:
+    """The id of the case's model imported from this path (in this role, if given), or None.
 
     Paths compare resolved, as the importer stores them: the same folder given relatively,
     absolutely or through a link is the same evidence.
@@ -101,19 +103,12 @@ def find_model(cf: CaseFile, case_key: int | str, path: str | Path, role: str) -
     resolved = str(Path(path).resolve())
     with cf.read_session() as s:
         case_id = get_case(s, case_key).id
-        found = (
-            s.execute(
-                select(ModelArtifact.id)
-                .where(
-                    ModelArtifact.case_id == case_id,
-                    ModelArtifact.role == role,
-                    ModelArtifact.path == resolved,
-                )
-                .order_by(ModelArtifact.id)
-            )
-            .scalars()
-            .first()
+        query = select(ModelArtifact.id).where(
+            ModelArtifact.case_id == case_id, ModelArtifact.path == resolved
         )
+        if role is not None:
+            query = query.where(ModelArtifact.role == role)
+        found = s.execute(query.order_by(ModelArtifact.id)).scalars().first()
     return None if found is None else int(found)
 
 
