@@ -77,6 +77,13 @@ JOBS_PANEL_DELAY_MS = 500  # like Anki: show progress only for work that takes a
 GIL_SWITCH_INTERVAL_S = 0.001
 WARM_UP_DELAY_MS = 1000  # after the window is usable (see app.warmup)
 WARM_UP = "Load the analysis modules"
+# The open-file dialogs' titles; their name filters come from core.evidence.formats.
+_FILE_DIALOG_TITLES = {
+    "transcripts": "Choose a transcript file",
+    "evidence": "Choose an evidence file",
+    "policy": "Choose a terms document",
+    "case-file": "Open case file",
+}
 
 
 class MainWindow(QMainWindow):
@@ -454,28 +461,19 @@ class MainWindow(QMainWindow):
     # --- every dialog goes through one of these (tests replace them) --------------------
     def ask_path(self, kind: str) -> Path | None:
         """Ask for a model folder, an evidence file or a case file; None if cancelled."""
+        from core.evidence.formats import dialog_filters
+
         if kind == "model":
             chosen = QFileDialog.getExistingDirectory(
                 self, "Choose a model folder (Hugging Face safetensors or ONNX)", self._last_dir
             )
-        elif kind == "transcripts":
-            chosen, _ = QFileDialog.getOpenFileName(
-                self,
-                "Choose a transcript file",
-                self._last_dir,
-                "Transcripts (*.jsonl *.ndjson *.json *.csv *.tsv);;All files (*)",
-            )
-        elif kind == "evidence":
-            chosen, _ = QFileDialog.getOpenFileName(
-                self,
-                "Choose an evidence file",
-                self._last_dir,
-                "Evidence (*.onnx *.jsonl *.ndjson *.json *.csv *.tsv *.txt *.md *.html *.htm "
-                "*.pdf *.docx);;All files (*)",
-            )
         else:
+            what = kind if kind in _FILE_DIALOG_TITLES else "case-file"
+            filters = ";;".join(
+                f"{label} ({' '.join(patterns)})" for label, patterns in dialog_filters(what)
+            )
             chosen, _ = QFileDialog.getOpenFileName(
-                self, "Open case file", self._last_dir, "Case files (*.dacase);;All files (*)"
+                self, _FILE_DIALOG_TITLES[what], self._last_dir, filters
             )
         if not chosen:
             return None

@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core.errors import EvidenceError, PickledWeightsError
-from core.evidence.importer import import_model, import_transcripts
+from core.errors import DistillAuditError, EvidenceError, PickledWeightsError
+from core.evidence.importer import (
+    find_model,
+    find_or_import_model,
+    import_model,
+    import_transcripts,
+)
 from core.evidence.inventory import list_evidence
 from core.evidence.verify import verify_case_evidence
 from core.jobs import CallbackState
@@ -284,3 +289,26 @@ def test_probe_sets_need_no_responses(tmp_path: Path, case_file, case_id) -> Non
         assert [i.response for i in s.get(TranscriptSet, set_id).items] == ["", ""]
     with pytest.raises(EvidenceError, match="needs a prompt and a response"):
         import_transcripts(case_file, case_id, f, "protected-answers")
+
+
+def test_find_or_import_model_reuses_the_cases_model(
+    tmp_path: Path, tiny_model: Path, case_file, case_id, monkeypatch
+) -> None:
+    folder = _copy_model(tiny_model, tmp_path / "m")
+    assert find_model(case_file, case_id, folder, "suspect") is None
+    first = find_or_import_model(case_file, case_id, folder, "suspect")
+    before = _counts(case_file)
+    monkeypatch.chdir(tmp_path)
+    # The same folder by another spelling is the same evidence: nothing hashed, nothing added.
+    assert find_or_import_model(case_file, case_id, "m/../m", "suspect") == first
+    assert _counts(case_file) == before
+    assert find_model(case_file, case_id, folder, "suspect") == first
+    assert find_model(case_file, case_id, folder) == first  # in any role
+    assert find_model(case_file, case_id, folder, "base") is None
+    # The same model in another role is another piece of evidence.
+    other = find_or_import_model(case_file, case_id, folder, "reference", name="Panel model")
+    assert other != first
+    with case_file.read_session() as s:
+        assert s.get(ModelArtifact, other).name == "Panel model"
+    with pytest.raises(DistillAuditError, match="Unknown role 'bystander'"):
+        find_or_import_model(case_file, case_id, folder, "bystander")

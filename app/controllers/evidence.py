@@ -99,7 +99,7 @@ class EvidenceController(Controller):
     # --- dropped files ---------------------------------------------------------------
     def open_dropped(self, path: Path) -> QWizard | bool | None:
         """A dropped case file opens; evidence starts the matching import wizard."""
-        from app.wizards.evidence_found import CASE_FILE_SUFFIX, POLICY, detect_kind
+        from core.evidence.formats import CASE_FILE_SUFFIX, POLICY, detect_kind
 
         if path.suffix.lower() == CASE_FILE_SUFFIX:
             return self.host.open_case_file(path, create=False)
@@ -114,14 +114,14 @@ class EvidenceController(Controller):
 
     # --- quick imports (no wizard; used by scripts and tests) --------------------------
     def import_model(self) -> Job | None:
-        from core.store.models import ARTIFACT_ROLES
+        from core.evidence.formats import ARTIFACT_ROLES
 
         path = self.host.ask_path("model")
         role = self.host.ask_role("model", ARTIFACT_ROLES) if path is not None else None
         return self.start_model_import(path, role) if path and role else None
 
     def import_transcripts(self) -> Job | None:
-        from core.store.models import TRANSCRIPT_ROLES
+        from core.evidence.formats import TRANSCRIPT_ROLES
 
         path = self.host.ask_path("transcripts")
         role = self.host.ask_role("transcripts", TRANSCRIPT_ROLES) if path is not None else None

@@ -2,8 +2,9 @@
 
 1. *Choose* a model folder, an ONNX file, a transcript file or a terms document (or drop
    it on the window); the kind is detected from the name.
-2. *What I found*: core inspects it in a job (architecture, size, tokenizer; record count
-   and dates; detected title, version and effective dates, clause count).
+2. *What I found*: core inspects it in a job (core.evidence.preview: architecture, size,
+   tokenizer; record count and dates; detected title, version and effective dates, clause
+   count) and suggests the form's defaults, e.g. the role a transcript's file name implies.
 3. *About this evidence*: its role in the case and its provenance (who collected it,
    when, how), or for terms the provider, title, version and dates in force.
 4. *Import*: core hashes every file with progress and records the evidence with its audit
@@ -36,21 +37,25 @@ from PySide6.QtWidgets import (
 
 from app.jobs import Job
 from app.wizards.common import HostWizard, JobPage, error_label, show_message
-from app.wizards.evidence_found import (
-    KIND_TITLES,
+from core.evidence.formats import (
+    ARTIFACT_ROLES,
     MODEL,
     POLICY,
+    TRANSCRIPT_ROLES,
     TRANSCRIPTS,
-    Found,
+    EvidenceKind,
     detect_kind,
-    inspect_evidence,
 )
+from core.evidence.preview import EvidencePreview, preview_evidence
 
 if TYPE_CHECKING:
     from app.host import Host
 
-ARTIFACT_ROLES = ("suspect", "reference", "protected", "base", "experiment-student")
-TRANSCRIPT_ROLES = ("protected-answers", "control-answers", "probes", "other")
+KIND_TITLES: dict[str, str] = {
+    MODEL: "a model",
+    TRANSCRIPTS: "a transcript file",
+    POLICY: "a terms document",
+}
 ROLE_HELP = {
     "suspect": "The model you suspect was trained on the protected model's outputs.",
     "reference": "A model known to be independent of the protected model: one of the control "
@@ -205,7 +210,7 @@ class FoundPage(JobPage):
             wizard,
             compact=True,
         )
-        self.found: Found | None = None
+        self.found: EvidencePreview | None = None
         self.form = QFormLayout()
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.warnings = QLabel(self)
@@ -225,7 +230,7 @@ class FoundPage(JobPage):
 
     def succeeded(self, result: Any) -> None:
         self.found = result
-        assert isinstance(result, Found)
+        assert isinstance(result, EvidencePreview)
         self.setSubTitle(
             f"{result.path.name} is {KIND_TITLES[result.kind]}. Read only: nothing is imported yet."
         )
@@ -352,7 +357,7 @@ class DetailsPage(QWizardPage):
             ],
         )
 
-    def kind(self) -> str:
+    def kind(self) -> EvidenceKind:
         wizard = self.wizard()
         found = wizard.found() if isinstance(wizard, AddEvidenceWizard) else None
         return found.kind if found else MODEL
@@ -433,7 +438,8 @@ class ImportPage(JobPage):
 
     def succeeded(self, result: Any) -> None:
         wizard = self.wizard()
-        kind = wizard.found().kind if isinstance(wizard, AddEvidenceWizard) else ""
+        found = wizard.found() if isinstance(wizard, AddEvidenceWizard) else None
+        kind = found.kind if found is not None else ""
         where = "Policies" if kind == POLICY else "Evidence"
         self.done.setText(
             f"Imported (record {result}). It is listed in the {where} tab with its "
@@ -468,19 +474,23 @@ class AddEvidenceWizard(HostWizard):
         if path is not None:
             self.choose.path.setText(str(path))
 
-    def found(self) -> Found | None:
+    def found(self) -> EvidencePreview | None:
         return self.found_page.found
 
     def ask_path(self, what: str) -> Path | None:
         """The file dialog (through the host, so tests can answer it)."""
         ask = getattr(self.host, "ask_path", None)
-        return ask("model" if what == "model" else "evidence") if ask else None
+        if ask is None:
+            return None
+        if what == "model":
+            return ask("model")
+        return ask("policy" if self.choose.kinds == (POLICY,) else "evidence")
 
     def start_inspection(self) -> Job | None:
         path = self.choose.chosen()
         if path is None:
             return None
-        return self.host.runner.run(inspect_evidence, path, label=f"Inspect {path.name}")
+        return self.host.runner.run(preview_evidence, path, label=f"Inspect {path.name}")
 
     def start_import(self) -> Job | None:
         found, cf = self.found(), self.host.case_file

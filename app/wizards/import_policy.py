@@ -27,7 +27,7 @@ from app.views.table_model import Column, RecordTableModel
 from app.views.tables import fit_columns, make_table
 from app.wizards.add_evidence import AddEvidenceWizard
 from app.wizards.common import HostWizard, JobPage
-from app.wizards.evidence_found import POLICY
+from core.evidence.formats import POLICY
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.errors import ModelLoadError, PickledWeightsError
+from core.evidence.formats import PICKLE_SUFFIXES
 
-PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"})
 ONNX_FILENAME = "model.onnx"
 # Files a tokenizer may consist of; copied beside an ONNX export.
 TOKENIZER_FILES = (

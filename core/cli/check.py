@@ -15,14 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from core.errors import DistillAuditError
-from core.evidence.importer import import_model, import_transcripts
+from core.evidence.importer import find_or_import_model, import_transcripts
 from core.jobs import JobState
 from core.store.cases import create_case, get_case
 from core.store.db import CaseFile, open_case_file
-from core.store.models import ModelArtifact
 
 from .common import emit, progress, table
 
@@ -119,26 +116,6 @@ def _settings(args: argparse.Namespace) -> Any:
     return replace(s, template=args.template) if args.template else s
 
 
-def _model(cf: CaseFile, case_id: int, path: str, role: str, state: JobState) -> int:
-    """Reuse the case's artifact with this path and role, or import the model."""
-    resolved = str(Path(path).resolve())
-    with cf.read_session() as s:
-        found = (
-            s.execute(
-                select(ModelArtifact.id).where(
-                    ModelArtifact.case_id == case_id,
-                    ModelArtifact.role == role,
-                    ModelArtifact.path == resolved,
-                )
-            )
-            .scalars()
-            .first()
-        )
-    if found is not None:
-        return int(found)
-    return import_model(cf, case_id, path, role, state=state)
-
-
 def _run(
     cf: CaseFile, case_key: str | int, args: argparse.Namespace, state: JobState
 ) -> dict[str, Any]:
@@ -148,14 +125,16 @@ def _run(
         case_id = get_case(s, case_key).id
     state.set_status("Importing evidence")
     sub = state.sub(0, 10)
-    suspect = _model(cf, case_id, args.suspect, "suspect", sub)
-    refs = tuple(_model(cf, case_id, r, "reference", sub) for r in args.reference)
+    suspect = find_or_import_model(cf, case_id, args.suspect, "suspect", sub)
+    refs = tuple(find_or_import_model(cf, case_id, r, "reference", sub) for r in args.reference)
     protected = (
-        _model(cf, case_id, args.protected_model, "protected", sub)
+        find_or_import_model(cf, case_id, args.protected_model, "protected", sub)
         if args.protected_model
         else None
     )
-    base = _model(cf, case_id, args.base_model, "base", sub) if args.base_model else None
+    base = (
+        find_or_import_model(cf, case_id, args.base_model, "base", sub) if args.base_model else None
+    )
     prot_set = import_transcripts(
         cf, case_id, args.protected_transcripts, "protected-answers", state=sub
     )

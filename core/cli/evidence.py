@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from core.evidence.formats import ARTIFACT_ROLES, TRANSCRIPT_ROLES
 from core.evidence.importer import import_model, import_transcripts
 from core.evidence.inventory import list_evidence
 from core.evidence.verify import verify_case_evidence
-from core.store.models import ARTIFACT_ROLES, TRANSCRIPT_ROLES
 
 from .common import emit, open_db, progress, table
 

@@ -1,6 +1,6 @@
 """The data of a distillation experiment, streamed from the user's files to the training loop.
 
-Prompt sets and transcript files are read record by record (transcripts through
+Prompt sets and transcript files are read record by record (both through
 :mod:`core.evidence.transcripts`), so memory does not grow with their size:
 
 1. :func:`select` counts the usable records (a prompt, an answer when there must be
@@ -17,8 +17,6 @@ and runs of white space (:func:`core.checks.probes.normalise_prompt`).
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
 import json
 import os
@@ -34,8 +32,7 @@ import numpy as np
 from core.checks.probes import ChatTemplate, normalise_prompt
 from core.distill.samples import check_training_samples
 from core.distill.train import TrainExample, chat_example
-from core.errors import EvidenceError
-from core.evidence.transcripts import PROMPT_KEYS, read_transcripts
+from core.evidence.transcripts import read_prompts, read_transcripts
 
 SourceKind = Literal["prompts", "transcripts"]
 Split = Literal["train", "eval"]
@@ -65,67 +62,6 @@ class Selection:
 
 
 # --- reading -------------------------------------------------------------------------
-
-
-def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            try:
-                yield number, decoder.decode(raw)
-            except UnicodeDecodeError as exc:
-                raise EvidenceError(
-                    f"{path.name}, line {number}: not valid UTF-8 text "
-                    f"({exc.reason}). Re-save the file as UTF-8."
-                ) from exc
-
-
-def read_prompts(path: str | Path) -> Iterator[tuple[str, str]]:
-    """``(key, prompt)`` of a prompt set, streamed: .txt (one prompt per line), .jsonl or .csv.
-
-    JSONL and CSV records need a prompt field (one of the transcript reader's names:
-    prompt, question, input, instruction); an answer field, if present, is ignored.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise EvidenceError(f"The prompt set {p} is not a file.")
-    suffix = p.suffix.lower()
-    if suffix == ".txt":
-        for number, line in _text_lines(p):
-            if line.strip():
-                yield f"line-{number}", line.strip()
-        return
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        rows: Iterator[tuple[int, Any]] = (
-            (n, _json(line, p, n)) for n, line in _text_lines(p) if line.strip()
-        )
-    elif suffix in (".csv", ".tsv"):
-        reader = csv.DictReader(
-            (t for _, t in _text_lines(p)), delimiter="\t" if suffix == ".tsv" else ","
-        )
-        rows = ((n + 2, row) for n, row in enumerate(reader))
-    else:
-        raise EvidenceError(f"{p.name}: a prompt set must be a .txt, .jsonl or .csv file.")
-    for number, obj in rows:
-        if not isinstance(obj, dict):
-            raise EvidenceError(f"{p.name}, line {number}: expected a JSON object.")
-        lowered = {str(k).lower(): v for k, v in obj.items()}
-        prompt = next((lowered[k] for k in PROMPT_KEYS if k in lowered), None)
-        if not isinstance(prompt, str):
-            raise EvidenceError(
-                f"{p.name}, line {number}: each record needs a prompt (a field "
-                f"named one of {', '.join(PROMPT_KEYS)})."
-            )
-        if prompt.strip():
-            ident = lowered.get("id") or lowered.get("key")
-            yield (str(ident) if ident not in (None, "") else f"line-{number}"), prompt.strip()
-
-
-def _json(line: str, path: Path, number: int) -> Any:
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise EvidenceError(f"{path.name}, line {number}: not valid JSON ({exc.msg}).") from exc
 
 
 def read_source(path: str | Path, kind: SourceKind) -> Iterator[tuple[str, str, str | None]]:

@@ -11,7 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from core.errors import DistillAuditError, EvidenceError
+from core.evidence.formats import ARTIFACT_ROLES, TRANSCRIPT_ROLES
 from core.evidence.hashing import hash_files, manifest_digest, sha256_file
 from core.evidence.model_folder import ModelInspection, inspect_model
 from core.evidence.transcripts import read_transcripts
@@ -19,13 +22,7 @@ from core.jobs import JobState
 from core.store import audit
 from core.store.cases import get_case
 from core.store.db import CaseFile
-from core.store.models import (
-    ARTIFACT_ROLES,
-    TRANSCRIPT_ROLES,
-    ModelArtifact,
-    TranscriptItem,
-    TranscriptSet,
-)
+from core.store.models import ModelArtifact, TranscriptItem, TranscriptSet
 
 
 def _check_role(role: str, allowed: tuple[str, ...]) -> None:
@@ -93,6 +90,51 @@ def import_model(
         )
         state.set_progress(100)
         return art.id
+
+
+def find_model(
+    cf: CaseFile, case_key: int | str, path: str | Path, role: str | None = None
+) -> int | None:
+    """The id of the case's model imported from this path (in this role, if given), or None.
+
+    Paths compare resolved, as the importer stores them: the same folder given relatively,
+    absolutely or through a link is the same evidence.
+    """
+    resolved = str(Path(path).resolve())
+    with cf.read_session() as s:
+        case_id = get_case(s, case_key).id
+        query = select(ModelArtifact.id).where(
+            ModelArtifact.case_id == case_id, ModelArtifact.path == resolved
+        )
+        if role is not None:
+            query = query.where(ModelArtifact.role == role)
+        found = s.execute(query.order_by(ModelArtifact.id)).scalars().first()
+    return None if found is None else int(found)
+
+
+def find_or_import_model(
+    cf: CaseFile,
+    case_key: int | str,
+    path: str | Path,
+    role: str,
+    state: JobState | None = None,
+    *,
+    name: str | None = None,
+    provenance: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> int:
+    """Reuse the case's model with this path and role, or import it (hashing every file).
+
+    Running checks again on evidence already in the case then neither re-hashes it nor
+    records the same model twice; the other arguments go to :func:`import_model`.
+    """
+    _check_role(role, ARTIFACT_ROLES)
+    found = find_model(cf, case_key, path, role)
+    if found is not None:
+        return found
+    return import_model(
+        cf, case_key, path, role, name=name, provenance=provenance, actor=actor, state=state
+    )
 
 
 def import_transcripts(

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import EvidenceError, PickledWeightsError
+from core.evidence.formats import ONNX_SUFFIX, PICKLE_SUFFIXES
 from core.evidence.safetensors_header import read_header
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -235,7 +235,7 @@ def inspect_model(path: Path) -> ModelInspection:
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:
             raise PickledWeightsError(f"{path.name} is a pickled checkpoint. " + _CONVERT_HINT)
-        if path.suffix.lower() == ".onnx":
+        if path.suffix.lower() == ONNX_SUFFIX:
             return inspect_onnx(path)
         raise EvidenceError(f"{path.name}: expected a model folder or an .onnx file.")
     if (path / "model.onnx").is_file():

@@ -1,14 +1,15 @@
-"""Streaming readers for captured prompt→response transcripts (JSONL and CSV).
+"""Streaming readers for captured prompt→response transcripts (JSONL and CSV) and prompt sets.
 
 A transcript is what someone collected from a provider's API: one prompt and one
 response per record, optionally an id, a timestamp, sampling settings and other
-metadata. Readers stream (constant memory apart from the records kept), and any bad
-record stops the import with its line number, so nothing partial reaches a case.
+metadata. A prompt set (questions for an experiment's teacher) is the same records read
+for their prompts only, or a plain text file of one prompt per line. Readers stream
+(constant memory apart from the records kept), and any bad record stops the import with
+its line number, so nothing partial reaches a case.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import json
@@ -16,15 +17,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from core.errors import EvidenceError
+from core.evidence.formats import (
+    CSV_SUFFIXES,
+    JSONL_SUFFIXES,
+    PROMPT_LIST_SUFFIXES,
+    TRANSCRIPT_SUFFIXES,
+    read_lines,
+)
 from core.store.types import parse_iso
 
 PROMPT_KEYS = ("prompt", "question", "input", "instruction")
 RESPONSE_KEYS = ("response", "answer", "output", "completion")
 TIME_KEYS = ("collected_at", "timestamp", "time", "created_at")
 ID_KEYS = ("id", "item_id", "key")
+
+# What a record must hold: a response ("answers"), maybe one ("any": probes may carry
+# answers), or only its prompt, stripped, with blank prompts skipped ("prompts").
+ReadMode = Literal["answers", "any", "prompts"]
 
 
 @dataclass
@@ -55,14 +67,31 @@ def _pick(d: dict[str, Any], keys: tuple[str, ...]) -> tuple[str | None, Any]:
     return None, None
 
 
-def _record(
-    obj: dict[str, Any], line: int, source: str, require_response: bool = True
-) -> TranscriptRecord:
+def _key(obj: dict[str, Any], line: int) -> tuple[str | None, str]:
+    ik, ident = _pick(obj, ID_KEYS)
+    return ik, str(ident) if ident not in (None, "") else f"line-{line}"
+
+
+def _prompt_only(obj: dict[str, Any], line: int, source: str) -> TranscriptRecord | None:
+    _pk, prompt = _pick(obj, PROMPT_KEYS)
+    if not isinstance(prompt, str):
+        raise EvidenceError(
+            f"{source}, line {line}: each record needs a prompt (a field "
+            f"named one of {', '.join(PROMPT_KEYS)})."
+        )
+    if not prompt.strip():
+        return None
+    return TranscriptRecord(line, _key(obj, line)[1], prompt.strip(), "", None)
+
+
+def _record(obj: dict[str, Any], line: int, source: str, mode: ReadMode) -> TranscriptRecord | None:
+    if mode == "prompts":
+        return _prompt_only(obj, line, source)
     pk, prompt = _pick(obj, PROMPT_KEYS)
     rk, response = _pick(obj, RESPONSE_KEYS)
-    if rk is None and not require_response:
+    if rk is None and mode == "any":
         response = ""
-    if pk is None or (rk is None and require_response):
+    if pk is None or (rk is None and mode == "answers"):
         raise EvidenceError(
             f"{source}, line {line}: each record needs a prompt and a response "
             f"(fields named one of {PROMPT_KEYS} and one of {RESPONSE_KEYS})."
@@ -71,7 +100,7 @@ def _record(
         raise EvidenceError(f"{source}, line {line}: prompt and response must be text.")
     if not prompt.strip():
         raise EvidenceError(f"{source}, line {line}: the prompt is empty.")
-    ik, ident = _pick(obj, ID_KEYS)
+    ik, key = _key(obj, line)
     tk, when = _pick(obj, TIME_KEYS)
     collected = None
     if when not in (None, ""):
@@ -83,32 +112,15 @@ def _record(
                 "(e.g. 2025-09-02T14:03:11Z)."
             ) from exc
     meta = {k: v for k, v in obj.items() if k not in {pk, rk, ik, tk}}
-    return TranscriptRecord(
-        line,
-        str(ident) if ident not in (None, "") else f"line-{line}",
-        prompt,
-        response,
-        collected,
-        meta,
-    )
+    return TranscriptRecord(line, key, prompt, response, collected, meta)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Decode strictly as UTF-8, line by line, naming the line of any bad byte."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            try:
-                yield number, decoder.decode(raw)
-            except UnicodeDecodeError as exc:
-                raise EvidenceError(
-                    f"{path.name}, line {number}: not valid UTF-8 text ({exc.reason} at byte "
-                    f"{exc.start}). Re-save the file as UTF-8."
-                ) from exc
+def _mode(require_response: bool) -> ReadMode:
+    return "answers" if require_response else "any"
 
 
-def read_jsonl(path: Path, require_response: bool = True) -> Iterator[TranscriptRecord]:
-    for number, text in _lines(path):
+def _jsonl_records(path: Path, mode: ReadMode) -> Iterator[TranscriptRecord]:
+    for number, text in read_lines(path):
         if not text.strip():
             continue
         try:
@@ -117,13 +129,13 @@ def read_jsonl(path: Path, require_response: bool = True) -> Iterator[Transcript
             raise EvidenceError(f"{path.name}, line {number}: not valid JSON ({exc.msg}).") from exc
         if not isinstance(obj, dict):
             raise EvidenceError(f"{path.name}, line {number}: expected a JSON object.")
-        yield _record(obj, number, path.name, require_response)
+        rec = _record(obj, number, path.name, mode)
+        if rec is not None:
+            yield rec
 
 
-def read_csv(
-    path: Path, delimiter: str = ",", require_response: bool = True
-) -> Iterator[TranscriptRecord]:
-    lines = (text for _, text in _lines(path))
+def _csv_records(path: Path, delimiter: str, mode: ReadMode) -> Iterator[TranscriptRecord]:
+    lines = (text for _, text in read_lines(path))
     reader = csv.DictReader(lines, delimiter=delimiter)
     try:
         for row in reader:
@@ -133,9 +145,32 @@ def read_csv(
                 raise EvidenceError(
                     f"{path.name}, line {reader.line_num}: more fields than the header has."
                 )
-            yield _record(dict(row), reader.line_num, path.name, require_response)
+            rec = _record(dict(row), reader.line_num, path.name, mode)
+            if rec is not None:
+                yield rec
     except csv.Error as exc:
         raise EvidenceError(f"{path.name}, line {reader.line_num}: {exc}.") from exc
+
+
+def _records(path: Path, mode: ReadMode) -> Iterator[TranscriptRecord]:
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        return _jsonl_records(path, mode)
+    if suffix in CSV_SUFFIXES:
+        return _csv_records(path, "\t" if suffix == ".tsv" else ",", mode)
+    raise EvidenceError(f"{path.name}: transcripts must be .jsonl or .csv files.")
+
+
+def read_jsonl(path: Path, require_response: bool = True) -> Iterator[TranscriptRecord]:
+    """Records of a JSON-lines file (one object per line), streamed."""
+    return _jsonl_records(Path(path), _mode(require_response))
+
+
+def read_csv(
+    path: Path, delimiter: str = ",", require_response: bool = True
+) -> Iterator[TranscriptRecord]:
+    """Records of a CSV file (a header row naming the fields), streamed."""
+    return _csv_records(Path(path), delimiter, _mode(require_response))
 
 
 def read_transcripts(path: Path, require_response: bool = True) -> Iterator[TranscriptRecord]:
@@ -146,9 +181,28 @@ def read_transcripts(path: Path, require_response: bool = True) -> Iterator[Tran
     path = Path(path)
     if not path.is_file():
         raise EvidenceError(f"{path} is not a file.")
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return read_jsonl(path, require_response)
-    if suffix in (".csv", ".tsv"):
-        return read_csv(path, "\t" if suffix == ".tsv" else ",", require_response)
-    raise EvidenceError(f"{path.name}: transcripts must be .jsonl or .csv files.")
+    if path.suffix.lower() not in TRANSCRIPT_SUFFIXES:
+        raise EvidenceError(f"{path.name}: transcripts must be .jsonl or .csv files.")
+    return _records(path, _mode(require_response))
+
+
+def read_prompts(path: str | Path) -> Iterator[tuple[str, str]]:
+    """``(key, prompt)`` of a prompt set, streamed: .txt (one prompt per line), .jsonl or .csv.
+
+    JSONL and CSV records are read like transcripts but for their prompt only (a field
+    named prompt, question, input or instruction); an answer or timestamp is ignored,
+    prompts are stripped and blank ones skipped.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise EvidenceError(f"The prompt set {p} is not a file.")
+    suffix = p.suffix.lower()
+    if suffix in PROMPT_LIST_SUFFIXES:
+        for number, line in read_lines(p):
+            if line.strip():
+                yield f"line-{number}", line.strip()
+        return
+    if suffix not in TRANSCRIPT_SUFFIXES:
+        raise EvidenceError(f"{p.name}: a prompt set must be a .txt, .jsonl or .csv file.")
+    for rec in _records(p, "prompts"):
+        yield rec.key, rec.prompt

@@ -15,12 +15,12 @@ from datetime import date
 from pathlib import Path
 
 from core.errors import EvidenceError
+from core.evidence.formats import POLICY_SUFFIXES
 from core.jobs import JobState
 from core.policy.dates import detect_dates
 from core.policy.normalise import normalise_text
 from core.policy.plain_text import CHUNK_BYTES, clean_markdown, read_text_file
 
-SUPPORTED_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_BYTES = 512 * 1024 * 1024  # no terms document is this large; refuse rather than stall
 
 
@@ -53,7 +53,7 @@ def extract_text(path: str | Path, state: JobState | None = None) -> ExtractedDo
     if not path.is_file():
         raise EvidenceError(f"{path} does not exist or is not a file.")
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    if suffix not in POLICY_SUFFIXES:
         raise EvidenceError(
             f"{path.name}: unsupported format '{suffix or '(none)'}'. Import a .txt, .md, "
             ".html, .pdf or .docx file."

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import CaseFileError, NewerSchemaError, NotACaseFileError
 from core.store.types import utcnow
+from core.store.vocabulary import CASE_FILE_SUFFIX
 
 APPLICATION_ID = 0x44415544  # "DAUD" — marks a Distill Audit case file
-CASE_FILE_SUFFIX = ".dacase"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 

@@ -1,0 +1,125 @@
+"""Which files are which evidence: the suffix lists, the roles, the kind of a path, one line reader.
+
+Every reader, importer, file dialog and drop handler asks this module, so a new format
+(or a new evidence source) is added in one place. Names alone decide here; nothing is
+opened except by :func:`read_lines`, the one strict UTF-8 line reader every line-based
+evidence format goes through, so a bad byte is always reported with its line number.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from core.errors import EvidenceError
+from core.store.vocabulary import ARTIFACT_ROLES, CASE_FILE_SUFFIX, TRANSCRIPT_ROLES
+
+__all__ = [
+    "ARTIFACT_ROLES",
+    "CASE_FILE_SUFFIX",
+    "CSV_SUFFIXES",
+    "DIALOG_KINDS",
+    "JSONL_SUFFIXES",
+    "KINDS",
+    "MODEL",
+    "ONNX_SUFFIX",
+    "PICKLE_SUFFIXES",
+    "POLICY",
+    "POLICY_SUFFIXES",
+    "PROMPT_LIST_SUFFIXES",
+    "PROMPT_SET_SUFFIXES",
+    "TRANSCRIPTS",
+    "TRANSCRIPT_ROLES",
+    "TRANSCRIPT_SUFFIXES",
+    "EvidenceKind",
+    "detect_kind",
+    "dialog_filters",
+    "read_lines",
+]
+
+EvidenceKind = Literal["model", "transcripts", "policy"]
+MODEL: EvidenceKind = "model"
+TRANSCRIPTS: EvidenceKind = "transcripts"
+POLICY: EvidenceKind = "policy"
+KINDS: tuple[EvidenceKind, ...] = (MODEL, TRANSCRIPTS, POLICY)
+
+ONNX_SUFFIX = ".onnx"
+# Weights stored with Python pickle can run code when loaded: refused everywhere.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")  # one JSON object per line
+CSV_SUFFIXES = (".csv", ".tsv")  # a header row, then one record per row
+TRANSCRIPT_SUFFIXES = (*JSONL_SUFFIXES, *CSV_SUFFIXES)
+PROMPT_LIST_SUFFIXES = (".txt",)  # a prompt set may also be one prompt per line
+PROMPT_SET_SUFFIXES = (*PROMPT_LIST_SUFFIXES, *TRANSCRIPT_SUFFIXES)
+POLICY_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+
+DIALOG_KINDS = ("transcripts", "evidence", "policy", "case-file")  # what a file dialog asks for
+
+
+def detect_kind(path: Path) -> EvidenceKind | None:
+    """model | transcripts | policy from the name (a folder is a model), None if unknown."""
+    path = Path(path)
+    if path.is_dir():
+        return MODEL
+    suffix = path.suffix.lower()
+    if suffix == ONNX_SUFFIX:
+        return MODEL
+    if suffix in TRANSCRIPT_SUFFIXES:
+        return TRANSCRIPTS
+    if suffix in POLICY_SUFFIXES:
+        return POLICY
+    return None
+
+
+def _patterns(suffixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f"*{s}" for s in suffixes))
+
+
+def dialog_filters(kind: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The name filters of a file dialog choosing ``kind``: ``(label, ("*.x", ...))`` pairs.
+
+    The last pair is always "All files" (a model folder is chosen as a folder, with no
+    filter). The GUI formats these for its toolkit.
+    """
+    chosen: dict[str, tuple[str, tuple[str, ...]]] = {
+        "transcripts": ("Transcripts", TRANSCRIPT_SUFFIXES),
+        "evidence": ("Evidence", (ONNX_SUFFIX, *TRANSCRIPT_SUFFIXES, *POLICY_SUFFIXES)),
+        "policy": ("Terms documents", POLICY_SUFFIXES),
+        "case-file": ("Case files", (CASE_FILE_SUFFIX,)),
+    }
+    if kind not in chosen:
+        raise ValueError(f"No file dialog for {kind!r}; one of {', '.join(chosen)}.")
+    label, suffixes = chosen[kind]
+    return ((label, _patterns(suffixes)), ("All files", ("*",)))
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of a file decoded strictly as UTF-8 (a leading BOM is dropped).
+
+    Streams (constant memory); the text keeps its line ending. A byte that is not UTF-8
+    raises EvidenceError naming the file, the line and the byte, with the fix.
+    """
+    path = Path(path)
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    with open(path, "rb") as fh:
+        number = 0
+        for number, raw in enumerate(fh, start=1):
+            try:
+                yield number, decoder.decode(raw)
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(path, number, exc) from exc
+        try:
+            tail = decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, max(number, 1), exc) from exc
+        if tail:
+            yield max(number, 1), tail
+
+
+def _not_utf8(path: Path, number: int, exc: UnicodeDecodeError) -> EvidenceError:
+    return EvidenceError(
+        f"{path.name}, line {number}: not valid UTF-8 text ({exc.reason} at byte "
+        f"{exc.start}). Re-save the file as UTF-8."
+    )

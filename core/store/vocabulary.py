@@ -1,0 +1,12 @@
+"""The store's fixed words: the roles evidence can play in a case and the case-file suffix.
+
+They are store-level data (the ``role`` columns hold them) but everything above the
+store reads them too, so they live here with no imports: core.store.models, the
+importer, the CLI's choices and the GUI's pickers all use these one definitions.
+"""
+
+from __future__ import annotations
+
+ARTIFACT_ROLES = ("protected", "suspect", "reference", "base", "experiment-student")
+TRANSCRIPT_ROLES = ("protected-answers", "control-answers", "probes", "other")
+CASE_FILE_SUFFIX = ".dacase"
