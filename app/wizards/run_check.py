@@ -251,6 +251,7 @@ class ChecksPage(QWizardPage):
             "evidence is missing says what it needs."
         )
         self.boxes: dict[str, QCheckBox] = {}
+        self.notes: dict[str, QLabel] = {}  # per check: what it can show, why it is unavailable
         self.layout_ = QVBoxLayout(self)
 
     def initializePage(self) -> None:
@@ -260,7 +261,7 @@ class ChecksPage(QWizardPage):
             item = self.layout_.takeAt(0)
             if item.widget():
                 item.widget().deleteLater()
-        self.boxes = {}
+        self.boxes, self.notes = {}, {}
         ctx, available = wizard.context, wizard.evidence.available()
         for check in ctx.checks_for(question(wizard.question_page.question())):
             key, spec = check.key, check.spec
@@ -280,6 +281,7 @@ class ChecksPage(QWizardPage):
             self.layout_.addWidget(box)
             self.layout_.addWidget(note)
             self.boxes[key] = box
+            self.notes[key] = note
         self.layout_.addStretch(1)
 
     def chosen(self) -> tuple[str, ...]:
