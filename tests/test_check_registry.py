@@ -377,3 +377,34 @@ def test_the_check_names_are_written_in_one_place() -> None:
     assert found == {}, f"check names listed outside the registry: {found}"
     source = (ROOT / "core" / "checks" / "registry.py").read_text(encoding="utf-8")
     assert all(f"{k}.CHECK" in source for k in names)  # the one place: the registry's order
+
+
+def test_the_wizard_derives_its_checks_and_evidence_rows_from_the_registry() -> None:
+    from app.wizards.check_context import QUESTIONS, CheckContext
+    from core.checks.framework import QUESTION_KEYS
+
+    assert tuple(q.key for q in QUESTIONS) == QUESTION_KEYS
+    ctx = CheckContext([], [], checks=dict(registry.CHECKS))
+    by_key = {q.key: q for q in QUESTIONS}
+    assert [c.key for c in ctx.checks_for(by_key["outputs"])] == list(registry.hp_checks())
+    assert [c.key for c in ctx.checks_for(by_key["weights"])] == ["lineage"]
+    assert [c.key for c in ctx.checks_for(by_key["same"])] == ["distribution", "lineage"]
+    common = {"suspect", "protected_answers"}
+    assert ctx.evidence_rows(by_key["outputs"]) == common | {
+        "references",
+        "control_answers",
+        "protected_model",
+        "names",
+    }
+    assert ctx.evidence_rows(by_key["weights"]) == common | {"base_model"}
+    assert ctx.evidence_rows(by_key["same"]) == common | {
+        "references",
+        "control_answers",
+        "base_model",  # the protected model is chosen there for this question
+    }
+    assert ctx.hp_count(["likelihood", "lineage", "identity"]) == 2
+    gui = AvailableInputs(references=2, protected_answers=True, hints={"base_model": "tick it"})
+    assert ctx.fit_problem("lineage", gui) == (
+        "The weight-lineage check needs the base model the suspect may be derived from: tick it."
+    )
+    assert "give --base-model" in (ctx.fit_problem("lineage", AvailableInputs()) or "")

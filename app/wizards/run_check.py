@@ -259,8 +259,9 @@ class ChecksPage(QWizardPage):
         assert isinstance(wizard, RunCheckWizard) and wizard.context is not None
         while self.layout_.count():
             item = self.layout_.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.boxes, self.notes = {}, {}
         ctx, available = wizard.context, wizard.evidence.available()
         for check in ctx.checks_for(question(wizard.question_page.question())):

@@ -324,7 +324,7 @@ def identity_check(
         "suspect": ks / ns,
         **{k: int(v["any"].sum()) / int(v["n"].sum()) for k, v in hrefs.items()},
     }
-    details = {
+    details: dict[str, Any] = {
         "markers": {"names": list(markers.names), "phrases": list(markers.phrases)},
         "answers_per_question": int(hs["n"].max()) if hs["n"].size else 0,
         "hit_rates": rates,

@@ -39,6 +39,7 @@ from core.checks.framework import (
     CheckResult,
     CheckSpec,
     ReferenceComparison,
+    Verdict,
     declined,
 )
 from core.checks.plugin import Check, CheckData, RunContext
@@ -284,6 +285,7 @@ def lineage_check(
     )
     level = strength(p, observed, min_effect=SPEC.min_effect)
     supports = p <= alpha and level.supports_hp and level is not LIMITED
+    verdict: Verdict
     if supports:
         verdict, reason = (
             "supports Hp",
