@@ -8,6 +8,9 @@ computes everything the selected checks need from it, releases it; saves per-pro
 into the run as it goes (they survive a cancel); runs the statistics; combines the checks
 that address Hp by Holm; stores Results and draft Findings; and audits every step.
 Same evidence, settings and seed give the same numbers.
+
+Nothing here knows a particular check: the chosen checks come from the registry
+(core.checks.registry) and each says what it needs and does (core.checks.plugin).
 """
 
 from __future__ import annotations
