@@ -1,17 +1,22 @@
 """What the check wizard offers: the questions, which checks answer each, and what fits.
 
-The questions and the one-sentence "can show / cannot show" lines are presentation; the
-checks' own questions, access levels and minimum inputs come from their SPECs
-(core.checks.*.SPEC). :func:`load_check_context` runs as a job: importing the checks
-pulls in numpy and scipy, which must not stall the window.
+The questions' wording is presentation; everything about the checks comes from the
+registry (core.checks.registry): which checks answer a question (``SPEC.answers``), their
+"can show / cannot show" sentence, the evidence they use and why they cannot run with the
+chosen evidence (each check's ``fits``, the same function the runner plans with).
+:func:`load_check_context` runs as a job: importing the checks pulls in numpy and scipy,
+which must not stall the window.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from core.checks.available import AvailableInputs
+    from core.checks.plugin import Check
     from core.jobs import JobState
     from core.store.db import CaseFile
     from core.store.records import EvidenceChoice
@@ -19,10 +24,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Question:
-    key: str
+    key: str  # one of core.checks.framework.QUESTION_KEYS
     text: str
     explanation: str
-    checks: tuple[str, ...]
+    protected_as_base: bool = False  # the base-model choice doubles as the protected model
 
 
 QUESTIONS: tuple[Question, ...] = (
@@ -31,14 +36,12 @@ QUESTIONS: tuple[Question, ...] = (
         "Was the suspect trained on the protected model's outputs?",
         "Distillation: the suspect learned from answers the protected model gave. Tested "
         "against a panel of independent reference models.",
-        ("likelihood", "identity", "similarity", "distribution"),
     ),
     Question(
         "weights",
         "Is the suspect derived from a base model's weights (a fine-tune)?",
         "Lineage: the suspect started from the given base model's weights rather than from "
         "an independent initialisation. Says nothing about training data.",
-        ("lineage",),
     ),
     Question(
         "same",
@@ -46,50 +49,29 @@ QUESTIONS: tuple[Question, ...] = (
         "Copying: the suspect's weights derive from the protected model (lineage, with the "
         "protected model as the base) and its next-token distributions agree with it. "
         "Identical files also show as an identical SHA-256 in the Evidence tab.",
-        ("lineage", "distribution"),
+        protected_as_base=True,
     ),
 )
 
-CAN_SHOW = {
-    "likelihood": "Can show that the suspect finds the protected model's own answers unusually "
-    "likely compared with the reference models; cannot show how much it learned "
-    "or from which requests.",
-    "identity": "Can show that the suspect calls itself by the protected model's name or uses "
-    "its habits more often than the references; cannot rule out a model that was "
-    "told to hide its origin.",
-    "similarity": "Can show that the suspect's own answers resemble the protected model's more "
-    "than the references' do; cannot separate copying from a shared public "
-    "source the panel lacks.",
-    "distribution": "Can show that the suspect's next-token probabilities are closer to the "
-    "protected model's than the references' are (both models local); cannot "
-    "run without the protected model's weights and a shared tokenizer.",
-    "lineage": "Can show that the suspect's weights derive from the given base model; cannot "
-    "say anything about training on the protected model's outputs.",
+# How the wizard supplies each input (the checks' reasons end with it).
+HINTS = {
+    "references": "tick at least one reference model",
+    "protected_answers": "import them with role protected-answers",
+    "control_answers": "import them with role control-answers",
+    "protected_model": "import it with role protected",
+    "base_model": "import one with role base",
+    "names": "type them under Protected names",
 }
+AS_BASE_HINTS = {**HINTS, "protected_model": "choose it as the protected model (as base)"}
+ALWAYS_SHOWN = ("suspect", "protected_answers")  # every run names them
 
 
-def fit_problem(
-    check: str,
-    *,
-    references: int,
-    protected_answers: bool,
-    control_answers: bool,
-    protected_model: bool,
-    base_model: bool,
-    names: bool,
-) -> str | None:
-    """Why a check cannot run with the chosen evidence (None: it fits)."""
-    if check == "lineage":
-        return None if base_model else "needs a base model (import one with role base)"
-    if not protected_answers:
-        return "needs the protected model's captured answers (role protected-answers)"
-    if references < 1:
-        return "needs at least one reference model in the panel"
-    if check == "distribution" and not protected_model:
-        return "needs the protected model itself (import it with role protected)"
-    if check == "identity" and not (names or control_answers):
-        return "needs the protected model's names, or control answers to learn its phrases"
-    return None
+def question(key: str) -> Question:
+    return next(q for q in QUESTIONS if q.key == key)
+
+
+def hints(q: Question) -> dict[str, str]:
+    return AS_BASE_HINTS if q.protected_as_base else HINTS
 
 
 @dataclass
@@ -99,7 +81,7 @@ class CheckContext:
     models: list[EvidenceChoice]
     transcripts: list[EvidenceChoice]
     names: dict[int, list[str]] = field(default_factory=dict)
-    specs: dict[str, Any] = field(default_factory=dict)
+    checks: dict[str, Check] = field(default_factory=dict)  # the registry, in report order
     template: str = ""
     response_prefix: str = " "
 
@@ -107,9 +89,28 @@ class CheckContext:
         items = self.models if kind == "model" else self.transcripts
         return [e for e in items if not roles or e.role in roles]
 
+    def checks_for(self, q: Question) -> list[Check]:
+        """The checks that help answer question ``q``, in report order."""
+        return [c for c in self.checks.values() if q.key in c.spec.answers]
+
+    def evidence_rows(self, q: Question) -> set[str]:
+        """The evidence the question's checks use (the page shows only those rows)."""
+        rows = set(ALWAYS_SHOWN).union(*(c.spec.inputs for c in self.checks_for(q)))
+        if q.protected_as_base and "protected_model" in rows:
+            rows = (rows - {"protected_model"}) | {"base_model"}
+        return rows
+
+    def fit_problem(self, key: str, available: AvailableInputs) -> str | None:
+        """Why check ``key`` cannot run with the chosen evidence (None: it fits)."""
+        return self.checks[key].fits(available)
+
+    def hp_count(self, keys: Iterable[str]) -> int:
+        """How many of the chosen checks address Hp (the Holm family size)."""
+        return sum(self.checks[k].spec.addresses_hp for k in keys if k in self.checks)
+
 
 def load_check_context(cf: CaseFile, case_id: int, state: JobState) -> CheckContext:
-    """Job body: the case's models and transcript sets, the SPECs, and the chart module."""
+    """Job body: the case's models and transcript sets, the checks, and the chart module."""
     state.set_status("Reading the case's evidence")
     from core.store.records import evidence_choices, transcript_names
 
@@ -117,7 +118,7 @@ def load_check_context(cf: CaseFile, case_id: int, state: JobState) -> CheckCont
     state.set_progress(20)
     state.set_status("Loading the checks")
     from core.checks.probes import DEFAULT_RESPONSE_PREFIX, DEFAULT_TEMPLATE
-    from core.checks.runner import SPECS
+    from core.checks.registry import CHECKS
     from core.checks.stats import panel_adequacy  # noqa: F401 - imported here, used on the page
 
     state.set_progress(70)
@@ -130,7 +131,7 @@ def load_check_context(cf: CaseFile, case_id: int, state: JobState) -> CheckCont
         [c for c in choices if c.kind == "model"],
         transcripts,
         names,
-        dict(SPECS),
+        dict(CHECKS),
         DEFAULT_TEMPLATE,
         DEFAULT_RESPONSE_PREFIX,
     )

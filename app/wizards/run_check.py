@@ -33,14 +33,15 @@ from PySide6.QtWidgets import (
 
 from app.jobs import Job
 from app.wizards.check_context import (
-    CAN_SHOW,
     QUESTIONS,
     CheckContext,
-    fit_problem,
+    hints,
     load_check_context,
+    question,
 )
 from app.wizards.common import WARNING_STYLE, HostWizard, JobPage, explanation
 from app.wizards.run_check_results import ResultsPage
+from core.checks.available import AvailableInputs
 
 if TYPE_CHECKING:
     from app.host import Host
@@ -133,7 +134,7 @@ class EvidencePage(QWizardPage):
         return wizard.context
 
     def initializePage(self) -> None:
-        ctx, question = self.context(), self._question()
+        ctx, question_key = self.context(), self._question()
         for box, items, roles, optional in (
             (self.suspect, ctx.models, ("suspect",), False),
             (self.protected_answers, ctx.transcripts, ("protected-answers",), False),
@@ -142,7 +143,7 @@ class EvidencePage(QWizardPage):
             (
                 self.base_model,
                 ctx.models,
-                ("protected",) if question == "same" else ("base",),
+                ("protected",) if question(question_key).protected_as_base else ("base",),
                 True,
             ),
         ):
@@ -157,23 +158,14 @@ class EvidencePage(QWizardPage):
             box.blockSignals(False)
         self._fill_references()
         self._default_names()
-        needs = {
-            "outputs": (
-                "suspect",
-                "references",
-                "protected_answers",
-                "control_answers",
-                "protected_model",
-                "names",
-            ),
-            "weights": ("suspect", "base_model", "protected_answers"),
-            "same": ("suspect", "references", "protected_answers", "control_answers", "base_model"),
-        }[question]
+        needs = ctx.evidence_rows(question(question_key))
         for key, (label, widget) in self.rows.items():
             label.setVisible(key in needs)
             widget.setVisible(key in needs)
         self.rows["base_model"][0].setText(
-            "Protected model (as &base):" if question == "same" else "&Base model:"
+            "Protected model (as &base):"
+            if question(question_key).protected_as_base
+            else "&Base model:"
         )
 
     def _question(self) -> str:
@@ -220,6 +212,27 @@ class EvidencePage(QWizardPage):
     def protected_names(self) -> tuple[str, ...]:
         return tuple(n.strip() for n in self.names.text().split(",") if n.strip())
 
+    def protected_model_id(self) -> int | None:
+        """The protected model chosen (for "is it the same model", the base-model choice)."""
+        box = (
+            self.base_model
+            if question(self._question()).protected_as_base
+            else self.protected_model
+        )
+        return box.currentData()
+
+    def available(self) -> AvailableInputs:
+        """The chosen evidence, for the checks' ``fits`` (as the runner will see it)."""
+        return AvailableInputs(
+            references=len(self.reference_ids()),
+            protected_answers=self.protected_answers.currentData() is not None,
+            control_answers=self.control_answers.currentData() is not None,
+            protected_model=self.protected_model_id() is not None,
+            base_model=self.base_model.currentData() is not None,
+            names=bool(self.protected_names()),
+            hints=hints(question(self._question())),
+        )
+
     def isComplete(self) -> bool:
         return (
             self.suspect.currentData() is not None
@@ -238,6 +251,7 @@ class ChecksPage(QWizardPage):
             "evidence is missing says what it needs."
         )
         self.boxes: dict[str, QCheckBox] = {}
+        self.notes: dict[str, QLabel] = {}  # per check: what it can show, why it is unavailable
         self.layout_ = QVBoxLayout(self)
 
     def initializePage(self) -> None:
@@ -245,39 +259,30 @@ class ChecksPage(QWizardPage):
         assert isinstance(wizard, RunCheckWizard) and wizard.context is not None
         while self.layout_.count():
             item = self.layout_.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
-        self.boxes = {}
-        ev = wizard.evidence
-        question = next(q for q in QUESTIONS if q.key == wizard.question_page.question())
-        protected = ev.base_model if question.key == "same" else ev.protected_model
-        for key in question.checks:
-            spec = wizard.context.specs.get(key)
-            problem = fit_problem(
-                key,
-                references=len(ev.reference_ids()),
-                protected_answers=ev.protected_answers.currentData() is not None,
-                control_answers=ev.control_answers.currentData() is not None,
-                protected_model=protected.currentData() is not None,
-                base_model=ev.base_model.currentData() is not None,
-                names=bool(ev.protected_names()),
-            )
-            title = spec.title if spec else key
-            box = QCheckBox(f"{title} — access: {spec.access if spec else '?'}", self)
-            box.setAccessibleName(title)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.boxes, self.notes = {}, {}
+        ctx, available = wizard.context, wizard.evidence.available()
+        for check in ctx.checks_for(question(wizard.question_page.question())):
+            key, spec = check.key, check.spec
+            problem = ctx.fit_problem(key, available)
+            box = QCheckBox(f"{spec.title} — access: {spec.access}", self)
+            box.setAccessibleName(spec.title)
             box.setChecked(problem is None)
             box.setEnabled(problem is None)
             box.toggled.connect(self.completeChanged)
             note = explanation(
-                CAN_SHOW.get(key, "") + (f" Not available: {problem}." if problem else ""), self
+                spec.can_show + (f" Not available. {problem}" if problem else ""), self
             )
             note.setContentsMargins(24, 0, 0, 8)
             if problem:
                 note.setStyleSheet(WARNING_STYLE)
-            box.setToolTip(spec.question if spec else "")
+            box.setToolTip(spec.question)
             self.layout_.addWidget(box)
             self.layout_.addWidget(note)
             self.boxes[key] = box
+            self.notes[key] = note
         self.layout_.addStretch(1)
 
     def chosen(self) -> tuple[str, ...]:
@@ -357,7 +362,8 @@ class SettingsPage(QWizardPage):
         if not isinstance(wizard, RunCheckWizard):
             return
         refs = len(wizard.evidence.reference_ids())
-        tests = max(1, sum(k != "lineage" for k in wizard.checks_page.chosen()))
+        ctx = wizard.context
+        tests = max(1, ctx.hp_count(wizard.checks_page.chosen()) if ctx else 0)
         verdict = panel_adequacy(refs, self.alpha.value(), n_tests=tests)
         if verdict.adequate:
             self.adequacy.setText(f"Reference panel: {verdict.message}")
@@ -446,11 +452,7 @@ class RunCheckWizard(HostWizard):
             reference_ids=ev.reference_ids(),
             protected_answers_id=int(ev.protected_answers.currentData()),
             control_answers_id=ev.control_answers.currentData(),
-            protected_model_id=(
-                base
-                if self.question_page.question() == "same"
-                else ev.protected_model.currentData()
-            ),
+            protected_model_id=ev.protected_model_id(),
             base_model_id=base,
         )
         settings = CheckSettings(

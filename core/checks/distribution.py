@@ -22,14 +22,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.backends.base import LanguageModel
-from core.checks.framework import CheckResult, CheckSpec, declined
+from core.checks.available import (
+    AvailableInputs,
+    first_problem,
+    needs_probes,
+    needs_protected_answers,
+    needs_references,
+)
+from core.checks.framework import PANEL_PASS, PROTECTED_PASS, CheckResult, CheckSpec, declined
 from core.checks.paired import MIN_PROBES, compare_with_panel
+from core.checks.plugin import Check, CheckData, Keep, RunContext
 from core.checks.probes import ChatTemplate, Probe
 from core.jobs import JobState
+
+if TYPE_CHECKING:
+    from core.checks.evidence import ModelRef
 
 DEFAULT_TOP_K = 256
 LOG_FLOOR = -50.0  # probabilities below e^-50 count as e^-50, so the KL stays finite
@@ -50,6 +62,14 @@ SPEC = CheckSpec(
     "seeded sign patterns); intersection-union over the references; top-1 agreement reported.",
     minimum_inputs=f"The protected model available locally, at least {MIN_PROBES} probe texts, "
     "and a suspect and at least 1 reference model with the protected model's tokenizer.",
+    can_show="Can show that the suspect's next-token probabilities are closer to the "
+    "protected model's than the references' are (both models local); cannot "
+    "run without the protected model's weights and a shared tokenizer.",
+    answers=("outputs", "same"),
+    uses_probes=True,
+    passes=(PROTECTED_PASS, PANEL_PASS),
+    inputs=("references", "protected_answers", "control_answers", "protected_model"),
+    effect_name="Cohen's d_z of the per-probe differences",
 )
 
 
@@ -246,3 +266,87 @@ def distribution_check(
 def _mean(a: np.ndarray) -> float | None:
     a = a[np.isfinite(a)]
     return float(a.mean()) if a.size else None
+
+
+# --- what the runner calls (core.checks.plugin) ----------------------------------------------
+def fits(available: AvailableInputs) -> str | None:
+    """Why the distribution check cannot run with this evidence (None: it can)."""
+    return first_problem(
+        needs_protected_answers(available),
+        needs_probes(available, MIN_PROBES),
+        needs_references(available),
+        None
+        if available.protected_model
+        else "The distribution check needs the protected model itself (white-box access): "
+        f"{available.hint('protected_model')}.",
+    )
+
+
+def preflight(ctx: RunContext, data: CheckData) -> str | None:
+    """Compare the tokenizers now (tokenizers only, no weights) rather than after the work."""
+    from core.backends.factory import load_model
+
+    protected, suspect = ctx.evidence.protected_model, ctx.evidence.suspect
+    assert protected is not None  # fits() declined otherwise
+    prot, sus = load_model(protected.path), load_model(suspect.path)
+    problem = tokenizer_problem(prot.tokenizer_hash, suspect.label, sus.tokenizer_hash)
+    prot.release()
+    sus.release()
+    return problem
+
+
+def measure_protected(
+    ctx: RunContext, data: CheckData, model: LanguageModel, ref: ModelRef, state: JobState
+) -> ProtectedSummary:
+    """The protected model's pass: its top-k next-token distributions on every probe text."""
+    texts = probe_texts(ctx.probes, ctx.template)
+    state.set_status(f"Next-token distributions of the protected model {ref.label}")
+    return summarise_protected(
+        model, texts, [p.probe_id for p in ctx.probes], top_k=ctx.settings.top_k, state=state
+    )
+
+
+def admit(
+    ctx: RunContext, data: CheckData, model: LanguageModel, ref: ModelRef, role: str
+) -> str | None:
+    """Why this model cannot be compared token by token (a different tokenizer), or None."""
+    problem = tokenizer_problem(data.protected.tokenizer_hash, ref.label, model.tokenizer_hash)
+    if problem is None or role == "suspect":
+        return problem
+    return problem.replace("The suspect", "This reference")
+
+
+def measure(
+    ctx: RunContext,
+    data: CheckData,
+    model: LanguageModel,
+    ref: ModelRef,
+    state: JobState,
+    keep: Keep,
+) -> AgreementScores:
+    """One model's pass: its closeness to the protected model's distributions, per probe."""
+    state.set_status(f"Comparing next-token distributions of {ref.label} with the protected model")
+    texts = probe_texts(ctx.probes, ctx.template)
+    return agreement_scores(model, data.protected, texts, state=state)
+
+
+def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
+    """The statistics on the suspect's and the admitted references' agreement."""
+    return distribution_check(
+        data.suspect(ctx),
+        data.references(ctx),
+        top_k=ctx.settings.top_k,
+        dropped=data.dropped,
+        **ctx.common(),
+    )
+
+
+CHECK = Check(
+    SPEC,
+    fits=fits,
+    evaluate=evaluate,
+    measure=measure,
+    preflight=preflight,
+    measure_protected=measure_protected,
+    admit=admit,
+)  # no cache_parts: the scores depend on the protected model's pass, which is not cached

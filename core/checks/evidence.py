@@ -18,7 +18,7 @@ from core.store.db import CaseFile
 from core.store.models import ModelArtifact, TranscriptItem, TranscriptSet
 
 if TYPE_CHECKING:
-    from core.checks.runner import CheckInputs
+    from core.checks.settings import CheckInputs
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,6 @@ from core.store import audit
 from core.store.db import CaseFile
 from core.store.models import Finding, FindingRun, Result, Run
 
-EFFECT_NAMES = {
-    "likelihood": "Cohen's d_z of the per-probe differences",
-    "similarity": "Cohen's d_z of the per-probe differences",
-    "distribution": "Cohen's d_z of the per-probe differences",
-    "identity": "Cohen's h between the hit rates",
-    "lineage": "mean aligned row correlation of the MLP output weights",
-}
 P_MEANING = (
     "A p-value describes how unusual these data would be if Hd were true; it is not the "
     "chance that Hp is true, and the result should be weighed with the other evidence and "
@@ -140,7 +133,7 @@ def store_results(
                                 "reference": comp.reference,
                                 "reference_artifact_id": reference_ids.get(comp.reference),
                                 "effect_size": comp.effect_size,
-                                "effect_name": EFFECT_NAMES.get(key, ""),
+                                "effect_name": specs[key].effect_name,
                                 "method": comp.method,
                                 "n_resamples": comp.n_resamples,
                                 "per_probe": per_probe,

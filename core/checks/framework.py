@@ -26,12 +26,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from core.checks.available import INPUT_NAMES
 from core.checks.stats import PairedComparison, holm, jsonable
 from core.checks.verbal import DEFAULT_MIN_EFFECT, INCONCLUSIVE, NOT_ASSESSED, strength
 
 AccessLevel = Literal["text", "log-probs", "weights"]
 Verdict = Literal["supports Hp", "inconclusive", "declined"]
 ACCESS_LEVELS: tuple[str, ...] = ("text", "log-probs", "weights")
+# The user's questions a check can help answer (the check wizard words them): trained on the
+# protected model's outputs; derived from a base model's weights; the protected model itself.
+QUESTION_KEYS: tuple[str, ...] = ("outputs", "weights", "same")
+# The passes a check can need: the protected model's own pass (before the others), one pass
+# per model of the suspect and the reference panel, and reading weights after those passes.
+PROTECTED_PASS, PANEL_PASS, WEIGHTS_PASS = "protected", "suspect+references", "weights"
+PASSES: tuple[str, ...] = (PROTECTED_PASS, PANEL_PASS, WEIGHTS_PASS)
 
 
 @dataclass(frozen=True)
@@ -49,10 +57,28 @@ class CheckSpec:
     min_effect: float = (
         DEFAULT_MIN_EFFECT  # smallest effect size the verbal scale calls more than "limited"
     )
+    can_show: str = ""  # one sentence: what the check can show and what it cannot
+    answers: tuple[str, ...] = ("outputs",)  # the QUESTION_KEYS it helps answer
+    addresses_hp: bool = True  # takes part in the Holm combination of the Hp-vs-Hd checks
+    not_hp_reason: str = ""  # why not (said in the combined summary) when addresses_hp is False
+    uses_probes: bool = False  # measured on the matched probes (their warnings apply to it)
+    passes: tuple[str, ...] = (PANEL_PASS,)  # the PASSES it needs, see above
+    inputs: tuple[str, ...] = ()  # the evidence it uses (core.checks.available.INPUT_NAMES)
+    effect_name: str = ""  # what its effect size is, for the stored comparisons
 
     def __post_init__(self) -> None:
         if self.access not in ACCESS_LEVELS:
             raise ValueError(f"access must be one of {ACCESS_LEVELS}, not {self.access!r}")
+        for name, values, allowed in (
+            ("answers", self.answers, QUESTION_KEYS),
+            ("passes", self.passes, PASSES),
+            ("inputs", self.inputs, INPUT_NAMES),
+        ):
+            unknown = [v for v in values if v not in allowed]
+            if unknown:
+                raise ValueError(f"{name} must be among {allowed}, not {unknown}")
+        if not self.addresses_hp and not self.not_hp_reason:
+            raise ValueError("a check that does not address Hp must say why (not_hp_reason)")
 
 
 @dataclass(frozen=True)

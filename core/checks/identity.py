@@ -24,12 +24,18 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
 from core.backends.base import LanguageModel
+from core.checks.available import (
+    AvailableInputs,
+    first_problem,
+    needs_protected_answers,
+    needs_references,
+)
 from core.checks.framework import (
     CheckResult,
     CheckSpec,
@@ -40,11 +46,15 @@ from core.checks.framework import (
 )
 from core.checks.markers import contains_phrase, name_pattern
 from core.checks.paired import panel_rank
+from core.checks.plugin import Check, CheckData, Keep, Prepared, RunContext
 from core.checks.probes import ChatTemplate
 from core.checks.stats import fisher_exact_greater, fisher_exact_greater_pooled
 from core.errors import DeclinedError, EvidenceError
 from core.jobs import JobState
 from core.resources import resource_path
+
+if TYPE_CHECKING:
+    from core.checks.evidence import ModelRef
 
 MIN_QUESTIONS = 10
 DEFAULT_SUITE = "identity_v1.yaml"
@@ -65,6 +75,11 @@ SPEC = CheckSpec(
     "question-level bootstrap 95% CI.",
     minimum_inputs=f"At least {MIN_QUESTIONS} identity questions, at least one protected name or "
     "learned habitual phrase, and at least 1 reference model that can generate text.",
+    can_show="Can show that the suspect calls itself by the protected model's name or uses "
+    "its habits more often than the references; cannot rule out a model that was "
+    "told to hide its origin.",
+    inputs=("references", "protected_answers", "control_answers", "names"),
+    effect_name="Cohen's h between the hit rates",
 )
 
 
@@ -309,7 +324,7 @@ def identity_check(
         "suspect": ks / ns,
         **{k: int(v["any"].sum()) / int(v["n"].sum()) for k, v in hrefs.items()},
     }
-    details = {
+    details: dict[str, Any] = {
         "markers": {"names": list(markers.names), "phrases": list(markers.phrases)},
         "answers_per_question": int(hs["n"].max()) if hs["n"].size else 0,
         "hit_rates": rates,
@@ -373,3 +388,86 @@ def _examples(
 def phrases_from(learned: Sequence[Any]) -> tuple[str, ...]:
     """The phrase strings of learned markers (:class:`core.checks.markers.LearnedMarker`)."""
     return tuple(m.marker for m in learned)
+
+
+# --- what the runner calls (core.checks.plugin) ----------------------------------------------
+@dataclass(frozen=True)
+class IdentityPlan:
+    """Fixed before any model runs: the question suite and what counts as a hit."""
+
+    suite: IdentitySuite
+    markers: IdentityMarkers
+
+
+def fits(available: AvailableInputs) -> str | None:
+    """Why the identity probe cannot run with this evidence (None: it can)."""
+    phrases = available.control_answers if available.phrases is None else available.phrases
+    return first_problem(
+        needs_protected_answers(available),
+        needs_references(available),
+        None
+        if available.names or phrases
+        else "Nothing to look for: no protected names, vendor or aliases were given and no "
+        "habitual phrases could be learned (that needs control answers).",
+    )
+
+
+def prepare(ctx: RunContext) -> Prepared:
+    """Load the question suite (recorded with the run) and fix the names and phrases."""
+    suite = load_suite(ctx.settings.identity_suite)
+    names = tuple(n.strip() for n in ctx.settings.protected_names if n.strip())
+    plan = IdentityPlan(suite, IdentityMarkers(names, ctx.phrases))
+    return Prepared(plan, {"identity_suite": suite.to_dict()})
+
+
+def measure(
+    ctx: RunContext,
+    data: CheckData,
+    model: LanguageModel,
+    ref: ModelRef,
+    state: JobState,
+    keep: Keep,
+) -> IdentityAnswers:
+    """One model's pass: its greedy and sampled answers to every identity question."""
+    s, plan = ctx.settings, data.prepared
+    return collect_answers(
+        model,
+        plan.suite,
+        ctx.template,
+        seed=s.seed,
+        n_samples=s.identity_samples,
+        temperature=s.identity_temperature,
+        top_p=s.identity_top_p,
+        max_new_tokens=s.identity_max_new_tokens,
+        state=state,
+    )
+
+
+def cache_parts(ctx: RunContext, data: CheckData) -> dict[str, Any]:
+    """Besides the model and the template, the answers depend on the suite and the sampling."""
+    s = ctx.settings
+    return {
+        "seed": s.seed,
+        "suite": data.prepared.suite.sha256,
+        "samples": s.identity_samples,
+        "temperature": s.identity_temperature,
+        "top_p": s.identity_top_p,
+        "max_new_tokens": s.identity_max_new_tokens,
+    }
+
+
+def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
+    """The statistics on the suspect's and the references' answers."""
+    return identity_check(
+        data.suspect(ctx), data.references(ctx), data.prepared.markers, **ctx.common()
+    )
+
+
+CHECK = Check(
+    SPEC,
+    fits=fits,
+    evaluate=evaluate,
+    measure=measure,
+    cache_parts=cache_parts,
+    prepare=prepare,
+)

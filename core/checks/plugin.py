@@ -1,0 +1,131 @@
+"""What a check plugs into the runner: its SPEC and the functions the runner calls, in order.
+
+A check module builds one :class:`Check` (``CHECK``) and the registry
+(:mod:`core.checks.registry`) lists it. For one run the runner, for each chosen check:
+
+1. ``fits(available)``: why it cannot run with the evidence at hand (the wizard asks the
+   same function), then ``prepare(ctx)`` (e.g. load a question suite, recorded with the
+   run) and ``preflight(ctx, data)`` (a late "cannot run", e.g. a tokenizer comparison);
+2. for each pass its SPEC names (:data:`core.checks.framework.PASSES`):
+   ``measure_protected`` on the protected model; on each model of the suspect and the
+   reference panel ``admit`` (None, or why this model cannot be compared: the check then
+   declines for the suspect and leaves out a reference) and ``measure``, reused from the
+   process cache when ``cache_parts`` says what determines the measurement;
+3. ``evaluate(ctx, data, state)``: the statistics (a "weights" check reads weights here).
+
+Checks never see each other; what they share (probes, learned markers, settings) is in
+:class:`RunContext`, what one check gathered during the run in its :class:`CheckData`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.checks.available import AvailableInputs
+from core.checks.framework import PANEL_PASS, PROTECTED_PASS, CheckResult, CheckSpec
+from core.jobs import JobState
+
+if TYPE_CHECKING:
+    from core.backends.base import LanguageModel
+    from core.checks.evidence import CaseEvidence, ModelRef
+    from core.checks.probes import ChatTemplate, Probe
+    from core.checks.settings import CheckSettings
+
+
+class Measurement(Protocol):
+    """One model's per-probe values for a check (kept in the run as they come)."""
+
+    def to_dict(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every check of one run sees, fixed before any model is run."""
+
+    evidence: CaseEvidence
+    probes: tuple[Probe, ...]
+    template: ChatTemplate
+    settings: CheckSettings
+    phrases: tuple[str, ...] = ()  # the protected model's habitual phrases (learned)
+    style: tuple[str, ...] = ()  # its habits of layout and wording (learned)
+
+    @property
+    def suspect(self) -> str:
+        return self.evidence.suspect.label
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        return tuple(r.label for r in self.evidence.references)
+
+    def common(self) -> dict[str, Any]:
+        """The settings every test takes: seed, alpha and the number of resamples."""
+        s = self.settings
+        return {"seed": s.seed, "alpha": s.alpha, "n_resamples": s.n_resamples}
+
+
+@dataclass
+class CheckData:
+    """What one check gathered during a run."""
+
+    key: str
+    prepared: Any = None  # what ``prepare`` returned (Prepared.value)
+    protected: Any = None  # what ``measure_protected`` returned
+    measured: dict[str, Any] = field(default_factory=dict)  # model label -> measurement
+    dropped: dict[str, str] = field(default_factory=dict)  # reference label -> why left out
+
+    def suspect(self, ctx: RunContext) -> Any:
+        return self.measured[ctx.suspect]
+
+    def references(self, ctx: RunContext) -> dict[str, Any]:
+        """The references' measurements, in panel order, without the dropped ones."""
+        return {r: self.measured[r] for r in ctx.references if r not in self.dropped}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a check fixes before the run (``value``) and what the Run records of it."""
+
+    value: Any
+    record: Mapping[str, Any] = field(default_factory=dict)  # added to parameters and inputs
+
+
+Keep = Callable[[Any], None]  # saves a partial per-probe value into the run (survives a cancel)
+Fits = Callable[[AvailableInputs], "str | None"]
+Prepare = Callable[[RunContext], Prepared]
+Preflight = Callable[[RunContext, CheckData], "str | None"]
+MeasureProtected = Callable[[RunContext, CheckData, "LanguageModel", "ModelRef", JobState], Any]
+Admit = Callable[[RunContext, CheckData, "LanguageModel", "ModelRef", str], "str | None"]
+Measure = Callable[
+    [RunContext, CheckData, "LanguageModel", "ModelRef", JobState, Keep], Measurement
+]
+CacheParts = Callable[[RunContext, CheckData], "dict[str, Any] | None"]
+Evaluate = Callable[[RunContext, CheckData, JobState], CheckResult]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: its specification and the functions the runner calls (module docstring)."""
+
+    spec: CheckSpec
+    fits: Fits
+    evaluate: Evaluate
+    measure: Measure | None = None
+    cache_parts: CacheParts | None = None  # None (or returning None): never reused
+    prepare: Prepare | None = None
+    preflight: Preflight | None = None
+    measure_protected: MeasureProtected | None = None
+    admit: Admit | None = None
+
+    def __post_init__(self) -> None:
+        if PANEL_PASS in self.spec.passes and self.measure is None:
+            raise ValueError(f"check {self.key!r} needs model passes but has no measure function")
+        if PROTECTED_PASS in self.spec.passes and self.measure_protected is None:
+            raise ValueError(
+                f"check {self.key!r} needs the protected model's pass but cannot use it"
+            )
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
