@@ -1,7 +1,7 @@
 """The main window: case list, the selected case's tabs, the jobs panel, menus.
 
 The window holds the layout, the open case file and the selected case. Everything it does
-is a call into core: reads on the UI thread (short, plain records via :mod:`core.store.records`),
+is a call into core: reads on the UI thread (short, plain records via :mod:`core.records`),
 long work and writes through the one :class:`JobRunner`. What the user's actions start
 (wizards, jobs, the demo case, settings) lives in the controllers of :mod:`app.controllers`,
 which reach the window only through :class:`app.host.WindowHost`; the actions and menus
@@ -267,14 +267,14 @@ class MainWindow(QMainWindow):
             tab.load()
 
     def _details(self) -> Any:
-        from core.store import records
+        from core import records
 
         if self.case_file is None or self.case_id is None:
             return None
         return records.case_details(self.case_file, self.case_id)
 
     def _refresh_overview(self) -> None:
-        from core.store import records
+        from core import records
 
         details = self._details()
         self.overview.show_case(details)
@@ -288,7 +288,7 @@ class MainWindow(QMainWindow):
             self.overview.show_latest(records.run_rows(self.case_file, self.case_id), counts)
 
     def _refresh_audit(self) -> None:
-        from core.store import records
+        from core import records
 
         cf = self.case_file
         if cf is None:

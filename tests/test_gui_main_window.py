@@ -289,7 +289,7 @@ def test_the_window_imports_nothing_heavy():
         "import json, sys\n"
         "import app.main, app.main_window, app.jobs\n"
         "early = sorted(m for m in ('sqlalchemy', 'alembic') if m in sys.modules)\n"
-        "import core.store.records, core.evidence.importer, core.evidence.inventory, "
+        "import core.records, core.evidence.importer, core.evidence.inventory, "
         "core.evidence.verify, core.store.cases\n"
         f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
         "print(json.dumps({'early': early, 'heavy': heavy}))\n"

@@ -1,6 +1,6 @@
 """The New case wizard: identification, then the two competing hypotheses.
 
-The hypotheses are prefilled with the standard wording (core.store.records.DEFAULT_HP /
+The hypotheses are prefilled with the standard wording (core.records.DEFAULT_HP /
 DEFAULT_HD) so a reviewer edits rather than invents them. Finishing calls ``submit``
 (the main window passes one that calls core.store.cases.create_case); if core refuses
 (e.g. a reference already in use) the wizard stays open and shows why.
@@ -84,7 +84,7 @@ class IdentificationPage(QWizardPage):
 
 class HypothesesPage(QWizardPage):
     def __init__(self, parent: QWidget | None = None) -> None:
-        from core.store.records import DEFAULT_HD, DEFAULT_HP  # the store loads after start-up
+        from core.records import DEFAULT_HD, DEFAULT_HP  # the store loads after start-up
 
         super().__init__(parent)
         self.setTitle("State the competing hypotheses")

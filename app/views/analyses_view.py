@@ -33,7 +33,7 @@ from app.views.tables import fit_columns, make_table
 if TYPE_CHECKING:
     from app.host import Host
     from core.distill.summaries import CostEstimate
-    from core.store.records import RunDetails, RunRow
+    from core.records import RunDetails, RunRow
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
@@ -221,7 +221,7 @@ class AnalysesView(QWidget):
     # --- reading -------------------------------------------------------------------
     def load(self, select_run: int | None = None) -> None:
         """Re-read the case's runs; keep (or move) the selection to ``select_run``."""
-        from core.store.records import run_rows
+        from core.records import run_rows
 
         cf, case_id = self.host.case_file, self.host.case_id
         keep = select_run if select_run is not None else self.selected_run_id()
@@ -248,7 +248,7 @@ class AnalysesView(QWidget):
 
     @Slot()
     def _on_run(self) -> None:
-        from core.store.records import run_details
+        from core.records import run_details
 
         run_id, cf = self.selected_run_id(), self.host.case_file
         self.show_run(run_details(cf, run_id) if run_id is not None and cf is not None else None)

@@ -19,8 +19,8 @@ from app.views.table_model import Column, RecordTableModel
 from app.views.tables import fit_columns, make_table
 
 if TYPE_CHECKING:
+    from core.records import AuditRow
     from core.store.audit import ChainReport
-    from core.store.records import AuditRow
 
 BROKEN = QColor("#b00020")
 INTACT = QColor("#1b5e20")

@@ -184,7 +184,7 @@ class FindingsView(QWidget):
 
     def _load_clauses(self) -> None:
         from core.policy.persist import list_clauses
-        from core.store.records import policy_rows
+        from core.records import policy_rows
 
         cf, case_id = self.host.case_file, self.host.case_id
         self.clause.clear()

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from core.store.records import CaseDetails, RunRow
+    from core.records import CaseDetails, RunRow
 
 
 def _value_label(name: str, parent: QWidget) -> QLabel:

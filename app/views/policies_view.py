@@ -33,7 +33,7 @@ from app.views.tables import fit_columns, make_table
 if TYPE_CHECKING:
     from app.host import Host
     from core.policy.persist import ClauseView
-    from core.store.records import PolicyRow
+    from core.records import PolicyRow
 
 POLICY_COLUMNS: list[Column[PolicyRow]] = [
     Column("Provider", lambda p: p.provider),
@@ -165,7 +165,7 @@ class PoliciesView(QWidget):
 
     def load(self) -> None:
         """Re-read the case's policies (keeping the selected version)."""
-        from core.store.records import policy_rows
+        from core.records import policy_rows
 
         cf, case_id = self.host.case_file, self.host.case_id
         keep = self.selected_policy()

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from core.checks.available import AvailableInputs
     from core.checks.plugin import Check
     from core.jobs import JobState
+    from core.records import EvidenceChoice
     from core.store.db import CaseFile
-    from core.store.records import EvidenceChoice
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class CheckContext:
 def load_check_context(cf: CaseFile, case_id: int, state: JobState) -> CheckContext:
     """Job body: the case's models and transcript sets, the checks, and the chart module."""
     state.set_status("Reading the case's evidence")
-    from core.store.records import evidence_choices, transcript_names
+    from core.records import evidence_choices, transcript_names
 
     choices = evidence_choices(cf, case_id)
     state.set_progress(20)

@@ -38,7 +38,7 @@ from app.wizards.common import HostWizard, JobPage
 if TYPE_CHECKING:
     from app.host import Host
     from core.distill.usecase import DistillationOutcome, DistillationRequest
-    from core.store.records import EvidenceChoice
+    from core.records import EvidenceChoice
 
 NONE = "(none)"
 
@@ -287,7 +287,7 @@ class RunExperimentPage(JobPage):
 
     def succeeded(self, result: DistillationOutcome) -> None:
         from app.views.analyses_view import _experiment_text
-        from core.store.records import run_details
+        from core.records import run_details
 
         wizard = self.wizard()
         cf = wizard.host.case_file if isinstance(wizard, HostWizard) else None
@@ -313,7 +313,7 @@ class ExperimentWizard(HostWizard):
 
     def __init__(self, host: Host, parent: QWidget | None = None) -> None:
         super().__init__(host, "Run a distillation experiment", "ExperimentWizard", parent)
-        from core.store.records import evidence_choices
+        from core.records import evidence_choices
 
         self.case_id = host.case_id
         choices = (

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from app.host import Host
-    from core.store.records import PolicyRow
+    from core.records import PolicyRow
 
 _REMOVED = re.compile(r"\[-(.*?)-\]", re.DOTALL)
 _ADDED = re.compile(r"\{\+(.*?)\+\}", re.DOTALL)
@@ -158,7 +158,7 @@ class ImportPolicyWizard(AddEvidenceWizard):
         self.setObjectName("ImportPolicyWizard")
         self.old_id: int | None = None
         if host.case_file is not None and host.case_id is not None:
-            from core.store.records import policy_rows
+            from core.records import policy_rows
 
             known = policy_rows(host.case_file, host.case_id)
             if known:  # most terms in a case are one provider's: suggest the last one
@@ -167,7 +167,7 @@ class ImportPolicyWizard(AddEvidenceWizard):
         self.addPage(self.changes)
 
     def _start_changes(self) -> Job | None:
-        from core.store.records import policy_rows
+        from core.records import policy_rows
 
         if self.imported_id is None or self.host.case_file is None or self.case_id is None:
             return None
@@ -233,7 +233,7 @@ class CompareVersionsWizard(HostWizard):
         self, host: Host, new_id: int | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(host, "Compare terms versions", "CompareVersionsWizard", parent)
-        from core.store.records import policy_rows
+        from core.records import policy_rows
 
         self.choose = ChooseVersionsPage(self)
         self.changes = ChangesPage(

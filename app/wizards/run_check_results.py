@@ -1,6 +1,6 @@
 """The last page of the check wizard: verdicts, the combined statement and the charts.
 
-Read back from the case file (core.store.records.run_details, i.e. core.reports.analyses), so
+Read back from the case file (core.records.run_details, i.e. core.reports.analyses), so
 it shows exactly what the Analyses tab and the PDF report will show.
 """
 
@@ -16,7 +16,7 @@ from app.views.table_model import RecordTableModel
 from app.views.tables import fit_columns, make_table
 
 if TYPE_CHECKING:
-    from core.store.records import RunDetails
+    from core.records import RunDetails
 
 
 class ResultsPage(QWizardPage):
@@ -52,7 +52,7 @@ class ResultsPage(QWizardPage):
         layout.addWidget(self.findings)
 
     def initializePage(self) -> None:
-        from core.store.records import run_details
+        from core.records import run_details
 
         wizard = self.wizard()
         run_id = getattr(wizard, "run_id", None)

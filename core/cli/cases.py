@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.records import case_details
 from core.store.cases import create_case, list_cases
-from core.store.records import case_details
 
 from .common import emit, open_db, table
 

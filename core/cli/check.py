@@ -164,7 +164,7 @@ def _run(
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from core.store.records import next_reference
+    from core.records import next_reference
 
     db = args.check_db or getattr(args, "db", None)
     out_path = Path(args.json_out)

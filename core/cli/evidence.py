@@ -85,7 +85,7 @@ def cmd_import_transcripts(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from core.store.records import evidence_items
+    from core.records import evidence_items
 
     with open_db(args) as cf:
         items = evidence_items(cf, args.case)

@@ -188,7 +188,7 @@ def build_request(args: argparse.Namespace) -> DistillationRequest:
 
 def _new_case(cf: CaseFile) -> int:
     """A new case for experiments run without --case (created after the inputs are checked)."""
-    from core.store.records import next_reference
+    from core.records import next_reference
 
     return create_case(cf, "Distillation experiments", next_reference(cf, "EXP"))
 

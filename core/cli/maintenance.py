@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.records import audit_rows
 from core.store.audit import verify_case_file_chain
 from core.store.db import head_revision
-from core.store.records import audit_rows
 from core.store.types import parse_iso
 
 from .common import emit, open_db, table

@@ -13,8 +13,8 @@ from core.policy.persist import (
     list_clauses,
     policy_in_force,
 )
+from core.records import policy_rows
 from core.store.models import Policy
-from core.store.records import policy_rows
 
 from .common import emit, open_db, progress, table
 

@@ -63,7 +63,7 @@ def _specs() -> dict[str, Any]:
 
 def run_category(run: Run) -> str:
     """'check', 'calibration' or 'experiment' (anything else is listed with the experiments)."""
-    from core.store.records import run_category as category_of_kind
+    from core.store.runs import run_category as category_of_kind
 
     return category_of_kind(run.kind)
 

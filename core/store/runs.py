@@ -211,3 +211,16 @@ def running(cf: CaseFile, run_id: int) -> Iterator[RunHandle]:
         raise
     else:
         _set_status(cf, run_id, "done")
+
+
+def run_category(kind: str) -> str:
+    """'check', 'calibration' or 'experiment' for a run kind (anything else is an experiment).
+
+    The one place runs are filed: the read model (core.records) and the report use it.
+    """
+    k = kind.lower()
+    if "calibration" in k:
+        return "calibration"
+    if k == "check" or k.startswith(("check.", "check:")):
+        return "check"
+    return "experiment"

@@ -28,6 +28,7 @@ from core.store.models import (
     Run,
     TranscriptSet,
 )
+from core.store.runs import run_category as run_category
 from core.store.types import iso
 
 if TYPE_CHECKING:
@@ -169,19 +170,6 @@ class RunDetails:
     checks: list[Any]  # core.reports.data.CheckRecord
     combined: Any  # core.reports.data.CombinedInfo | None
     calibration: list[Any]  # core.reports.data.CalibrationRow
-
-
-def run_category(kind: str) -> str:
-    """'check', 'calibration' or 'experiment' for a run kind (anything else is an experiment).
-
-    The one place runs are filed; core.reports.analyses uses it too.
-    """
-    k = kind.lower()
-    if "calibration" in k:
-        return "calibration"
-    if k == "check" or k.startswith(("check.", "check:")):
-        return "check"
-    return "experiment"
 
 
 def _run_row(run: Run) -> RunRow:
