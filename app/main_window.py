@@ -278,7 +278,7 @@ class MainWindow(QMainWindow):
 
         details = self._details()
         self.overview.show_case(details)
-        if details is not None:
+        if details is not None and self.case_file is not None and self.case_id is not None:
             from core.store.findings import list_findings
 
             statuses = [f.status for f in list_findings(self.case_file, self.case_id)]

@@ -184,6 +184,7 @@ def test_evidence_items_choices_and_transcript_names(
 
 # --- the GUI reads only through core -------------------------------------------------------
 
+
 def test_the_app_never_imports_sqlalchemy_or_the_orm_models() -> None:
     offending = []
     for path in sorted((ROOT / "app").rglob("*.py")):

@@ -57,7 +57,7 @@ class EvidenceView(QWidget):
     def __init__(self, import_actions: list[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.verified: dict[tuple[str, int], tuple[str, str]] = {}  # (kind, id) -> status, detail
-        verified = Column(
+        verified: Column[EvidenceItem] = Column(
             "Verified",
             lambda e: self.verified.get((e.kind, e.id), (NOT_VERIFIED, ""))[0],
             tooltip=lambda e: self.verified.get((e.kind, e.id), ("", "Use Verify evidence"))[1],

@@ -9,6 +9,7 @@ core.policy.persist.policy_in_force.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QDate, Qt, Slot
@@ -272,6 +273,7 @@ class PoliciesView(QWidget):
         if policy is None or cf is None or self.host.case_id is None:
             return
         when = self.in_force_date.date().toPython()
+        assert isinstance(when, date)
         try:
             hit = policy_in_force(cf, self.host.case_id, policy.provider, when, policy.title)
         except DistillAuditError as exc:

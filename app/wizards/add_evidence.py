@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QDate, QDateTime, Qt
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -113,7 +113,12 @@ class OptionalDate(QWidget):
         self.known.setChecked(value is not None)
         self.edit.setEnabled(value is not None)
         if isinstance(value, datetime) and isinstance(self.edit, QDateTimeEdit):
-            self.edit.setDateTime(QDateTime(value.astimezone(UTC).replace(tzinfo=None)))
+            utc = value.astimezone(UTC)
+            self.edit.setDateTime(
+                QDateTime(
+                    QDate(utc.year, utc.month, utc.day), QTime(utc.hour, utc.minute, utc.second)
+                )
+            )
         elif isinstance(value, date) and not isinstance(value, datetime):
             self.edit.setDate(QDate(value.year, value.month, value.day))
 
@@ -121,8 +126,12 @@ class OptionalDate(QWidget):
         if not self.known.isChecked():
             return None
         if isinstance(self.edit, QDateTimeEdit) and not isinstance(self.edit, QDateEdit):
-            return self.edit.dateTime().toPython().replace(tzinfo=UTC)
-        return self.edit.date().toPython()
+            moment = self.edit.dateTime().toPython()
+            assert isinstance(moment, datetime)
+            return moment.replace(tzinfo=UTC)
+        day = self.edit.date().toPython()
+        assert isinstance(day, date)
+        return day
 
 
 class ChoosePage(QWizardPage):

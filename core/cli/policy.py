@@ -86,6 +86,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
         with cf.read_session() as s:
             pol = s.get(Policy, pid)
+            assert pol is not None  # just imported in this case file
             data = {
                 "policy_id": pid,
                 "title": pol.title,

@@ -96,7 +96,11 @@ class Panel:
         finally:
             model.release()
         results = {}
-        common = {"seed": seed, "alpha": self.spec.alpha, "n_resamples": self.spec.n_resamples}
+        common: dict[str, Any] = {
+            "seed": seed,
+            "alpha": self.spec.alpha,
+            "n_resamples": self.spec.n_resamples,
+        }
         if scores is not None:
             results["likelihood"] = likelihood.likelihood_check(scores, self.affinity, **common)
         if answers is not None:
@@ -158,7 +162,7 @@ def sweep_cost(
     for row in estimate["by_samples"]:
         row["measured"] = False  # the pool's mean per answer, times N
         mine = [s for s in students if s["n"] == row["n"] and s["role"] == "distilled"]
-        times = [s.get("train_seconds") for s in mine if s.get("train_seconds") is not None]
+        times = [float(s["train_seconds"]) for s in mine if s.get("train_seconds") is not None]
         row["compute_seconds_training"] = sum(times) / len(times) if times else None
     return estimate
 

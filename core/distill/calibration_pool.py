@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from core.checks.probes import ChatTemplate, Probe
 from core.distill.data import ControlIndex, Selection, read_items, stage_items, usable
@@ -42,11 +42,11 @@ def stage_pool(spec: CalibrationSpec, folder: Path, state: JobState) -> Pool:
         with teacher_file.open(encoding="utf-8") as fh:
             return Pool(sum(1 for _ in fh), teacher_file, control_file)
     pool.mkdir(parents=True, exist_ok=True)
-    kind = "transcripts" if spec.transcripts else "prompts"
+    kind: Literal["prompts", "transcripts"] = "transcripts" if spec.transcripts else "prompts"
     source = spec.transcripts or spec.prompts or ""
     index = ControlIndex(spec.controls, pool / ".controls")
     try:
-        available = sum(1 for _ in usable(source, kind, index))  # type: ignore[arg-type]
+        available = sum(1 for _ in usable(source, kind, index))
         items = pool / "items.jsonl"
         stage_items(
             usable(source, kind, index), Selection(tuple(range(available)), (), available), items

@@ -222,16 +222,16 @@ class _Body:
         before = 0.0  # training seconds of earlier sessions (before a cancel or a crash)
         latest = latest_checkpoint(ck_dir) if steps else None
         if latest is not None:
-            checkpoint = load_checkpoint(latest, model)
-            if checkpoint.extra.get("fingerprint") != fingerprint:
+            resumed_at = load_checkpoint(latest, model)
+            if resumed_at.extra.get("fingerprint") != fingerprint:
                 raise DistillAuditError(
                     f"The checkpoint {latest} belongs to different training data "
                     "or settings; it cannot be resumed here."
                 )
-            hooks.resume = checkpoint.resume
-            evals = list(checkpoint.extra.get("evals", []))
-            resumed = [*checkpoint.extra.get("resumed_from", []), checkpoint.resume.step]
-            before = float(checkpoint.extra.get("train_seconds", 0.0))
+            hooks.resume = resumed_at.resume
+            evals = list(resumed_at.extra.get("evals", []))
+            resumed = [*resumed_at.extra.get("resumed_from", []), resumed_at.resume.step]
+            before = float(resumed_at.extra.get("train_seconds", 0.0))
         else:
             evals.append({"step": 0, **teacher_agreement(model, evalset, pad)})
         config = TrainConfig(

@@ -333,7 +333,8 @@ def train_causal_lm(
     started = time.monotonic()
     with reproducible(config.seed, config.threads, config.deterministic):
         rng = random.Random(config.seed)
-        decay, no_decay = [], []
+        decay: list[Any] = []
+        no_decay: list[Any] = []
         for name, p in model.named_parameters():
             if not p.requires_grad:
                 continue

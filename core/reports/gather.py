@@ -541,7 +541,7 @@ def _read(
         glossary=wording.glossary(),
         notes={},
     )
-    data.reproduction = _reproduction(data, runs, commands)
+    data.reproduction = _reproduction(data, list(runs), commands)
     data.notes = _notes(data)
     return data
 
