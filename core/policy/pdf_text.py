@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core.errors import EvidenceError
 from core.jobs import JobState
+from core.policy.limits import MAX_PDF_PAGES, REEXPORT, refuse
 from core.policy.normalise import normalise_block, remove_page_furniture
 
 MIN_CHARS_PER_PAGE = 20  # fewer characters than this on a page: treat it as image-only
@@ -55,6 +56,13 @@ def read_pdf(path: Path, state: JobState) -> PdfText:
                     "read without a password, as any PDF viewer would."
                 )
             total = len(pdf.pages)
+            if total > MAX_PDF_PAGES:
+                raise refuse(
+                    path.name,
+                    f"has {total:,} pages; terms documents have at most a few hundred "
+                    f"(at most {MAX_PDF_PAGES:,} are read).",
+                    REEXPORT,
+                )
             for i, page in enumerate(pdf.pages):
                 state.check_cancelled()
                 pages.append(normalise_block(page.extract_text() or ""))
