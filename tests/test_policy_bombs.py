@@ -203,3 +203,20 @@ def test_docx_tables_read_linearly_match_python_docx_cells(tmp_path: Path) -> No
     assert expected[0] == "r0c0 r0c1 | r0c0 r0c1 | r0c2"
     for row in expected:
         assert row in lines
+
+
+def test_pdf_with_more_pages_than_the_limit_is_refused(tmp_path: Path) -> None:
+    from reportlab.pdfgen import canvas
+
+    from core.policy.limits import MAX_PDF_PAGES
+
+    path = tmp_path / "pages.pdf"
+    c = canvas.Canvas(str(path))
+    for _ in range(MAX_PDF_PAGES + 1):
+        c.drawString(72, 800, "Blank page of the terms.")
+        c.showPage()
+    c.save()
+    started = time.process_time()
+    with pytest.raises(DocumentLimitError, match=r"^pages\.pdf: has 5,001 pages"):
+        extract_text(path)
+    assert time.process_time() - started < 10

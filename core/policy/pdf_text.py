@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.errors import EvidenceError
 from core.jobs import JobState
@@ -55,7 +56,9 @@ def read_pdf(path: Path, state: JobState) -> PdfText:
                     f"{path.name} is encrypted with an owner password only; its text was "
                     "read without a password, as any PDF viewer would."
                 )
-            total = len(pdf.pages)
+            total = _declared_pages(pdf)  # cheap: creating page objects is not
+            if total <= MAX_PDF_PAGES:
+                total = len(pdf.pages)
             if total > MAX_PDF_PAGES:
                 raise refuse(
                     path.name,
@@ -92,6 +95,18 @@ def read_pdf(path: Path, state: JobState) -> PdfText:
         warnings.append(f"Removed repeated page headers/footers and page numbers: {shown}{more}.")
     text = "\n\n".join(p.strip() for p in cleaned if p.strip())
     return PdfText(normalise_block(text).strip(), title, len(pages), warnings)
+
+
+def _declared_pages(pdf: Any) -> int:
+    """The page count the PDF's page tree declares (0 when it cannot be read)."""
+    from pdfminer.pdftypes import resolve1
+    from pdfminer.psparser import PSException
+
+    try:
+        count = resolve1(resolve1(pdf.doc.catalog["Pages"]).get("Count"))
+    except (PSException, KeyError, TypeError, ValueError, AttributeError):
+        return 0  # a damaged tree: the real page list decides
+    return count if isinstance(count, int) else 0
 
 
 def _pdf_error(path: Path, exc: Exception) -> EvidenceError:
