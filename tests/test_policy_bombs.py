@@ -220,3 +220,25 @@ def test_pdf_with_more_pages_than_the_limit_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DocumentLimitError, match=r"^pages\.pdf: has 5,001 pages"):
         extract_text(path)
     assert time.process_time() - started < 10
+
+
+def test_deepest_allowed_nesting_stores_a_case_file_linear_in_the_text(
+    case_file, case_id, tmp_path: Path
+) -> None:
+    """Clause text includes sub-clauses, so storage grows with depth: bounded depth
+    keeps the worst case a constant factor of the text, not its square."""
+    lines = []
+    for b in range(1, 201):
+        lines.append(f"Section {b}. Clause {b} of the terms.")
+        lines += [f"1. Nested item {k} of clause {b}." for k in range(MAX_CLAUSE_DEPTH - 2)]
+    path = tmp_path / "deep.txt"
+    path.write_text("Acme Terms\n\n" + "\n".join(lines), encoding="utf-8")
+    before = sum(p.stat().st_size for p in tmp_path.glob("case.dacase*"))
+    import_policy(case_file, case_id, path, provider="Acme", version="v1")
+    grown = sum(p.stat().st_size for p in tmp_path.glob("case.dacase*")) - before
+    with case_file.read_session() as s:
+        from core.store.models import Clause
+
+        rows = s.query(Clause).count()
+    assert rows == 200 * (MAX_CLAUSE_DEPTH - 1) + 1
+    assert grown < 30 * path.stat().st_size, f"{grown / path.stat().st_size:.1f}x the text"
