@@ -37,6 +37,11 @@ class ModelLoadError(EvidenceError):
     """A model passed import checks but could not be loaded for inference."""
 
 
+class DocumentLimitError(EvidenceError):
+    """A document exceeds a size or structure limit that keeps imports bounded in time,
+    memory and disk (a decompression bomb, absurd nesting, an endless line)."""
+
+
 class NotFoundError(DistillAuditError):
     """A case, artifact, run or other record id does not exist."""
 

@@ -4,6 +4,12 @@ Contract documents in Word usually number clauses with list numbering ("3.3", "(
 that lives in numbering.xml, not in the paragraph text. Losing it would make every
 clause unnumbered, so the numbers Word would display are recomputed here and put back
 in front of each paragraph. Headings become Markdown-style ``#`` lines like HTML does.
+
+A .docx is a ZIP package, so before python-docx unpacks and parses it, its declared
+sizes, compression ratios, XML volume and element count are checked against
+:mod:`core.policy.limits`, and a DTD (the vehicle of "billion laughs" entity bombs,
+never written by Word) is refused. Tables are read row by row with merged cells
+resolved from the row above, so a tall or widely spanned table stays linear.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from typing import Any
 
 from core.errors import EvidenceError
 from core.jobs import JobState
+from core.policy.docx_package import check_package
 from core.policy.html_text import to_roman
+from core.policy.limits import MAX_DOCX_BLOCKS, REEXPORT, refuse
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -25,8 +33,8 @@ def read_docx(path: Path, state: JobState) -> tuple[str, str | None]:
     """Return (structured plain text, title guess) of a .docx file."""
     import docx
     from docx.opc.exceptions import PackageNotFoundError
-    from docx.table import Table
     from docx.text.paragraph import Paragraph
+    from lxml import etree
 
     with path.open("rb") as fh:
         magic = fh.read(8)
@@ -35,12 +43,21 @@ def read_docx(path: Path, state: JobState) -> tuple[str, str | None]:
             f"{path.name} is an old-format Word file (.doc) or a password-protected .docx. "
             "Open it in Word, remove any password, save it as .docx (or PDF) and import that."
         )
+    check_package(path)
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (
+        PackageNotFoundError,
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        etree.LxmlError,
+    ) as exc:
         raise EvidenceError(f"{path.name} is not a readable .docx file ({exc}).") from exc
     numbering = _Numbering(document)
     blocks = list(_body_blocks(document.element.body))
+    budget = _Budget(path.name)
+    budget.take(len(blocks))
     lines: list[str] = []
     title: str | None = document.core_properties.title or None
     for i, el in enumerate(blocks):
@@ -48,9 +65,7 @@ def read_docx(path: Path, state: JobState) -> tuple[str, str | None]:
             state.check_cancelled()
             state.set_progress(i, len(blocks))
         if el.tag == _W + "tbl":
-            table = Table(el, document)
-            for row in table.rows:
-                cells = [" ".join(c.text.split()) for c in row.cells]
+            for cells in _table_rows(el, document, budget):
                 lines.append(" | ".join(c for c in cells if c))
             lines.append("")
             continue
@@ -73,6 +88,49 @@ def read_docx(path: Path, state: JobState) -> tuple[str, str | None]:
             lines.append(text)
     state.set_progress(len(blocks), len(blocks))
     return "\n".join(lines), title
+
+
+class _Budget:
+    """Paragraphs and table cells still allowed before the document is refused."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.left = MAX_DOCX_BLOCKS
+
+    def take(self, count: int) -> None:
+        self.left -= count
+        if self.left < 0:
+            raise refuse(
+                self.name,
+                f"has more than {MAX_DOCX_BLOCKS:,} paragraphs and table cells; a Word "
+                "document of terms has a few thousand.",
+                REEXPORT,
+            )
+
+
+def _table_rows(tbl: Any, document: Any, budget: _Budget) -> Iterator[list[str]]:
+    """Each row's cell texts as python-docx's ``row.cells`` gives them (a cell spanning
+    columns repeats, a vertically merged cell shows the text above), in linear time."""
+    from docx.table import Table, _Cell
+
+    table = Table(tbl, document)
+    above: dict[int, tuple[str, int]] = {}  # grid offset -> (text, span) in the row above
+    for tr in tbl.tr_lst:
+        offset = tr.grid_before
+        row: dict[int, tuple[str, int]] = {}
+        cells: list[str] = []
+        for tc in tr.tc_lst:
+            span = tc.grid_span
+            if tc.vMerge == "continue" and offset in above:
+                text, shown = above[offset]
+            else:
+                text, shown = " ".join(_Cell(tc, table).text.split()), span
+            budget.take(shown)
+            cells.extend([text] * shown)
+            row[offset] = (text, shown)
+            offset += span
+        above = row
+        yield cells
 
 
 def _body_blocks(body: Any) -> Iterator[Any]:

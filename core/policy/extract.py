@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from core.errors import EvidenceError
+from core.errors import DocumentLimitError, EvidenceError
 from core.evidence.formats import POLICY_SUFFIXES
 from core.jobs import JobState
 from core.policy.dates import detect_dates
+from core.policy.limits import MAX_FILE_BYTES, MAX_HTML_BYTES, REEXPORT, refuse
 from core.policy.normalise import normalise_text
 from core.policy.plain_text import CHUNK_BYTES, clean_markdown, read_text_file
-
-MAX_BYTES = 512 * 1024 * 1024  # no terms document is this large; refuse rather than stall
 
 
 @dataclass
@@ -46,7 +45,9 @@ def extract_text(path: str | Path, state: JobState | None = None) -> ExtractedDo
     """Read ``path`` and return its normalised text, hash and detected metadata.
 
     Raises :class:`core.errors.EvidenceError` for anything a user can fix: an empty or
-    unsupported file, a binary renamed ``.txt``, an encrypted or scanned PDF.
+    unsupported file, a binary renamed ``.txt``, an encrypted or scanned PDF; and its
+    subclass :class:`core.errors.DocumentLimitError` for a file over a resource limit
+    of :mod:`core.policy.limits` (a zip bomb, absurd nesting).
     """
     path = Path(path)
     state = state or JobState()
@@ -61,13 +62,19 @@ def extract_text(path: str | Path, state: JobState | None = None) -> ExtractedDo
     size = path.stat().st_size
     if size == 0:
         raise EvidenceError(f"{path.name} is empty: there is no text to import.")
-    if size > MAX_BYTES:
+    if size > MAX_FILE_BYTES:
         raise EvidenceError(
             f"{path.name} is {size / 2**20:.0f} MiB; policy documents over "
-            f"{MAX_BYTES // 2**20} MiB are not supported. Check that this is the right file."
+            f"{MAX_FILE_BYTES // 2**20} MiB are not supported. Check that this is the right file."
         )
     state.set_status(f"Reading {path.name}")
-    doc = _extract_by_format(path, suffix, state)
+    try:
+        doc = _extract_by_format(path, suffix, state)
+    except DocumentLimitError as exc:
+        named = with_file_name(exc, path.name)
+        if named is exc:
+            raise
+        raise named from exc
     if not doc.text.strip():
         raise EvidenceError(
             f"{path.name} contains no readable text. If it is a scan or an image, run OCR "
@@ -83,6 +90,12 @@ def extract_text(path: str | Path, state: JobState | None = None) -> ExtractedDo
         doc.title_guess = _first_line_title(doc.text)
     state.set_progress(100)
     return doc
+
+
+def with_file_name(exc: DocumentLimitError, name: str) -> DocumentLimitError:
+    """The same refusal, naming the file when the message does not already."""
+    message = str(exc)
+    return exc if message.startswith(f"{name}:") else DocumentLimitError(f"{name}: {message}")
 
 
 def _extract_by_format(path: Path, suffix: str, state: JobState) -> ExtractedDocument:
@@ -102,6 +115,14 @@ def _extract_by_format(path: Path, suffix: str, state: JobState) -> ExtractedDoc
         from core.policy.html_text import html_to_text
         from core.policy.plain_text import refuse_known_binary
 
+        size = path.stat().st_size
+        if size > MAX_HTML_BYTES:
+            raise refuse(
+                path.name,
+                f"is {size / 2**20:.0f} MiB; saved web pages of terms are a few MiB and "
+                f"pages over {MAX_HTML_BYTES // 2**20} MiB are not read.",
+                REEXPORT,
+            )
         raw = path.read_bytes()
         refuse_known_binary(path, raw[:64])
         if raw.count(b"\x00") > len(raw) // 1000:

@@ -1,18 +1,22 @@
 """Turn a saved terms-of-service web page into structured plain text.
 
-The page is parsed with BeautifulSoup's pure-Python ``html.parser``: nothing is
-executed and nothing is fetched. Scripts, styles, ``noscript`` and other non-content
-elements are removed; headings become Markdown-style ``#`` lines (so unnumbered web
-headings still start clauses), list items become lines, and ordered lists get the
-numbers a browser would show, because provider pages often number clauses with
-``<ol>`` rather than in the text.
+The page is read by :mod:`core.policy.html_scan` in one linear pass: nothing is
+executed and nothing is fetched. Elements nest as BeautifulSoup's ``html.parser``
+tree would nest them (an end tag closes the most recent open element of its name), but
+no tree is built, so deeply nested pages cost no more than flat ones. Scripts, styles,
+``noscript`` and other non-content elements are removed; headings become Markdown-style
+``#`` lines (so unnumbered web headings still start clauses), list items become lines,
+and ordered lists get the numbers a browser would show, because provider pages often
+number clauses with ``<ol>`` rather than in the text.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from core.policy.html_scan import EndTag, StartTag, scan
+from core.policy.limits import MAX_HTML_DEPTH, REEXPORT, refuse
 
 _DROP = (
     "script",
@@ -63,69 +67,158 @@ _BLOCK = (
 _WS = re.compile(r"\s+")
 # A list marker left alone on its line (``<li><p>…``) is joined to the text after it.
 _MARKER_ALONE = re.compile(r"(?m)^(\d+\.|\([a-zA-Z]+\)|[IVXLC]+\.|-|#{1,6})[ ]*\n+(?=\S)")
+_PARAGRAPH = ("p", "table", "pre", "blockquote")  # blank line around, not just a newline
+_HEADINGS = {f"h{level}": level for level in range(1, 7)}
+# Elements that never have content (BeautifulSoup's list for html.parser).
+_VOID = frozenset(
+    "area base basefont bgsound br col command embed frame hr image img input isindex "
+    "keygen link menuitem meta nextid param source spacer track wbr".split()
+)
+_QUIET = ("script", "style", "template", "rt", "rp")  # their strings are not page text
+_PRE = ("pre", "textarea")
+
+
+@dataclass
+class _Frame:
+    """One open element: whether its content shows, and what to write when it closes."""
+
+    name: str
+    dropped: bool
+    pre: bool
+    quiet: bool
+    prefix: str = ""
+    suffix: str = ""
+    items: int = 0  # <li> children so far (lists)
+    start: int = 1
+    kind: str = "1"
+
+
+class _Capture:
+    """The text of the first element of one name (``title``, ``h1``), hidden or not."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.frame: _Frame | None = None
+        self.parts: list[str] = []
+        self.done = False
+
+    def text(self) -> str | None:
+        joined = " ".join("".join(self.parts).split())
+        return joined or None
 
 
 def html_to_text(markup: bytes | str) -> tuple[str, str | None]:
     """Return (structured plain text, title guess) for an HTML document."""
-    soup = BeautifulSoup(markup, "html.parser")
-    title = None
-    if soup.title and soup.title.get_text(strip=True):
-        title = " ".join(soup.title.get_text().split())
-    h1 = soup.find("h1")
-    if isinstance(h1, Tag) and h1.get_text(strip=True):
-        title = " ".join(h1.get_text().split())
-    for name in _DROP:
-        for el in soup.find_all(name):
-            el.decompose()
-    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        comment.extract()
-    for hidden in soup.find_all(hidden=True):
-        hidden.decompose()
-    for hidden in soup.find_all(attrs={"aria-hidden": "true"}):  # type: ignore[call-overload]
-        hidden.decompose()
-    _collapse_whitespace(soup)
-    _mark_structure(soup)
-    text = soup.get_text()
-    lines = [" ".join(line.split()) for line in text.split("\n")]
-    out = _MARKER_ALONE.sub(r"\1 ", "\n".join(lines))
-    return re.sub(r"\n{3,}", "\n\n", out).strip(), title
+    if isinstance(markup, bytes):
+        markup = _decode(markup)
+    out: list[str] = []
+    stack: list[_Frame] = []
+    open_names: dict[str, int] = {}
+    captures = (_Capture("title"), _Capture("h1"))
+
+    def close(frame: _Frame) -> None:
+        open_names[frame.name] -= 1
+        if frame.suffix:
+            out.append(frame.suffix)
+        for cap in captures:
+            if cap.frame is frame:
+                cap.frame, cap.done = None, True
+
+    for token in scan(markup):
+        top = stack[-1] if stack else None
+        if isinstance(token, StartTag):
+            frame = _open(token, top)
+            if token.name in _VOID:
+                if not frame.dropped:
+                    out.append(frame.prefix + frame.suffix)  # "<br>", "<hr>": line breaks
+                continue
+            if len(stack) >= MAX_HTML_DEPTH:
+                raise refuse(
+                    "",
+                    f"This web page nests more than {MAX_HTML_DEPTH:,} elements inside each "
+                    "other, far beyond any real page (it may be built to stall the import).",
+                    REEXPORT,
+                )
+            stack.append(frame)
+            open_names[frame.name] = open_names.get(frame.name, 0) + 1
+            for cap in captures:
+                if cap.name == frame.name and not cap.done and cap.frame is None:
+                    cap.frame = frame
+            if not frame.dropped and frame.prefix:
+                out.append(frame.prefix)
+            if token.closed:
+                close(stack.pop())
+        elif isinstance(token, EndTag):
+            if not open_names.get(token.name):
+                continue  # nothing of that name is open: ignored, as html.parser does
+            while stack:
+                frame = stack.pop()
+                close(frame)
+                if frame.name == token.name:
+                    break
+        else:
+            if top is not None and top.quiet:
+                continue
+            for cap in captures:
+                if cap.frame is not None:
+                    cap.parts.append(token.data)
+            if top is not None and top.dropped:
+                continue
+            out.append(token.data if top is not None and top.pre else _WS.sub(" ", token.data))
+    while stack:
+        close(stack.pop())
+    title = captures[1].text() or captures[0].text()
+    lines = [" ".join(line.split()) for line in "".join(out).split("\n")]
+    text = _MARKER_ALONE.sub(r"\1 ", "\n".join(lines))
+    return re.sub(r"\n{3,}", "\n\n", text).strip(), title
 
 
-def _collapse_whitespace(soup: BeautifulSoup) -> None:
-    """Source-code whitespace is insignificant in HTML, except inside <pre>."""
-    for node in soup.find_all(string=True):
-        if isinstance(node, NavigableString) and node.find_parent("pre") is None:
-            collapsed = _WS.sub(" ", str(node))
-            if collapsed != str(node):
-                node.replace_with(collapsed)
+def _decode(raw: bytes) -> str:
+    """Decode as a browser would: BOM, declared charset, detection, then UTF-8."""
+    from bs4.dammit import UnicodeDammit
+
+    decoded = UnicodeDammit(raw, is_html=True).unicode_markup
+    return decoded if decoded is not None else raw.decode("utf-8", "replace")
 
 
-def _mark_structure(soup: BeautifulSoup) -> None:
-    """Insert newline markers (and list numbers, heading hashes) as text nodes."""
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for level in range(1, 7):
-        for h in soup.find_all(f"h{level}"):
-            h.insert(0, "\n\n" + "#" * level + " ")
-            h.append("\n\n")
-    for lst in soup.find_all(["ol", "ul"]):
-        items = [li for li in lst.find_all("li", recursive=False)]
-        start = _int(lst.get("start"), 1) if lst.name == "ol" else 1
-        kind = str(lst.get("type") or "1")
-        for offset, li in enumerate(items):
-            if lst.name == "ol":
-                number = _int(li.get("value"), start + offset)
-                marker = _ol_marker(number, kind)
-            else:
-                marker = "-"
-            li.insert(0, f"\n{marker} ")
-            li.append("\n")
-    for cell in soup.find_all(["td", "th"]):
-        cell.append(" | ")
-    for name in _BLOCK:
-        for el in soup.find_all(name):
-            el.insert(0, "\n\n" if name in ("p", "table", "pre", "blockquote") else "\n")
-            el.append("\n\n" if name in ("p", "table", "pre", "blockquote") else "\n")
+def _open(tag: StartTag, parent: _Frame | None) -> _Frame:
+    """The frame for a start tag: dropped or shown, and its list marker if it has one."""
+    name, attrs = tag.name, tag.attrs
+    dropped = (
+        (parent is not None and parent.dropped)
+        or name in _DROP
+        or "hidden" in attrs
+        or attrs.get("aria-hidden") == "true"
+    )
+    frame = _Frame(
+        name,
+        dropped,
+        pre=(parent is not None and parent.pre) or name in _PRE,
+        quiet=(parent is not None and parent.quiet) or name in _QUIET,
+    )
+    if name in ("ol", "ul"):
+        frame.start = _int(attrs.get("start"), 1) if name == "ol" else 1
+        frame.kind = str(attrs.get("type") or "1")
+    if dropped:
+        return frame
+    if name == "br":
+        frame.suffix = "\n"
+    elif name in _HEADINGS:
+        frame.prefix, frame.suffix = "\n\n" + "#" * _HEADINGS[name] + " ", "\n\n"
+    elif name == "li" and parent is not None and parent.name in ("ol", "ul"):
+        offset = parent.items
+        parent.items += 1
+        if parent.name == "ol":
+            marker = _ol_marker(_int(attrs.get("value"), parent.start + offset), parent.kind)
+        else:
+            marker = "-"
+        frame.prefix, frame.suffix = f"\n{marker} ", "\n"
+    elif name in ("td", "th"):
+        frame.suffix = " | "
+    elif name in _BLOCK:
+        sep = "\n\n" if name in _PARAGRAPH else "\n"
+        frame.prefix, frame.suffix = sep, sep
+    return frame
 
 
 def _int(value: object, default: int) -> int:

@@ -11,6 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from core.policy.limits import MAX_CLAUSE_NUMBER
+
+# Decimal numbers above this (a year, an amount) start a clause only where they continue
+# the numbering already in force ("301." after "300."), never on their own.
+CONTEXT_ONLY_ABOVE = 300
 _ROMAN = re.compile(r"(?=[mdclxvi])m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
 _SMALL = {
     "a",
@@ -38,10 +43,10 @@ _SMALL = {
 _MD = re.compile(r"(#{1,6})\s+(.*)")
 _ARTICLE = re.compile(r"(ARTICLE|Article)\s+([IVXLCDM]+|\d{1,3})\b\.?\s*[-\u2013\u2014:.]?\s*(.*)")
 _SECTION = re.compile(
-    r"(?:(?:SECTION|Section|Sec\.|Clause|CLAUSE)\s+|§\s*)(\d{1,3}(?:\.\d{1,3}){0,4})(\.?)"
+    r"(?:(?:SECTION|Section|Sec\.|Clause|CLAUSE)\s+|§\s*)(\d{1,4}(?:\.\d{1,3}){0,4})(\.?)"
     r"(?:\s*[-\u2013\u2014:]\s*|\s+|$)(.*)"
 )
-_DECIMAL = re.compile(r"(\d{1,3}(?:\.\d{1,3}){0,4})(\.?)(?:\s+|$)(.*)")
+_DECIMAL = re.compile(r"(\d{1,4}(?:\.\d{1,3}){0,4})(\.?)(?:\s+|$)(.*)")
 _PAREN = re.compile(r"\((\d{1,3}|[a-z]{1,5}|[A-Z]{1,5})\)\s*(.*)")
 _HALF = re.compile(r"(\d{1,3}|[a-z]{1,5}|[A-Z]{1,5})\)\s+(.*)")
 _DOT = re.compile(r"([a-z]|[A-Z]|[ivx]{1,5}|[IVX]{1,5})\.\s+(.*)")
@@ -51,7 +56,7 @@ _DEFINITION = re.compile(
 )
 _MARKER_PREFIX = re.compile(
     r"^(?:(?:ARTICLE|Article)\s+[IVXLCDM\d]+\b\.?|(?:SECTION|Section|Sec\.|Clause|CLAUSE)\s+[\d.]+"
-    r"|§\s*[\d.]+|\d{1,3}(?:\.\d{1,3}){0,4}\.?)\s*[-\u2013\u2014:.]?\s*"
+    r"|§\s*[\d.]+|\d{1,4}(?:\.\d{1,3}){0,4}\.?)\s*[-\u2013\u2014:.]?\s*"
 )
 _INLINE_HEADING = re.compile(r"([^.:;!?\n]{1,80}?)(?:\.|:|\s[-\u2013\u2014])\s+(?=\S)")
 
@@ -135,7 +140,7 @@ def parse_marker(line: str) -> Marker | None:
     if m:
         comps = tuple(int(c) for c in m[1].split("."))
         rest = m[3]
-        if comps[0] == 0 or comps[0] > 300:
+        if comps[0] == 0 or comps[0] > MAX_CLAUSE_NUMBER:
             return None
         if not m[2] and (len(comps) == 1 and not rest or rest and not _starts_heading(rest)):
             return None  # "2.5 million requests", a bare "12": not markers
@@ -236,7 +241,7 @@ def is_caps_heading(line: str) -> bool:
 
 _LEADING_MARKER = re.compile(
     r"^\s*(?:#{1,6}\s+)?(?:(?:ARTICLE|Article)\s+[IVXLCDM\d]+\b\.?|(?:SECTION|Section|Sec\.|"
-    r"Clause|CLAUSE)\s+\d[\d.]*|§\s*\d[\d.]*|\d{1,3}(?:\.\d{1,3})*\.?(?=\s)|\(\w{1,5}\)|"
+    r"Clause|CLAUSE)\s+\d[\d.]*|§\s*\d[\d.]*|\d{1,4}(?:\.\d{1,3})*\.?(?=\s)|\(\w{1,5}\)|"
     r"\w{1,5}[.)](?=\s))?\s*[-\u2013\u2014:]?\s*"
 )
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.errors import EvidenceError
 from core.jobs import JobState
+from core.policy.limits import MAX_PDF_PAGES, REEXPORT, refuse
 from core.policy.normalise import normalise_block, remove_page_furniture
 
 MIN_CHARS_PER_PAGE = 20  # fewer characters than this on a page: treat it as image-only
@@ -54,7 +56,16 @@ def read_pdf(path: Path, state: JobState) -> PdfText:
                     f"{path.name} is encrypted with an owner password only; its text was "
                     "read without a password, as any PDF viewer would."
                 )
-            total = len(pdf.pages)
+            total = _declared_pages(pdf)  # cheap: creating page objects is not
+            if total <= MAX_PDF_PAGES:
+                total = len(pdf.pages)
+            if total > MAX_PDF_PAGES:
+                raise refuse(
+                    path.name,
+                    f"has {total:,} pages; terms documents have at most a few hundred "
+                    f"(at most {MAX_PDF_PAGES:,} are read).",
+                    REEXPORT,
+                )
             for i, page in enumerate(pdf.pages):
                 state.check_cancelled()
                 pages.append(normalise_block(page.extract_text() or ""))
@@ -84,6 +95,18 @@ def read_pdf(path: Path, state: JobState) -> PdfText:
         warnings.append(f"Removed repeated page headers/footers and page numbers: {shown}{more}.")
     text = "\n\n".join(p.strip() for p in cleaned if p.strip())
     return PdfText(normalise_block(text).strip(), title, len(pages), warnings)
+
+
+def _declared_pages(pdf: Any) -> int:
+    """The page count the PDF's page tree declares (0 when it cannot be read)."""
+    from pdfminer.pdftypes import resolve1
+    from pdfminer.psparser import PSException
+
+    try:
+        count = resolve1(resolve1(pdf.doc.catalog["Pages"]).get("Count"))
+    except (PSException, KeyError, TypeError, ValueError, AttributeError):
+        return 0  # a damaged tree: the real page list decides
+    return count if isinstance(count, int) else 0
 
 
 def _pdf_error(path: Path, exc: Exception) -> EvidenceError:

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import DistillAuditError, EvidenceError, NotFoundError
+from core.errors import DistillAuditError, DocumentLimitError, EvidenceError, NotFoundError
 from core.jobs import JobState
-from core.policy.extract import extract_text
+from core.policy.extract import extract_text, with_file_name
 from core.policy.segment import Clause as SegClause
 from core.policy.segment import segment
 from core.policy.tagging import tag_clauses
@@ -51,7 +51,10 @@ def import_policy(
         case_id = get_case(s, case_key).id
     doc = extract_text(Path(path), state.sub(0, 70))
     state.set_status("Finding clauses")
-    clauses = segment(doc.text)
+    try:
+        clauses = segment(doc.text)
+    except DocumentLimitError as exc:
+        raise with_file_name(exc, Path(path).name) from exc
     if not clauses:
         raise EvidenceError(f"No clauses found in {Path(path).name}.")
     taxonomy = load_taxonomy()

@@ -12,7 +12,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.policy.numbering import Marker, Reading, is_caps_heading, parse_marker, strip_marker
+from core.errors import DocumentLimitError
+from core.policy.limits import (
+    MAX_CLAUSE_DEPTH,
+    MAX_CLAUSES,
+    MAX_LINE_CHARS,
+    MAX_POLICY_CHARS,
+    REEXPORT,
+    refuse,
+)
+from core.policy.numbering import (
+    CONTEXT_ONLY_ABOVE,
+    Marker,
+    Reading,
+    is_caps_heading,
+    parse_marker,
+    strip_marker,
+)
 
 PREAMBLE = "preamble"
 _CROSSREF_TAIL = {
@@ -91,7 +107,21 @@ class _Frame:
 
 
 def segment(text: str) -> list[Clause]:
-    """Clauses of ``text`` in document order (preamble first when there is one)."""
+    """Clauses of ``text`` in document order (preamble first when there is one).
+
+    Raises :class:`core.errors.DocumentLimitError` for text that is too long, has an
+    endless line, too many clauses or clauses nested too deeply (see
+    :mod:`core.policy.limits`): work and storage then stay linear in the text.
+    """
+    if len(text) > MAX_POLICY_CHARS:
+        raise refuse(
+            "",
+            f"The terms text is {len(text):,} characters long; at most "
+            f"{MAX_POLICY_CHARS:,} characters (about 1,000 pages) are analysed as one "
+            "document.",
+            "Check that this is the right file; if it holds several documents, import "
+            "each one separately.",
+        )
     raw: list[tuple[int, Reading, str | None, int]] = []  # start, reading, heading, parent
     stack: list[_Frame] = []
     prev_line: str | None = None
@@ -100,9 +130,13 @@ def segment(text: str) -> list[Clause]:
     first_content = True
     pos = 0
     n = len(text)
+    line_no = 0
     while pos <= n:
         nl = text.find("\n", pos)
         nl = n if nl < 0 else nl
+        line_no += 1
+        if nl - pos > MAX_LINE_CHARS:
+            raise _too_long_line(line_no, nl - pos)
         line = text[pos:nl]
         stripped = line.strip()
         if not stripped:
@@ -123,6 +157,10 @@ def segment(text: str) -> list[Clause]:
             placed = _place(stack, marker, _strength(prev_line, prev_blank))
             if placed is not None:
                 reading, keep = placed
+                if keep >= MAX_CLAUSE_DEPTH:
+                    raise _too_deep(line_no, stripped)
+                if len(raw) >= MAX_CLAUSES:
+                    raise _too_many(line_no)
                 del stack[keep:]
                 parent = stack[-1].index if stack else -1
                 raw.append((start, reading, marker.heading, parent))
@@ -133,6 +171,39 @@ def segment(text: str) -> list[Clause]:
         prev_line, prev_blank = stripped, False
         pos = nl + 1
     return _build(text, raw)
+
+
+def _too_long_line(line_no: int, length: int) -> DocumentLimitError:
+    return refuse(
+        "",
+        f"Line {line_no:,} of the terms text is {length:,} characters long without a line "
+        f"break; paragraphs of real terms are far shorter (at most {MAX_LINE_CHARS:,} "
+        "characters are read as one line), so this is probably not a text export of "
+        "the terms.",
+        REEXPORT,
+    )
+
+
+def _too_deep(line_no: int, line: str) -> DocumentLimitError:
+    shown = line if len(line) <= 60 else line[:57] + "..."
+    return refuse(
+        "",
+        f"At line {line_no:,} ({shown!r}) the clauses are nested more than "
+        f"{MAX_CLAUSE_DEPTH} levels deep, which no real terms document is; the file "
+        "probably repeats a marker such as '1.' on every paragraph (or was generated to "
+        "stall the import).",
+        "Renumber the lists, or export the document again (for example to PDF), and import that.",
+    )
+
+
+def _too_many(line_no: int) -> DocumentLimitError:
+    return refuse(
+        "",
+        f"The terms text has more than {MAX_CLAUSES:,} numbered clauses and list items "
+        f"(the limit was reached at line {line_no:,}); real terms documents have far fewer.",
+        "Check that this is the right file; if it holds several documents, import each "
+        "one separately.",
+    )
 
 
 def _is_title(marker: Marker) -> bool:
@@ -228,6 +299,8 @@ def _place_subdecimal(stack: list[_Frame], r: Reading, strength: int) -> tuple[R
         if len(fc) < len(c) - 1 and fc == c[: len(fc)] and strength >= 1:
             return r, i + 1
     decs = [i for i, f in enumerate(stack) if f.reading.kind == "dec"]
+    if c[0] > CONTEXT_ONLY_ABOVE:
+        return None  # "2025.06.01 Release": a large number that continues no clause
     if not decs:
         return (r, _containers(stack)) if strength >= 1 or c[-1] == 1 else None
     if strength >= 1 and c[0] >= stack[decs[0]].reading.comps[0]:
