@@ -25,6 +25,18 @@ def _isolated_user_dirs(
     monkeypatch.delenv("DISTILL_AUDIT_DB", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_measurement_cache() -> None:
+    """Every test starts with an empty process-wide measurement cache.
+
+    Otherwise a test's numbers could come from measurements an earlier test left behind,
+    and whether a check really measured would depend on which tests ran before it.
+    """
+    from core.checks.cache import MEASUREMENTS
+
+    MEASUREMENTS.clear()
+
+
 @pytest.fixture
 def case_file(tmp_path: Path) -> Iterator:
     from core.store.db import open_case_file
