@@ -7,17 +7,30 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo demo-assets app test test-slow bench lint screenshots clean installer installer-smoke
+.PHONY: setup lock demo demo-assets app test test-slow bench lint screenshots clean installer \
+	installer-smoke
 
 setup: $(STAMP)
 
-# torch first, pinned to the CPU build (a looser pin pulls a multi-GB CUDA build).
-$(STAMP): pyproject.toml
+# torch first, pinned to the CPU build (a looser pin pulls a multi-GB CUDA build). Both
+# steps install the exact versions in constraints.txt (the lock), so every CI run gets the
+# same packages.
+$(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -c constraints.txt torch==2.13.0
+	$(BIN)/pip install -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Refresh the lock: pip resolves the dev install afresh (the newest versions pyproject.toml
+# allows; a dry run with --ignore-installed, so neither the venv nor what happens to be
+# installed in it decides) and installers/write_constraints.py pins that resolution in
+# constraints.txt. The next target that needs the venv reinstalls from the new lock.
+# Review the diff and run `make test` before committing it.
+lock: $(STAMP)
+	$(BIN)/pip install --dry-run --ignore-installed --quiet --report $(VENV)/lock-report.json \
+	  -e '.[dev]'
+	$(BIN)/python installers/write_constraints.py $(VENV)/lock-report.json constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/distill-audit --db demo-output/demo.dacase demo
@@ -28,8 +41,14 @@ demo-assets: $(STAMP)
 app: $(STAMP)
 	$(BIN)/distill-audit-gui
 
+# The same checks as .pre-commit-config.yaml; mypy reads its files and settings from
+# pyproject.toml ([tool.mypy]).
+LINT_PATHS := core app tests resources installers setup.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check core app tests resources
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 test: $(STAMP) lint
@@ -48,7 +67,7 @@ bench: $(STAMP)
 INSTALLER_STAMP := $(VENV)/.installer
 
 $(INSTALLER_STAMP): $(STAMP)
-	$(BIN)/pip install -e '.[installer]'
+	$(BIN)/pip install -c constraints.txt -e '.[installer]'
 	touch $(INSTALLER_STAMP)
 
 installer: $(INSTALLER_STAMP)

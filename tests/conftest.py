@@ -25,6 +25,29 @@ def _isolated_user_dirs(
     monkeypatch.delenv("DISTILL_AUDIT_DB", raising=False)
 
 
+_SHARING_MODULE: list[str] = []  # the module whose tests currently share measurements
+
+
+@pytest.fixture(autouse=True)
+def _fresh_measurement_cache(request: pytest.FixtureRequest) -> None:
+    """Every test starts with an empty process-wide measurement cache.
+
+    Otherwise a test's numbers could come from measurements an earlier test left behind,
+    and whether a check really measured would depend on which tests ran before it. A
+    module marked ``shares_measurements`` (same world, same settings, test after test)
+    starts empty and then keeps what its own tests measured, as a real re-run would.
+    """
+    from core.checks.cache import MEASUREMENTS
+
+    module = getattr(getattr(request.node, "module", None), "__name__", "")
+    if request.node.get_closest_marker("shares_measurements") is None:
+        MEASUREMENTS.clear()
+        _SHARING_MODULE.clear()
+    elif _SHARING_MODULE != [module]:
+        MEASUREMENTS.clear()
+        _SHARING_MODULE[:] = [module]
+
+
 @pytest.fixture
 def case_file(tmp_path: Path) -> Iterator:
     from core.store.db import open_case_file

@@ -27,10 +27,14 @@ from core.checks.runner import CheckInputs, CheckSettings, run_checks
 from core.resources import resource_path
 
 DEMO = Path(os.environ.get("DISTILL_AUDIT_DEMO") or resource_path("demo"))
-pytestmark = pytest.mark.skipif(
-    not (DEMO / "lineage.json").is_file(),
-    reason="the demo world is not built (resources/demo/lineage.json)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (DEMO / "lineage.json").is_file(),
+        reason="the demo world is not built (resources/demo/lineage.json)",
+    ),
+    # Every test scores the same reference panel: measured once, reused as a re-run would.
+    pytest.mark.shares_measurements,
+]
 FLAG = 0.01
 ROLES = {
     "protected": "protected",

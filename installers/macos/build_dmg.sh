@@ -5,8 +5,8 @@
 #   -> dist/distill-audit-<version>-macos-<arch>.dmg  (arch: arm64 or x86_64, the build Mac's)
 #
 # Needs: macOS 12+, Xcode command-line tools (hdiutil, codesign), the project venv with
-# the installer extra (make setup; .venv/bin/pip install -e '.[installer]') and a built
-# demo world in resources/demo. Optional environment:
+# the installer extra (make setup; .venv/bin/pip install -c constraints.txt -e '.[installer]')
+# and a built demo world in resources/demo. Optional environment:
 #   CODESIGN_IDENTITY  "Developer ID Application: ..." to sign (hardened runtime)
 #   NOTARY_PROFILE     a notarytool keychain profile, to notarise and staple the dmg
 # Unsigned builds run after right-click > Open (Gatekeeper asks once).

@@ -3,7 +3,8 @@
 ;
 ; Build on Windows (see installers/windows/README.md):
 ;   .venv\Scripts\pyinstaller --noconfirm installers\distill_audit.spec
-;   "C:\Program Files (x86)\Inno Setup 6\ISCC.exe" /DAppVersion=0.1.0 installers\windows\distill_audit.iss
+;   $v = .venv\Scripts\python -c "import core; print(core.__version__)"
+;   & "C:\Program Files (x86)\Inno Setup 6\ISCC.exe" /DAppVersion=$v installers\windows\distill_audit.iss
 ; Output: dist\distill-audit-<version>-windows-x64-setup.exe
 ;
 ; Installs the PyInstaller one-folder bundle (dist\distill-audit), a Start-menu entry,
@@ -11,8 +12,9 @@
 ; the app) and an uninstaller. Case files, logs and settings live in the user's
 ; %LOCALAPPDATA%\DistillAudit and are never removed by the uninstaller: they are evidence.
 
+; The version is written once, in pyproject.toml; the build passes it in (README).
 #ifndef AppVersion
-  #define AppVersion "0.1.0"
+  #error Pass the version from pyproject.toml: ISCC /DAppVersion=<version> distill_audit.iss
 #endif
 #define AppName "Distill Audit"
 #define AppExe "distill-audit-gui.exe"
