@@ -57,10 +57,10 @@ def _sandbox() -> tuple[list[str], str]:
         errors.append(probe.stderr.strip().splitlines()[-1:] or ["failed"])
     if namespace is None:
         pytest.skip(f"network namespaces are not available here (unshare: {errors[-1][0]})")
-    probe = subprocess.run(
+    traced = subprocess.run(
         [*namespace, strace, "-f", "-o", os.devnull, "true"], capture_output=True, timeout=60
     )
-    if probe.returncode != 0:
+    if traced.returncode != 0:
         pytest.skip("strace cannot trace processes here (ptrace is not permitted)")
     return namespace, strace
 
@@ -135,9 +135,7 @@ def test_check_with_onnx_suspect_makes_no_network_call(tmp_path: Path) -> None:
         str(GRACE_S),
         *check,
     ]
-    done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["checks"]["likelihood"]["p_value"] is not None  # the ONNX model really ran
@@ -157,7 +155,7 @@ def test_trace_parser_sees_what_onnxruntime_did() -> None:
             "}, 16) = 0",
             '7 sendto(14, "*\\342\\1\\0\\0\\1\\0\\0\\0\\0\\0\\0\\6mobile\\6events", 50, '
             "MSG_NOSIGNAL, NULL, 0) = 50",
-            '8 connect(15, {sa_family=AF_INET6, sin6_port=htons(443), sin6_flowinfo=htonl(0)'
+            "8 connect(15, {sa_family=AF_INET6, sin6_port=htons(443), sin6_flowinfo=htonl(0)"
             "}, 28) = -1 ENETUNREACH",
             '6 connect(6, {sa_family=AF_UNIX, sun_path="/var/run/nscd/socket"}, 110) = -1 ENOENT',
             '6 openat(AT_FDCWD, "/work/core/__init__.py", O_RDONLY|O_CLOEXEC) = 3',
