@@ -32,6 +32,8 @@ from core.errors import (
     UnreadableInputError,
 )
 from core.failures import explain
+from core.reports.export import export_report
+from core.store.cases import list_cases
 from core.store.db import open_case_file
 from tests.conftest import write_jsonl
 
@@ -130,6 +132,10 @@ def test_read_only_case_file_refuses_every_change(tmp_path: Path) -> None:
         with pytest.raises(ReadOnlyCaseFileError, match="read-only"):
             with cf.session():
                 pass
+        with pytest.raises(ReadOnlyCaseFileError, match="recorded in the audit log"):
+            export_report(cf, "DA-ERR-1", tmp_path / "r.pdf")
+        assert [c.reference for c in list_cases(cf)] == ["DA-ERR-1"]
+    assert not (tmp_path / "r.pdf").exists()
 
 
 def _mount_namespace() -> list[str]:

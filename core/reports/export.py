@@ -214,6 +214,7 @@ def export_report(
     :class:`OutputExistsError` when a file exists and ``overwrite`` is false (the CLI
     passes ``--force``; the GUI's save dialog has asked already).
     """
+    cf.require_writable()  # the export is recorded in the audit log: fail before any work
     state = state or JobState()
     prepared_by = prepared_by if prepared_by is not None else audit.current_actor()
     pdf_final = Path(pdf_path).expanduser().absolute()

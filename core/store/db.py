@@ -5,7 +5,8 @@ created and upgraded only by the Alembic migrations in ``core/store/migrations``
 older file is copied to a backup before it is upgraded; a file from a newer version of
 the tool is refused rather than guessed at. A folder or an empty file is refused too. A case
 file that cannot be written (read-only media, file or folder) opens read-only: it can be
-listed, shown and reported from, and any change is refused with a typed error.
+listed and shown, and any change (an export too: it is audited) is refused with a typed
+error.
 """
 
 from __future__ import annotations
@@ -165,14 +166,19 @@ class CaseFile:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed on success, rolled back (nothing written) on error."""
+        self.require_writable()
+        with self._sessions() as s, s.begin():
+            yield s
+
+    def require_writable(self) -> None:
+        """ReadOnlyCaseFileError when the case file opened read-only."""
         if self.read_only:
             raise ReadOnlyCaseFileError(
                 f"The case file {self.path} is read-only (the file, its folder or its disk "
-                "cannot be written), so it can be viewed and reported from but not changed. "
-                "Nothing was changed. Copy it to a folder you can write to and open the copy."
+                "cannot be written), so it can be viewed but not changed; a report export "
+                "counts as a change, as it is recorded in the audit log. Nothing was "
+                "changed. Copy it to a folder you can write to and open the copy."
             )
-        with self._sessions() as s, s.begin():
-            yield s
 
     def read_session(self) -> Session:
         """A session for reading (caller closes it); never waits for a running import."""
