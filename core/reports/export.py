@@ -117,20 +117,22 @@ def _remove_stale_parts(final: Path) -> None:
         return
     for part in leftovers:
         owner = part.name[len(prefix) :].split(".", 1)[0]
-        if owner.isdigit() and int(owner) != os.getpid():
-            stale = not _process_alive(int(owner))
-        else:  # written by an older version, or the owner cannot be checked
+        if owner == str(os.getpid()):
+            continue
+        alive = _process_alive(int(owner)) if owner.isdigit() else None
+        if alive is None:  # written by an older version, or the owner cannot be checked
             try:
-                stale = time.time() - part.stat().st_mtime > _STALE_UNKNOWN_OWNER_S
+                alive = time.time() - part.stat().st_mtime <= _STALE_UNKNOWN_OWNER_S
             except OSError:
                 continue
-        if stale:
+        if not alive:
             _discard([part])
 
 
-def _process_alive(pid: int) -> bool:
-    if os.name == "nt":  # os.kill would terminate it: assume alive, the age rule applies
-        return True
+def _process_alive(pid: int) -> bool | None:
+    """Whether process ``pid`` runs; None where that cannot be asked safely (Windows)."""
+    if os.name == "nt":  # os.kill would terminate the process there
+        return None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -142,6 +144,9 @@ def _process_alive(pid: int) -> bool:
 
 def _refuse_existing(paths: list[Path], overwrite: bool) -> None:
     """OutputExistsError naming the files that exist, unless replacing them was asked for."""
+    for p in paths:
+        if p.is_dir():
+            raise DistillAuditError(f"{p} is a folder; give a file name. Nothing was written.")
     existing = [p for p in paths if p.exists()]
     if existing and not overwrite:
         names = ", ".join(str(p) for p in existing[:3]) + (" ..." if len(existing) > 3 else "")
