@@ -54,3 +54,31 @@ class Cancelled(DistillAuditError):
     """The user cancelled a long-running job."""
 
     exit_code = 130
+
+
+class ReadOnlyCaseFileError(CaseFileError):
+    """The case file can be read but not changed (read-only media, file or folder)."""
+
+
+class DiskFullError(DistillAuditError):
+    """The disk has no room left for what was being written."""
+
+
+class FileAccessError(DistillAuditError):
+    """A file or folder cannot be read or written (permission, read-only disk, missing)."""
+
+
+class OutputExistsError(DistillAuditError):
+    """An output file already exists and replacing it was not asked for."""
+
+
+class UnreadableInputError(EvidenceError):
+    """An input file cannot be read safely: bad encoding, broken markup, absurd nesting."""
+
+
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM). Not an ``Exception``, like
+    ``KeyboardInterrupt``, so that no ``except Exception`` swallows it on the way out and
+    every ``finally`` (removing half-written files) still runs."""
+
+    exit_code = 143

@@ -4,11 +4,22 @@ The graph must take ``input_ids`` (and optionally ``attention_mask`` and
 ``position_ids``) and output ``logits`` [batch, sequence, vocab], as
 :func:`core.backends.onnx_export.export_onnx` writes it. It runs on the CPU provider
 only; the graph is checked when the session opens so a wrong file fails with a message.
+
+onnxruntime's native library carries Microsoft telemetry (1DS: it resolves
+``mobile.events.data.microsoft.com`` and uploads session and model details about ten
+seconds after a session is created, and keeps a copy in ``~/.cache/Microsoft``).
+``onnxruntime.disable_telemetry_events()`` does not stop it; only the environment
+variable ``ORT_DISABLE_TELEMETRY=1``, read once when onnxruntime is first imported, does.
+``core/__init__.py`` sets it, and every import of onnxruntime in Distill Audit goes through
+:func:`import_onnxruntime`, which makes sure of it (tests/test_no_egress.py proves it).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -19,6 +30,19 @@ from core.errors import ModelLoadError
 
 KNOWN_INPUTS = ("input_ids", "attention_mask", "position_ids")
 _INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+TELEMETRY_SWITCH = "ORT_DISABLE_TELEMETRY"
+
+
+def import_onnxruntime() -> ModuleType:
+    """onnxruntime, imported with its telemetry switched off before any session exists."""
+    first_import = "onnxruntime" not in sys.modules
+    os.environ[TELEMETRY_SWITCH] = "1"  # read by the native library when it loads
+    import onnxruntime as ort
+
+    if first_import:
+        # Belt and braces: the Python switch alone does not stop the native uploader.
+        ort.disable_telemetry_events()
+    return ort
 
 
 class OnnxModel(BatchedModel):
@@ -55,8 +79,7 @@ class OnnxModel(BatchedModel):
         self._logits_width: int | None = None
 
     def _load_weights(self) -> None:
-        import onnxruntime as ort
-
+        ort = import_onnxruntime()
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only; warnings are not for lawyers
         if self.num_threads:

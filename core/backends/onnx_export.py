@@ -276,8 +276,11 @@ def _export_graph(kind: str, model: Any, path: Path, opset: int | None) -> tuple
 
 def _verify_graph(model: Any, path: Path, inputs: tuple[str, ...]) -> float:
     """Max |logit difference| between torch and onnxruntime on an unseen, padded shape."""
-    import onnxruntime as ort
     import torch
+
+    from core.backends.onnx_backend import import_onnxruntime
+
+    ort = import_onnxruntime()
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = {i.name for i in session.get_inputs()}
@@ -297,10 +300,12 @@ def _verify_graph(model: Any, path: Path, inputs: tuple[str, ...]) -> float:
 def _write_info(
     folder: Path, source: Path, kind: str, inputs: tuple[str, ...], diff: float
 ) -> None:
-    import onnxruntime
     import torch
     import transformers
 
+    from core.backends.onnx_backend import import_onnxruntime
+
+    onnxruntime = import_onnxruntime()
     info = {
         "source_folder": str(source),
         "exporter": kind,

@@ -1,19 +1,26 @@
 """``distill-audit``: headless commands over the same core functions the GUI calls.
 
-User errors print one line on stderr and exit non-zero (2; 130 when cancelled); there is
-no traceback unless DISTILL_AUDIT_DEBUG=1. ``--json`` prints machine-readable output.
-Each command group lives in its own module and registers itself with ``add_parser``.
+User errors print one line on stderr and exit non-zero (2; 130 when cancelled, 143 when
+terminated); there is no traceback unless DISTILL_AUDIT_DEBUG=1. Expected failures of the
+world outside (full disk, read-only media, damaged files, undecodable input) are turned
+into typed errors by :func:`core.failures.explain` first; anything else is a bug and keeps
+its traceback. ``--json`` prints machine-readable output. Each command group lives in its
+own module and registers itself with ``add_parser``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from core import __version__
-from core.errors import DistillAuditError
+from core.errors import Terminated
+from core.failures import explain, one_line
 
 from . import cases, check, demo, evidence, experiment, maintenance, policy, report
 
@@ -47,15 +54,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
-    except DistillAuditError as exc:
-        if os.environ.get("DISTILL_AUDIT_DEBUG"):
-            raise
-        print(f"distill-audit: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        with _terminate_cleanly():
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("distill-audit: cancelled", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(
+            "distill-audit: stopped: asked to terminate; unfinished work was not saved",
+            file=sys.stderr,
+        )
+        return exc.exit_code
+    except Exception as exc:
+        error = explain(exc, _case_file(args))
+        if error is None or os.environ.get("DISTILL_AUDIT_DEBUG"):
+            raise
+        message = str(error)
+        if "\n" in message:
+            message = one_line(message)
+        print(f"distill-audit: error: {message}", file=sys.stderr)
+        return error.exit_code
+
+
+def _case_file(args: argparse.Namespace) -> str | None:
+    """The case file a command works on, to name it in messages about SQLite errors."""
+    return getattr(args, "check_db", None) or args.db or os.environ.get("DISTILL_AUDIT_DB")
+
+
+@contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """SIGTERM (``kill``) raises :class:`Terminated`, so half-written files are removed."""
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,6 +39,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--csv", dest="csv_dir", metavar="FOLDER", help="also write the CSV tables into this folder"
     )
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the PDF, JSON bundle or CSV tables if they already exist "
+        "(default: refuse and write nothing)",
+    )
+    p.add_argument(
         "--prepared-by",
         default=None,
         help="name printed as the report's author (default: your user name)",
@@ -79,6 +85,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             generated_at=when,
             prepared_by=args.prepared_by,
             state=state,
+            overwrite=args.force,
         )
     lines = [
         f"Wrote report {result.report_id} ({result.pages} pages) to {result.pdf_path}",

@@ -13,9 +13,11 @@ import csv
 import hashlib
 import io
 import json
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from core.reports.csv_safety import neutralise
 from core.reports.data import ReportData
 from core.resources import resource_path
 
@@ -67,23 +69,35 @@ def bundle_json(data: ReportData) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def _cell(value: Any) -> str:
+def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, (list, tuple)):
-        return "; ".join(_cell(v) for v in value)
+        return "; ".join(_text(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     return str(value)
 
 
+def _cell(value: Any) -> str:
+    """A CSV cell: numbers as written, text never something a spreadsheet would evaluate."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return neutralise(_text(value))
+
+
 def _csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    """RFC 4180 CSV (CRLF), UTF-8 with a byte-order mark so spreadsheet programs read it right."""
+    """RFC 4180 CSV (CRLF), UTF-8 with a byte-order mark so spreadsheet programs read it right.
+
+    Every text cell goes through :func:`core.reports.csv_safety.neutralise` (CSV injection).
+    """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(headers)
+    w.writerow([neutralise(h) for h in headers])
     for row in rows:
         w.writerow([_cell(v) for v in row])
     return buf.getvalue().encode("utf-8-sig")

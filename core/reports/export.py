@@ -3,7 +3,9 @@
 Every output is first written to a temporary file in its destination folder; only when
 all of them are written are they moved into place (``os.replace``) inside the same
 transaction that appends the ``report.exported`` audit event. An error at any point
-leaves no partial file and no audit event behind.
+leaves no partial file and no audit event behind; the temporary files of an export that
+was killed outright (they carry its process id) are removed by the next export to the
+same place. An existing file is replaced only when ``overwrite`` is asked for.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core.errors import DistillAuditError
+from core.errors import DistillAuditError, OutputExistsError
 from core.jobs import JobState
 from core.reports.bundle import bundle_json, content_sha256, csv_tables
 from core.reports.data import ReportData
@@ -80,8 +83,9 @@ def _stage(outputs: list[tuple[Path, bytes]]) -> list[tuple[Path, Path]]:
                     f"The folder {final.parent} does not exist; nothing was written."
                 )
             try:
+                _remove_stale_parts(final)
                 fd, tmp = tempfile.mkstemp(
-                    prefix=f".{final.name}.", suffix=".part", dir=final.parent
+                    prefix=f".{final.name}.{os.getpid()}.", suffix=PART_SUFFIX, dir=final.parent
                 )
                 staged.append((Path(tmp), final))
                 with os.fdopen(fd, "wb") as fh:
@@ -94,6 +98,63 @@ def _stage(outputs: list[tuple[Path, bytes]]) -> list[tuple[Path, Path]]:
         _discard(p for p, _ in staged)
         raise
     return staged
+
+
+PART_SUFFIX = ".part"
+_STALE_UNKNOWN_OWNER_S = 3600  # a .part file whose writer cannot be told apart: after 1 h
+
+
+def _remove_stale_parts(final: Path) -> None:
+    """Remove temporary files left beside ``final`` by exports that were killed outright."""
+    prefix = f".{final.name}."
+    try:
+        leftovers = [
+            p
+            for p in final.parent.iterdir()
+            if p.name.startswith(prefix) and p.name.endswith(PART_SUFFIX)
+        ]
+    except OSError:
+        return
+    for part in leftovers:
+        owner = part.name[len(prefix) :].split(".", 1)[0]
+        if owner == str(os.getpid()):
+            continue
+        alive = _process_alive(int(owner)) if owner.isdigit() else None
+        if alive is None:  # written by an older version, or the owner cannot be checked
+            try:
+                alive = time.time() - part.stat().st_mtime <= _STALE_UNKNOWN_OWNER_S
+            except OSError:
+                continue
+        if not alive:
+            _discard([part])
+
+
+def _process_alive(pid: int) -> bool | None:
+    """Whether process ``pid`` runs; None where that cannot be asked safely (Windows)."""
+    if os.name == "nt":  # os.kill would terminate the process there
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _refuse_existing(paths: list[Path], overwrite: bool) -> None:
+    """OutputExistsError naming the files that exist, unless replacing them was asked for."""
+    for p in paths:
+        if p.is_dir():
+            raise DistillAuditError(f"{p} is a folder; give a file name. Nothing was written.")
+    existing = [p for p in paths if p.exists()]
+    if existing and not overwrite:
+        names = ", ".join(str(p) for p in existing[:3]) + (" ..." if len(existing) > 3 else "")
+        raise OutputExistsError(
+            f"{names} already exist{'s' if len(existing) == 1 else ''}; nothing was written. "
+            "Choose another name or folder, or add --force to replace "
+            f"{'it' if len(existing) == 1 else 'them'}."
+        )
 
 
 def _preflight(folder: Path, create: bool = False) -> None:
@@ -148,13 +209,17 @@ def export_report(
     prepared_by: str | None = None,
     actor: str | None = None,
     state: JobState | None = None,
+    overwrite: bool = True,
 ) -> ExportResult:
     """Gather, render and write a case's report; record a ``report.exported`` audit event.
 
     ``prepared_by`` defaults to the operating-system user; ``generated_at`` (UTC) fixes
     the report's date for reproducible exports. Raises :class:`DistillAuditError` when a
-    destination cannot be written (nothing is written then).
+    destination cannot be written (nothing is written then), and
+    :class:`OutputExistsError` when a file exists and ``overwrite`` is false (the CLI
+    passes ``--force``; the GUI's save dialog has asked already).
     """
+    cf.require_writable()  # the export is recorded in the audit log: fail before any work
     state = state or JobState()
     prepared_by = prepared_by if prepared_by is not None else audit.current_actor()
     pdf_final = Path(pdf_path).expanduser().absolute()
@@ -164,6 +229,7 @@ def export_report(
             _preflight(target.parent)
     if csv_dir is not None:
         _preflight(Path(csv_dir).expanduser().absolute(), create=True)
+    _refuse_existing([t for t in (pdf_final, json_final) if t is not None], overwrite)
     data = gather_report_data(
         cf, case_key, generated_at=generated_at, prepared_by=prepared_by, state=state.sub(0, 55)
     )
@@ -184,6 +250,7 @@ def export_report(
         except OSError as exc:
             raise _cannot_write(folder / "results.csv", exc) from exc
         outputs += [(folder / name, payload) for name, payload in tables.items()]
+    _refuse_existing([final for final, _ in outputs], overwrite)
     state.set_status("Writing the files")
     staged = _stage(outputs)
     result = ExportResult(

@@ -3,7 +3,10 @@
 A case file is a SQLite database marked with our ``application_id``; its schema is
 created and upgraded only by the Alembic migrations in ``core/store/migrations``. An
 older file is copied to a backup before it is upgraded; a file from a newer version of
-the tool is refused rather than guessed at.
+the tool is refused rather than guessed at. A folder or an empty file is refused too. A case
+file that cannot be written (read-only media, file or folder) opens read-only: it can be
+listed and shown, and any change (an export too: it is audited) is refused with a typed
+error.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import CaseFileError, NewerSchemaError, NotACaseFileError
+from core.errors import (
+    CaseFileError,
+    NewerSchemaError,
+    NotACaseFileError,
+    ReadOnlyCaseFileError,
+)
+from core.failures import explain, explain_os_error, explain_sqlite
 from core.store.types import utcnow
 from core.store.vocabulary import CASE_FILE_SUFFIX
 
@@ -55,10 +64,26 @@ def known_revisions() -> set[str]:
     return {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
 
 
-def _make_engine(path: Path, *, writer: bool = True) -> sa.Engine:
+def _read_only_uri(path: Path, immutable: bool) -> str:
+    """SQLite URI opening ``path`` read-only; ``immutable`` when no -shm file can be made."""
+    return f"{path.absolute().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _make_engine(
+    path: Path, *, writer: bool = True, read_only: bool = False, immutable: bool = False
+) -> sa.Engine:
     """An engine whose transactions take the write lock up front (writer) or read a
-    WAL snapshot without blocking on writers (reader)."""
-    engine = sa.create_engine(f"sqlite:///{path}", future=True)
+    WAL snapshot without blocking on writers (reader); ``read_only`` never writes."""
+    if read_only:
+        uri = _read_only_uri(path, immutable)
+        engine = sa.create_engine(
+            "sqlite://",
+            creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+            poolclass=sa.pool.QueuePool,
+            future=True,
+        )
+    else:
+        engine = sa.create_engine(f"sqlite:///{path}", future=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -67,9 +92,10 @@ def _make_engine(path: Path, *, writer: bool = True) -> sa.Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
-        cur.execute("PRAGMA journal_mode=WAL")
-        if cur.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
-            cur.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        if not read_only:
+            cur.execute("PRAGMA journal_mode=WAL")
+            if cur.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                cur.execute(f"PRAGMA application_id={APPLICATION_ID}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -81,16 +107,19 @@ def _make_engine(path: Path, *, writer: bool = True) -> sa.Engine:
     return engine
 
 
-def _probe_sqlite(path: Path) -> tuple[int, str | None, bool]:
+def _probe_sqlite(path: Path, immutable: bool = False) -> tuple[int, str | None, bool]:
     """(application_id, alembic revision or None, has_tables) read without SQLAlchemy."""
-    with open(path, "rb") as fh:
-        header = fh.read(16)
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(16)
+    except OSError as exc:
+        raise explain_os_error(exc) from exc
     if header != b"SQLite format 3\x00":
         raise NotACaseFileError(
             f"{path} is not a Distill Audit case file (not an SQLite database)."
         )
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = sqlite3.connect(_read_only_uri(path, immutable), uri=True)
         try:
             app_id = con.execute("PRAGMA application_id").fetchone()[0]
             tables = {
@@ -103,8 +132,10 @@ def _probe_sqlite(path: Path) -> tuple[int, str | None, bool]:
             check = con.execute("PRAGMA integrity_check").fetchone()[0]
         finally:
             con.close()
-    except sqlite3.DatabaseError as exc:
-        raise NotACaseFileError(f"{path} is damaged or not a case file: {exc}.") from exc
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+            raise NotACaseFileError(f"{path} is damaged or not a case file: {exc}.") from exc
+        raise explain_sqlite(exc, path) from exc  # full disk, unreachable folder, busy...
     if check != "ok":
         raise CaseFileError(f"{path} failed SQLite's integrity check: {check}.")
     return app_id, rev, bool(tables)
@@ -113,10 +144,21 @@ def _probe_sqlite(path: Path) -> tuple[int, str | None, bool]:
 class CaseFile:
     """An open case file: an engine plus a session factory. Use ``session()`` for work."""
 
-    def __init__(self, path: Path, engine: sa.Engine, backup: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        engine: sa.Engine,
+        backup: Path | None = None,
+        *,
+        read_only: bool = False,
+        immutable: bool = False,
+    ) -> None:
         self.path = path
         self.engine = engine
-        self.read_engine = _make_engine(path, writer=False)
+        self.read_only = read_only  # read-only media, file or folder: changes are refused
+        self.read_engine = _make_engine(
+            path, writer=False, read_only=read_only, immutable=immutable
+        )
         self.backup_path = backup  # set when opening upgraded an older schema
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
@@ -124,8 +166,19 @@ class CaseFile:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction: committed on success, rolled back (nothing written) on error."""
+        self.require_writable()
         with self._sessions() as s, s.begin():
             yield s
+
+    def require_writable(self) -> None:
+        """ReadOnlyCaseFileError when the case file opened read-only."""
+        if self.read_only:
+            raise ReadOnlyCaseFileError(
+                f"The case file {self.path} is read-only (the file, its folder or its disk "
+                "cannot be written), so it can be viewed but not changed; a report export "
+                "counts as a change, as it is recorded in the audit log. Nothing was "
+                "changed. Copy it to a folder you can write to and open the copy."
+            )
 
     def read_session(self) -> Session:
         """A session for reading (caller closes it); never waits for a running import."""
@@ -156,13 +209,79 @@ def _upgrade(engine: sa.Engine) -> None:
 def open_case_file(path: str | os.PathLike[str] | None = None, *, create: bool = True) -> CaseFile:
     """Open (and if needed create or upgrade) a case file.
 
-    Raises NotACaseFileError for foreign files, NewerSchemaError for files from a newer
-    version, CaseFileError when SQLite's integrity check fails.
+    Raises NotACaseFileError for foreign or empty files, NewerSchemaError for files from a
+    newer version, CaseFileError for folders and when SQLite's integrity check fails, and
+    the typed errors of :mod:`core.failures` when the disk is full or unreachable. A file
+    that cannot be written opens read-only (``CaseFile.read_only``).
     """
     p = Path(path) if path is not None else default_case_file()
     p = p.expanduser()
+    _refuse_non_case_paths(p)
+    if p.exists():
+        read_only, immutable = _write_access(p)
+        if read_only:
+            return _open_read_only(p, immutable)
+    try:
+        return _open_writable(p, create)
+    except (OSError, sqlite3.Error, sa.exc.DBAPIError) as exc:
+        translated = explain(exc, p)
+        if translated is None:  # pragma: no cover - every class above is translated
+            raise
+        raise translated from exc
+
+
+def _refuse_non_case_paths(p: Path) -> None:
+    """A folder, a device or an empty file is never taken for a case file."""
+    if p.is_dir():
+        raise CaseFileError(
+            f"{p} is a folder, not a case file. Give the path of a case file "
+            f"({CASE_FILE_SUFFIX}); a name that does not exist yet creates a new one."
+        )
+    if p.exists() and not p.is_file():
+        raise NotACaseFileError(f"{p} is not a regular file, so it cannot be a case file.")
+    if p.is_file() and p.stat().st_size == 0:
+        raise NotACaseFileError(
+            f"{p} is an empty file (0 bytes), not a case file; it was left untouched. To "
+            "create a new case file, give a name that does not exist yet."
+        )
+
+
+def _write_access(p: Path) -> tuple[bool, bool]:
+    """(read-only, immutable): whether the file cannot be written, and whether SQLite cannot
+    even create its shared-memory file beside it (read-only disk or folder)."""
+    folder = p.absolute().parent
+    try:
+        media_read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):  # Windows has no statvfs
+        media_read_only = False
+    folder_read_only = media_read_only or not os.access(folder, os.W_OK | os.X_OK)
+    read_only = folder_read_only or not os.access(p, os.W_OK)
+    shm = Path(f"{p}-shm")
+    return read_only, folder_read_only and not shm.exists()
+
+
+def _open_read_only(p: Path, immutable: bool) -> CaseFile:
+    app_id, rev, _has_tables = _probe_sqlite(p, immutable)
+    if app_id != APPLICATION_ID:
+        raise NotACaseFileError(f"{p} is an SQLite database but not a Distill Audit case file.")
+    if rev is not None and rev not in known_revisions():
+        raise NewerSchemaError(
+            f"{p} was written by a newer version of Distill Audit (schema {rev}); "
+            "install the newer version to open it. The file was not changed."
+        )
+    if rev != head_revision():
+        raise ReadOnlyCaseFileError(
+            f"{p} was written by an older version of Distill Audit and must be upgraded "
+            "before it can be opened, but it is read-only. Copy it to a folder you can "
+            "write to and open the copy; the original stays unchanged."
+        )
+    engine = _make_engine(p, writer=False, read_only=True, immutable=immutable)
+    return CaseFile(p, engine, read_only=True, immutable=immutable)
+
+
+def _open_writable(p: Path, create: bool) -> CaseFile:
     backup: Path | None = None
-    if p.exists() and p.stat().st_size > 0:
+    if p.exists():
         app_id, rev, has_tables = _probe_sqlite(p)
         if app_id != APPLICATION_ID and (has_tables or app_id != 0):
             raise NotACaseFileError(f"{p} is an SQLite database but not a Distill Audit case file.")
@@ -179,12 +298,16 @@ def open_case_file(path: str | os.PathLike[str] | None = None, *, create: bool =
         raise CaseFileError(f"No case file at {p}.")
     else:
         p.parent.mkdir(parents=True, exist_ok=True)
-    engine = _make_engine(p)
-    _upgrade(engine)
-    cf = CaseFile(p, engine, backup)
     from core.store.runs import mark_interrupted_runs
 
-    mark_interrupted_runs(cf)
+    engine = _make_engine(p)
+    cf = CaseFile(p, engine, backup)
+    try:
+        _upgrade(engine)
+        mark_interrupted_runs(cf)
+    except BaseException:
+        cf.close()
+        raise
     return cf
 
 
