@@ -12,10 +12,13 @@ in ``extra``, so ``to_dict`` gives back the stored dict. This module imports no 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from core.store.stored import integer as _int
+from core.store.stored import interval as _pair
+from core.store.stored import number as _num
 
 
 def _extra(data: Mapping[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
@@ -24,31 +27,6 @@ def _extra(data: Mapping[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
 
 def _map(value: Any) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) else None
-
-
-def _num(value: Any) -> float | None:
-    """A finite number, or None (a bool, a missing value or text that is no number)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _int(value: Any) -> int | None:
-    x = _num(value)
-    return int(x) if x is not None else None
-
-
-def _pair(value: Any) -> tuple[float | None, float | None]:
-    """An interval stored as ``[low, high]`` (or ``{"low", "high"}``)."""
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return _num(value[0]), _num(value[1])
-    if isinstance(value, Mapping):
-        return _num(value.get("low")), _num(value.get("high"))
-    return None, None
 
 
 # --- shared pieces -------------------------------------------------------------------------

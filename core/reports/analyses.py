@@ -18,7 +18,6 @@ Missing items are reported as not recorded, never guessed.
 
 from __future__ import annotations
 
-import math
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -38,6 +37,9 @@ from core.reports.data import (
     RunBrief,
 )
 from core.store.models import Run
+from core.store.stored import integer as _int
+from core.store.stored import interval as _pair
+from core.store.stored import number as _num
 from core.store.types import iso
 
 NOT_RECORDED = "not recorded by the run"
@@ -66,29 +68,6 @@ def run_category(run: Run) -> str:
     from core.store.runs import run_category as category_of_kind
 
     return category_of_kind(run.kind)
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _int(value: Any) -> int | None:
-    x = _num(value)
-    return int(x) if x is not None else None
-
-
-def _pair(value: Any) -> tuple[float | None, float | None]:
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return _num(value[0]), _num(value[1])
-    if isinstance(value, Mapping):
-        return _num(value.get("low")), _num(value.get("high"))
-    return None, None
 
 
 def _first(*values: Any) -> Any:
