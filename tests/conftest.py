@@ -97,3 +97,18 @@ def transcript_file(tmp_path: Path) -> Path:
         for i in range(20)
     ]
     return write_jsonl(tmp_path / "answers.jsonl", records)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that drives widgets (it uses ``qtbot``) must run under the dangling-thread check."""
+    missing = [
+        item.nodeid
+        for item in items
+        if "qtbot" in getattr(item, "fixturenames", ())
+        and "no_dangling_threads" not in getattr(item, "fixturenames", ())
+    ]
+    if missing:
+        raise pytest.UsageError(
+            "These Qt tests run without the dangling-thread check; move them under tests/gui "
+            "or import tests.gui.fixtures.no_dangling_threads: " + ", ".join(missing[:5])
+        )

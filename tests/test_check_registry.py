@@ -43,10 +43,12 @@ from core.reports.analyses import check_records
 from core.store.cases import create_case
 from core.store.db import open_case_file
 from core.store.models import Result, Run
-from tests import gui_fixtures
-from tests.gui_fixtures import demo_world, needs_demo, wait_page
+from tests.gui import fixtures as gui_fixtures
+from tests.gui.fixtures import demo_world, needs_demo, wait_page
+from tests.gui.fixtures import no_dangling_threads as _thread_check
 
-no_dangling_threads = gui_fixtures.no_dangling_threads
+no_dangling_threads = _thread_check  # autouse: fails a test that leaves a thread running
+
 demo_case_master = gui_fixtures.demo_case_master
 demo_window = gui_fixtures.demo_window
 

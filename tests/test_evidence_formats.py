@@ -23,7 +23,7 @@ from core.evidence.formats import (
     read_lines,
 )
 from core.evidence.transcripts import read_prompts, read_transcripts
-from tests import gui_fixtures
+from tests.gui import fixtures as gui_fixtures
 
 no_dangling_threads = gui_fixtures.no_dangling_threads
 window = gui_fixtures.window

@@ -17,10 +17,12 @@ from core.evidence.preview import (
     transcript_stats,
 )
 from core.jobs import CallbackState
-from tests import gui_fixtures
-from tests.gui_fixtures import demo_world, needs_demo, new_case, wait_page
+from tests.gui import fixtures as gui_fixtures
+from tests.gui.fixtures import demo_world, needs_demo, new_case, wait_page
+from tests.gui.fixtures import no_dangling_threads as _thread_check
 
-no_dangling_threads = gui_fixtures.no_dangling_threads
+no_dangling_threads = _thread_check  # autouse: fails a test that leaves a thread running
+
 window = gui_fixtures.window
 
 

@@ -14,9 +14,8 @@ from app.settings import (
     save_settings,
     settings_path,
 )
-from tests import gui_fixtures
+from tests.gui import fixtures as gui_fixtures
 
-no_dangling_threads = gui_fixtures.no_dangling_threads
 window = gui_fixtures.window
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from app.jobs import CANCELLED, DONE
 from core.store.models import AuditEvent, ModelArtifact, Policy, Run, TranscriptSet
-from tests import gui_fixtures
-from tests.gui_fixtures import (
+from tests.gui import fixtures as gui_fixtures
+from tests.gui.fixtures import (
     Recorder,
     demo_world,
     needs_demo,
@@ -25,7 +25,6 @@ from tests.gui_fixtures import (
     wait_page,
 )
 
-no_dangling_threads = gui_fixtures.no_dangling_threads
 demo_case_master = gui_fixtures.demo_case_master
 demo_window = gui_fixtures.demo_window
 window = gui_fixtures.window

@@ -11,8 +11,8 @@ from app.jobs import CANCELLED, DONE, FAILED, QUEUED, JobRunner, QtJobState
 from app.views.job_progress import format_elapsed
 from app.views.jobs_panel import JobsPanel
 from core.errors import EvidenceError
-from tests import gui_fixtures
-from tests.gui_fixtures import Recorder
+from tests.gui import fixtures as gui_fixtures
+from tests.gui.fixtures import Recorder
 
 no_dangling_threads = gui_fixtures.no_dangling_threads  # autouse fixture
 

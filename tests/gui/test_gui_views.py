@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from app.jobs import CANCELLED, DONE, FAILED
 from core.store.models import AuditEvent, Finding, TranscriptSet
-from tests import gui_fixtures
-from tests.gui_fixtures import (
+from tests.gui import fixtures as gui_fixtures
+from tests.gui.fixtures import (
     Recorder,
     demo_world,
     needs_demo,
@@ -30,7 +30,6 @@ from tests.gui_fixtures import (
     write_jsonl,
 )
 
-no_dangling_threads = gui_fixtures.no_dangling_threads
 window = gui_fixtures.window
 demo_case_master = gui_fixtures.demo_case_master
 demo_window = gui_fixtures.demo_window

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app import menus
-from tests import gui_fixtures
-from tests.gui_fixtures import new_case, wait_jobs
+from tests.gui import fixtures as gui_fixtures
+from tests.gui.fixtures import new_case, wait_jobs
 
-no_dangling_threads = gui_fixtures.no_dangling_threads
 window = gui_fixtures.window
 
 SPECIAL = {menus.SEPARATOR, menus.RECENT, menus.GO_TO_TABS, menus.JOBS_PANEL}

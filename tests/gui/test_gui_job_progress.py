@@ -12,9 +12,6 @@ from app.jobs import DONE, JobRunner
 from app.views.job_progress import JobProgress, format_elapsed, time_text
 from app.views.jobs_panel import JobsPanel
 from app.wizards.common import JobPage
-from tests import gui_fixtures
-
-no_dangling_threads = gui_fixtures.no_dangling_threads
 
 WAIT_MS = 10_000
 

@@ -1,8 +1,10 @@
 """Fixtures for the GUI tests: no dangling threads, a main window on a real case file.
 
-Import the fixtures into a test module (``from tests.gui_fixtures import ...``); the
-thread check is autouse there. Like napari's ``_dangling_qthreads``, it records where
-every QThread / QThreadPool was started and fails a test that leaves one running.
+Tests under tests/gui get the thread check from tests/gui/conftest.py; a Qt test elsewhere
+imports it (``from tests.gui.fixtures import no_dangling_threads``), which makes it autouse
+in that module, and tests/conftest.py refuses one that does not. Like napari's
+``_dangling_qthreads``, it records where every QThread / QThreadPool was started and fails
+a test that leaves one running.
 """
 
 from __future__ import annotations

@@ -18,14 +18,13 @@ from sqlalchemy import func, select
 
 from app.jobs import CANCELLED, DONE, FAILED
 from core.store.models import DEFAULT_HD, DEFAULT_HP, TranscriptItem, TranscriptSet
-from tests import gui_fixtures
-from tests.gui_fixtures import Recorder, new_case, write_jsonl
+from tests.gui import fixtures as gui_fixtures
+from tests.gui.fixtures import Recorder, new_case, write_jsonl
 
 # Fixtures shared with other GUI test modules (assigned, so that ruff sees no shadowed import).
-no_dangling_threads = gui_fixtures.no_dangling_threads
 window = gui_fixtures.window
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "onnx", "onnxruntime", "scipy", "matplotlib")
 WAIT_MS = 20_000
 

@@ -27,10 +27,9 @@ import time
 from PySide6.QtCore import Qt, QTimer
 
 from app.jobs import DONE
-from tests import gui_fixtures
-from tests.gui_fixtures import needs_demo, wait_jobs, wait_page
+from tests.gui import fixtures as gui_fixtures
+from tests.gui.fixtures import needs_demo, wait_jobs, wait_page
 
-no_dangling_threads = gui_fixtures.no_dangling_threads
 demo_case_master = gui_fixtures.demo_case_master
 demo_window = gui_fixtures.demo_window
 
