@@ -252,8 +252,8 @@ def _import_policies(
 
 def _verdict(check: str, verdict: str, base: str | None) -> str:
     """Weight lineage answers 'derived from the base?', not Hp: say so in the log."""
-    if check == "lineage" and verdict == "supports Hp":
-        return f"derived from {base}"
+    if check == "lineage" and verdict == "consistent with derivation":
+        return f"consistent with derivation from {base}"
     return verdict
 
 
