@@ -319,7 +319,13 @@ def review_demo_case(
         review.check_runs[name] = report
         verdicts = ", ".join(
             f"{k}: {_verdict(k, r.verdict, base)}"
-            + (f" (p = {r.p_value:.2g})" if r.p_value is not None else "")
+            + (
+                f" (p {r.details['p_text']})"  # the weight check's floor is a bound
+                if k == "lineage" and "p_text" in (r.details or {})
+                else f" (p = {r.p_value:.2g})"
+                if r.p_value is not None
+                else ""
+            )
             for k, r in report.results.items()
         )
         log(f"Checked {name} against {len(refs)} references (run {report.run_id}): {verdicts}")

@@ -118,3 +118,16 @@ def test_fine_tunes_are_detected_even_when_rotated() -> None:
         f"{hits_rotated}/{n}"
     )
     assert hits == n and hits_rotated == n
+
+
+def test_the_p_floor_prints_as_a_bound() -> None:
+    """At the floor (no resample reached the observed value) p is shown as ≤ 1/(N+1)."""
+    from types import SimpleNamespace
+
+    from core.reports.formatting import format_lineage_p
+
+    assert lineage.p_text(1 / 1000, 999) == "≤ 0.001 (= 1/(N+1), N = 999)"
+    assert lineage.p_text(0.25, 999) == "0.25 (N = 999)"
+    rows = [SimpleNamespace(n_resamples=None), SimpleNamespace(n_resamples=199)]
+    assert format_lineage_p(0.005, rows) == "≤ 0.005 (= 1/(N+1), N = 199)"
+    assert "≤" not in format_lineage_p(0.01, rows)
