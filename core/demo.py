@@ -252,8 +252,8 @@ def _import_policies(
 
 def _verdict(check: str, verdict: str, base: str | None) -> str:
     """Weight lineage answers 'derived from the base?', not Hp: say so in the log."""
-    if check == "lineage" and verdict == "supports Hp":
-        return f"derived from {base}"
+    if check == "lineage" and verdict == "consistent with derivation":
+        return f"consistent with derivation from {base}"
     return verdict
 
 
@@ -319,7 +319,13 @@ def review_demo_case(
         review.check_runs[name] = report
         verdicts = ", ".join(
             f"{k}: {_verdict(k, r.verdict, base)}"
-            + (f" (p = {r.p_value:.2g})" if r.p_value is not None else "")
+            + (
+                f" (p {r.details['p_text']})"  # the weight check's floor is a bound
+                if k == "lineage" and "p_text" in (r.details or {})
+                else f" (p = {r.p_value:.2g})"
+                if r.p_value is not None
+                else ""
+            )
             for k, r in report.results.items()
         )
         log(f"Checked {name} against {len(refs)} references (run {report.run_id}): {verdicts}")

@@ -144,8 +144,14 @@ def test_a_run_stores_results_findings_and_audit(case, fast) -> None:
             "verdict",
             "reason",
         } <= set(c), key
-        assert c["verdict"] in ("supports Hp", "inconclusive", "declined")
-    assert out["checks"]["lineage"]["verdict"] == "supports Hp"  # the suspect *is* the base here
+        assert c["verdict"] in (
+            ("consistent with derivation", "no evidence of derivation", "declined")
+            if key == "lineage"  # its own scale: it never speaks of Hp or Hd
+            else ("supports Hp", "inconclusive", "declined")
+        )
+    lin = out["checks"]["lineage"]
+    assert lin["verdict"] == "consistent with derivation"  # the suspect *is* the base here
+    assert "Hp" not in lin["reason"] + lin["strength"] and "≤" in lin["reason"]
     assert out["checks"]["distribution"]["verdict"] == "supports Hp"  # and the protected model
     assert (
         out["checks"]["likelihood"]["n_probes"] == 12
@@ -186,9 +192,12 @@ def test_a_run_stores_results_findings_and_audit(case, fast) -> None:
         assert {fr.run_id for fr in s.execute(select(FindingRun)).scalars()} == {rep.run_id}
         for f in findings:
             assert not FORBIDDEN.search(f.statement), f.statement
-            assert "not the chance that Hp is true" in f.statement
             if "Weight lineage" not in f.statement:
+                assert "not the chance that Hp is true" in f.statement
                 assert "derived from" not in f.statement
+            else:  # the weight check's own scale, with its own meaning of p
+                assert "Hp" not in f.statement and "Hd" not in f.statement
+                assert "not the chance that the suspect was derived" in f.statement
         assert verify_chain(s).ok
 
 

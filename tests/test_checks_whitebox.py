@@ -1,8 +1,9 @@
 """White-box checks on real tiny GPT-2 models: weight lineage and distribution agreement.
 
 A fine-tune (a few Adam steps from the base's weights) must be found derived from its base;
-so must a copy of the base whose hidden units were permuted (same function, scrambled
-order: the alignment must undo it); an independently initialised model must not.
+so must a copy of the base whose hidden units were permuted, and a copy whose residual stream
+was rotated (same function, other basis: the alignment must undo both); an independently
+initialised model must not.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from core.backends.factory import load_model
 from core.checks import distribution, lineage
 from core.checks.probes import ChatTemplate, Probe
+from tests.rotations import rotated_copy
 from tests.tinymodels import TINY_CORPUS, build_tiny_gpt2
 
 OTHER_TEXT = (
@@ -113,26 +115,60 @@ def _lineage(zoo: dict[str, Path], suspect: str, seed: int = 0):
     )
 
 
+def _no_hp(res) -> None:
+    """The weight check speaks on its own scale: never Hp or Hd, never distillation."""
+    text = res.reason + res.strength
+    assert "Hp" not in text and "Hd" not in text and "distil" not in text.lower()
+
+
 def test_lineage_detects_a_fine_tune(zoo) -> None:
     res = _lineage(zoo, "finetune")
-    assert res.verdict == "supports Hp" and res.p_value <= 0.001
+    assert res.verdict == "consistent with derivation" and res.p_value <= 0.001
+    assert res.strength == lineage.STRONG.label and res.details["p_at_floor"]
+    assert "p ≤ 0.001 (= 1/(N+1), N = 999)" in res.reason  # the Monte Carlo floor, as a bound
     assert res.effect_size > 0.9 and not res.details["units_reordered"]
-    assert "derived from the base" in res.reason and "distil" not in res.reason.lower()
+    assert [c.reference for c in res.comparisons] == [lineage.EXACT_LABEL, lineage.NULL_LABEL]
+    _no_hp(res)
 
 
 def test_lineage_alignment_undoes_permuted_hidden_units(zoo) -> None:
+    """Residual and MLP units permuted: the alignment undoes both, but the exact test cannot
+    apply to reordered MLP units (its statistic is the units' order), so no exact p is given."""
     res = _lineage(zoo, "permuted")
-    assert res.verdict == "supports Hp" and res.p_value <= 0.001
-    assert res.effect_size > 0.99
+    assert res.verdict == "consistent with derivation" and res.effect_size > 0.99
+    assert res.strength == lineage.REALIGNED.label and res.p_value > 0.05
     assert res.details["units_reordered"] and res.details["mean_row_correlation_unaligned"] < 0.2
+    assert "no exact p-value" in res.reason
+    _no_hp(res)
+
+
+def test_lineage_sees_through_a_rotation_of_the_residual_stream(zoo, tmp_path: Path) -> None:
+    """A rotated copy (same logits, checked by rotated_copy) is found derived by the aligned
+    statistic and the exact test after Procrustes; the published test without the residual
+    alignment, and the old column matching, do not see it."""
+    rotated = rotated_copy(zoo["base"], tmp_path / "rotated")
+    res = _lineage({**zoo, "rotated": rotated}, "rotated")
+    d = res.details
+    print(
+        f"\nrotated copy: aligned r = {res.effect_size:.3f} (unaligned "
+        f"{d['mean_row_correlation_unaligned']:.3f}); exact test rho "
+        f"{d['exact_test']['statistic']:.3f}, p {d['exact_test']['p_text']}; without residual "
+        f"alignment rho {d['exact_test_unaligned']['statistic']:.3f}, p "
+        f"{d['exact_test_unaligned']['p_text']}"
+    )
+    assert res.verdict == "consistent with derivation" and res.strength == lineage.STRONG.label
+    assert res.effect_size > 0.99 and d["mean_row_correlation_unaligned"] < 0.3
+    assert d["exact_test"]["p_value"] <= 0.001 and d["exact_test_unaligned"]["p_value"] > 0.01
+    assert d["residual_rotation_distance"] > 0.5  # a real rotation, not a near-identity
 
 
 def test_lineage_does_not_flag_an_independent_model(zoo) -> None:
     res = _lineage(zoo, "independent")
     print(f"\nindependent init: p = {res.p_value:.3g}, aligned correlation {res.effect_size:.3f}")
-    assert res.verdict == "inconclusive"
-    assert res.p_value > 0.05 or res.effect_size < lineage.MIN_SIMILARITY
+    assert res.verdict == "no evidence of derivation" and res.strength == lineage.NO_EVIDENCE.label
+    assert res.p_value > 0.05 and res.effect_size < lineage.MIN_SIMILARITY
     assert "does not show that the suspect was trained independently" in res.reason
+    _no_hp(res)
 
 
 def test_lineage_declines_on_different_shapes(zoo, tmp_path: Path) -> None:

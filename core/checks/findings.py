@@ -57,12 +57,13 @@ def _what(key: str, result: CheckResult, suspect: str, base: str | None) -> str:
             "distributions closer to the protected model's (lower KL divergence) than each of the "
             f"{r} independent reference models"
         )
-    if key == "lineage":
+    if key == "lineage":  # its own scale, never Hp/Hd (core.checks.lineage)
         return (
-            f"after aligning hidden units, the suspect {suspect!r} has weights that match those of "
-            f"the base model {base!r} far beyond random pairings of units, so the suspect appears "
-            "derived from that base model. This concerns the weights only and says nothing about "
-            "training on the protected model's outputs"
+            f"once aligned for rotations of the residual stream and reordered units, the weights "
+            f"of the suspect {suspect!r} are {result.strength} {base!r}"
+            f" ({d.get('embedding_rows', 'embedding rows')} used for the alignment). This "
+            "concerns the weights only and says nothing about training on the protected "
+            "model's outputs"
         )
     return f"the suspect {suspect!r} scored above each of the {r} reference models"
 
@@ -74,16 +75,15 @@ def finding_statement(
     effect = "" if result.effect_size is None else f"; effect size {result.effect_size:.3g}"
     if result.ci is not None and None not in result.ci:
         effect += f" (95% CI {result.ci[0]:.3g} to {result.ci[1]:.3g})"
-    test = (
-        "permutation test against random pairings"
-        if spec.key == "lineage"
-        else f"tests against each reference; largest p = {result.p_value:.3g}"
-    )
-    p = f"p = {result.p_value:.3g}" if spec.key == "lineage" else ""
+    test = f"tests against each reference; largest p = {result.p_value:.3g}"
+    scale, meaning = "the fixed verbal scale", P_MEANING
+    if spec.key == "lineage":
+        d = result.details or {}
+        test = f"exact test of independent initialisation, p {d.get('p_text', result.p_value)}"
+        scale, meaning = "the weight check's own scale", str(d.get("p_meaning", P_MEANING))
     return (
         f"Run {run_id}, {spec.title}: {_what(spec.key, result, suspect, base)} "
-        f"({test}{', ' + p if p else ''}{effect}). On the fixed verbal scale this is "
-        f"{result.strength}. {P_MEANING}"
+        f"({test}{effect}). On {scale} this is {result.strength}. {meaning}"
     )
 
 
@@ -171,7 +171,7 @@ def store_results(
             )
         )
         for key, res in results.items():
-            if res.verdict != "supports Hp":
+            if res.verdict not in ("supports Hp", "consistent with derivation"):
                 continue
             text = finding_statement(specs[key], res, run_id, suspect=suspect, base=base)
             finding = Finding(

@@ -31,7 +31,14 @@ from core.checks.stats import PairedComparison, holm, jsonable
 from core.checks.verbal import DEFAULT_MIN_EFFECT, INCONCLUSIVE, NOT_ASSESSED, strength
 
 AccessLevel = Literal["text", "log-probs", "weights"]
-Verdict = Literal["supports Hp", "inconclusive", "declined"]
+# The weight-lineage check answers "derived from the base?" on its own scale, never Hp/Hd.
+Verdict = Literal[
+    "supports Hp",
+    "inconclusive",
+    "declined",
+    "consistent with derivation",
+    "no evidence of derivation",
+]
 ACCESS_LEVELS: tuple[str, ...] = ("text", "log-probs", "weights")
 # The user's questions a check can help answer (the check wizard words them): trained on the
 # protected model's outputs; derived from a base model's weights; the protected model itself.

@@ -1,26 +1,37 @@
 """Check 5, weight lineage (white-box): is the suspect a fine-tune of a given base model?
 
-This check answers "derived from the base model", never anything about outputs or
-distillation. Hidden units of a network can be reordered without changing what it
-computes, so the suspect's units are first aligned to the base's:
+This check answers "derived from the base model?", never anything about outputs or
+distillation, so it speaks on its own scale ("consistent with derivation from the base",
+"no evidence of derivation"), never of Hp or Hd.
 
-1. the residual (embedding) dimensions, by matching the columns of the input embedding
-   matrices (standardised over the vocabulary) with the Hungarian algorithm
-   (``scipy.optimize.linear_sum_assignment``);
-2. each compared layer's MLP units, by matching the rows of the MLP *input* matrices
-   (after step 1) the same way.
+A network computes the same function after its residual stream is rotated (embedding and
+readers multiplied by an orthogonal Q, writers by Qᵀ, normalisation gains folded in) or its
+MLP units are reordered, so the suspect is first aligned to the base
+(:mod:`core.checks.lineage_align`): the residual basis by orthogonal Procrustes on the
+input embeddings (rows of the tokens both tokenizers share), then each compared layer's MLP
+units by the Hungarian algorithm on the rows of the MLP *input* matrices.
 
-The statistic is measured on tensors the alignment never saw: the MLP *output* matrices.
-It is the mean, over their residual rows, of the Pearson correlation between the base's
-row and the aligned suspect's row. Null hypothesis: the suspect was initialised
-independently of the base, so after alignment its output weights are paired with the
-base's no better than a random pairing of units would pair them. Permutation test: N
-random pairings (residual and MLP units permuted at random, seeded) give the null
-distribution, p = (1+k)/(N+1). A fine-tune keeps most of its base's weights (correlation
-near 1); independently trained models can share a little structure (convergent
-learning), so a result counts as support only when the correlation also reaches the
-minimum effect fixed in the specification (0.3). The unaligned statistic (no alignment)
-is reported too: when it is far below the aligned one, the units were reordered.
+Two statistics, each with its own null and p = (1+k)/(N+1) (printed "≤ 1/(N+1)" when no
+resample reached the observed value):
+
+* **aligned weight match** (the effect size): the mean, over residual rows, of the Pearson
+  correlation between the base's and the aligned suspect's MLP *output* matrices, tensors
+  the alignment never saw. It is invariant to rotations of the residual stream and to
+  reorderings of units. Its null is that the aligned units and residual rows are paired
+  with the base's no better than a random pairing; the permutation test over N random
+  pairings is exact for that null. Independently trained models can share structure
+  (convergent learning) beyond a random pairing, so a match counts only at a mean
+  correlation of at least the minimum fixed in the specification (0.3).
+* **exact independence test** (Zhu, Ahmed, Kuditipudi & Liang 2025): the mean over layers
+  of the Spearman correlation between the unit matching and the identity. Its null is
+  *independent initialisation*; it is exact (whatever the training data) when the
+  initialisation is invariant to, and training equivariant to, permutations of MLP units.
+  It is computed after the residual alignment (which does not read the units' order, so it
+  stays exact); the published form without that alignment is reported too. A statistic
+  that undoes every reordering is invariant to the very permutations such a test draws, so
+  no test of this kind is exact for reordered units: a suspect whose units were reordered is
+  "consistent with derivation only after realigning reordered units", without an exact p,
+  and only when its realigned weights are nearly identical to the base's (r ≥ 0.9).
 """
 
 from __future__ import annotations
@@ -28,11 +39,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.checks import lineage_align as la
 from core.checks.available import AvailableInputs
 from core.checks.framework import (
     WEIGHTS_PASS,
@@ -44,17 +57,70 @@ from core.checks.framework import (
 )
 from core.checks.plugin import Check, CheckData, RunContext
 from core.checks.stats import bootstrap_ci
-from core.checks.verbal import INCONCLUSIVE, LIMITED, strength
 from core.errors import DeclinedError
 from core.jobs import JobState
 
 MIN_SIMILARITY = 0.3
+# Reordered units leave no exact test (see the module docstring), and independent models
+# that share much structure can match at 0.6 (tests/test_lineage_null.py): a reordered copy
+# is recognised only when nearly identical to the base once realigned.
+MIN_REALIGNED = 0.9
 _EMBED = re.compile(r"(^|\.)(wte|embed_tokens|word_embeddings|tok_embeddings|embed_in)\.weight$")
 _LAYER = re.compile(r"\.(\d+)\.")
 _MLP_IN = ("c_fc", "up_proj", "fc1", "fc_in", "dense_h_to_4h", "w1", "gate_proj", "w3")
 _MLP_OUT = ("c_proj", "down_proj", "fc2", "fc_out", "dense_4h_to_h", "w2")
 _MLP_SCOPE = ("mlp", "ffn", "feed_forward", "feedforward")
-NULL_LABEL = "independent initialisation (random pairing of hidden units)"
+NULL_LABEL = "random pairing of the aligned hidden units"
+EXACT_LABEL = "independent initialisation (exact test of Zhu et al. 2025)"
+DERIVED: Verdict = "consistent with derivation"
+NOT_DERIVED: Verdict = "no evidence of derivation"
+P_MEANING = (
+    "A p-value here describes how unusual this match of weights would be if the suspect had "
+    "been initialised independently of the base model; it is not the chance that the suspect "
+    "was derived from the base, and it says nothing about training on the protected model's "
+    "outputs."
+)
+
+
+@dataclass(frozen=True)
+class LineageLevel:
+    """One step of the weight check's own scale (it never speaks of Hp or Hd)."""
+
+    key: str
+    label: str
+    definition: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+STRONG = LineageLevel(
+    "derived_strong",
+    "strongly consistent with derivation from the base",
+    "The aligned weights match the base's (mean correlation at least the minimum) and the "
+    "exact test rejects independent initialisation at p ≤ 0.001.",
+)
+CONSISTENT = LineageLevel(
+    "derived",
+    "consistent with derivation from the base",
+    "The aligned weights match the base's (mean correlation at least the minimum) and the "
+    "exact test rejects independent initialisation at the chosen alpha.",
+)
+REALIGNED = LineageLevel(
+    "derived_realigned",
+    "consistent with derivation from the base only after realigning reordered units",
+    "The suspect's hidden units were reordered, so the exact test of independent "
+    "initialisation cannot be applied and no exact p-value is given; once realigned, its "
+    f"weights are nearly identical to the base's (mean correlation at least {MIN_REALIGNED}), "
+    "beyond what independently trained models have been seen to share.",
+)
+NO_EVIDENCE = LineageLevel(
+    "no_evidence",
+    "no evidence of derivation from the base",
+    "The aligned weights do not match the base's beyond what independently trained models "
+    "share. This does not show that the suspect was trained independently.",
+)
+SCALE: tuple[LineageLevel, ...] = (STRONG, CONSISTENT, REALIGNED, NO_EVIDENCE)
 
 SPEC = CheckSpec(
     key="lineage",
@@ -63,17 +129,20 @@ SPEC = CheckSpec(
     "rather than initialised independently? (This check does not address training on the "
     "protected model's outputs.)",
     access="weights",
-    null_hypothesis="The suspect was initialised independently of the base model: after aligning "
-    "hidden units, its MLP output weights match the base's no better than a random "
-    "pairing of units would.",
-    alternative="The suspect is derived from the base model: its aligned weights match the base's "
-    "far better than random pairings do.",
-    test="Hidden units aligned with the Hungarian algorithm on the input embedding and the MLP "
-    "input matrices; statistic: mean row correlation of the MLP output matrices (not used for the "
-    "alignment); permutation test against N seeded random pairings, p = (1+k)/(N+1); BCa "
-    "bootstrap CI over rows; support also needs a mean correlation of at least 0.3.",
+    null_hypothesis="The suspect was initialised independently of the base model: its weights, "
+    "once aligned, match the base's no better than independently initialised weights would.",
+    alternative="The suspect is derived from the base model: its aligned weights match the "
+    "base's far better than random pairings of units, and than independent initialisation.",
+    test="Residual stream aligned by orthogonal Procrustes on the input embeddings (invariant "
+    "to rotations and permutations), MLP units by the Hungarian algorithm on the MLP input "
+    "matrices. Statistic: mean row correlation of the MLP output matrices (not used for the "
+    "alignment), permutation test against N seeded random pairings, p = (1+k)/(N+1), BCa "
+    "bootstrap CI over rows, and a minimum of 0.3. Exact test of independent initialisation "
+    "(Zhu et al. 2025): mean Spearman rho of the unit matchings with the identity against N "
+    "uniform permutations, p = (1+k)/(N+1).",
     minimum_inputs="The suspect and the base as safetensors folders with the same architecture "
-    "(hidden and MLP sizes, vocabulary) and at least one MLP layer.",
+    "(hidden and MLP sizes), at least one MLP layer, and the same vocabulary or tokenizers "
+    "sharing at least twice as many tokens as the hidden size.",
     min_effect=MIN_SIMILARITY,
     can_show="Can show that the suspect's weights derive from the given base model; cannot "
     "say anything about training on the protected model's outputs.",
@@ -85,6 +154,17 @@ SPEC = CheckSpec(
     inputs=("base_model",),
     effect_name="mean aligned row correlation of the MLP output weights",
 )
+
+
+def p_text(p: float | None, n_resamples: int | None) -> str:
+    """'≤ 0.001 (= 1/(N+1), N = 999)' at the Monte Carlo floor, else 'p (N = 999)'."""
+    if p is None:
+        return "—"
+    if not n_resamples:
+        return f"{p:.3g}"
+    if p <= 1.0 / (n_resamples + 1) + 1e-15:
+        return f"≤ {1.0 / (n_resamples + 1):.3g} (= 1/(N+1), N = {n_resamples:,})"
+    return f"{p:.3g} (N = {n_resamples:,})"
 
 
 def read_config(folder: str | Path) -> dict[str, Any]:
@@ -163,30 +243,42 @@ def _oriented(t: np.ndarray, rows: int, name: str) -> np.ndarray:
     return t.T if any(k in name for k in ("c_fc", "c_proj")) else t  # square: Conv1D vs Linear
 
 
-def _standardise_rows(x: np.ndarray) -> np.ndarray:
-    """Rows centred and scaled to unit length, so a dot product is a Pearson correlation."""
-    x = np.asarray(x, dtype=np.float64)
-    x = x - x.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norm > 0, norm, 1.0)
-
-
-def _match(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """perm such that row i of ``a`` is matched with row perm[i] of ``b`` (max total
-    correlation)."""
-    from scipy.optimize import linear_sum_assignment
-
-    corr = _standardise_rows(a) @ _standardise_rows(b).T
-    rows, cols = linear_sum_assignment(corr, maximize=True)
-    perm = np.empty(a.shape[0], dtype=np.int64)
-    perm[rows] = cols
-    return perm
-
-
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a.reshape(-1).astype(np.float64), b.reshape(-1).astype(np.float64)
     d = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(a @ b / d) if d > 0 else 0.0
+
+
+def _embedding_rows(
+    eb: np.ndarray,
+    es: np.ndarray,
+    hidden: int,
+    token_rows: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """The embedding rows to align on: shared tokens when known, else the same token ids."""
+    if token_rows is not None:
+        rb, rs = (np.asarray(r, dtype=np.int64) for r in token_rows)
+        keep = (rb < eb.shape[0]) & (rs < es.shape[0])
+        rb, rs = rb[keep], rs[keep]
+        if rb.size >= 2 * hidden:
+            return eb[rb], es[rs], f"{rb.size} tokens both tokenizers share"
+    if eb.shape == es.shape:
+        return eb, es, f"all {eb.shape[0]} token ids"
+    raise DeclinedError(
+        f"The embedding matrices differ in shape ({eb.shape} vs {es.shape}) and the "
+        f"tokenizers share fewer than {2 * hidden} tokens, so the hidden dimensions cannot be "
+        "aligned through them (which does not show independence either)."
+    )
+
+
+def _inputs(
+    w: Mapping[str, np.ndarray], name: str, layer: int, hidden: int, inner: int
+) -> np.ndarray:
+    """A layer's MLP input matrix [units, hidden] with the preceding normalisation gain folded
+    in (so that a rotated copy, whose gains were folded into its weights, compares alike)."""
+    m = _oriented(w[name], inner, name).astype(np.float64)
+    gain = la.norm_gain(w, layer, hidden)
+    return m * gain[None, :] if gain is not None else m
 
 
 def lineage_check(
@@ -199,9 +291,15 @@ def lineage_check(
     alpha: float = 0.05,
     n_resamples: int = 999,
     max_layers: int = 4,
+    token_rows: tuple[np.ndarray, np.ndarray] | None = None,
     state: JobState | None = None,
 ) -> CheckResult:
-    """The weight-lineage check on two already read weight sets (see the module docstring)."""
+    """The weight-lineage check on two already read weight sets (see the module docstring).
+
+    ``token_rows``: (base rows, suspect rows) of the tokens both tokenizers share
+    (:func:`core.checks.lineage_align.token_rows`); without it the embeddings are compared
+    by token id, which needs equal vocabularies.
+    """
     state = state or JobState()
     try:
         hidden, inner = _sizes(base_config)
@@ -211,12 +309,9 @@ def lineage_check(
                 f"base's {(hidden, inner)}: a fine-tune keeps its base's shapes, so this "
                 "test does not apply (which does not show independence either)."
             )
-        eb, es = _embedding(base, hidden), _embedding(suspect, hidden)
-        if eb.shape != es.shape:
-            raise DeclinedError(
-                f"The embedding matrices differ in shape ({eb.shape} vs {es.shape}): the "
-                "vocabularies differ, so hidden units cannot be aligned through them."
-            )
+        eb, es, rows_by = _embedding_rows(
+            _embedding(base, hidden), _embedding(suspect, hidden), hidden, token_rows
+        )
         pairs_b, pairs_s = _mlp_pairs(base, hidden, inner), _mlp_pairs(suspect, hidden, inner)
         common = sorted(set(pairs_b) & set(pairs_s))
         if not common:
@@ -231,30 +326,50 @@ def lineage_check(
             for i in np.linspace(0, len(common) - 1, min(max_layers, len(common)))
         }
     )
-    state.set_status("Aligning hidden dimensions on the embeddings")
-    perm_h = _match(eb.T, es.T)
+    state.set_status("Aligning the residual stream on the embeddings (orthogonal Procrustes)")
+    cross = la.cross_block(es, eb)
+    rot0 = la.rotation_from(cross)
+    del eb, es
+    # Refinement: the MLP input rows, matched under the first rotation, are paired vectors of
+    # the residual stream too. The pairs do not depend on the order of the suspect's units, so
+    # the refined rotation does not either (the exact test stays exact); it never reads the
+    # MLP output matrices the statistic is measured on.
+    matched_plain = []
+    for n, layer in enumerate(picks):
+        state.check_cancelled()
+        in_b, in_s = pairs_b[layer][0], pairs_s[layer][0]
+        w1b = _inputs(base, in_b, layer, hidden, inner)
+        w1s = _inputs(suspect, in_s, layer, hidden, inner)
+        matched_plain.append(la.match(w1b, w1s))  # Zhu et al. as published: no residual step
+        cross = cross + la.cross_block(w1s[la.match(w1b, w1s @ rot0)], w1b)
+        del w1b, w1s
+        state.set_progress(n + 1, 2 * len(picks) + 2)
+    rot = la.rotation_from(cross)
     zb, zs, zs_raw, tensors = [], [], [], {}
+    matched = []
     for n, layer in enumerate(picks):
         state.check_cancelled()
         (in_b, out_b), (in_s, out_s) = pairs_b[layer], pairs_s[layer]
-        w1b, w1s = (
-            _oriented(base[in_b], inner, in_b),
-            _oriented(suspect[in_s], inner, in_s)[:, perm_h],
-        )
-        perm_i = _match(w1b, w1s)
-        w2b, w2s = _oriented(base[out_b], hidden, out_b), _oriented(suspect[out_s], hidden, out_s)
-        aligned = w2s[perm_h][:, perm_i]
-        zb.append(_standardise_rows(w2b))
-        zs.append(_standardise_rows(aligned))
-        zs_raw.append(_standardise_rows(w2s))
+        w1b = _inputs(base, in_b, layer, hidden, inner)
+        w1s = _inputs(suspect, in_s, layer, hidden, inner) @ rot
+        perm_i = la.match(w1b, w1s)
+        matched.append(perm_i)
+        w2b = _oriented(base[out_b], hidden, out_b).astype(np.float64)
+        w2s = _oriented(suspect[out_s], hidden, out_s).astype(np.float64)
+        aligned = (rot.T @ w2s)[:, perm_i]
+        zb.append(la.standardise_rows(w2b))
+        zs.append(la.standardise_rows(aligned))
+        zs_raw.append(la.standardise_rows(w2s))
         tensors[out_b] = {
             "aligned_cosine": _cosine(w2b, aligned),
             "unaligned_cosine": _cosine(w2b, w2s),
             "input_aligned_cosine": _cosine(w1b, w1s[perm_i]),
         }
-        state.set_progress(n + 1, len(picks) + 1)
+        del w1b, w1s, w2b, w2s, aligned
+        state.set_progress(len(picks) + n + 1, 2 * len(picks) + 2)
     row_corr = np.concatenate([(b * s).sum(1) for b, s in zip(zb, zs, strict=True)])
     raw_corr = np.concatenate([(b * s).sum(1) for b, s in zip(zb, zs_raw, strict=True)])
+    del zs_raw
     observed, unaligned = float(row_corr.mean()), float(raw_corr.mean())
     state.set_status("Permutation test against random pairings of units")
     rng = np.random.default_rng(seed)
@@ -271,8 +386,21 @@ def lineage_check(
     p = (1 + k_ext) / (n_resamples + 1)
     ci = bootstrap_ci(row_corr, n_resamples=2000, seed=[seed, 1])
     p_unaligned = (1 + int(np.count_nonzero(null >= unaligned - 1e-12))) / (n_resamples + 1)
+    state.set_status("Exact test of independent initialisation (Zhu et al.)")
+    exact = la.exact_independence_test(
+        matched,
+        n_resamples=n_resamples,
+        rng=np.random.default_rng([seed, 2]),
+        residual_aligned=True,
+    )
+    plain = la.exact_independence_test(
+        matched_plain,
+        n_resamples=n_resamples,
+        rng=np.random.default_rng([seed, 3]),
+        residual_aligned=False,
+    )
     state.set_progress(100)
-    comp = ReferenceComparison(
+    pairing = ReferenceComparison(
         reference=NULL_LABEL,
         statistic=observed,
         p_value=p,
@@ -281,45 +409,40 @@ def lineage_check(
         ci=(ci.low, ci.high),
         p_holm=p,
         n_resamples=n_resamples,
-        method=f"Permutation test, N = {n_resamples} random pairings, seed {seed}",
+        method=f"Permutation test, N = {n_resamples} random pairings of residual rows and "
+        f"MLP units, seed {seed} (descriptive: independent models share more than a random "
+        f"pairing); p {p_text(p, n_resamples)}",
     )
-    level = strength(p, observed, min_effect=SPEC.min_effect)
-    supports = p <= alpha and level.supports_hp and level is not LIMITED
-    verdict: Verdict
-    if supports:
-        verdict, reason = (
-            "supports Hp",
-            (
-                "After aligning hidden units, the suspect's MLP output weights correlate with the "
-                f"base's at {observed:.3f} on average (95% CI {ci.low:.3f} to {ci.high:.3f}) over "
-                f"{len(picks)} layers; none of {n_resamples} random pairings came close "
-                f"(p = {p:.3g}). This supports that the suspect is derived from the base model; it "
-                "says nothing about training on outputs."
-            ),
-        )
-    else:
-        level = INCONCLUSIVE
-        why = (
-            f"p = {p:.3g} > {alpha:g}"
-            if p > alpha
-            else f"the mean aligned correlation {observed:.3f} is below the minimum of "
-            f"{SPEC.min_effect:g} fixed for this check; independently trained models can share "
-            "that much structure"
-        )
-        verdict, reason = (
-            "inconclusive",
-            (
-                "The suspect's aligned weights are not shown to come from the base model: "
-                f"{why}. This does not show that the suspect was trained independently."
-            ),
-        )
+    exact_comp = ReferenceComparison(
+        reference=EXACT_LABEL,
+        statistic=exact.statistic,
+        p_value=exact.p_value,
+        n=len(picks),
+        effect_size=exact.statistic,
+        p_holm=exact.p_value,
+        n_resamples=n_resamples,
+        method=f"Exact permutation test of independent initialisation (Zhu et al. 2025): "
+        f"mean Spearman rho of {len(picks)} layers' unit matchings with the identity, "
+        f"N = {n_resamples} uniform permutations, seed [{seed}, 2]; "
+        f"p {p_text(exact.p_value, n_resamples)}",
+    )
+    level, verdict, reason = _verdict(observed, (ci.low, ci.high), p, exact, len(picks), alpha)
     details = {
         "layers_compared": picks,
         "hidden_size": hidden,
         "mlp_size": inner,
+        "embedding_rows": rows_by,
+        "residual_rotation_distance": float(np.linalg.norm(rot - np.eye(hidden)))
+        / np.sqrt(2.0 * hidden),
         "mean_row_correlation_aligned": observed,
         "mean_row_correlation_unaligned": unaligned,
         "p_value_unaligned": p_unaligned,
+        "p_text": p_text(exact.p_value, n_resamples),
+        "p_at_floor": exact.exceed == 0,
+        "p_value_random_pairing": p,
+        "p_text_random_pairing": p_text(p, n_resamples),
+        "exact_test": {**exact.to_dict(), "p_text": p_text(exact.p_value, n_resamples)},
+        "exact_test_unaligned": {**plain.to_dict(), "p_text": p_text(plain.p_value, n_resamples)},
         "units_reordered": bool(observed - unaligned > 0.2),
         "null_mean": float(null.mean()),
         "null_max": float(null.max()),
@@ -330,6 +453,9 @@ def lineage_check(
             if k in suspect and suspect[k].shape == v.shape
         },
         "min_similarity": SPEC.min_effect,
+        "level": level.key,
+        "scale": [lv.to_dict() for lv in SCALE],
+        "p_meaning": P_MEANING,
     }
     return CheckResult(
         spec_key=SPEC.key,
@@ -341,14 +467,80 @@ def lineage_check(
         statistic=observed,
         effect_size=observed,
         ci=(ci.low, ci.high),
-        p_value=p,
-        p_value_any=p,
+        p_value=exact.p_value,  # the test whose null is independent initialisation
+        p_value_any=exact.p_value,
         alpha=alpha,
         n_probes=len(picks),
         n_references=0,
-        comparisons=(comp,),
+        comparisons=(exact_comp, pairing),
         seed=seed,
         details=details,
+    )
+
+
+def _verdict(
+    observed: float,
+    ci: tuple[float, float],
+    p_pairing: float,
+    exact: la.ExactTest,
+    layers: int,
+    alpha: float,
+) -> tuple[LineageLevel, Verdict, str]:
+    """The level, verdict and reason on the weight check's own scale.
+
+    The exact test decides (its null is independent initialisation); the aligned match must
+    also reach the minimum. When the match is there but the exact test does not reject, the
+    units were reordered: derivation is stated without an exact p-value for independence.
+    """
+    n = exact.n_resamples
+    match = (
+        f"after aligning the residual stream and the MLP units, the suspect's MLP output "
+        f"weights correlate with the base's at {observed:.3f} on average (95% CI {ci[0]:.3f} "
+        f"to {ci[1]:.3f}) over {layers} layers (against random pairings of units p "
+        f"{p_text(p_pairing, n)})"
+    )
+    exact_txt = (
+        f"the exact test of independent initialisation (Zhu et al. 2025) gives a mean "
+        f"Spearman rho of {exact.statistic:.3f} between the unit matchings and the units' "
+        f"order, p {p_text(exact.p_value, n)}"
+    )
+    tail = "; it says nothing about training on the protected model's outputs."
+    matches = observed >= MIN_SIMILARITY and p_pairing <= alpha
+    if matches and exact.p_value <= alpha:
+        level = STRONG if exact.p_value <= 0.001 else CONSISTENT
+        return (
+            level,
+            DERIVED,
+            f"{exact_txt[0].upper()}{exact_txt[1:]}, and {match}. This is {level.label}{tail}",
+        )
+    if matches and observed >= MIN_REALIGNED:
+        return (
+            REALIGNED,
+            DERIVED,
+            f"The weights match once realigned: {match}. But {exact_txt}: the suspect's units "
+            "were reordered, so no exact p-value for independence can be given. This is "
+            f"{REALIGNED.label}{tail}",
+        )
+    short = (
+        f"below the minimum of {MIN_SIMILARITY:g} fixed for this check (independently trained "
+        "models can share that much structure)"
+        if observed < MIN_SIMILARITY
+        else f"not beyond random pairings at alpha = {alpha:g}"
+        if p_pairing > alpha
+        else f"below the {MIN_REALIGNED:g} required when the exact test cannot apply (the units "
+        "may have been reordered; independently trained models can share that much structure)"
+    )
+    exact_part = (
+        f"{exact_txt}, so independent initialisation is not rejected"
+        if exact.p_value > alpha
+        else f"{exact_txt}, yet the weights themselves do not match"
+    )
+    return (
+        NO_EVIDENCE,
+        NOT_DERIVED,
+        f"The suspect's weights are not shown to come from the base model: {match}, {short}; "
+        f"{exact_part}. This is {NO_EVIDENCE.label}; it does not show that the suspect was "
+        "trained independently.",
     )
 
 
@@ -364,7 +556,8 @@ def fits(available: AvailableInputs) -> str | None:
 
 
 def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
-    """Read both weight sets (after the model passes) and run the lineage test."""
+    """Read both weight sets (after the model passes) and run the lineage test, aligning the
+    embeddings on the tokens both tokenizers share."""
     base, sus = ctx.evidence.base, ctx.evidence.suspect
     assert base is not None  # fits() declined otherwise
     state.set_status(f"Reading the weights of {base.label} and {sus.label}")
@@ -380,6 +573,7 @@ def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
         alpha=s.alpha,
         n_resamples=s.lineage_resamples,
         max_layers=s.lineage_max_layers,
+        token_rows=la.token_rows(base.path, sus.path),
         state=state,
     )
 

@@ -24,6 +24,14 @@ def format_p_n(p: float | None, n: int | None) -> str:
     return f"{format_p(p)} (N = {n:,})" if n is not None else format_p(p)
 
 
+def format_lineage_p(p: float | None, results: Any) -> str:
+    """The weight-lineage check's p: '≤ 1/(N+1)' at its Monte Carlo floor, with N resamples."""
+    from core.checks.lineage import p_text
+
+    n = next((r.n_resamples for r in results or () if isinstance(r.n_resamples, int)), None)
+    return DASH if p is None else p_text(p, n)
+
+
 def format_num(x: float | None) -> str:
     if x is None or not isinstance(x, (int, float)) or not math.isfinite(x):
         return DASH

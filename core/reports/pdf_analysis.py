@@ -16,6 +16,7 @@ from core.reports.formatting import (
     DASH,
     compact,
     format_ci,
+    format_lineage_p,
     format_num,
     format_p,
     format_p_n,
@@ -319,7 +320,11 @@ def _check_results(number: str, c: CheckRecord, figures: FigureCounter) -> list[
                     para(c.verdict, "cell_bold"),
                     f"{format_num(c.statistic)} {format_ci(c.ci_low, c.ci_high)}".strip(),
                     format_num(c.effect_size),
-                    format_p_n(c.p_value, c.n_probes),
+                    (
+                        format_lineage_p(c.p_value, c.results)
+                        if c.key == "lineage"
+                        else format_p_n(c.p_value, c.n_probes)
+                    ),
                     format_p(c.p_family),
                 ]
             ],
@@ -404,6 +409,13 @@ def results(data: ReportData, figures: FigureCounter) -> list[Flowable]:
     return out
 
 
+def _lineage_scale(data: ReportData) -> list[dict[str, str]]:
+    """The weight check's own scale (it never speaks of Hp or Hd), when it was run."""
+    from core.checks.lineage import SCALE
+
+    return [lv.to_dict() for lv in SCALE] if any(c.key == "lineage" for c in data.checks) else []
+
+
 def interpretation(data: ReportData) -> list[Flowable]:
     out = heading("6", "Interpretation", 0)
     out += heading("6.1", "The verbal scale")
@@ -418,7 +430,7 @@ def interpretation(data: ReportData) -> list[Flowable]:
             ["Level", "Definition"],
             [
                 [para(str(lv["label"]), "cell_bold"), str(lv["definition"])]
-                for lv in data.verbal_scale
+                for lv in [*data.verbal_scale, *_lineage_scale(data)]
             ],
             [26, 74],
         )

@@ -7,7 +7,15 @@ from reportlab.platypus.tableofcontents import TableOfContents
 
 from core.reports import wording
 from core.reports.data import CheckRecord, EvidenceRecord, ReportData
-from core.reports.formatting import DASH, format_p, format_p_n, format_size, format_time, le
+from core.reports.formatting import (
+    DASH,
+    format_lineage_p,
+    format_p,
+    format_p_n,
+    format_size,
+    format_time,
+    le,
+)
 from core.reports.pdf_layout import (
     MARGIN_BOTTOM,
     MARGIN_TOP,
@@ -99,7 +107,11 @@ def _summary_row(c: CheckRecord, with_run: bool) -> list[object]:
         title,
         c.verdict,
         c.strength,
-        format_p_n(c.p_value, c.n_probes),
+        (
+            format_lineage_p(c.p_value, c.results)
+            if c.key == "lineage"
+            else format_p_n(c.p_value, c.n_probes)
+        ),
         format_p(c.p_family) if c.p_family is not None else "not combined",
     ]
 
