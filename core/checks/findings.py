@@ -57,6 +57,16 @@ def _what(key: str, result: CheckResult, suspect: str, base: str | None) -> str:
             "distributions closer to the protected model's (lower KL divergence) than each of the "
             f"{r} independent reference models"
         )
+    if key == "harvest":
+        return (
+            f"on {result.n_probes} prompts of the provider's log of answers sent to the "
+            f"suspected accounts, the suspect {suspect!r} scored the logged answer above its "
+            f"regenerations (fresh answers of the same model version with the same settings) "
+            f"more often than chance: it was the favourite on {100 * d.get('top_share', 0):.0f}% "
+            f"of prompts against {100 * d.get('expected_top_share', 0):.0f}% expected if the "
+            "suspect had never seen the logged answers. This concerns the logged exchanges, "
+            "not the provider's outputs in general"
+        )
     if key == "lineage":
         return (
             f"after aligning hidden units, the suspect {suspect!r} has weights that match those of "
@@ -77,9 +87,11 @@ def finding_statement(
     test = (
         "permutation test against random pairings"
         if spec.key == "lineage"
+        else "exact rank-sum test, no reference panel"
+        if spec.key == "harvest"
         else f"tests against each reference; largest p = {result.p_value:.3g}"
     )
-    p = f"p = {result.p_value:.3g}" if spec.key == "lineage" else ""
+    p = f"p = {result.p_value:.3g}" if spec.key in ("lineage", "harvest") else ""
     return (
         f"Run {run_id}, {spec.title}: {_what(spec.key, result, suspect, base)} "
         f"({test}{', ' + p if p else ''}{effect}). On the fixed verbal scale this is "

@@ -171,8 +171,12 @@ def harvest_check(
     *,
     seed: int,
     alpha: float = 0.05,
+    reference_name: str | None = None,
 ) -> CheckResult:
-    """The harvest test from already computed scores (pure, no model): ranks, p, effects."""
+    """The harvest test from already computed scores (pure, no model): ranks, p, effects.
+
+    ``reference_name`` names the harvest reference in the result (default: its scores' name).
+    """
     if suspect.prompt_ids != tuple(g.prompt_id for g in plan.groups):
         raise ValueError("the suspect was scored on other prompts than the plan's")
     if reference is not None and reference.prompt_ids != suspect.prompt_ids:
@@ -230,7 +234,8 @@ def harvest_check(
             + "."
         )
     test = harvest_test(ranks, seed=seed)
-    return _result(test, ranks, details, excluded, plan, reference, warnings, seed, alpha)
+    ref_name = (reference_name or reference.model) if reference is not None else None
+    return _result(test, ranks, details, excluded, plan, ref_name, warnings, seed, alpha)
 
 
 def format_p(test: HarvestTest) -> str:
@@ -249,7 +254,7 @@ def _result(
     details: Sequence[ProbeDetail],
     excluded: list[dict[str, str]],
     plan: HarvestPlan,
-    reference: HarvestScores | None,
+    reference: str | None,
     warnings: list[str],
     seed: int,
     alpha: float,
@@ -304,8 +309,8 @@ def _result(
         seed=seed,
         details={
             "unit": "per-byte log-likelihood under the suspect"
-            + (f" minus that under {reference.model!r}" if reference else ""),
-            "harvest_reference": reference.model if reference else None,
+            + (f" minus that under {reference!r}" if reference else ""),
+            "harvest_reference": reference,
             "rank_sum": test.rank_sum,
             "expected_rank_sum": test.expected_rank_sum,
             "p_is_bound": test.p_is_bound,
@@ -438,6 +443,7 @@ def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
         reference,
         seed=ctx.settings.seed,
         alpha=ctx.settings.alpha,
+        reference_name=label,
     )
 
 
