@@ -268,3 +268,34 @@ def test_the_cli_runs_the_harvest_test_from_files_a_case_file_and_by_regeneratin
     assert data["case_file"] == str(db.resolve())
     # Without the harvested exchanges (and no probes) the CLI says what to give.
     assert main([*base, "--json", str(out)]) != 0
+
+
+def test_the_report_json_and_csv_carry_the_harvest_result(case, tmp_path) -> None:
+    import csv
+    import re
+
+    from pypdf import PdfReader
+
+    from core.reports.export import export_report
+
+    cf, case_id, ids = case
+    r = _run(cf, case_id, ids, "suspect").results["harvest"]
+    out = export_report(
+        cf, case_id, tmp_path / "report.pdf", json_path=tmp_path / "r.json", csv_dir=tmp_path
+    )
+    bundle = json.loads(Path(out.json_path).read_text())
+    (check,) = [c for c in bundle["content"]["checks"] if c["key"] == "harvest"]
+    assert check["p_value"] == pytest.approx(r.p_value)
+    assert check["details"]["rank_histogram"] == list(r.details["rank_histogram"])
+    jsonschema = pytest.importorskip("jsonschema")
+    from core.reports.bundle import load_schema
+
+    jsonschema.Draft202012Validator(load_schema()).validate(bundle)
+    rows = list(csv.DictReader((tmp_path / "results.csv").read_text("utf-8-sig").splitlines()))
+    (row,) = [x for x in rows if x["metric"] == "harvest.summary"]
+    assert float(row["p_value"]) == pytest.approx(r.p_value, rel=1e-6) and row["n"] == "40"
+    text = " ".join(
+        re.sub(r"\s+", " ", p.extract_text() or "") for p in PdfReader(out.pdf_path).pages
+    )
+    assert "logged prompts by the rank of the logged answer" in text
+    assert f"N = 40 logged prompts, K = {K}" in text

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from core.checks.harvest import SPEC, fits
 from core.evidence.importer import import_transcripts
 from tests import gui_fixtures
@@ -47,3 +49,23 @@ def test_the_wizard_offers_the_harvest_test_with_its_two_sets(demo_window, qtbot
     box, note = wizard.checks_page.boxes[SPEC.key], wizard.checks_page.notes[SPEC.key]
     assert box.isEnabled() and SPEC.title in box.text() and note.text() == SPEC.can_show
     wizard.reject()
+
+
+def test_the_analyses_tab_and_the_pdf_draw_the_same_rank_histogram() -> None:
+    from types import SimpleNamespace
+
+    from app.views.charts import probe_chart
+    from core.checks.harvest import expected_histogram
+
+    hist = [9, 3, 2, 1, 1, 1, 1, 0, 1, 1]
+    record = SimpleNamespace(
+        details={"rank_histogram": hist, "rank_histogram_expected": expected_histogram([19] * 20)},
+        title=SPEC.title,
+        series=[],
+    )
+    fig = probe_chart(record)
+    assert fig is not None
+    (ax,) = fig.axes
+    assert [round(p.get_height()) for p in ax.patches] == hist
+    assert expected_histogram([19] * 20) == pytest.approx([2.0] * 10)  # flat under Hd
+    assert any("never saw" in t.get_text() for t in ax.get_legend().get_texts())

@@ -238,6 +238,15 @@ def harvest_check(
     return _result(test, ranks, details, excluded, plan, ref_name, warnings, seed, alpha)
 
 
+def expected_histogram(ks: Sequence[int]) -> list[float]:
+    """Prompts expected per decile of R/K under Hd (R uniform on 0..K), the chart's baseline."""
+    out = np.zeros(10)
+    for k in ks:
+        u = np.minimum(np.arange(k + 1) / k, 0.999999)
+        out += np.bincount((u * 10).astype(int), minlength=10)[:10] / (k + 1)
+    return [float(x) for x in out]
+
+
 def format_p(test: HarvestTest) -> str:
     """The p-value as printed: with "≤" when it is a bound."""
     return f"p {'≤' if test.p_is_bound else '='} {test.p_value:.3g}"
@@ -323,6 +332,7 @@ def _result(
             "mean_normalised_rank": test.mean_normalised_rank,
             "mean_normalised_rank_ci": list(test.mean_normalised_rank_ci),
             "rank_histogram": list(test.histogram),
+            "rank_histogram_expected": expected_histogram([r.k for r in ranks]),
             "rank_histogram_bins": "deciles of R/K (0 = the logged answer ranks first)",
             "ties": test.ties,
             "prompts_excluded": len(excluded),
