@@ -17,7 +17,7 @@ from tests.conftest import write_jsonl
 from tests.tinymodels import build_tiny_gpt2
 
 TEMPLATE = ChatTemplate()
-SAMPLING = {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 16}
+SAMPLING: dict[str, float] = {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 16}
 VERSION = "teacher-2025-07"
 TOPICS = ("the fox", "a model", "the terms", "distillation", "numbers", "text", "a dog", "tokens")
 
@@ -39,7 +39,7 @@ def sample_answers(folder: Path, items: Sequence[str], seed: int) -> list[str]:
                 break
             texts = model.generate(
                 [TEMPLATE.context(items[i]) for i in todo],
-                SAMPLING["max_new_tokens"],
+                int(SAMPLING["max_new_tokens"]),
                 seed=seed * 10 + attempt,
                 greedy=False,
                 temperature=SAMPLING["temperature"],

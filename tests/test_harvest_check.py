@@ -283,6 +283,7 @@ def test_the_report_json_and_csv_carry_the_harvest_result(case, tmp_path) -> Non
     out = export_report(
         cf, case_id, tmp_path / "report.pdf", json_path=tmp_path / "r.json", csv_dir=tmp_path
     )
+    assert out.json_path is not None
     bundle = json.loads(Path(out.json_path).read_text())
     (check,) = [c for c in bundle["content"]["checks"] if c["key"] == "harvest"]
     assert check["p_value"] == pytest.approx(r.p_value)

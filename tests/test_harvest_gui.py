@@ -66,6 +66,8 @@ def test_the_analyses_tab_and_the_pdf_draw_the_same_rank_histogram() -> None:
     fig = probe_chart(record)
     assert fig is not None
     (ax,) = fig.axes
-    assert [round(p.get_height()) for p in ax.patches] == hist
+    assert [round(p.get_height()) for p in ax.patches] == hist  # type: ignore[attr-defined]
     assert expected_histogram([19] * 20) == pytest.approx([2.0] * 10)  # flat under Hd
-    assert any("never saw" in t.get_text() for t in ax.get_legend().get_texts())
+    legend = ax.get_legend()
+    assert legend is not None
+    assert any("never saw" in t.get_text() for t in legend.get_texts())
