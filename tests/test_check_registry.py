@@ -326,7 +326,8 @@ def test_the_check_wizard_offers_a_registered_check(answer_length, demo_window, 
     ids = ev.reference_ids()
     wizard.next()
     page = wizard.checks_page
-    assert list(page.boxes) == ["likelihood", "identity", "similarity", "distribution", SPEC.key]
+    outputs = ["likelihood", "identity", "similarity", "distribution", "harvest"]
+    assert list(page.boxes) == [*outputs, SPEC.key]
     box, note = page.boxes[SPEC.key], page.notes[SPEC.key]
     assert box.isEnabled() and box.isChecked() and SPEC.title in box.text()
     assert note.text() == SPEC.can_show
@@ -397,6 +398,8 @@ def test_the_wizard_derives_its_checks_and_evidence_rows_from_the_registry() -> 
         "control_answers",
         "protected_model",
         "names",
+        "harvested",
+        "regenerations",
     }
     assert ctx.evidence_rows(by_key["weights"]) == common | {"base_model"}
     assert ctx.evidence_rows(by_key["same"]) == common | {

@@ -54,7 +54,15 @@ class ChartView(QWidget):
 
 
 def probe_chart(record: Any) -> Figure | None:
-    """The per-probe distribution figure of a check record (core.reports.data.CheckRecord)."""
+    """The per-probe distribution figure of a check record (core.reports.data.CheckRecord);
+    for the harvest test, its rank histogram (the same figure as the PDF's)."""
+    details = getattr(record, "details", None) or {}
+    if details.get("rank_histogram"):
+        from core.reports.charts import harvest_rank_figure
+
+        return harvest_rank_figure(
+            details["rank_histogram"], details.get("rank_histogram_expected"), title=record.title
+        )
     if not getattr(record, "series", None):
         return None
     from core.reports.charts import probe_distribution_figure

@@ -61,9 +61,12 @@ HINTS = {
     "protected_model": "import it with role protected",
     "base_model": "import one with role base",
     "names": "type them under Protected names",
+    "harvested": "import the provider's log with role harvested-exchanges",
+    "regenerations": "import them with role regenerations (or draw them: distill-audit check "
+    "--protected-model PATH --regenerate K)",
 }
 AS_BASE_HINTS = {**HINTS, "protected_model": "choose it as the protected model (as base)"}
-ALWAYS_SHOWN = ("suspect", "protected_answers")  # every run names them
+ALWAYS_SHOWN = ("suspect", "protected_answers")  # every run names them (or harvested exchanges)
 
 
 def question(key: str) -> Question:

@@ -105,6 +105,8 @@ class EvidencePage(QWizardPage):
         self.control_answers = _combo("Control answers", self)
         self.protected_model = _combo("Protected model itself", self)
         self.base_model = _combo("Base model", self)
+        self.harvested = _combo("Harvested exchanges (the provider's log)", self)
+        self.regenerations = _combo("Regenerations of the logged prompts", self)
         self.names = QLineEdit(self)
         self.names.setAccessibleName("Names of the protected model, comma-separated")
         self.names.setPlaceholderText("e.g. Lumen, Halcyon Labs")
@@ -119,6 +121,8 @@ class EvidencePage(QWizardPage):
             ("protected_model", "Protected &model:", self.protected_model),
             ("base_model", "&Base model:", self.base_model),
             ("names", "Protected &names:", self.names),
+            ("harvested", "&Harvested exchanges:", self.harvested),
+            ("regenerations", "Re&generations:", self.regenerations),
         ):
             label = QLabel(text, self)
             label.setBuddy(widget)
@@ -127,6 +131,8 @@ class EvidencePage(QWizardPage):
         self.suspect.currentIndexChanged.connect(lambda _i: self._fill_references())
         self.protected_answers.currentIndexChanged.connect(lambda _i: self._default_names())
         self.references.itemChanged.connect(lambda _i: self.completeChanged.emit())
+        for box in (self.protected_answers, self.harvested):
+            box.currentIndexChanged.connect(lambda _i: self.completeChanged.emit())
 
     def context(self) -> CheckContext:
         wizard = self.wizard()
@@ -135,9 +141,10 @@ class EvidencePage(QWizardPage):
 
     def initializePage(self) -> None:
         ctx, question_key = self.context(), self._question()
+        harvest_only = any(e.role == "harvested-exchanges" for e in ctx.transcripts)
         for box, items, roles, optional in (
             (self.suspect, ctx.models, ("suspect",), False),
-            (self.protected_answers, ctx.transcripts, ("protected-answers",), False),
+            (self.protected_answers, ctx.transcripts, ("protected-answers",), harvest_only),
             (self.control_answers, ctx.transcripts, ("control-answers",), True),
             (self.protected_model, ctx.models, ("protected",), True),
             (
@@ -155,6 +162,18 @@ class EvidencePage(QWizardPage):
             for e in preferred + [e for e in items if e not in preferred]:
                 box.addItem(e.label, e.id)
             box.setCurrentIndex(1 if optional and preferred else 0)
+            box.blockSignals(False)
+        for box, role in (
+            (self.harvested, "harvested-exchanges"),
+            (self.regenerations, "regenerations"),
+        ):  # the harvest test's two sets: only sets imported in that role fit
+            box.blockSignals(True)
+            box.clear()
+            box.addItem(NONE, None)
+            for e in ctx.transcripts:
+                if e.role == role:
+                    box.addItem(e.label, e.id)
+            box.setCurrentIndex(1 if box.count() > 1 else 0)
             box.blockSignals(False)
         self._fill_references()
         self._default_names()
@@ -230,13 +249,15 @@ class EvidencePage(QWizardPage):
             protected_model=self.protected_model_id() is not None,
             base_model=self.base_model.currentData() is not None,
             names=bool(self.protected_names()),
+            harvested=self.harvested.currentData() is not None,
+            regenerations=self.regenerations.currentData() is not None,
             hints=hints(question(self._question())),
         )
 
     def isComplete(self) -> bool:
-        return (
-            self.suspect.currentData() is not None
-            and self.protected_answers.currentData() is not None
+        return self.suspect.currentData() is not None and (
+            self.protected_answers.currentData() is not None
+            or self.harvested.currentData() is not None
         )
 
 
@@ -450,10 +471,12 @@ class RunCheckWizard(HostWizard):
         inputs = CheckInputs(
             suspect_id=int(ev.suspect.currentData()),
             reference_ids=ev.reference_ids(),
-            protected_answers_id=int(ev.protected_answers.currentData()),
+            protected_answers_id=ev.protected_answers.currentData(),
             control_answers_id=ev.control_answers.currentData(),
             protected_model_id=ev.protected_model_id(),
             base_model_id=base,
+            harvested_id=ev.harvested.currentData(),
+            regenerations_id=ev.regenerations.currentData(),
         )
         settings = CheckSettings(
             checks=self.checks_page.chosen(),

@@ -21,6 +21,8 @@ CLI_HINTS: Mapping[str, str] = {
     "protected_model": "give --protected-model",
     "base_model": "give --base-model",
     "names": "give --protected-names",
+    "harvested": "give --harvested",
+    "regenerations": "give --regenerations (or --protected-model with --regenerate K)",
 }
 
 
@@ -34,6 +36,8 @@ class AvailableInputs:
     protected_model: bool = False
     base_model: bool = False
     names: bool = False  # the protected model's names, vendor or aliases were given
+    harvested: bool = False  # the provider's log of exchanges sent to the suspected accounts
+    regenerations: bool = False  # fresh answers to the logged prompts (same model and settings)
     probes: int | None = None  # matched probes; None: not known yet (before the run)
     phrases: bool | None = None  # habitual phrases were learned; None: not known yet
     hints: Mapping[str, str] = field(default_factory=dict)  # input -> how to supply it here

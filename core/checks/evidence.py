@@ -6,7 +6,8 @@ described with its hash (model manifest digest, transcript file hash) for the Ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from core.errors import DistillAuditError, NotFoundError
 from core.store.cases import get_case
 from core.store.db import CaseFile
 from core.store.models import ModelArtifact, TranscriptItem, TranscriptSet
+from core.store.vocabulary import HARVESTED_ROLE, REGENERATIONS_ROLE
 
 if TYPE_CHECKING:
     from core.checks.settings import CheckInputs
@@ -65,16 +67,31 @@ class TranscriptRef:
 
 
 @dataclass(frozen=True)
+class LoggedItem:
+    """A transcript item with its metadata (the harvest test pairs on request ids, versions and
+    sampling settings kept there)."""
+
+    key: str
+    prompt: str
+    response: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class CaseEvidence:
     case_id: int
     suspect: ModelRef
     references: tuple[ModelRef, ...]
     protected_model: ModelRef | None
     base: ModelRef | None
-    protected_set: TranscriptRef
+    protected_set: TranscriptRef | None
     control_set: TranscriptRef | None
     protected_items: tuple[TranscriptEntry, ...]
     control_items: tuple[TranscriptEntry, ...] | None
+    harvested_set: TranscriptRef | None = None
+    regenerations_set: TranscriptRef | None = None
+    harvested_items: tuple[LoggedItem, ...] = ()
+    regeneration_items: tuple[LoggedItem, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         """Input ids and their hashes, for the Run record."""
@@ -88,11 +105,22 @@ class CaseEvidence:
             "references": [r.describe() for r in self.references],
             "protected_model": self.protected_model.describe() if self.protected_model else None,
             "base_model": self.base.describe() if self.base else None,
-            "protected_answers": self.protected_set.describe(),
+            "protected_answers": self.protected_set.describe() if self.protected_set else None,
             "control_answers": self.control_set.describe() if self.control_set else None,
+            **(
+                {"harvested_exchanges": self.harvested_set.describe()} if self.harvested_set else {}
+            ),
+            **(
+                {"regenerations": self.regenerations_set.describe()}
+                if self.regenerations_set
+                else {}
+            ),
             "artifact_ids": [m.artifact_id for m in models],
-            "transcript_set_ids": [t.set_id for t in (self.protected_set, self.control_set) if t],
+            "transcript_set_ids": [t.set_id for t in self._sets() if t],
         }
+
+    def _sets(self) -> tuple[TranscriptRef | None, ...]:
+        return (self.protected_set, self.control_set, self.harvested_set, self.regenerations_set)
 
 
 def load_case_evidence(cf: CaseFile, case_key: int | str, inputs: CheckInputs) -> CaseEvidence:
@@ -127,13 +155,18 @@ def load_case_evidence(cf: CaseFile, case_key: int | str, inputs: CheckInputs) -
         base = model(inputs.base_model_id, "base model")
 
         def tset(
-            sid: int | None, what: str
-        ) -> tuple[TranscriptRef, tuple[TranscriptEntry, ...]] | None:
+            sid: int | None, what: str, role: str | None = None
+        ) -> tuple[TranscriptRef, tuple[LoggedItem, ...]] | None:
             if sid is None:
                 return None
             t = s.get(TranscriptSet, int(sid))
             if t is None or t.case_id != case_id:
                 raise NotFoundError(f"No transcript set {sid} ({what}) in case {case_key!r}.")
+            if role is not None and t.role != role:
+                raise DistillAuditError(
+                    f"Transcript set {sid} ({t.name!r}) was imported as {t.role!r}, not as "
+                    f"{role!r}; import the {what} with role {role}."
+                )
             items = (
                 s.execute(
                     select(TranscriptItem)
@@ -143,20 +176,36 @@ def load_case_evidence(cf: CaseFile, case_key: int | str, inputs: CheckInputs) -
                 .scalars()
                 .all()
             )
-            entries = tuple(TranscriptEntry(i.item_key, i.prompt, i.response) for i in items)
+            entries = tuple(
+                LoggedItem(i.item_key, i.prompt, i.response, dict(i.meta or {})) for i in items
+            )
             return TranscriptRef(t.id, t.name, t.role, t.file_sha256, len(entries)), entries
 
         prot = tset(inputs.protected_answers_id, "protected answers")
-        assert prot is not None
         ctrl = tset(inputs.control_answers_id, "control answers")
+        harv = tset(inputs.harvested_id, "harvested exchanges", HARVESTED_ROLE)
+        regen = tset(inputs.regenerations_id, "regenerations", REGENERATIONS_ROLE)
+    if prot is None and harv is None:
+        raise DistillAuditError(
+            "Give the protected model's captured answers, or the harvested exchanges for the "
+            "harvest test: a check run needs one of them."
+        )
     return CaseEvidence(
         case_id,
         suspect,
         refs,
         protected_model,
         base,
-        prot[0],
+        prot[0] if prot else None,
         ctrl[0] if ctrl else None,
-        prot[1],
-        ctrl[1] if ctrl else None,
+        _entries(prot[1]) if prot else (),
+        _entries(ctrl[1]) if ctrl else None,
+        harv[0] if harv else None,
+        regen[0] if regen else None,
+        harv[1] if harv else (),
+        regen[1] if regen else (),
     )
+
+
+def _entries(items: tuple[LoggedItem, ...]) -> tuple[TranscriptEntry, ...]:
+    return tuple(TranscriptEntry(i.key, i.prompt, i.response) for i in items)

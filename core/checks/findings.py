@@ -57,6 +57,16 @@ def _what(key: str, result: CheckResult, suspect: str, base: str | None) -> str:
             "distributions closer to the protected model's (lower KL divergence) than each of the "
             f"{r} independent reference models"
         )
+    if key == "harvest":
+        return (
+            f"on {result.n_probes} prompts of the provider's log of answers sent to the "
+            f"suspected accounts, the suspect {suspect!r} scored the logged answer above its "
+            f"regenerations (fresh answers of the same model version with the same settings) "
+            f"more often than chance: it was the favourite on {100 * d.get('top_share', 0):.0f}% "
+            f"of prompts against {100 * d.get('expected_top_share', 0):.0f}% expected if the "
+            "suspect had never seen the logged answers. This concerns the logged exchanges, "
+            "not the provider's outputs in general"
+        )
     if key == "lineage":  # its own scale, never Hp/Hd (core.checks.lineage)
         return (
             f"once aligned for rotations of the residual stream and reordered units, the weights "
@@ -81,6 +91,13 @@ def finding_statement(
         d = result.details or {}
         test = f"exact test of independent initialisation, p {d.get('p_text', result.p_value)}"
         scale, meaning = "the weight check's own scale", str(d.get("p_meaning", P_MEANING))
+    elif spec.key == "harvest":
+        d = result.details or {}
+        bound = "<=" if d.get("p_is_bound") else "="
+        test = (
+            "exact rank-sum test of the logged answers among their regenerations, no reference "
+            f"panel; p {bound} {result.p_value:.3g}"
+        )
     return (
         f"Run {run_id}, {spec.title}: {_what(spec.key, result, suspect, base)} "
         f"({test}{effect}). On {scale} this is {result.strength}. {meaning}"

@@ -10,14 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
-from core.checks import distribution, identity, likelihood, lineage, similarity
+from core.checks import distribution, harvest, identity, likelihood, lineage, similarity
 from core.checks.framework import CheckSpec
 from core.checks.plugin import Check
 from core.errors import DistillAuditError
 
 CHECKS: dict[str, Check] = {
     c.key: c
-    for c in (likelihood.CHECK, identity.CHECK, similarity.CHECK, distribution.CHECK, lineage.CHECK)
+    for c in (
+        likelihood.CHECK,
+        identity.CHECK,
+        similarity.CHECK,
+        distribution.CHECK,
+        harvest.CHECK,
+        lineage.CHECK,
+    )
 }
 
 

@@ -183,13 +183,15 @@ def available_inputs(ctx: RunContext) -> AvailableInputs:
     ev, names = ctx.evidence, [n for n in ctx.settings.protected_names if n.strip()]
     return AvailableInputs(
         references=len(ev.references),
-        protected_answers=True,  # CheckInputs always names them
+        protected_answers=ev.protected_set is not None,
         control_answers=ev.control_set is not None,
         protected_model=ev.protected_model is not None,
         base_model=ev.base is not None,
         names=bool(names),
         probes=len(ctx.probes),
         phrases=bool(ctx.phrases),
+        harvested=ev.harvested_set is not None,
+        regenerations=ev.regenerations_set is not None,
     )
 
 

@@ -19,10 +19,12 @@ class CheckInputs:
 
     suspect_id: int
     reference_ids: tuple[int, ...]
-    protected_answers_id: int
+    protected_answers_id: int | None  # None: only checks that need no probes can run
     control_answers_id: int | None = None
     protected_model_id: int | None = None
     base_model_id: int | None = None
+    harvested_id: int | None = None  # the harvest test's logged exchanges (transcript set)
+    regenerations_id: int | None = None  # and their regenerations (transcript set)
 
 
 @dataclass(frozen=True)
@@ -53,3 +55,6 @@ class CheckSettings:
     )
     semantic: bool = True  # use the optional sentence-embedding model when it is installed
     num_threads: int | None = None
+    harvest_min_regenerations: int = 19  # K: fewer regenerations exclude a prompt (19: p 0.05)
+    harvest_reference: str | None = None  # a reference model's name: its score is subtracted
+    harvest_max_prompts: int | None = None  # the first N usable prompts in log order

@@ -4,6 +4,10 @@ Without ``--db`` the evidence is imported into a temporary case file that is del
 the end (the OUT.json keeps the results); with ``--db`` (and optionally ``--case``) the
 evidence, the run, its results and the draft findings stay in that case file. The exit
 status is 0 whatever the verdicts; non-zero only on errors.
+
+The harvest test (``--checks harvest``) needs no reference panel and no probes: give
+``--harvested FILE`` with ``--regenerations FILE``, or ``--protected-model PATH
+--regenerate K`` to draw the regenerations from a local copy of the protected model.
 """
 
 from __future__ import annotations
@@ -48,15 +52,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--reference",
         action="append",
-        required=True,
+        default=[],
         metavar="PATH",
-        help="an independent reference model (repeat for each)",
+        help="an independent reference model (repeat for each; the harvest test needs none)",
     )
     p.add_argument(
         "--protected-transcripts",
-        required=True,
         metavar="FILE",
-        help="JSONL/CSV of prompts and the protected model's captured answers",
+        help="JSONL/CSV of prompts and the protected model's captured answers (the panel "
+        "checks need them; the harvest test needs --harvested instead)",
     )
     p.add_argument(
         "--control-answers",
@@ -74,6 +78,39 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--base-model", metavar="PATH", help="a base model the suspect may be derived from"
+    )
+    h = p.add_argument_group("harvest test (the logged answers among their regenerations)")
+    h.add_argument(
+        "--harvested",
+        metavar="FILE",
+        help="JSONL/CSV of the logged exchanges the API sent to the suspected accounts",
+    )
+    h.add_argument(
+        "--regenerations",
+        metavar="FILE",
+        help="JSONL/CSV of K fresh answers per logged prompt (same model version and settings)",
+    )
+    h.add_argument(
+        "--regenerate",
+        type=int,
+        metavar="K",
+        help="draw K regenerations per logged prompt from --protected-model instead",
+    )
+    h.add_argument(
+        "--model-version",
+        metavar="VERSION",
+        help="with --regenerate: the logged model version the protected model folder is",
+    )
+    h.add_argument(
+        "--min-regenerations",
+        type=int,
+        metavar="K",
+        help="prompts with fewer regenerations are excluded (default 19, or --regenerate's K)",
+    )
+    h.add_argument(
+        "--harvest-reference",
+        metavar="PATH",
+        help="a model that never saw the logs: its score is subtracted from the suspect's",
     )
     p.add_argument(
         "--checks",
@@ -123,7 +160,66 @@ def _settings(args: argparse.Namespace) -> Any:
         n_resamples=args.resamples,
         identity_suite=args.identity_suite,
     )
+    k = args.min_regenerations or args.regenerate
+    if k:
+        s = replace(s, harvest_min_regenerations=k)
     return replace(s, template=args.template) if args.template else s
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Options that cannot go together, said before anything is imported."""
+    if not args.protected_transcripts and not args.harvested:
+        raise DistillAuditError(
+            "Give --protected-transcripts (the panel checks) or --harvested (the harvest test)."
+        )
+    if args.regenerate is not None:
+        if args.regenerations:
+            raise DistillAuditError("Give --regenerations or --regenerate K, not both.")
+        if not args.protected_model or not args.harvested:
+            raise DistillAuditError(
+                "--regenerate K draws from --protected-model for the prompts of --harvested: "
+                "give both."
+            )
+        if args.regenerate < 1:
+            raise DistillAuditError("--regenerate needs K of at least 1 (19 or more for p 0.05).")
+    if args.regenerations and not args.harvested:
+        raise DistillAuditError("--regenerations needs the --harvested exchanges they regenerate.")
+
+
+def _harvest_sets(
+    cf: CaseFile,
+    case_id: int,
+    args: argparse.Namespace,
+    protected: int | None,
+    state: JobState,
+) -> tuple[int | None, int | None]:
+    """Import the logged exchanges and their regenerations (or draw them)."""
+    from core.checks.probes import ChatTemplate
+    from core.checks.regenerate import generate_regenerations
+    from core.evidence.formats import HARVESTED_ROLE, REGENERATIONS_ROLE
+
+    if not args.harvested:
+        return None, None
+    harvested = import_transcripts(cf, case_id, args.harvested, HARVESTED_ROLE, state=state)
+    if args.regenerations:
+        regen = import_transcripts(cf, case_id, args.regenerations, REGENERATIONS_ROLE, state=state)
+        return harvested, regen
+    if args.regenerate is None:
+        return harvested, None
+    assert protected is not None  # _check_args made sure
+    template = ChatTemplate(args.template) if args.template else ChatTemplate()
+    regen = generate_regenerations(
+        cf,
+        case_id,
+        harvested,
+        protected,
+        args.regenerate,
+        args.seed,
+        state,
+        template=template,
+        model_version=args.model_version,
+    )
+    return harvested, regen
 
 
 def _run(
@@ -145,20 +241,38 @@ def _run(
     base = (
         find_or_import_model(cf, case_id, args.base_model, "base", sub) if args.base_model else None
     )
-    prot_set = import_transcripts(
-        cf, case_id, args.protected_transcripts, "protected-answers", state=sub
+    prot_set = (
+        import_transcripts(cf, case_id, args.protected_transcripts, "protected-answers", state=sub)
+        if args.protected_transcripts
+        else None
     )
     ctrl_set = (
         import_transcripts(cf, case_id, args.control_answers, "control-answers", state=sub)
         if args.control_answers
         else None
     )
+    settings = _settings(args)
+    if args.harvest_reference:
+        harvest_ref = find_or_import_model(cf, case_id, args.harvest_reference, "reference", sub)
+        if harvest_ref not in refs:
+            refs = (*refs, harvest_ref)
+        settings = replace(settings, harvest_reference=str(harvest_ref))
+    harvested, regen = _harvest_sets(cf, case_id, args, protected, state.sub(10, 30))
     report = run_checks(
         cf,
         case_id,
-        CheckInputs(suspect, refs, prot_set, ctrl_set, protected, base),
-        _settings(args),
-        state.sub(10, 100),
+        CheckInputs(
+            suspect,
+            refs,
+            prot_set,
+            ctrl_set,
+            protected,
+            base,
+            harvested_id=harvested,
+            regenerations_id=regen,
+        ),
+        settings,
+        state.sub(30, 100),
     )
     return report.to_json()
 
@@ -166,6 +280,7 @@ def _run(
 def cmd_check(args: argparse.Namespace) -> int:
     from core.records import next_reference
 
+    _check_args(args)
     db = args.check_db or getattr(args, "db", None)
     out_path = Path(args.json_out)
     with progress(args, "Running checks") as state:

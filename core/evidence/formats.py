@@ -4,6 +4,28 @@ Every reader, importer, file dialog and drop handler asks this module, so a new 
 (or a new evidence source) is added in one place. Names alone decide here; nothing is
 opened except by :func:`read_lines`, the one strict UTF-8 line reader every line-based
 evidence format goes through, so a bad byte is always reported with its line number.
+
+The two record kinds of the harvest test (roles :data:`HARVESTED_ROLE` and
+:data:`REGENERATIONS_ROLE`; validated at import by :mod:`core.evidence.harvest_records`)
+are JSONL (one object per line) or CSV (``sampling`` and ``messages`` then as JSON text, or
+``temperature`` / ``top_p`` / ``max_new_tokens`` as their own columns). Field names:
+
+``harvested-exchanges`` — one record per answer the provider's API sent:
+    ``prompt`` (text, required), ``response`` (the logged answer, required),
+    ``request_id`` (required, unique in the file), ``account_id`` (required),
+    ``timestamp`` (ISO-8601, required), ``model_version`` (required), ``sampling``
+    (required: ``{"temperature": float, "top_p": float, "max_new_tokens": int}``;
+    temperature 0 or ``"greedy": true`` means greedy decoding), optional ``model``,
+    ``system_prompt`` (text) and ``messages`` (earlier turns before ``prompt``:
+    ``[{"role": "user" | "assistant", "content": text}, ...]``), optional ``id``
+    (the item id; default ``line-N``). Other fields are kept as metadata.
+
+``regenerations`` — one record per fresh answer to a logged prompt:
+    ``request_id`` (of the harvested exchange it regenerates) or ``harvested_id`` (that
+    exchange's ``id``), ``prompt`` (the same prompt, required), ``response`` (required),
+    ``model_version`` and ``sampling`` (required: what it was drawn with, compared with
+    the logged answer's), optional ``model``, ``sample_index`` (1..K), ``seed``,
+    ``system_prompt``. Other fields are kept as metadata.
 """
 
 from __future__ import annotations
@@ -14,13 +36,20 @@ from pathlib import Path
 from typing import Literal
 
 from core.errors import EvidenceError
-from core.store.vocabulary import ARTIFACT_ROLES, CASE_FILE_SUFFIX, TRANSCRIPT_ROLES
+from core.store.vocabulary import (
+    ARTIFACT_ROLES,
+    CASE_FILE_SUFFIX,
+    HARVESTED_ROLE,
+    REGENERATIONS_ROLE,
+    TRANSCRIPT_ROLES,
+)
 
 __all__ = [
     "ARTIFACT_ROLES",
     "CASE_FILE_SUFFIX",
     "CSV_SUFFIXES",
     "DIALOG_KINDS",
+    "HARVESTED_ROLE",
     "JSONL_SUFFIXES",
     "KINDS",
     "MODEL",
@@ -30,6 +59,7 @@ __all__ = [
     "POLICY_SUFFIXES",
     "PROMPT_LIST_SUFFIXES",
     "PROMPT_SET_SUFFIXES",
+    "REGENERATIONS_ROLE",
     "TRANSCRIPTS",
     "TRANSCRIPT_ROLES",
     "TRANSCRIPT_SUFFIXES",

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import select
 
 from core.errors import DistillAuditError, EvidenceError
-from core.evidence.formats import ARTIFACT_ROLES, TRANSCRIPT_ROLES
+from core.evidence.formats import ARTIFACT_ROLES, REGENERATIONS_ROLE, TRANSCRIPT_ROLES
+from core.evidence.harvest_records import HARVEST_ROLES, HarvestValidator
 from core.evidence.hashing import hash_files, manifest_digest, sha256_file
 from core.evidence.model_folder import ModelInspection, inspect_model
 from core.evidence.transcripts import read_transcripts
@@ -153,7 +154,11 @@ def import_transcripts(
     actor: str | None = None,
     state: JobState | None = None,
 ) -> int:
-    """Stream a JSONL/CSV transcript into the case as one all-or-nothing transaction."""
+    """Stream a JSONL/CSV transcript into the case as one all-or-nothing transaction.
+
+    Records of the harvest test's roles (harvested exchanges, regenerations) are validated
+    one by one (:mod:`core.evidence.harvest_records`) and stored with normalised metadata.
+    """
     _check_role(role, TRANSCRIPT_ROLES)
     state = state or JobState()
     p = Path(path)
@@ -190,9 +195,14 @@ def import_transcripts(
         first_meta: dict[str, Any] | None = None
         earliest: datetime | None = None
         count = 0
+        validate = HarvestValidator(role, p.name) if role in HARVEST_ROLES else None
         for rec in read_transcripts(p, require_response=role != "probes"):
+            if validate is not None:
+                rec.meta = validate(rec)
             digest = hashlib.sha256(rec.prompt.strip().encode()).hexdigest()
-            if digest in seen:
+            if role == REGENERATIONS_ROLE:
+                pass  # K answers per prompt: its prompts repeat by design
+            elif digest in seen:
                 duplicates.append(f"line {rec.line} repeats line {seen[digest]}")
             else:
                 seen[digest] = rec.line

@@ -276,6 +276,7 @@ def _check(
         results=[_comparison_row(r) for r in comparisons],
         series=series,
         probe_values=values,
+        details=dict(s.get("details") or {}),
     )
 
 

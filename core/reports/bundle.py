@@ -15,6 +15,7 @@ import io
 import json
 import math
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 from core.reports.csv_safety import neutralise
@@ -138,31 +139,60 @@ def csv_tables(data: ReportData) -> dict[str, bytes]:
                 "check_strength",
                 "method",
             ],
-            (
-                [
-                    c.run_id,
-                    c.key,
-                    c.title,
-                    c.status,
-                    r.id,
-                    r.metric,
-                    r.comparison,
-                    r.value,
-                    r.ci_low,
-                    r.ci_high,
-                    r.effect_size,
-                    r.effect_name,
-                    r.p_value,
-                    r.n,
-                    r.p_adjusted,
-                    c.p_value,
-                    c.p_family,
-                    c.verdict,
-                    c.strength,
-                    r.method,
-                ]
-                for c in data.checks
-                for r in c.results
+            chain(
+                (
+                    [
+                        c.run_id,
+                        c.key,
+                        c.title,
+                        c.status,
+                        r.id,
+                        r.metric,
+                        r.comparison,
+                        r.value,
+                        r.ci_low,
+                        r.ci_high,
+                        r.effect_size,
+                        r.effect_name,
+                        r.p_value,
+                        r.n,
+                        r.p_adjusted,
+                        c.p_value,
+                        c.p_family,
+                        c.verdict,
+                        c.strength,
+                        r.method,
+                    ]
+                    for c in data.checks
+                    for r in c.results
+                ),
+                # A check with no reference comparisons (the harvest test) gets its summary row.
+                (
+                    [
+                        c.run_id,
+                        c.key,
+                        c.title,
+                        c.status,
+                        "",
+                        f"{c.key}.summary",
+                        "",
+                        c.statistic,
+                        c.ci_low,
+                        c.ci_high,
+                        c.effect_size,
+                        "",
+                        c.p_value,
+                        c.n_probes,
+                        "",
+                        c.p_value,
+                        c.p_family,
+                        c.verdict,
+                        c.strength,
+                        c.test,
+                    ]
+                    for c in data.checks
+                    if not c.results and c.p_value is not None
+                ),
             ),
         ),
         "findings.csv": _csv(

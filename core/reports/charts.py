@@ -207,6 +207,51 @@ def calibration_curve_figure(
     return fig
 
 
+def harvest_rank_figure(
+    histogram: Sequence[int],
+    expected: Sequence[float] | None = None,
+    *,
+    title: str = "",
+    width_in: float = 6.4,
+) -> Figure:
+    """The harvest test's rank histogram: prompts by where the logged answer ranked among its
+    regenerations (deciles of R/K; 0 = the suspect liked the logged answer best), with the
+    counts expected if the suspect had never seen the logged answers (flat under Hd)."""
+    counts = np.asarray(list(histogram), dtype=float)
+    n = int(counts.sum())
+    with rc_context(_STYLE):
+        fig = Figure(figsize=(width_in, 2.8), layout="constrained")
+        ax = fig.add_subplot()
+        if counts.size == 0 or n == 0:
+            ax.text(0.5, 0.5, "No ranks recorded", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            return fig
+        x = np.arange(counts.size)
+        ax.bar(x, counts, width=0.8, color=SUSPECT_COLOUR, alpha=0.8, label=f"prompts (N = {n})")
+        if expected is not None and len(expected) == counts.size:
+            ax.step(
+                np.append(x - 0.5, x[-1] + 0.5),
+                np.append(expected, expected[-1]),
+                where="post",
+                color=ACCENT,
+                linestyle="--",
+                linewidth=1.2,
+                label="expected if the suspect never saw the logged answers",
+            )
+        edges = [f"{10 * i}-{10 * (i + 1)}%" for i in range(counts.size)]
+        ax.set_xticks(x, edges)
+        ax.set_xlabel(
+            "Share of regenerations the suspect scored at least as high as the logged answer"
+        )
+        ax.set_ylabel("Logged prompts")
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.legend(loc="upper right")
+        if title:
+            ax.set_title(title, loc="left")
+    return fig
+
+
 def figure_png(fig: Figure, dpi: int = PRINT_DPI) -> bytes:
     """Opaque RGB PNG bytes of a figure, without metadata that changes from run to run.
 

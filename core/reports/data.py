@@ -200,6 +200,7 @@ class CheckRecord:
     results: list[ResultRow] = field(default_factory=list)
     series: list[ProbeSeries] = field(default_factory=list)
     probe_values: list[ProbeValue] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)  # the check's own extras (as stored)
 
     @property
     def completed(self) -> bool:

@@ -335,11 +335,13 @@ def _check_results(number: str, c: CheckRecord, figures: FigureCounter) -> list[
     ]
     if c.results:
         tables += _results_table(c)
-    else:
+    elif not c.details.get("rank_histogram"):  # the harvest test compares with no panel
         tables.append(box("The run recorded no per-comparison results."))
     # The heading travels with the tables (keepWithNext cannot reach into a KeepTogether).
     out = [out[0], keep(out[1], *tables), gap(3)]
-    if c.series:
+    if c.details.get("rank_histogram"):
+        out += _harvest_section(c, figures)
+    elif c.series:
         fig = charts.probe_distribution_figure(c.series, xlabel=c.score_label)
         what = (
             "share of probes with a hit"
@@ -362,6 +364,42 @@ def _check_results(number: str, c: CheckRecord, figures: FigureCounter) -> list[
             ),
         ]
     return out
+
+
+def _harvest_section(c: CheckRecord, figures: FigureCounter) -> list[Flowable]:
+    """The harvest test's figures: p with N and K, the top share, exclusions, rank histogram."""
+    d = c.details
+
+    def pct(x: object) -> str:
+        return f"{100 * float(x):.0f}%" if isinstance(x, (int, float)) else "-"
+
+    lo, hi = (d.get("top_share_ci") or [None, None])[:2]
+    ks = d.get("k_values") or []
+    k_text = f"K = {ks[0]}" if len(ks) == 1 else f"K = {min(ks)}-{max(ks)}" if ks else ""
+    excluded = {k: v for k, v in (d.get("excluded_by_reason") or {}).items() if v}
+    lines = [
+        f"{d.get('p_text', '')} (exact rank-sum test, N = {c.n_probes} logged prompts, {k_text} "
+        "regenerations each; no reference panel).",
+        f"The logged answer was the suspect's favourite on {pct(d.get('top_share'))} of prompts "
+        f"(95% CI {pct(lo)} to {pct(hi)}); {pct(d.get('expected_top_share'))} expected if the "
+        "suspect had never seen the logged answers.",
+        f"Rank advantage {format_num(c.effect_size)} {format_ci(c.ci_low, c.ci_high)} (0 under "
+        "Hd, 1 when the logged answer always ranks first).",
+        f"Prompts left out: {d.get('prompts_excluded', 0)}"
+        + (" (" + ", ".join(f"{k}: {v}" for k, v in excluded.items()) + ")" if excluded else "")
+        + "; each is listed with its reason in the run's results.",
+    ]
+    fig = charts.harvest_rank_figure(d["rank_histogram"], d.get("rank_histogram_expected"))
+    return [
+        box([Paragraph(text(line), STYLES["bullet"], bulletText="•") for line in lines]),
+        gap(2),
+        *figures.figure(
+            fig,
+            f"{c.title} (run {c.run_id}): logged prompts by the rank of the logged answer among "
+            "its regenerations under the suspect (left: the logged answer scored highest); the "
+            "dashed line is what Hd predicts.",
+        ),
+    ]
 
 
 def results(data: ReportData, figures: FigureCounter) -> list[Flowable]:

@@ -8,5 +8,14 @@ importer, the CLI's choices and the GUI's pickers all use these one definitions.
 from __future__ import annotations
 
 ARTIFACT_ROLES = ("protected", "suspect", "reference", "base", "experiment-student")
-TRANSCRIPT_ROLES = ("protected-answers", "control-answers", "probes", "other")
+HARVESTED_ROLE = "harvested-exchanges"  # the provider's log of answers sent to suspect accounts
+REGENERATIONS_ROLE = "regenerations"  # K fresh answers per logged prompt, same model and settings
+TRANSCRIPT_ROLES = (
+    "protected-answers",
+    "control-answers",
+    "probes",
+    HARVESTED_ROLE,
+    REGENERATIONS_ROLE,
+    "other",
+)
 CASE_FILE_SUFFIX = ".dacase"

@@ -190,7 +190,7 @@ def start_check(win, qtbot, references: int = 2, probes: int = 12):
     check_pages(wizard)
     wizard.next()
     boxes = wizard.checks_page.boxes
-    assert set(boxes) == {"likelihood", "identity", "similarity", "distribution"}
+    assert set(boxes) == {"likelihood", "identity", "similarity", "distribution", "harvest"}
     for key, box in boxes.items():
         box.setChecked(key == "likelihood")
     check_pages(wizard)
