@@ -118,8 +118,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     lines.append(
         "All evidence matches its import hashes and its records match their import events."
         if not bad
-        else f"{len(bad) - altered} file(s) differ from what was imported; "
-        f"{altered} record(s) in the case file were altered since import."
+        else f"{len(bad) - altered} file(s) differ from the hashes the case file records; "
+        f"{altered} record(s) in the case file differ from their import events."
     )
     emit(args, {"ok": not bad, "items": [c.to_dict() for c in checks]}, "\n".join(lines))
     return 0 if not bad else 1

@@ -68,7 +68,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         else f"AUDIT CHAIN BROKEN at event {report.first_broken_id}: {report.problem}."
     ]
     lines += [
-        f"RECORD ALTERED: {r.label()}: {d.subject}: {d.what}."
+        f"RECORD ALTERED: {r.label()}: {d.subject}: {d.what}"
         for r in altered
         for d in r.differences
     ]

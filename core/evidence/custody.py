@@ -264,7 +264,7 @@ def _event_usable(c: Custody, ev: AuditEvent | None) -> dict[str, Any] | None:
                 "record",
                 "altered",
                 "the audit log has no import event for it: the record was added to the case "
-                "file outside Distill Audit",
+                "file outside Distill Audit, or the end of the audit log was cut off",
             )
         )
         return None
@@ -281,6 +281,12 @@ def _event_usable(c: Custody, ev: AuditEvent | None) -> dict[str, Any] | None:
     return dict(ev.details or {})
 
 
+def _shown(value: object) -> str:
+    text = str(value)
+    is_hash = len(text) == 64 and all(ch in "0123456789abcdef" for ch in text)
+    return _short(text) if is_hash else repr(value)
+
+
 def _compare_fields(c: Custody, recorded: dict[str, Any], row: dict[str, Any]) -> None:
     for name, value in recorded.items():
         if name in row and row[name] != value:
@@ -288,7 +294,8 @@ def _compare_fields(c: Custody, recorded: dict[str, Any], row: dict[str, Any]) -
                 Difference(
                     name,
                     "altered",
-                    f"the case file now records {row[name]!r}; its import recorded {value!r}",
+                    f"the case file now records {_shown(row[name])}; its import recorded "
+                    f"{_shown(value)}",
                     None if value is None else str(value),
                     None if row[name] is None else str(row[name]),
                 )
