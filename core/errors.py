@@ -82,3 +82,14 @@ class Terminated(BaseException):
     every ``finally`` (removing half-written files) still runs."""
 
     exit_code = 143
+
+
+class EvidenceChangedError(EvidenceError):
+    """Evidence no longer matches what was recorded at import: a file was changed or removed,
+    or the case file's own record of it (a manifest, a transcript item) was altered. Nothing
+    is computed on such evidence; the message names each difference.
+
+    Exits 1, like ``evidence verify`` finding a difference: the tool worked, the evidence
+    did not hold."""
+
+    exit_code = 1

@@ -2,6 +2,9 @@
 
 Everything is checked to belong to the case before a run is created, and each input is
 described with its hash (model manifest digest, transcript file hash) for the Run record.
+Before that, every model file is re-hashed and every transcript item re-checked against
+its import (core.evidence.custody): evidence that changed since is refused, naming what
+changed, and no Run is created.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from sqlalchemy import select
 
 from core.checks.probes import TranscriptEntry
 from core.errors import DistillAuditError, NotFoundError
+from core.evidence.custody import verify_inputs
+from core.jobs import JobState
 from core.store.cases import get_case
 from core.store.db import CaseFile
 from core.store.models import ModelArtifact, TranscriptItem, TranscriptSet
@@ -123,9 +128,11 @@ class CaseEvidence:
         return (self.protected_set, self.control_set, self.harvested_set, self.regenerations_set)
 
 
-def load_case_evidence(cf: CaseFile, case_key: int | str, inputs: CheckInputs) -> CaseEvidence:
-    """Resolve the ids of ``inputs`` within the case; NotFoundError / DistillAuditError if
-    unusable."""
+def load_case_evidence(
+    cf: CaseFile, case_key: int | str, inputs: CheckInputs, state: JobState | None = None
+) -> CaseEvidence:
+    """Resolve the ids of ``inputs`` within the case and verify them before use;
+    NotFoundError / DistillAuditError if unusable, EvidenceChangedError if changed."""
     if inputs.suspect_id in inputs.reference_ids:
         raise DistillAuditError("The suspect cannot also be one of the reference models.")
     if len(set(inputs.reference_ids)) != len(inputs.reference_ids):
@@ -190,6 +197,14 @@ def load_case_evidence(cf: CaseFile, case_key: int | str, inputs: CheckInputs) -
             "Give the protected model's captured answers, or the harvested exchanges for the "
             "harvest test: a check run needs one of them."
         )
+    models = [suspect, *refs, protected_model, base]
+    verify_inputs(
+        cf,
+        [m.artifact_id for m in models if m is not None],
+        [t[0].set_id for t in (prot, ctrl, harv, regen) if t is not None],
+        state,
+        what="no check was run",
+    )
     return CaseEvidence(
         case_id,
         suspect,

@@ -101,7 +101,7 @@ def run_checks(
     chosen = registry.select(settings.checks)
     specs = {c.key: c.spec for c in chosen}
     state.set_status("Reading the evidence")
-    ev = load_case_evidence(cf, case_key, inputs)
+    ev = load_case_evidence(cf, case_key, inputs, state)  # verified before use
     probes = match_probes(ev.protected_items, ev.control_items, max_probes=settings.max_probes)
     prot_answers = [p.protected for p in probes.probes]
     ctrl_answers = [p.control for p in probes.probes if p.control is not None]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DistillAuditError
+from core.evidence.custody import hash_cache
 from core.evidence.importer import find_or_import_model, import_transcripts
 from core.jobs import JobState
 from core.store.cases import create_case, get_case
@@ -283,7 +284,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     _check_args(args)
     db = args.check_db or getattr(args, "db", None)
     out_path = Path(args.json_out)
-    with progress(args, "Running checks") as state:
+    # One hash cache for the run: a model reused by --db and verified again is hashed once.
+    with progress(args, "Running checks") as state, hash_cache():
         if db:
             with open_case_file(db) as cf:
                 case = args.case or create_case(

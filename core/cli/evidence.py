@@ -106,14 +106,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with open_db(args) as cf, progress(args, "Verifying evidence") as state:
         checks = verify_case_evidence(cf, args.case, state)
     bad = [(c, f) for c in checks for f in c.files if f.status != "ok"]
-    lines = [
-        f"{len(checks)} evidence item(s), {sum(len(c.files) for c in checks)} file(s) re-hashed."
+    hashed = sum(1 for c in checks for f in c.files if f.status != "altered")
+    lines = [f"{len(checks)} evidence item(s), {hashed} file(s) re-hashed."]
+    lines += [
+        f"  {f.status.upper()}: {c.kind} {c.id} {c.name}: {f.path}"
+        + (f": {f.what}" if f.what else "")
+        for c, f in bad
     ]
-    lines += [f"  {f.status.upper()}: {c.kind} {c.id} {c.name}: {f.path}" for c, f in bad]
+    lines += [f"  NOTE: {n}" for c in checks for n in c.notes]
+    altered = sum(1 for _, f in bad if f.status == "altered")
     lines.append(
-        "All evidence matches its import hashes."
+        "All evidence matches its import hashes and its records match their import events."
         if not bad
-        else f"{len(bad)} file(s) differ from what was imported."
+        else f"{len(bad) - altered} file(s) differ from the hashes the case file records; "
+        f"{altered} record(s) in the case file differ from their import events."
     )
     emit(args, {"ok": not bad, "items": [c.to_dict() for c in checks]}, "\n".join(lines))
     return 0 if not bad else 1

@@ -72,7 +72,7 @@ from core.distill.spec import (
 )
 from core.distill.summaries import CalibrationSummary, ExperimentSummary
 from core.errors import DistillAuditError, EvidenceError
-from core.evidence.hashing import sha256_file
+from core.evidence.custody import verify_source
 from core.jobs import JobState
 from core.store import runs
 from core.store.cases import get_case
@@ -209,10 +209,13 @@ def run_calibration(
         case_id = new_case()
     source = spec.transcripts or spec.prompts or ""
     inputs: dict[str, Any] = {
-        "source": {"path": str(Path(source).resolve()), "sha256": sha256_file(Path(source))},
+        "source": {
+            "path": str(Path(source).resolve()),
+            "sha256": verify_source(cf, case_id, Path(source)),  # refused if changed
+        },
         "controls": {
             "path": str(Path(spec.controls).resolve()),
-            "sha256": sha256_file(Path(spec.controls)),
+            "sha256": verify_source(cf, case_id, Path(spec.controls)),
         },
         "references": [model_input(cf, case_id, Path(r)) for r in spec.references],
     }

@@ -34,7 +34,7 @@ from core.distill.data import ControlIndex, Selection, select, usable
 from core.distill.spec import KIND, ExperimentOutcome, ExperimentSpec, Prepared
 from core.distill.summaries import ExperimentSummary
 from core.errors import DeclinedError, DistillAuditError, EvidenceError, NotFoundError
-from core.evidence.hashing import sha256_file
+from core.evidence.custody import verify_artifact, verify_source
 from core.jobs import JobState
 from core.store import runs
 from core.store.cases import get_case
@@ -229,7 +229,7 @@ def _describe_inputs(
         if path:
             out[key] = {
                 "path": str(Path(path).resolve()),
-                "sha256": sha256_file(Path(path)),
+                "sha256": verify_source(cf, case_id, Path(path)),  # refused if changed
                 "kind": spec.source_kind if key == "source" else "control answers",
             }
     for key, path in (("teacher", spec.teacher), ("student_base", spec.student)):
@@ -241,7 +241,11 @@ def _describe_inputs(
 
 
 def model_input(cf: CaseFile, case_id: int, path: Path) -> dict[str, Any]:
-    """A model the run reads: its case artifact id if it is evidence already, and its hash."""
+    """A model the run reads: its case artifact id if it is evidence already, and its hash.
+
+    Case evidence is verified before use (every manifest file re-hashed, its record checked
+    against its import event) and refused with EvidenceChangedError when it changed.
+    """
     from core.evidence.hashing import hash_files, manifest_digest
     from core.evidence.model_folder import inspect_model
 
@@ -256,8 +260,10 @@ def model_input(cf: CaseFile, case_id: int, path: Path) -> dict[str, Any]:
             .scalars()
             .first()
         )
-        if art is not None:
-            return {"path": resolved, "artifact_id": art.id, "manifest_sha256": art.manifest_sha256}
+        found = None if art is None else (art.id, art.manifest_sha256)
+    if found is not None:
+        verify_artifact(cf, found[0], what=f"the experiment did not use {path.name}")
+        return {"path": resolved, "artifact_id": found[0], "manifest_sha256": found[1]}
     info = inspect_model(path)
     return {
         "path": resolved,

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.errors import DistillAuditError, EvidenceError
+from core.evidence.custody import ItemsDigest, model_binding, transcript_binding, verify_artifact
 from core.evidence.formats import ARTIFACT_ROLES, REGENERATIONS_ROLE, TRANSCRIPT_ROLES
 from core.evidence.harvest_records import HARVEST_ROLES, HarvestValidator
 from core.evidence.hashing import hash_files, manifest_digest, sha256_file
@@ -87,6 +88,7 @@ def import_model(
                 "path": art.path,
                 "manifest_sha256": art.manifest_sha256,
                 "files": [e.to_dict() for e in entries],
+                "binding": model_binding(art),
             },
         )
         state.set_progress(100)
@@ -126,12 +128,16 @@ def find_or_import_model(
 ) -> int:
     """Reuse the case's model with this path and role, or import it (hashing every file).
 
-    Running checks again on evidence already in the case then neither re-hashes it nor
-    records the same model twice; the other arguments go to :func:`import_model`.
+    Running checks again on evidence already in the case then does not record the same
+    model twice; a model reused is first re-verified against its import (every manifest
+    file re-hashed, its record checked against its import event), and refused with
+    EvidenceChangedError, naming the files, when it changed. The other arguments go to
+    :func:`import_model`.
     """
     _check_role(role, ARTIFACT_ROLES)
     found = find_model(cf, case_key, path, role)
     if found is not None:
+        verify_artifact(cf, found, state, what=f"the {role} model {Path(path).name} was not used")
         return found
     return import_model(
         cf, case_key, path, role, name=name, provenance=provenance, actor=actor, state=state
@@ -196,6 +202,7 @@ def import_transcripts(
         earliest: datetime | None = None
         count = 0
         validate = HarvestValidator(role, p.name) if role in HARVEST_ROLES else None
+        items = ItemsDigest()
         for rec in read_transcripts(p, require_response=role != "probes"):
             if validate is not None:
                 rec.meta = validate(rec)
@@ -206,6 +213,8 @@ def import_transcripts(
                 duplicates.append(f"line {rec.line} repeats line {seen[digest]}")
             else:
                 seen[digest] = rec.line
+            item_sha256 = rec.sha256()
+            items.add(item_sha256)
             s.add(
                 TranscriptItem(
                     set_id=tset.id,
@@ -215,7 +224,7 @@ def import_transcripts(
                     response=rec.response,
                     meta=rec.meta,
                     collected_at=rec.collected_at,
-                    sha256=rec.sha256(),
+                    sha256=item_sha256,
                 )
             )
             count += 1
@@ -253,6 +262,7 @@ def import_transcripts(
                 "sha256": file_hash,
                 "items": count,
                 "duplicate_prompts": duplicates[:20],
+                "binding": transcript_binding(tset, items),
             },
         )
         state.set_progress(100)

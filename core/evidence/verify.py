@@ -1,4 +1,11 @@
-"""Re-hash a case's evidence and report every file changed or missing since import."""
+"""Re-hash a case's evidence and report every file changed or missing since import, and
+every record of it (a manifest, a transcript item) altered in the case file since.
+
+The records are checked against the import events that bound them into the audit chain
+(core.evidence.custody); each difference is one more :class:`FileCheck`, with status
+``altered`` and the file, item or field as its path, so every front end that lists the
+files shows it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.evidence.hashing import sha256_file
+from core.evidence.custody import HashCache, check_case_records, file_status
 from core.jobs import JobState
 from core.store import audit
 from core.store.cases import get_case
@@ -21,7 +28,8 @@ class FileCheck:
     path: str
     expected: str
     actual: str | None  # None when the file is missing
-    status: str  # ok | changed | missing
+    status: str  # ok | changed | missing | altered (the case file's record of it was edited)
+    what: str = ""  # for an altered record: what differs
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -33,6 +41,7 @@ class EvidenceCheck:
     id: int
     name: str
     files: list[FileCheck] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. imported before records were bound
 
     @property
     def ok(self) -> bool:
@@ -45,21 +54,21 @@ class EvidenceCheck:
             "name": self.name,
             "ok": self.ok,
             "files": [f.to_dict() for f in self.files],
+            "notes": list(self.notes),
         }
 
 
-def _check(path: Path, expected: str, state: JobState, label: str) -> FileCheck:
-    if not path.is_file():
-        return FileCheck(str(path), expected, None, "missing")
+def _check(path: Path, expected: str, state: JobState, label: str, cache: HashCache) -> FileCheck:
     state.set_status(f"Verifying {label}")
-    actual = sha256_file(path, state)
-    return FileCheck(str(path), expected, actual, "ok" if actual == expected else "changed")
+    status, actual = file_status(path, expected, cache, state)
+    return FileCheck(str(path), expected, actual, status)
 
 
 def verify_case_evidence(
     cf: CaseFile, case_key: int | str, state: JobState | None = None, actor: str | None = None
 ) -> list[EvidenceCheck]:
-    """Re-hash every model file, transcript and policy source of a case; audit the outcome."""
+    """Re-hash every model file, transcript and policy source of a case, check every model
+    and transcript record against its import event; audit the outcome."""
     state = state or JobState()
     with cf.read_session() as s:
         case = get_case(s, case_key)
@@ -87,6 +96,8 @@ def verify_case_evidence(
             .scalars()
             .all()
         )
+        state.set_status("Checking the evidence records against the audit log")
+        records = {(r.kind, r.id): r for r in check_case_records(s, case_id, state.sub(0, 10))}
     jobs: list[tuple[EvidenceCheck, Path, str]] = []
     checks: list[EvidenceCheck] = []
     for a in arts:
@@ -101,13 +112,19 @@ def verify_case_evidence(
         ec = EvidenceCheck("policy", p.id, f"{p.provider} {p.title} {p.version}")
         checks.append(ec)
         jobs.append((ec, Path(p.source_path), p.source_sha256))
+    cache = HashCache()
     for i, (ec, path, expected) in enumerate(jobs):
         state.check_cancelled()
-        ec.files.append(
-            _check(
-                path, expected, state.sub(100 * i / len(jobs), 100 * (i + 1) / len(jobs)), ec.name
-            )
-        )
+        sub = state.sub(10 + 90 * i / len(jobs), 10 + 90 * (i + 1) / len(jobs))
+        ec.files.append(_check(path, expected, sub, ec.name, cache))
+    for ec in checks:
+        record = records.get((ec.kind, ec.id))
+        if record is not None:
+            ec.notes += record.notes
+            ec.files += [
+                FileCheck(d.subject, d.expected or "", d.found, d.status, d.what)
+                for d in record.differences
+            ]
     with cf.session() as s:
         audit.record(
             s,
@@ -119,6 +136,7 @@ def verify_case_evidence(
             details={
                 "items": len(checks),
                 "files": len(jobs),
+                "records": len(records),
                 "problems": [f.to_dict() for c in checks for f in c.files if f.status != "ok"],
             },
         )

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from core import __version__
 from core.checks.verbal import definitions
-from core.evidence.hashing import sha256_file
+from core.evidence.custody import HashCache, check_case_records, file_status
 from core.jobs import JobState
 from core.reports import wording
 from core.reports.analyses import (
@@ -185,25 +185,44 @@ def _policy_record(p: Policy, label: str) -> EvidenceRecord:
     )
 
 
-def _reverify(evidence: list[EvidenceRecord], state: JobState) -> None:
-    """Re-hash every evidence file in place (status ok | changed | missing)."""
+def _reverify(
+    cf: CaseFile, case_id: int, evidence: list[EvidenceRecord], state: JobState
+) -> list[dict[str, Any]]:
+    """Re-hash every evidence file in place (status ok | changed | missing) and check each
+    model and transcript record against its import event (core.evidence.custody, the
+    verification a check run does before use); returns the records found altered, in the
+    form of the verification's problems."""
+    cache = HashCache()
     jobs = [(e, f) for e in evidence for f in e.files]
     for i, (e, f) in enumerate(jobs):
         state.check_cancelled()
         path = Path(e.path) / f.path if e.kind == "model" else Path(e.path)
-        if not path.is_file():
-            f.status, f.actual_sha256 = "missing", None
-        else:
-            state.set_status(f"Re-verifying {e.label} {f.path}")
-            f.actual_sha256 = sha256_file(
-                path, state.sub(100 * i / len(jobs), 100 * (i + 1) / len(jobs))
-            )
-            f.status = "ok" if f.actual_sha256 == f.sha256 else "changed"
+        state.set_status(f"Re-verifying {e.label} {f.path}")
+        sub = state.sub(10 + 90 * i / len(jobs), 10 + 90 * (i + 1) / len(jobs))
+        f.status, f.actual_sha256 = file_status(path, f.sha256, cache, sub)
+    with cf.read_session() as s:
+        records = {(r.kind, r.id): r for r in check_case_records(s, case_id, state.sub(0, 10))}
+    altered: list[dict[str, Any]] = []
     for e in evidence:
         statuses = {f.status for f in e.files}
+        record = records.get((e.kind, e.id))
+        for d in record.differences if record is not None else []:
+            statuses.add("changed")
+            altered.append(
+                {
+                    "label": e.label,
+                    "name": e.name,
+                    "file": d.subject,
+                    "status": d.status,
+                    "expected": d.expected,
+                    "actual": d.found,
+                    "what": d.what,
+                }
+            )
         e.verification = (
             "changed" if "changed" in statuses else "missing" if "missing" in statuses else "ok"
         )
+    return altered
 
 
 def _clause_link(
@@ -379,7 +398,7 @@ def gather_report_data(
     state.set_status("Reading the case file")
     with cf.read_session() as s:
         data = _read(s, case_key, when, prepared_by, Path(cf.path).name)
-    _reverify(data.evidence, state.sub(0, 95))
+    altered = _reverify(cf, data.case.id, data.evidence, state.sub(0, 95))
     problems = [
         {
             "label": e.label,
@@ -392,7 +411,7 @@ def gather_report_data(
         for e in data.evidence
         for f in e.files
         if f.status != "ok"
-    ]
+    ] + altered
     data.verification = VerificationInfo(
         iso(when) or "", sum(len(e.files) for e in data.evidence), not problems, problems
     )

@@ -9,8 +9,8 @@ import pytest
 
 from core.checks.harvest import SPEC, fits
 from core.evidence.importer import import_transcripts
-from tests.gui import fixtures as gui_fixtures
 from tests.conftest import write_jsonl
+from tests.gui import fixtures as gui_fixtures
 from tests.gui.fixtures import needs_demo, wait_page
 from tests.test_harvest_evidence import logged, regen
 
