@@ -143,7 +143,9 @@ def load_case_evidence(cf: CaseFile, case_key: int | str, inputs: CheckInputs) -
                 .scalars()
                 .all()
             )
-            entries = tuple(TranscriptEntry(i.item_key, i.prompt, i.response) for i in items)
+            entries = tuple(
+                TranscriptEntry(i.item_key, i.prompt, i.response, dict(i.meta or {})) for i in items
+            )
             return TranscriptRef(t.id, t.name, t.role, t.file_sha256, len(entries)), entries
 
         prot = tset(inputs.protected_answers_id, "protected answers")
