@@ -99,7 +99,7 @@ def _summary_row(c: CheckRecord, with_run: bool) -> list[object]:
         title,
         c.verdict,
         c.strength,
-        format_p_n(c.p_value, c.n_probes),
+        format_p_n(c.p_value, c.n_probes, c.p_floor),
         format_p(c.p_family) if c.p_family is not None else "not combined",
     ]
 
