@@ -64,7 +64,7 @@ CHECK_COLUMNS: list[Column[Any]] = [
     ),
     Column(
         "p",
-        lambda c: format_p(c.p_value, c.p_floor),
+        lambda c: format_p(c.p_value, floor=c.p_floor),
         align_right=True,
         tooltip=lambda c: (
             "Model-level p: the suspect against the spread of the reference "
