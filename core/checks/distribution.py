@@ -12,10 +12,11 @@ the suspect and each reference. At every position we compare next-token distribu
 * top-1 agreement: whether both models' most likely next token is the same.
 
 Per probe the primary value is minus the mean KL over positions (larger = closer to the
-protected model); top-1 agreement is a secondary statistic. Test, per reference model:
-the paired sign-flip permutation test of the per-probe differences; intersection-union
-over the references. Models whose tokenizer differs from the protected model's cannot be
-compared token by token: the check declines for the suspect, and drops such references.
+protected model); top-1 agreement is a secondary statistic. Verdict: the model-level test
+of Hd (is the suspect outside the references' spread?); descriptive, per reference model:
+the paired sign-flip permutation test of the per-probe differences. Models whose
+tokenizer differs from the protected model's cannot be compared token by token: the
+check declines for the suspect, and drops such references.
 """
 
 from __future__ import annotations

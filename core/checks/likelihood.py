@@ -7,10 +7,11 @@ of the control answer to the same prompt, both scored after the same chat-templa
 context. A model trained on the protected model's outputs tends to prefer its answers
 over equally good control answers; independently trained models have no such reason.
 
-Test, per reference model: the paired sign-flip permutation test of the per-probe
-differences (suspect affinity - reference affinity), exact up to 16 probes, otherwise
-10,000 seeded random sign patterns; intersection-union over the references; a BCa
-bootstrap CI of the mean difference. A Min-K% tail statistic (the mean of the lowest K%
+Verdict: the model-level test of Hd (core.checks.paired): is the suspect's mean affinity
+outside the spread of the independent references? Descriptive, per reference model: the
+paired sign-flip permutation test of the per-probe differences (suspect affinity -
+reference affinity; one sign per probe cluster when clusters are known), Cohen's d_z and a
+bootstrap CI of d_z. A Min-K% tail statistic (the mean of the lowest K%
 token log-probabilities, protected minus control) gets the same tests as a secondary
 statistic, reported but not used for the verdict. Without control answers the affinity
 falls back to the per-byte log-likelihood of the protected answer alone (weaker: it also

@@ -13,10 +13,11 @@ template). Per probe, its answer is compared with the protected model's captured
   is installed; the result says which measures ran.
 
 The per-probe *similarity* is the mean of the measures that ran (each in [0, 1]), fixed
-before the run. Test, per reference model: the paired sign-flip permutation test of the
-per-probe similarity differences (suspect - reference); intersection-union over the
-references. Each measure alone gets the same tests as secondary statistics (reported,
-not used for the verdict). An output test says "resembles", never "derived from".
+before the run. Verdict: the model-level test of Hd (is the suspect's mean similarity
+outside the references' spread?); descriptive, per reference model: the paired sign-flip
+test of the per-probe similarity differences (suspect - reference). Each measure alone
+gets the same tests as secondary statistics (reported, not used for the verdict). An
+output test says "resembles", never "derived from".
 """
 
 from __future__ import annotations
