@@ -18,7 +18,9 @@ from core.checks.framework import (
     ReferenceComparison,
     build_result,
     declined,
+    with_family_p,
 )
+from core.checks.model_level import model_level_test
 from core.checks.stats import NO_DETECTION_LIMIT, clopper_pearson, combine_holm, paired_comparison
 
 SPEC = CheckSpec(
@@ -52,31 +54,77 @@ def test_spec_rejects_unknown_access_level() -> None:
         CheckSpec("k", "t", "q", "api", "h0", "h1", "test", "inputs")  # type: ignore[arg-type]
 
 
-def test_iut_uses_largest_raw_p_and_holm_per_reference() -> None:
+def _ml(shift: float, n_refs: int = 5, seed: int = 0):
+    """A model-level test of a suspect ``shift`` above 5 references that differ by model."""
+    rng = np.random.default_rng(seed)
+    probe = rng.normal(size=40)
+    refs = {f"r{j}": probe + rng.normal(0, 0.3) + rng.normal(0, 0.5, 40) for j in range(n_refs)}
+    return model_level_test(probe + shift + rng.normal(0, 0.5, 40), refs)
+
+
+def test_verdict_is_the_model_level_test_and_per_probe_tests_only_describe() -> None:
+    comps = [_comp("a", 0.001), _comp("b", 0.004), _comp("c", 0.02)]
+    ml = _ml(3.0)
+    res = build_result(SPEC, comps, n_probes=40, seed=7, model_level=ml)
+    assert res.verdict == "supports Hp" and res.p_value == ml.p_value < 0.05
+    assert res.effect_size == ml.difference and res.ci == ml.difference_ci
+    assert res.ci[0] <= res.effect_size <= res.ci[1]  # the estimate lies in its own interval
+    assert res.model_level == ml.to_dict() and res.null_hypothesis == ml.null
+    assert res.p_per_probe == 0.02  # the old intersection-union p, kept as a description
+    assert [c.p_holm for c in res.comparisons] == pytest.approx([0.003, 0.008, 0.02])
+    assert res.p_value_any == pytest.approx(0.003)
+    assert (
+        "model-level test" in res.reason and "independent model like the references" in res.reason
+    )
+    assert "descriptive" in res.reason
+    # per-probe p-values that all reach alpha decide nothing when the suspect is not unusual
+    plain = build_result(SPEC, comps, n_probes=40, seed=7, model_level=_ml(0.0))
+    assert plain.verdict == "inconclusive" and plain.p_value > 0.05
+    assert plain.strength == verbal.INCONCLUSIVE.label and plain.p_per_probe == 0.02
+
+
+def test_small_panel_says_how_far_the_result_goes() -> None:
+    res = build_result(SPEC, [_comp("a", 0.001)], n_probes=40, seed=1, model_level=_ml(3.0))
+    text = " ".join(res.warnings)
+    assert "predictive test" in text and "19 independent reference models" in text
+    four = build_result(
+        SPEC, [_comp("a", 0.001)], n_probes=40, seed=1, model_level=_ml(3.0), n_tests=4
+    )
+    assert "79 independent reference models" in " ".join(four.warnings)
+
+
+def test_legacy_per_probe_verdict_warns_that_its_null_is_not_hd() -> None:
+    """A check not yet moved to the model-level test keeps the per-probe IUT, with a warning."""
     res = build_result(
         SPEC, [_comp("a", 0.001), _comp("b", 0.004), _comp("c", 0.02)], n_probes=50, seed=7
     )
-    assert res.verdict == "supports Hp" and res.p_value == 0.02
-    assert [c.p_holm for c in res.comparisons] == pytest.approx([0.003, 0.008, 0.02])
-    assert res.p_value_any == pytest.approx(0.003)
-    assert res.strength == verbal.MODERATE.label and res.n_references == 3
-    assert "each of the 3 reference models" in res.reason and "'c'" in res.reason
-
-
-def test_one_unbeaten_reference_makes_it_inconclusive() -> None:
+    assert res.verdict == "supports Hp" and res.p_value == 0.02 and res.model_level is None
+    assert any("not Hd" in w for w in res.warnings)
     res = build_result(SPEC, [_comp("a", 0.0001), _comp("b", 0.3)], n_probes=50, seed=7)
     assert res.verdict == "inconclusive" and res.p_value == 0.3
-    assert res.strength == verbal.INCONCLUSIVE.label
     assert "1 of the 2" in res.reason and "'b'" in res.reason
 
 
 def test_strict_alpha_and_wrong_direction_never_read_as_support() -> None:
-    strict = build_result(SPEC, [_comp("a", 0.03)], n_probes=50, seed=1, alpha=0.01)
+    ml = _ml(0.5)
+    assert 0.001 < ml.p_value < 0.05  # between a strict and the usual alpha
+    strict = build_result(
+        SPEC, [_comp("a", 0.03)], n_probes=40, seed=1, model_level=ml, alpha=0.001
+    )
     assert strict.verdict == "inconclusive" and strict.strength == verbal.INCONCLUSIVE.label
-    wrong = build_result(SPEC, [_comp("a", 0.001, effect=-0.4)], n_probes=50, seed=1)
-    assert wrong.verdict == "inconclusive" and "does not point towards Hp" in wrong.reason
-    small = build_result(SPEC, [_comp("a", 0.0001, effect=0.05)], n_probes=5000, seed=1)
-    assert small.verdict == "supports Hp" and small.strength == verbal.LIMITED.label
+    wrong = build_result(SPEC, [_comp("a", 0.001)], n_probes=40, seed=1, model_level=_ml(-3.0))
+    assert wrong.verdict == "inconclusive" and wrong.p_value > 0.5
+    assert "not distinguishable" in wrong.reason
+
+
+def test_family_p_sets_the_verbal_level() -> None:
+    ml = _ml(1.0)
+    res = build_result(SPEC, [_comp("a", 0.001)], n_probes=40, seed=1, model_level=ml)
+    assert res.strength != verbal.INCONCLUSIVE.label
+    after_holm = with_family_p(res, 0.2, SPEC)  # reached alpha alone, not over the family
+    assert after_holm.p_family == 0.2 and after_holm.strength == verbal.INCONCLUSIVE.label
+    assert after_holm.verdict == "supports Hp"  # the check's own verdict is unchanged
+    assert with_family_p(res, 0.0005, SPEC).strength == verbal.STRONG.label
 
 
 def test_no_references_and_declined_helper() -> None:
@@ -123,28 +171,33 @@ def test_to_dict_is_strict_json() -> None:
     assert set(data) == {f for f in CheckResult.__dataclass_fields__}
 
 
-def test_iut_size_at_least_favourable_null() -> None:
-    """Least favourable null: the suspect equals one reference and beats the others.
-    The IUT rejects no more often than alpha (the FPR is printed)."""
+def test_model_level_verdict_keeps_its_size_where_the_per_probe_iut_does_not() -> None:
+    """Independent models that differ systematically (model offsets): the suspect is one more
+    of them. The per-probe IUT flags it about 1/(R+1) of the time; the model-level verdict
+    at most alpha (both printed)."""
     rng = np.random.default_rng(21)
-    sims, rejected = 400, 0
+    sims, iut, verdict = 300, 0, 0
     for i in range(sims):
-        base = rng.normal(size=30)
-        suspect = base + rng.normal(size=30)
-        refs = [
-            base + rng.normal(size=30),
-            base - 2 + rng.normal(size=30),
-            base - 3 + rng.normal(size=30),
-        ]
+        probe = rng.normal(size=30)
+        models = [probe + rng.normal(0, 1.0) + rng.normal(0, 0.5, 30) for _ in range(4)]
+        suspect, refs = models[0], models[1:]
         comps = [
             ReferenceComparison.from_paired(
-                f"r{j}", paired_comparison(suspect, ref, seed=i * 10 + j, n_resamples=499)
+                f"r{j}", paired_comparison(suspect, ref, seed=i * 10 + j, n_resamples=199)
             )
             for j, ref in enumerate(refs)
         ]
-        rejected += build_result(SPEC, comps, n_probes=30, seed=i).verdict == "supports Hp"
-    low, high = clopper_pearson(rejected, sims, level=0.99)
-    print(f"\n[IUT null] P(supports Hp) = {rejected / sims:.3f} 99% CI [{low:.3f}, {high:.3f}]")
+        iut += max(c.p_value for c in comps) <= 0.05
+        ml = model_level_test(suspect, {f"r{j}": r for j, r in enumerate(refs)})
+        verdict += build_result(SPEC, comps, n_probes=30, seed=i, model_level=ml).verdict == (
+            "supports Hp"
+        )
+    low, high = clopper_pearson(verdict, sims, level=0.99)
+    print(
+        f"\n[model offsets, R = 3] per-probe IUT flags {iut / sims:.3f}; model-level verdict "
+        f"{verdict / sims:.3f} 99% CI [{low:.3f}, {high:.3f}]"
+    )
+    assert iut / sims > 0.12  # the old verdict: far above alpha (up to 1/(R+1))
     assert low <= 0.05
 
 
@@ -153,16 +206,16 @@ def test_iut_size_at_least_favourable_null() -> None:
     [
         (None, None, "not_assessed"),
         (float("nan"), 1.0, "not_assessed"),
-        (0.0005, None, "strong"),
-        (0.001, 0.5, "strong"),
-        (0.005, 0.5, "moderately_strong"),
-        (0.01, 0.5, "moderately_strong"),
-        (0.04, 0.5, "moderate"),
-        (0.05, 0.5, "moderate"),
-        (0.0501, 3.0, "inconclusive"),
-        (0.0001, 0.1, "limited"),
-        (0.0001, -0.5, "inconclusive"),
-        (0.0001, 0.0, "inconclusive"),
+        (0.0005, None, "very_unusual"),
+        (0.001, 0.5, "very_unusual"),
+        (0.005, 0.5, "unusual"),
+        (0.01, 0.5, "unusual"),
+        (0.04, 0.5, "somewhat_unusual"),
+        (0.05, 0.5, "somewhat_unusual"),
+        (0.0501, 3.0, "not_distinguishable"),
+        (0.0001, 0.1, "unusual_small_effect"),
+        (0.0001, -0.5, "not_distinguishable"),
+        (0.0001, 0.0, "not_distinguishable"),
     ],
 )
 def test_verbal_scale_mapping(p: float | None, effect: float | None, key: str) -> None:
@@ -170,7 +223,9 @@ def test_verbal_scale_mapping(p: float | None, effect: float | None, key: str) -
 
 
 def test_verbal_min_effect_is_configurable_and_p_checked() -> None:
-    assert verbal.strength(0.0001, 0.3, min_effect=0.5).key == "limited"
+    assert verbal.strength(0.0001, 0.3, min_effect=0.5).key == "unusual_small_effect"
+    assert verbal.family_level(None) is verbal.NOT_ASSESSED
+    assert verbal.family_level(0.004) is verbal.MODERATELY_STRONG
     with pytest.raises(ValueError):
         verbal.strength(1.5)
 
@@ -182,8 +237,12 @@ def test_wording_never_claims_proof_or_a_probability_of_distillation() -> None:
         combine_holm({"a": 0.001}).statement,
         combine_holm({"a": 0.5}).statement,
     ]
-    texts += [build_result(SPEC, [_comp("a", p)], n_probes=50, seed=1).reason for p in (0.001, 0.5)]
+    texts += [
+        build_result(SPEC, [_comp("a", 0.001)], n_probes=40, seed=1, model_level=_ml(s)).reason
+        for s in (3.0, 0.0)
+    ]
     for text in texts:
         assert not FORBIDDEN.search(text), text
+        assert "over hd" not in text.lower(), text  # support for Hp over Hd needs an LR
     assert [d["key"] for d in verbal.definitions()] == [lvl.key for lvl in verbal.LEVELS]
     assert all("Hd" in level.definition or level is verbal.NOT_ASSESSED for level in verbal.LEVELS)

@@ -169,11 +169,14 @@ def test_the_throwaway_check_can_support_hp_and_be_inconclusive() -> None:
     like = _answers("suspect", ["y" * (10 + 7 * i) for i in range(16)])
     off = {
         "ref1": _answers("ref1", ["z" * (40 + 3 * i) for i in range(16)]),
-        "ref2": _answers("ref2", ["z" * (2 + i) for i in range(16)]),
+        "ref2": _answers("ref2", ["z" * (42 + 3 * i) for i in range(16)]),
+        "ref3": _answers("ref3", ["z" * (38 + 3 * i) for i in range(16)]),
     }
-    supports = length_check(like, off, probes, seed=1)
-    assert supports.verdict == "supports Hp" and supports.n_references == 2
-    reverse = length_check(off["ref1"], {"ref1": like, "ref2": off["ref2"]}, probes, seed=1)
+    supports = length_check(like, off, probes, seed=1)  # far outside the references' spread
+    assert supports.verdict == "supports Hp" and supports.n_references == 3
+    reverse = length_check(
+        off["ref1"], {"ref1": like, "ref2": off["ref2"], "ref3": off["ref3"]}, probes, seed=1
+    )
     assert reverse.verdict == "inconclusive"
     assert fits(AvailableInputs(references=2, protected_answers=True)) is None
     assert "at least 10" in (fits(AvailableInputs(2, True, probes=4)) or "")

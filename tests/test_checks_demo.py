@@ -5,8 +5,9 @@ model's harvested answers; clean-osprey is the same base fine-tuned on human ans
 three reference vendors never saw a protected output. Claims checked here:
 
 * the distilled suspect is flagged (p <= 0.01) by the likelihood and identity checks with
-  the full reference panel;
-* the clean model is not (p > 0.01) with the full panel;
+  the full reference panel; the likelihood check's p is the model-level test's (the
+  suspect against the spread of the 3 references), and the family-wise p reaches alpha;
+* the clean model is not (p > 0.01) with the full panel, and no draft finding is proposed;
 * (slow) each reference model, taken as the suspect with the other references as its
   panel, is not flagged either.
 
@@ -97,10 +98,11 @@ def _run(demo: dict[str, Any], suspect: str, panel: list[str]):
         demo["sets"]["control"],
     )
     report = run_checks(demo["cf"], demo["case"], inputs, demo["settings"])
-    figures = {k: (r.p_value, r.effect_size, r.verdict) for k, r in report.results.items()}
+    figures = {k: (r.p_text(), r.effect_size, r.verdict) for k, r in report.results.items()}
     print(
         f"\n{suspect} vs {panel}: "
-        + ", ".join(f"{k} p = {p:.3g} (effect {e:.3g}, {v})" for k, (p, e, v) in figures.items())
+        + ", ".join(f"{k} p = {p} (effect {e:.3g}, {v})" for k, (p, e, v) in figures.items())
+        + f"; {report.combined.statement}"
     )
     return report
 
@@ -112,13 +114,19 @@ def test_distilled_suspect_is_flagged_with_the_full_panel(demo) -> None:
         r = report.results[key]
         assert r.n_references == len(demo["refs"]) == 3
         assert r.p_value <= FLAG and r.verdict == "supports Hp", (key, r.p_value, r.reason)
+    like = report.results["likelihood"]
+    assert like.model_level is not None and like.p_value == like.model_level["p_value"]
+    assert like.ci[0] <= like.effect_size <= like.ci[1]  # the difference in its own interval
     assert report.combined.supporting and report.finding_ids
+    assert report.combined.p_family <= 0.05
+    assert report.parameters["seed_rule"] == "given by the user"
 
 
 def test_clean_model_is_not_flagged(demo) -> None:
     report = _run(demo, "clean-osprey", demo["refs"])
     for key in ("likelihood", "identity"):
         assert report.results[key].p_value > FLAG, (key, report.results[key].reason)
+    assert not report.combined.supporting and not report.finding_ids
 
 
 @pytest.mark.slow

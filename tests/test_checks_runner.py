@@ -13,7 +13,7 @@ import yaml
 from sqlalchemy import select
 
 from core.checks.registry import check_names
-from core.checks.runner import CheckInputs, CheckSettings, run_checks
+from core.checks.runner import CheckInputs, CheckSettings, derive_seed, run_checks
 from core.cli import build_parser, main
 from core.errors import Cancelled
 from core.evidence.importer import import_model, import_transcripts
@@ -266,7 +266,26 @@ def test_checks_decline_without_references_or_names(case, fast) -> None:
         and "reference" in rep.results["likelihood"].reason
     )
     assert rep.results["identity"].verdict == "declined"
-    assert "inconclusive" in rep.combined.statement
+    assert rep.combined.statement.startswith("not assessed") and rep.combined.p_family is None
+
+
+def test_the_default_seed_is_derived_from_the_evidence_and_recorded(case, fast) -> None:
+    cf, cid, ids = case
+    settings = replace(fast, checks=("likelihood",), seed=None)
+    rep = run_checks(cf, cid, _inputs(ids), settings)
+    with cf.read_session() as s:
+        run = s.get(Run, rep.run_id)
+        assert run.parameters["seed_rule"].startswith("derived from the evidence hashes")
+        assert run.seed == run.parameters["seed"] == derive_seed(run.inputs, settings)
+    assert rep.results["likelihood"].seed == run.seed
+    again = run_checks(cf, cid, _inputs(ids), settings)
+    assert again.parameters["seed"] == rep.parameters["seed"]  # same evidence, same seed
+    other = derive_seed(run.inputs, replace(settings, alpha=0.01))
+    assert other != run.seed  # the settings take part
+    assert derive_seed(run.inputs, replace(settings, num_threads=3)) == run.seed
+    given = run_checks(cf, cid, _inputs(ids), replace(settings, seed=7))
+    assert given.parameters["seed"] == 7 and given.parameters["seed_rule"] == "given by the user"
+    assert rep.parameters["n_tests"] == 1 and rep.parameters["probe_subset"] is None
 
 
 def test_cli_check_without_a_case_file(world, tmp_path: Path, capsys) -> None:

@@ -93,7 +93,30 @@ def test_probes_match_by_prompt_then_by_id() -> None:
         prot, [TranscriptEntry("c", "Rephrased", "C2"), TranscriptEntry("d", "Other", "C3")]
     )
     assert by_id.matched_by == "id" and [p.control for p in by_id.probes] == ["C2", "C3"]
-    assert match_probes(prot, None, max_probes=2).ids == ("a", "c")
+    # max_probes: a seeded random subset in transcript order, recorded with its rule and ids
+    subsets = {match_probes(prot, None, max_probes=2, seed=seed).ids for seed in range(20)}
+    assert len(subsets) > 1 and all(len(ids) == 2 for ids in subsets)
+    assert all(list(ids) == sorted(ids) for ids in subsets)  # transcript order a < c < d
+    sub = match_probes(prot, None, max_probes=2, seed=3)
+    assert sub == match_probes(prot, None, max_probes=2, seed=3)
+    assert sub.subset is not None and sub.subset["ids"] == list(sub.ids)
+    assert "random subset of 2 of the 3" in sub.subset["rule"] and sub.subset["seed"] == 3
+    assert match_probes(prot, None).subset is None
+
+
+def test_probes_carry_the_cluster_their_metadata_give() -> None:
+    prot = [
+        TranscriptEntry(f"k{i}", f"Question {i}?", f"A{i}", {"topic": f"t{i % 3}", "model": "m"})
+        for i in range(6)
+    ]
+    ps = match_probes(prot, None)
+    assert [p.cluster for p in ps.probes] == [f"topic=t{i % 3}" for i in range(6)]
+    conv = [TranscriptEntry("a", "Q1", "A", {"conversation_id": 7, "topic": "x"})]
+    assert conv[0].cluster == "topic=x"  # the first key present in CLUSTER_KEYS wins
+    assert TranscriptEntry("a", "Q", "A", {"cluster": "c1"}).cluster == "cluster=c1"
+    assert TranscriptEntry("a", "Q", "A", {"source": ""}).cluster is None
+    one = [TranscriptEntry(f"k{i}", f"Q{i}?", "A", {"source": "same"}) for i in range(4)]
+    assert all(p.cluster is None for p in match_probes(one, None).probes)  # one cluster: dropped
 
 
 LUMEN = [
@@ -166,10 +189,13 @@ def test_min_k_and_small_panel_warning() -> None:
     res = likelihood_check(
         scores(2.0), {f"r{j}": scores(0.0) for j in range(3)}, seed=0, n_resamples=999
     )
-    assert res.verdict == "supports Hp"
-    assert any("smallest possible p-value is 1/(3+1) = 0.25" in w for w in res.warnings)
-    assert res.details["panel_rank"]["p_value"] == 0.25
-    assert res.details["panel_rank"]["prediction"]["df"] == 2
+    assert res.verdict == "supports Hp"  # model-level predictive test, R - 1 = 2 df
+    assert res.model_level["test_used"] == "predictive" and res.model_level["df"] == 2
+    assert res.model_level["p_rank"] == 0.25 and res.p_value < 0.05
+    assert any(
+        "cannot go below 1/(3+1) = 0.25" in w and "at least 19 independent" in w
+        for w in res.warnings
+    )
     few = likelihood_check(
         scores(2.0).__class__("m", ids[:5], -np.ones(5), np.zeros(5), np.ones(5), np.zeros(5)),
         {"r": AffinityScores("r", ids[:5], np.zeros(5), np.zeros(5), np.zeros(5), np.zeros(5))},

@@ -19,6 +19,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from core.checks.stats import p_floor
 from core.errors import DistillAuditError
 from core.reports.export import ExportResult, export_report
 from core.reports.formatting import format_p, format_p_n
@@ -157,13 +158,17 @@ def test_p_values_as_in_the_case_file(exported: Exported) -> None:
         summaries = s.scalars(select(Result).where(Result.metric.like("%.summary"))).all()
         assert rows
         for r in rows:
-            assert format_p_n(r.p_value, r.n) in exported.text, r.metric
+            floor = p_floor(r.details.get("n_resamples"))
+            assert format_p_n(r.p_value, r.n, floor) in exported.text, r.metric
             assert format_p(r.p_adjusted) in exported.text
         for r in summaries:
             if r.p_value is not None:
-                assert format_p_n(r.p_value, r.n) in exported.text
+                assert format_p_n(r.p_value, r.n, r.details.get("p_floor")) in exported.text
                 assert format_p(r.p_adjusted) in exported.text
-    assert "5.00e-04 (N = 30)" in exported.text  # (1+0)/(2000+1), never printed as 0
+                assert r.details["model_level"]["p_value"] == r.p_value  # the verdict's p
+    # (1+0)/(2000+1) at the Monte-Carlo floor: an upper bound, never printed as 0
+    assert "≤ 5e-4 (N = 30)" in exported.text
+    assert "Model-level p" in exported.text
 
 
 def test_clause_quotation_and_contract_mapping(exported: Exported) -> None:

@@ -183,7 +183,9 @@ def test_paired_comparison_detects_and_describes() -> None:
     base = rng.lognormal(size=80)
     res = paired_comparison(base + 1.0 + rng.normal(0, 1, 80), base + rng.normal(0, 1, 80), seed=0)
     assert res.test.p_value < 0.001 and res.n == 80
-    assert res.ci.low < res.mean_difference < res.ci.high and res.effect_size > 0.5
+    # the interval is of d_z itself, so it contains the effect size (not the raw mean)
+    assert res.ci.low < res.effect_size < res.ci.high and res.effect_size > 0.5
+    assert res.mean_difference > res.ci.high  # here the raw mean (~1.07) lies above d_z's CI
     assert "suspect" in res.test.null
     with pytest.raises(DeclinedError, match="different numbers of probes"):
         paired_comparison([1, 2, 3], [1, 2], seed=0)
@@ -302,9 +304,16 @@ def test_empirical_p_and_panel_size() -> None:
     small = panel_adequacy(3, 0.05)
     assert not small.adequate and small.min_p == 0.25 and small.needed == 19
     assert "0.25" in small.message and "19" in small.message
+    assert "predictive test" in small.message and "normally" in small.message
     assert panel_adequacy(19, 0.05).adequate
     assert not panel_adequacy(19, 0.05, n_tests=3).adequate
     assert panel_adequacy(19, 0.05, n_tests=3).needed == 59
+    # one number everywhere: the adequacy reads panel_needed (4 Hp checks: 79 references)
+    from core.checks.model_level import panel_needed
+
+    for alpha, n_tests in ((0.05, 1), (0.05, 4), (0.01, 3)):
+        assert panel_adequacy(5, alpha, n_tests=n_tests).needed == panel_needed(alpha, n_tests)
+    assert panel_adequacy(79, 0.05, n_tests=4).adequate
 
 
 def test_empirical_p_valid_under_exchangeability() -> None:
@@ -319,11 +328,88 @@ def test_combine_holm_statement_and_limit() -> None:
     res = combine_holm({"affinity": 0.004, "identity": 0.03, "similarity": 0.2, "weights": None})
     assert res.adjusted == pytest.approx({"affinity": 0.012, "identity": 0.06, "similarity": 0.2})
     assert res.supporting == ("affinity",) and res.not_tested == ("weights",)
-    assert res.statement.startswith("supports Hp over Hd")
+    assert res.p_family == pytest.approx(0.012)
+    assert res.statement.startswith("family-wise p = 0.012 (Holm over 3 checks")
+    assert "if the suspect were an independent model like the references" in res.statement
+    assert res.level == "somewhat unusual for an independent model"
     none = combine_holm({"affinity": 0.03, "identity": 0.04})  # Holm: 0.06, 0.06
-    assert none.statement.startswith("inconclusive") and none.supporting == ()
+    assert none.supporting == () and "none of the 2 checks" in none.statement
+    assert none.level == "not distinguishable from the independent references"
     assert none.limit == NO_DETECTION_LIMIT
     assert "no detection does not show independence" in NO_DETECTION_LIMIT.lower()
     empty = combine_holm({"weights": None})
-    assert empty.statement.startswith("inconclusive") and empty.adjusted == {}
+    assert empty.statement.startswith("not assessed") and empty.adjusted == {}
+    assert empty.p_family is None
     assert json.loads(json.dumps(res.to_dict(), allow_nan=False))["supporting"] == ["affinity"]
+    for r in (res, none, empty):  # a p-value never reads as support for Hp over Hd
+        assert "over hd" not in r.statement.lower() and "support" not in r.level
+
+
+def test_combine_holm_names_checks_driven_by_the_same_signal() -> None:
+    signals = {
+        "likelihood": ("protected answers' text", "persona phrases"),
+        "similarity": ("protected answers' text", "persona phrases"),
+        "identity": ("persona names", "persona phrases"),
+        "distribution": ("next-token distributions",),
+    }
+    res = combine_holm(
+        {"likelihood": 0.01, "similarity": 0.02, "identity": 0.5, "distribution": None},
+        signals=signals,
+    )
+    assert res.shared_signals == {
+        "protected answers' text": ["likelihood", "similarity"],
+        "persona phrases": ["likelihood", "similarity", "identity"],
+    }  # distribution declined: it takes no part
+    assert "not independent lines of evidence" in res.signal_note
+    assert "likelihood, similarity, identity share persona phrases" in res.signal_note
+    assert combine_holm({"a": 0.01, "b": 0.5}, signals=signals).signal_note == ""
+
+
+@pytest.mark.parametrize(
+    ("p", "floor", "text"),
+    [
+        (1 / 10_001, 1 / 10_001, "≤ 1e-4"),
+        (1 / 1000, 1 / 1000, "≤ 0.001"),
+        (0.25, 0.25, "≤ 0.25"),
+        (1 / 3, 0.25, "0.333"),
+        (0.012345, None, "0.0123"),
+        (0.00012, None, "1.20e-4"),
+        (None, None, "—"),
+    ],
+)
+def test_format_p_prints_the_floor_as_an_upper_bound(p, floor, text) -> None:
+    from core.checks.stats import format_p
+
+    assert format_p(p, floor=floor) == text
+
+
+def test_sign_flip_by_cluster_flips_one_sign_per_cluster() -> None:
+    # 3 clusters of 10 probes: only 2**3 = 8 sign patterns, exact; the p cannot go below 1/8
+    d = np.repeat([1.0, 2.0, 3.0], 10) + np.tile(np.linspace(-0.1, 0.1, 10), 3)
+    clusters = [f"c{i // 10}" for i in range(30)]
+    per_probe = sign_flip_test(d, seed=0, n_resamples=999)
+    by_cluster = sign_flip_test(d, seed=0, clusters=clusters)
+    assert per_probe.p_value < 0.01
+    assert by_cluster.p_value == pytest.approx(1 / 8) and by_cluster.n_resamples == "exact"
+    assert by_cluster.n == 30 and "3 probe clusters" in by_cluster.null
+    assert by_cluster.statistic == pytest.approx(d.mean())
+    # labels that make every probe its own cluster change nothing
+    own = sign_flip_test(d, seed=0, n_resamples=999, clusters=[str(i) for i in range(30)])
+    assert own == per_probe
+
+
+def test_clustered_sign_flip_is_valid_when_probes_share_a_cluster_effect() -> None:
+    """Clustered probes (a shared cluster effect, symmetric about 0): the per-probe test is
+    anticonservative, the per-cluster test keeps its size."""
+    rng = np.random.default_rng(13)
+    clusters = [f"c{i // 8}" for i in range(64)]
+    p_probe, p_cluster = [], []
+    for i in range(300):
+        d = np.repeat(rng.normal(0, 1, 8), 8) + rng.normal(0, 0.3, 64)
+        p_probe.append(sign_flip_test(d, seed=i, n_resamples=199).p_value)
+        p_cluster.append(sign_flip_test(d, seed=i, clusters=clusters).p_value)
+    fpr_probe = float(np.mean(np.array(p_probe) <= 0.05))
+    k = int(np.sum(np.array(p_cluster) <= 0.05))
+    print(f"\nclustered null: FPR per probe {fpr_probe:.3f}, per cluster {k / 300:.3f}")
+    assert fpr_probe > 0.15  # the per-probe null ignores the clusters
+    assert clopper_pearson(k, 300, level=0.99)[0] <= 0.05

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.views.charts import ChartView, calibration_chart, probe_chart
 from app.views.table_model import Column, RecordTableModel
 from app.views.tables import fit_columns, make_table
+from core.checks.stats import format_p
 
 if TYPE_CHECKING:
     from app.host import Host
@@ -63,18 +64,36 @@ CHECK_COLUMNS: list[Column[Any]] = [
     ),
     Column(
         "p",
-        lambda c: fmt(c.p_value),
+        lambda c: format_p(c.p_value, floor=c.p_floor),
         align_right=True,
-        tooltip=lambda c: "Largest p over the reference models (intersection-union test)",
+        tooltip=lambda c: (
+            "Model-level p: the suspect against the spread of the reference "
+            "models (if it were one more independent model, a result this extreme would occur "
+            "with this probability)"
+            + (
+                f"; the assumption-free rank test needs {c.panel_needed} references"
+                if getattr(c, "panel_needed", None)
+                else ""
+            )
+        ),
     ),
     Column(
         "Holm p",
-        lambda c: fmt(c.p_family),
+        lambda c: format_p(c.p_family),
         align_right=True,
         tooltip=lambda c: "p adjusted (Holm) over all the checks of the run",
     ),
-    Column("Effect", lambda c: fmt(c.effect_size), align_right=True),
-    Column("95% CI", lambda c: "—" if c.ci_low is None else f"{fmt(c.ci_low)}–{fmt(c.ci_high)}"),
+    Column(
+        "Effect",
+        lambda c: fmt(c.effect_size),
+        align_right=True,
+        tooltip=lambda c: "The suspect's model-level difference from the references' mean",
+    ),
+    Column(
+        "95% CI",
+        lambda c: "—" if c.ci_low is None else f"{fmt(c.ci_low)}–{fmt(c.ci_high)}",
+        tooltip=lambda c: "The interval of that difference (its own interval)",
+    ),
     Column("Probes", lambda c: c.n_probes if c.n_probes is not None else "—", align_right=True),
     Column(
         "Refs",
@@ -269,6 +288,8 @@ class AnalysesView(QWidget):
         head = f"Run {row.id} — {row.category}, {row.status}."
         if details.combined is not None:
             head += f" Combined (Holm over the checks): {details.combined.statement}."
+            if details.combined.signal_note:
+                head += f" {details.combined.signal_note}"
         partial = _partial_text(details)
         if row.status != "done" and partial:
             head += " " + partial

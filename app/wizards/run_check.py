@@ -2,7 +2,8 @@
 
 The wizard offers only the checks that fit the question and the evidence, each with one
 sentence on what it can and cannot show; warns when the reference panel is too small for
-the chosen alpha (core.checks.stats.panel_adequacy); then runs
+the chosen alpha and checks (core.checks.stats.panel_adequacy, the one panel number the
+Analyses tab and the report also give); then runs
 core.checks.runner.run_checks as a job — the same function as ``distill-audit check`` —
 and lands on the verdicts and the report's charts. Closing the wizard during the run
 leaves the job running in the jobs panel; its results appear in the Analyses tab.
@@ -336,7 +337,13 @@ class SettingsPage(QWizardPage):
         self.alpha.valueChanged.connect(lambda _v: self._adequacy())
         self.seed = QSpinBox(self)
         self.seed.setAccessibleName("Random seed")
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(-1, 2**31 - 1)  # -1: derived from the evidence (the default)
+        self.seed.setSpecialValueText("Derived from the evidence")
+        self.seed.setValue(-1)
+        self.seed.setToolTip(
+            "Derived from the evidence hashes and the settings unless you give one; "
+            "recorded with the run either way"
+        )
         self.resamples = QSpinBox(self)
         self.resamples.setAccessibleName("Permutation and bootstrap resamples")
         self.resamples.setRange(99, 1_000_000)
@@ -392,8 +399,7 @@ class SettingsPage(QWizardPage):
         else:
             self.adequacy.setText(
                 f"Warning — the reference panel is small. {verdict.message} "
-                "Per-probe tests can still reach alpha, but a model-level "
-                "comparison cannot; add references if you can."
+                "Add references if you can."
             )
             self.adequacy.setStyleSheet(WARNING_STYLE)
 
@@ -480,7 +486,7 @@ class RunCheckWizard(HostWizard):
         )
         settings = CheckSettings(
             checks=self.checks_page.chosen(),
-            seed=s.seed.value(),
+            seed=s.seed.value() if s.seed.value() >= 0 else None,
             alpha=s.alpha.value(),
             template=s.template.text().replace("\\n", "\n") or CheckSettings.template,
             protected_names=ev.protected_names(),

@@ -26,8 +26,8 @@ class ResultsPage(QWizardPage):
         super().__init__(parent)
         self.setTitle("Results")
         self.setSubTitle(
-            "Each verdict compares the suspect with every reference model. A "
-            "p-value is not the chance that the suspect was distilled."
+            "Each verdict asks whether the suspect lies outside the spread of the "
+            "reference models. A p-value is not the chance that the suspect was distilled."
         )
         self.details: RunDetails | None = None
         self.model: RecordTableModel = RecordTableModel(CHECK_COLUMNS, self)
@@ -62,7 +62,8 @@ class ResultsPage(QWizardPage):
         self.details = run_details(cf, run_id)
         combined = self.details.combined
         self.combined.setText(
-            f"Run {run_id}. Combined over the checks (Holm): {combined.statement}. {combined.limit}"
+            f"Run {run_id}. Combined over the checks (Holm): {combined.statement}. "
+            f"{combined.signal_note + ' ' if combined.signal_note else ''}{combined.limit}"
             if combined
             else f"Run {run_id}."
         )
@@ -73,7 +74,7 @@ class ResultsPage(QWizardPage):
             f"{len(found)} draft finding(s) proposed: review them in the Findings tab before "
             "they count as conclusions."
             if found
-            else "No result supported Hp, so no finding was proposed."
+            else "No check reached alpha after Holm across the checks, so no finding was proposed."
         )
         if self.details.checks:
             self.table.selectRow(0)

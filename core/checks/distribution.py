@@ -12,10 +12,11 @@ the suspect and each reference. At every position we compare next-token distribu
 * top-1 agreement: whether both models' most likely next token is the same.
 
 Per probe the primary value is minus the mean KL over positions (larger = closer to the
-protected model); top-1 agreement is a secondary statistic. Test, per reference model:
-the paired sign-flip permutation test of the per-probe differences; intersection-union
-over the references. Models whose tokenizer differs from the protected model's cannot be
-compared token by token: the check declines for the suspect, and drops such references.
+protected model); top-1 agreement is a secondary statistic. Verdict: the model-level test
+of Hd (is the suspect outside the references' spread?); descriptive, per reference model:
+the paired sign-flip permutation test of the per-probe differences. Models whose
+tokenizer differs from the protected model's cannot be compared token by token: the
+check declines for the suspect, and drops such references.
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ from core.checks.available import (
     needs_references,
 )
 from core.checks.framework import PANEL_PASS, PROTECTED_PASS, CheckResult, CheckSpec, declined
-from core.checks.paired import MIN_PROBES, compare_with_panel
+from core.checks.paired import (
+    MIN_PROBES,
+    compare_with_panel,
+    model_level_null,
+    model_level_test_text,
+)
 from core.checks.plugin import Check, CheckData, Keep, RunContext
 from core.checks.probes import ChatTemplate, Probe
 from core.jobs import JobState
@@ -52,16 +58,14 @@ SPEC = CheckSpec(
     question="Over the probe texts, are the suspect's next-token distributions closer to the "
     "protected model's (lower KL divergence) than independent reference models' are?",
     access="weights",
-    null_hypothesis="On each probe text, the suspect's closeness to the protected model's "
-    "next-token distributions is exchangeable with each reference model's: the paired "
-    "differences are symmetric about 0.",
+    null_hypothesis=model_level_null(
+        "closeness (minus mean KL) to the protected model's next-token distributions"
+    ),
     alternative="The suspect's next-token distributions are closer to the protected model's than "
-    "every reference model's.",
-    test="Per probe, minus the mean KL(P_protected || Q) over positions (top-k coarsened); paired "
-    "sign-flip permutation test against each reference (exact up to 16 probes, else 10,000 "
-    "seeded sign patterns); intersection-union over the references; top-1 agreement reported.",
+    "independent models' are (above the reference models' spread).",
+    test=model_level_test_text("minus KL"),
     minimum_inputs=f"The protected model available locally, at least {MIN_PROBES} probe texts, "
-    "and a suspect and at least 1 reference model with the protected model's tokenizer.",
+    "and a suspect and at least 2 reference models with the protected model's tokenizer.",
     can_show="Can show that the suspect's next-token probabilities are closer to the "
     "protected model's than the references' are (both models local); cannot "
     "run without the protected model's weights and a shared tokenizer.",
@@ -70,6 +74,7 @@ SPEC = CheckSpec(
     passes=(PROTECTED_PASS, PANEL_PASS),
     inputs=("references", "protected_answers", "control_answers", "protected_model"),
     effect_name="Cohen's d_z of the per-probe differences",
+    signals=("next-token distributions",),
 )
 
 
@@ -219,6 +224,8 @@ def distribution_check(
     min_probes: int = MIN_PROBES,
     top_k: int = DEFAULT_TOP_K,
     dropped: Mapping[str, str] | None = None,
+    n_tests: int = 1,
+    clusters: Sequence[str | None] | None = None,
 ) -> CheckResult:
     """The distribution-agreement check from per-probe scores (pure: no model is run here).
 
@@ -260,6 +267,8 @@ def distribution_check(
         secondary={"top1_agreement": (suspect.top1, {k: v.top1 for k, v in references.items()})},
         details=details,
         warnings=warnings,
+        n_tests=n_tests,
+        clusters=clusters,
     )
 
 
@@ -337,7 +346,7 @@ def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
         data.references(ctx),
         top_k=ctx.settings.top_k,
         dropped=data.dropped,
-        **ctx.common(),
+        **ctx.panel(),
     )
 
 

@@ -9,8 +9,7 @@ changed, and no Run is created.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -72,17 +71,6 @@ class TranscriptRef:
 
 
 @dataclass(frozen=True)
-class LoggedItem:
-    """A transcript item with its metadata (the harvest test pairs on request ids, versions and
-    sampling settings kept there)."""
-
-    key: str
-    prompt: str
-    response: str
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class CaseEvidence:
     case_id: int
     suspect: ModelRef
@@ -95,8 +83,8 @@ class CaseEvidence:
     control_items: tuple[TranscriptEntry, ...] | None
     harvested_set: TranscriptRef | None = None
     regenerations_set: TranscriptRef | None = None
-    harvested_items: tuple[LoggedItem, ...] = ()
-    regeneration_items: tuple[LoggedItem, ...] = ()
+    harvested_items: tuple[TranscriptEntry, ...] = ()
+    regeneration_items: tuple[TranscriptEntry, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         """Input ids and their hashes, for the Run record."""
@@ -163,7 +151,7 @@ def load_case_evidence(
 
         def tset(
             sid: int | None, what: str, role: str | None = None
-        ) -> tuple[TranscriptRef, tuple[LoggedItem, ...]] | None:
+        ) -> tuple[TranscriptRef, tuple[TranscriptEntry, ...]] | None:
             if sid is None:
                 return None
             t = s.get(TranscriptSet, int(sid))
@@ -184,7 +172,7 @@ def load_case_evidence(
                 .all()
             )
             entries = tuple(
-                LoggedItem(i.item_key, i.prompt, i.response, dict(i.meta or {})) for i in items
+                TranscriptEntry(i.item_key, i.prompt, i.response, dict(i.meta or {})) for i in items
             )
             return TranscriptRef(t.id, t.name, t.role, t.file_sha256, len(entries)), entries
 
@@ -213,14 +201,10 @@ def load_case_evidence(
         base,
         prot[0] if prot else None,
         ctrl[0] if ctrl else None,
-        _entries(prot[1]) if prot else (),
-        _entries(ctrl[1]) if ctrl else None,
+        prot[1] if prot else (),
+        ctrl[1] if ctrl else None,
         harv[0] if harv else None,
         regen[0] if regen else None,
         harv[1] if harv else (),
         regen[1] if regen else (),
     )
-
-
-def _entries(items: tuple[LoggedItem, ...]) -> tuple[TranscriptEntry, ...]:
-    return tuple(TranscriptEntry(i.key, i.prompt, i.response) for i in items)

@@ -2,8 +2,12 @@
 
 Each check gives one Result per reference comparison (with that reference's per-probe
 values) and one summary Result (the whole CheckResult, per-probe details included); the
-combined Holm summary is one more Result. Every result that supports its hypothesis
-proposes a Finding in *draft* status, linked to the run, worded on the fixed verbal scale.
+combined Holm summary is one more Result. A check that addresses Hp proposes a Finding in
+*draft* status, linked to the run, only when its verdict supports Hp *and* its family-wise
+(Holm over the run's Hp checks) p is at most alpha; the wording reads the model-level
+test's p ("if the suspect were an independent model like the references, a result at
+least this extreme would occur with probability <= p") and the verbal level of the
+family-wise p, and names the other checks driven by the same signal.
 Statements never say "distilled", "proves" or give a chance that Hp is true; an output
 check never says "derived from" (only the weight check speaks of derivation).
 """
@@ -14,15 +18,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.checks.framework import CheckResult, CheckSpec
-from core.checks.stats import CombinedResult, jsonable
+from core.checks.stats import CombinedResult, format_p, jsonable
 from core.store import audit
 from core.store.db import CaseFile
 from core.store.models import Finding, FindingRun, Result, Run
 
 P_MEANING = (
-    "A p-value describes how unusual these data would be if Hd were true; it is not the "
-    "chance that Hp is true, and the result should be weighed with the other evidence and "
-    "the stated limitations."
+    "A p-value says how unusual these data would be if the suspect were an independent "
+    "model like the references; it is not the chance that Hp is true, and the result should "
+    "be weighed with the other evidence and the stated limitations."
 )
 
 
@@ -33,7 +37,8 @@ def _what(key: str, result: CheckResult, suspect: str, base: str | None) -> str:
         return (
             f"across {result.n_probes} probe prompts, the suspect {suspect!r} assigned the "
             "protected model's captured answers a higher per-byte likelihood, relative to control "
-            f"answers to the same prompts, than each of the {r} independent reference models did"
+            f"answers to the same prompts, than the spread of the {r} independent reference "
+            "models leads one to expect of an independent model"
         )
     if key == "identity":
         rates = d.get("hit_rates", {})
@@ -48,14 +53,14 @@ def _what(key: str, result: CheckResult, suspect: str, base: str | None) -> str:
         return (
             f"across {result.n_probes} probe prompts, the suspect {suspect!r} gave answers that "
             "resemble the protected model's captured answers more closely (measures: "
-            f"{', '.join(d.get('measures_ran', []))}) than each of the {r} independent reference "
-            "models' answers do"
+            f"{', '.join(d.get('measures_ran', []))}) than the spread of the {r} independent "
+            "reference models' answers leads one to expect of an independent model"
         )
     if key == "distribution":
         return (
             f"over {result.n_probes} probe texts, the suspect {suspect!r} had next-token "
-            "distributions closer to the protected model's (lower KL divergence) than each of the "
-            f"{r} independent reference models"
+            "distributions closer to the protected model's (lower KL divergence) than the spread "
+            f"of the {r} independent reference models leads one to expect of an independent model"
         )
     if key == "harvest":
         return (
@@ -75,32 +80,73 @@ def _what(key: str, result: CheckResult, suspect: str, base: str | None) -> str:
             "concerns the weights only and says nothing about training on the protected "
             "model's outputs"
         )
-    return f"the suspect {suspect!r} scored above each of the {r} reference models"
+    return (
+        f"the suspect {suspect!r} scored above the spread of the {r} independent reference models"
+    )
 
 
 def finding_statement(
-    spec: CheckSpec, result: CheckResult, run_id: int, *, suspect: str, base: str | None = None
+    spec: CheckSpec,
+    result: CheckResult,
+    run_id: int,
+    *,
+    suspect: str,
+    base: str | None = None,
+    combined: CombinedResult | None = None,
 ) -> str:
     """The draft finding's wording for a result that supports its hypothesis."""
-    effect = "" if result.effect_size is None else f"; effect size {result.effect_size:.3g}"
-    if result.ci is not None and None not in result.ci:
-        effect += f" (95% CI {result.ci[0]:.3g} to {result.ci[1]:.3g})"
-    test = f"tests against each reference; largest p = {result.p_value:.3g}"
-    scale, meaning = "the fixed verbal scale", P_MEANING
-    if spec.key == "lineage":
+    what = _what(spec.key, result, suspect, base)
+    if spec.key in ("lineage", "harvest") or not result.model_level:
+        effect = "" if result.effect_size is None else f"; effect size {result.effect_size:.3g}"
+        if result.ci is not None and None not in result.ci:
+            effect += f" (95% CI {result.ci[0]:.3g} to {result.ci[1]:.3g})"
         d = result.details or {}
-        test = f"exact test of independent initialisation, p {d.get('p_text', result.p_value)}"
-        scale, meaning = "the weight check's own scale", str(d.get("p_meaning", P_MEANING))
-    elif spec.key == "harvest":
-        d = result.details or {}
-        bound = "<=" if d.get("p_is_bound") else "="
-        test = (
-            "exact rank-sum test of the logged answers among their regenerations, no reference "
-            f"panel; p {bound} {result.p_value:.3g}"
+        scale, meaning = "the fixed verbal scale", P_MEANING
+        if spec.key == "lineage":  # its own scale, never Hp/Hd (core.checks.lineage)
+            test = f"exact test of independent initialisation, p {d.get('p_text', result.p_value)}"
+            scale, meaning = "the weight check's own scale", str(d.get("p_meaning", P_MEANING))
+        elif spec.key == "harvest":  # exact, no reference panel (core.checks.harvest)
+            bound = "<=" if d.get("p_is_bound") else "="
+            test = (
+                "exact rank-sum test of the logged answers among their regenerations, no "
+                f"reference panel; p {bound} {result.p_value:.3g}"
+            )
+        else:
+            test = f"per-probe tests against each reference, p = {result.p_text()}"
+        return (
+            f"Run {run_id}, {spec.title}: {what} ({test}{effect}). On {scale} this is "
+            f"{result.strength}. {meaning}"
         )
+    ml = result.model_level
+    test = f"{ml.get('test_used')} model-level test, {result.n_references} references"
+    diff = ""
+    if result.effect_size is not None and result.ci is not None and None not in result.ci:
+        diff = (
+            f"; the suspect lies {result.effect_size:.3g} above the references' mean "
+            f"(95% interval {result.ci[0]:.3g} to {result.ci[1]:.3g})"
+        )
+    family = ""
+    if combined is not None and spec.key in combined.adjusted:
+        family = (
+            f" Over the {len(combined.raw)} checks of the run (Holm), the family-wise p is "
+            f"{format_p(combined.adjusted[spec.key])}."
+        )
+        shared = [
+            f"{', '.join(k for k in keys if k != spec.key)} ({sig})"
+            for sig, keys in combined.shared_signals.items()
+            if spec.key in keys
+        ]
+        if shared:
+            family += (
+                " This check shares its signal with "
+                + "; ".join(shared)
+                + ": they are not independent lines of evidence."
+            )
     return (
-        f"Run {run_id}, {spec.title}: {_what(spec.key, result, suspect, base)} "
-        f"({test}{effect}). On {scale} this is {result.strength}. {meaning}"
+        f"Run {run_id}, {spec.title}: {what} ({test}{diff}). If the suspect were an independent "
+        "model like the references, a result at least this extreme would occur with "
+        f"probability <= {result.p_text()}.{family} On the fixed verbal scale (read from the "
+        f"family-wise p) this is: {result.strength}. {P_MEANING}"
     )
 
 
@@ -190,7 +236,12 @@ def store_results(
         for key, res in results.items():
             if res.verdict not in ("supports Hp", "consistent with derivation"):
                 continue
-            text = finding_statement(specs[key], res, run_id, suspect=suspect, base=base)
+            p_family = combined.adjusted.get(key)
+            if specs[key].addresses_hp and (p_family is None or p_family > combined.alpha):
+                continue  # draft findings only from the family-wise p
+            text = finding_statement(
+                specs[key], res, run_id, suspect=suspect, base=base, combined=combined
+            )
             finding = Finding(
                 case_id=case_id, statement=text, strength=res.strength, status="draft"
             )
@@ -261,7 +312,10 @@ def out_json(
             "effect_size": r.effect_size,
             "ci": r.ci,
             "p_value": r.p_value,
+            "p_text": r.p_text(),
+            "p_per_probe": r.p_per_probe,
             "p_value_any": r.p_value_any,
+            "model_level": r.model_level,
             "p_value_holm_combined": combined.adjusted.get(key),
             "n_probes": r.n_probes,
             "n_references": r.n_references,
@@ -275,6 +329,7 @@ def out_json(
                     "statistic": c.statistic,
                     "p_value": c.p_value,
                     "p_holm": c.p_holm,
+                    "p_text": c.p_text(),
                     "effect_size": c.effect_size,
                     "ci": c.ci,
                     "n": c.n,

@@ -1,34 +1,46 @@
 """Plain records every check uses: what it asks, what it found, and how to read it.
 
 A check is described by a :class:`CheckSpec` (its question, access level, hypotheses and
-test, fixed before any run) and returns a :class:`CheckResult`. A check compares the
-suspect with each model of a reference panel (:class:`ReferenceComparison`) and
-:func:`build_result` turns those comparisons into one p-value and verdict:
+test, fixed before any run) and returns a :class:`CheckResult`. A panel-based check
+compares the suspect with the models of a reference panel in two ways, and
+:func:`build_result` keeps them apart:
 
-* ``p_value`` is the **intersection-union test (IUT)** p-value: the largest raw p over
-  the references. Hp is supported only if the suspect beats *every* independent
-  reference. The IUT null ("the suspect is not above at least one reference") is a
-  union, and rejecting it when each single test rejects at alpha has size <= alpha with
-  no multiplicity correction (Berger 1982); Holm-adjusting before taking the maximum
-  would only make it more conservative.
-* ``p_value_any`` is the alternative, weaker claim "the suspect is above *some*
-  reference": the smallest Holm-adjusted p over the references. It is reported, not
-  used for the verdict.
-* Each comparison also carries its Holm-adjusted p (``p_holm``) so a report can say
-  which references are individually beaten with family-wise error control.
+* **The verdict** comes from the model-level test of Hd
+  (:func:`core.checks.model_level.model_level_test`): is the suspect outside the spread of
+  independent models, with the reference panel as a sample of them? Its null is Hd itself
+  ("the suspect is one more independent model like the references"). ``p_value`` is its p,
+  ``effect_size`` the suspect's model-level difference from the references' mean and
+  ``ci`` that difference's own interval; the full result is ``model_level``.
+* **Per reference** (:class:`ReferenceComparison`): a paired sign-flip test on the probes,
+  Cohen's d_z and a bootstrap CI of d_z. Their null ("this suspect and this reference score
+  the same on each probe") is not Hd, since independent models always differ, so they are
+  descriptive ("how consistently, probe by probe") and decide nothing. ``p_per_probe`` is the
+  largest of their p-values (the old intersection-union p), ``p_value_any`` the smallest
+  Holm-adjusted one, and each comparison carries its Holm p (``p_holm``).
 
-Across checks, :func:`core.checks.stats.combine_holm` corrects the checks' ``p_value``.
+Across checks, :func:`core.checks.stats.combine_holm` corrects the checks' ``p_value`` into
+the family-wise p that the verbal scale and the draft findings read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.checks.available import INPUT_NAMES
-from core.checks.stats import PairedComparison, holm, jsonable
+from core.checks.stats import (
+    PairedComparison,
+    format_p,
+    holm,
+    jsonable,
+    p_floor,
+    panel_adequacy,
+)
 from core.checks.verbal import DEFAULT_MIN_EFFECT, INCONCLUSIVE, NOT_ASSESSED, strength
+
+if TYPE_CHECKING:
+    from core.checks.model_level import ModelLevelResult
 
 AccessLevel = Literal["text", "log-probs", "weights"]
 # The weight-lineage check answers "derived from the base?" on its own scale, never Hp/Hd.
@@ -71,7 +83,10 @@ class CheckSpec:
     uses_probes: bool = False  # measured on the matched probes (their warnings apply to it)
     passes: tuple[str, ...] = (PANEL_PASS,)  # the PASSES it needs, see above
     inputs: tuple[str, ...] = ()  # the evidence it uses (core.checks.available.INPUT_NAMES)
-    effect_name: str = ""  # what its effect size is, for the stored comparisons
+    effect_name: str = ""  # what its per-reference effect size is, for the stored comparisons
+    # What drives the check's statistic (e.g. "persona phrases"): checks sharing a signal are
+    # not independent lines of evidence, and the combined statement names the overlaps.
+    signals: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.access not in ACCESS_LEVELS:
@@ -110,9 +125,13 @@ class ReferenceComparison:
     n_resamples: int | str | None = None
     method: str = ""
 
+    def p_text(self) -> str:
+        """The per-probe p as printed ("≤ 1e-4" at the Monte-Carlo floor 1/(N+1))."""
+        return format_p(self.p_value, floor=p_floor(self.n_resamples))
+
     @classmethod
     def from_paired(cls, reference: str, comparison: PairedComparison) -> ReferenceComparison:
-        """From :func:`core.checks.stats.paired_comparison` (sign-flip test, d_z, bootstrap CI)."""
+        """From :func:`core.checks.stats.paired_comparison` (sign-flip test, d_z, CI of d_z)."""
         t = comparison.test
         return cls(
             reference=reference,
@@ -139,8 +158,8 @@ class CheckResult:
     statistic: float | None = None
     effect_size: float | None = None
     ci: tuple[float, float] | None = None
-    p_value: float | None = None  # IUT: largest raw p over references (see module docstring)
-    p_value_any: float | None = None  # smallest Holm-adjusted p over references
+    p_value: float | None = None  # the verdict's p: the model-level test's (module docstring)
+    p_value_any: float | None = None  # smallest Holm-adjusted per-probe p (descriptive)
     alpha: float = 0.05
     n_probes: int = 0
     n_references: int = 0
@@ -151,6 +170,14 @@ class CheckResult:
         default_factory=dict
     )  # check-specific extras (secondary statistics, learned markers)
     warnings: tuple[str, ...] = ()  # limits the reader must know (small panel, dropped probes, ...)
+    model_level: Mapping[str, Any] | None = None  # ModelLevelResult.to_dict() of the verdict's test
+    p_per_probe: float | None = None  # largest per-reference sign-flip p (descriptive, no verdict)
+    p_floor: float | None = None  # smallest p the verdict's test can give (a rank test's 1/(R+1))
+    p_family: float | None = None  # Holm-adjusted over the run's Hp checks (set by the runner)
+
+    def p_text(self) -> str:
+        """The verdict's p as printed everywhere ("≤ 0.25" at a rank test's floor)."""
+        return format_p(self.p_value, floor=self.p_floor)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable: tuples become lists, numpy numbers become floats, NaN and
@@ -193,19 +220,23 @@ def build_result(
     *,
     n_probes: int,
     seed: int | None,
+    model_level: ModelLevelResult | None = None,
+    n_tests: int = 1,
     statistic: float | None = None,
     effect_size: float | None = None,
     ci: tuple[float, float] | None = None,
     probe_details: Sequence[ProbeDetail] = (),
     alpha: float = 0.05,
 ) -> CheckResult:
-    """Combine per-reference comparisons into one result (IUT p-value, Holm per reference).
+    """One result from the model-level test (the verdict) and the per-reference comparisons.
 
-    ``statistic``, ``effect_size`` and ``ci`` summarise the check as a whole; when left out
-    they are taken from the reference the suspect beats least clearly (the one with the
-    largest p), i.e. the comparison that decides the IUT. The verdict is "supports Hp" only
-    when the IUT p <= alpha *and* the verbal scale gives a supporting level (so an effect
-    in the wrong direction is never reported as support).
+    "supports Hp" only when the model-level p <= alpha *and* the suspect lies above the
+    references' mean (the effect points towards Hp). ``statistic``, ``effect_size`` and
+    ``ci`` default to the model-level value, difference and the difference's interval.
+
+    Without ``model_level`` (a check not yet moved to the model-level test) the verdict
+    falls back to the per-probe intersection-union test, and a warning says that its null
+    is not Hd.
     """
     if not comparisons:
         return declined(
@@ -219,37 +250,124 @@ def build_result(
     adjusted = holm([c.p_value for c in comparisons])
     comps = tuple(replace(c, p_holm=float(a)) for c, a in zip(comparisons, adjusted, strict=True))
     worst = max(comps, key=lambda c: c.p_value)
-    p_all, p_any = worst.p_value, float(adjusted.min())
-    if statistic is None:
-        statistic = worst.statistic
-    if effect_size is None:
-        effect_size = worst.effect_size
-    if ci is None:
-        ci = worst.ci
-    level = strength(p_all, effect_size, min_effect=spec.min_effect)
-    supports = p_all <= alpha and level.supports_hp
-    beaten = sum(c.p_value <= alpha for c in comps)
+    p_iut, p_any = worst.p_value, float(adjusted.min())
     n = len(comps)
+    beaten = sum(c.p_value <= alpha for c in comps)
+    consistency = (
+        f"Probe by probe (descriptive, not a test of Hd), the suspect scored above {beaten} of "
+        f"the {n} references at alpha = {alpha:g} (largest per-probe p = {worst.p_text()}, "
+        f"against {worst.reference!r})."
+    )
+    if model_level is None:
+        return _per_probe_result(
+            spec,
+            comps,
+            worst,
+            p_any,
+            n_probes,
+            seed,
+            statistic,
+            effect_size,
+            ci,
+            probe_details,
+            alpha,
+            consistency,
+        )
+    ml = model_level
+    if statistic is None:
+        statistic = ml.statistic
+    if effect_size is None:
+        effect_size = ml.difference
+    if ci is None:
+        ci = ml.difference_ci
+    standardised = ml.difference / ml.reference_sd if ml.reference_sd > 0 else ml.difference
+    floor = ml.min_rank_p if ml.test_used == "rank" else None
+    p = ml.p_value
+    level = strength(p, standardised, min_effect=spec.min_effect)
+    supports = p <= alpha and ml.difference > 0 and level.supports_hp
+    p_txt = format_p(p, floor=floor)
+    found = (
+        f"The model-level test ({ml.test_used}) put the suspect's value {ml.statistic:.4g} "
+        f"{'above' if ml.difference > 0 else 'at or below'} the {ml.n_references} references' "
+        f"mean {ml.reference_mean:.4g} (difference {ml.difference:.3g}, 95% interval "
+        f"{ml.difference_ci[0]:.3g} to {ml.difference_ci[1]:.3g}): if the suspect were an "
+        f"independent model like the references, a result at least this extreme would occur "
+        f"with probability <= {p_txt} ({ml.test_used} test, {ml.n_references} references, "
+        f"{n_probes} probes)."
+    )
     if supports:
         verdict: Verdict = "supports Hp"
-        reason = (
-            f"The suspect scored above each of the {n} reference models at alpha = {alpha:g} "
-            f"(largest p = {p_all:.3g}, against {worst.reference!r}; "
-            f"intersection-union test over {n_probes} probes)."
-        )
+        reason = f"{found} That is at or below alpha = {alpha:g}. {consistency}"
     else:
         verdict = "inconclusive"
-        if p_all > alpha:
-            why = f"it was not clearly above {worst.reference!r} (p = {p_all:.3g} > {alpha:g})"
-        elif effect_size is not None and effect_size <= 0:
-            why = f"the effect size ({effect_size:.3g}) does not point towards Hp"
+        if p > alpha:
+            why = f"p = {p_txt} is above alpha = {alpha:g}"
+        elif ml.difference <= 0:
+            why = "the suspect does not lie above the references (no effect towards Hp)"
         else:
-            why = f"p = {p_all:.3g} is above the verbal scale's limit of 0.05"
-        reason = (
-            f"The suspect scored above {beaten} of the {n} reference models at alpha = "
-            f"{alpha:g}, but Hp is supported only if it is above all of them; here {why}."
-        )
+            why = f"p = {p_txt} is above the verbal scale's limit of 0.05"
+        reason = f"{found} The suspect is not distinguishable from the references: {why}. "
+        reason += consistency
         level = INCONCLUSIVE  # p <= 0.05 yet above a stricter alpha: keep the words consistent
+    warns: list[str] = list(ml.warnings)
+    adequacy = panel_adequacy(ml.n_references, alpha, n_tests=n_tests)
+    if not adequacy.adequate:
+        warns.append("How far this result goes: " + adequacy.message)
+    return CheckResult(
+        spec_key=spec.key,
+        verdict=verdict,
+        reason=reason,
+        strength=level.label,
+        null_hypothesis=ml.null,
+        test=spec.test,
+        statistic=statistic,
+        effect_size=effect_size,
+        ci=ci,
+        p_value=p,
+        p_value_any=p_any,
+        alpha=alpha,
+        n_probes=n_probes,
+        n_references=n,
+        comparisons=comps,
+        probe_details=tuple(probe_details),
+        seed=seed,
+        warnings=tuple(warns),
+        model_level=ml.to_dict(),
+        p_per_probe=p_iut,
+        p_floor=floor,
+    )
+
+
+def _per_probe_result(
+    spec: CheckSpec,
+    comps: tuple[ReferenceComparison, ...],
+    worst: ReferenceComparison,
+    p_any: float,
+    n_probes: int,
+    seed: int | None,
+    statistic: float | None,
+    effect_size: float | None,
+    ci: tuple[float, float] | None,
+    probe_details: Sequence[ProbeDetail],
+    alpha: float,
+    consistency: str,
+) -> CheckResult:
+    """The legacy verdict from the per-probe intersection-union test (its null is not Hd)."""
+    p_all = worst.p_value
+    statistic = worst.statistic if statistic is None else statistic
+    effect_size = worst.effect_size if effect_size is None else effect_size
+    ci = worst.ci if ci is None else ci
+    level = strength(p_all, effect_size, min_effect=spec.min_effect)
+    supports = p_all <= alpha and level.supports_hp
+    verdict: Verdict = "supports Hp" if supports else "inconclusive"
+    if not supports:
+        level = INCONCLUSIVE
+    reason = (
+        f"The suspect scored above each of the {len(comps)} reference models probe by probe "
+        f"(intersection-union over the references, largest p = {worst.p_text()})."
+        if supports
+        else consistency
+    )
     return CheckResult(
         spec_key=spec.key,
         verdict=verdict,
@@ -264,8 +382,35 @@ def build_result(
         p_value_any=p_any,
         alpha=alpha,
         n_probes=n_probes,
-        n_references=n,
+        n_references=len(comps),
         comparisons=comps,
         probe_details=tuple(probe_details),
         seed=seed,
+        warnings=(
+            "This verdict rests on per-probe tests against each reference, whose null (the "
+            "two models score the same on each probe) is not Hd: independent models differ "
+            "systematically, so it can flag an independent suspect far more often than alpha.",
+        ),
+        p_per_probe=p_all,
+        p_floor=p_floor(worst.n_resamples),
     )
+
+
+def with_family_p(result: CheckResult, p_family: float | None, spec: CheckSpec) -> CheckResult:
+    """The result with its family-wise (Holm) p and the verbal level read from that p.
+
+    The level never exceeds what the family of tests supports: a check that reached alpha
+    on its own but not after Holm reads "not distinguishable from the independent references".
+    """
+    if result.verdict == "declined" or p_family is None:
+        return replace(result, p_family=p_family)
+    ml = result.model_level or {}
+    sd, diff = ml.get("reference_sd"), ml.get("difference")
+    if isinstance(diff, (int, float)):
+        effect: float | None = diff / sd if isinstance(sd, (int, float)) and sd > 0 else diff
+    else:
+        effect = result.effect_size
+    level = strength(p_family, effect, min_effect=spec.min_effect)
+    if result.verdict != "supports Hp":
+        level = INCONCLUSIVE
+    return replace(result, p_family=p_family, strength=level.label)

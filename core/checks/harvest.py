@@ -451,7 +451,7 @@ def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
         plan,
         data.suspect(ctx),
         reference,
-        seed=ctx.settings.seed,
+        seed=ctx.seed,
         alpha=ctx.settings.alpha,
         reference_name=label,
     )

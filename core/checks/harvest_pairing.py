@@ -30,7 +30,7 @@ from core.checks.probes import ChatTemplate, normalise_prompt
 from core.evidence.harvest_records import Sampling
 
 if TYPE_CHECKING:
-    from core.checks.evidence import LoggedItem
+    from core.checks.probes import TranscriptEntry
 
 REASONS: Mapping[str, str] = {
     "greedy": "greedy decoding: the K+1 answers cannot differ",
@@ -137,7 +137,7 @@ def harvest_context(
     return "".join(parts)
 
 
-def item_context(template: ChatTemplate, item: LoggedItem) -> str:
+def item_context(template: ChatTemplate, item: TranscriptEntry) -> str:
     """:func:`harvest_context` of a logged exchange, from its metadata."""
     meta = item.meta
     messages = meta.get("messages") or []
@@ -167,7 +167,7 @@ def same_sampling(a: Sampling, b: Sampling) -> bool:
     )
 
 
-def _conversation(item: LoggedItem) -> tuple[str, str, str]:
+def _conversation(item: TranscriptEntry) -> tuple[str, str, str]:
     meta = item.meta
     return (
         normalise_prompt(item.prompt),
@@ -177,7 +177,7 @@ def _conversation(item: LoggedItem) -> tuple[str, str, str]:
 
 
 def _problem(
-    logged: LoggedItem, regens: Sequence[LoggedItem], minimum: int
+    logged: TranscriptEntry, regens: Sequence[TranscriptEntry], minimum: int
 ) -> tuple[str, str] | None:
     """(reason key, reason) why this prompt cannot be used, or None."""
     version = str(logged.meta.get("model_version", ""))
@@ -228,14 +228,14 @@ def _problem(
     return None
 
 
-def _order(item: LoggedItem) -> tuple[int, str]:
+def _order(item: TranscriptEntry) -> tuple[int, str]:
     index = item.meta.get("sample_index")
     return (int(index) if isinstance(index, int) else 0, item.key)
 
 
 def pair_harvest(
-    harvested: Sequence[LoggedItem],
-    regenerations: Sequence[LoggedItem],
+    harvested: Sequence[TranscriptEntry],
+    regenerations: Sequence[TranscriptEntry],
     template: ChatTemplate,
     *,
     min_regenerations: int,
@@ -244,7 +244,7 @@ def pair_harvest(
     """The usable prompts (log order) and the excluded ones with reasons (module docstring)."""
     by_request = {str(h.meta.get("request_id")): h for h in harvested if h.meta.get("request_id")}
     by_key = {h.key: h for h in harvested}
-    linked: dict[str, list[LoggedItem]] = {h.key: [] for h in harvested}
+    linked: dict[str, list[TranscriptEntry]] = {h.key: [] for h in harvested}
     orphans = 0
     for r in regenerations:
         target = by_request.get(str(r.meta.get("request_id"))) if r.meta.get("request_id") else None

@@ -434,7 +434,7 @@ def measure(
         model,
         plan.suite,
         ctx.template,
-        seed=s.seed,
+        seed=ctx.seed,
         n_samples=s.identity_samples,
         temperature=s.identity_temperature,
         top_p=s.identity_top_p,

@@ -7,10 +7,11 @@ of the control answer to the same prompt, both scored after the same chat-templa
 context. A model trained on the protected model's outputs tends to prefer its answers
 over equally good control answers; independently trained models have no such reason.
 
-Test, per reference model: the paired sign-flip permutation test of the per-probe
-differences (suspect affinity - reference affinity), exact up to 16 probes, otherwise
-10,000 seeded random sign patterns; intersection-union over the references; a BCa
-bootstrap CI of the mean difference. A Min-K% tail statistic (the mean of the lowest K%
+Verdict: the model-level test of Hd (core.checks.paired): is the suspect's mean affinity
+outside the spread of the independent references? Descriptive, per reference model: the
+paired sign-flip permutation test of the per-probe differences (suspect affinity -
+reference affinity; one sign per probe cluster when clusters are known), Cohen's d_z and a
+bootstrap CI of d_z. A Min-K% tail statistic (the mean of the lowest K%
 token log-probabilities, protected minus control) gets the same tests as a secondary
 statistic, reported but not used for the verdict. Without control answers the affinity
 falls back to the per-byte log-likelihood of the protected answer alone (weaker: it also
@@ -35,7 +36,12 @@ from core.checks.available import (
     needs_references,
 )
 from core.checks.framework import CheckResult, CheckSpec
-from core.checks.paired import MIN_PROBES, compare_with_panel
+from core.checks.paired import (
+    MIN_PROBES,
+    compare_with_panel,
+    model_level_null,
+    model_level_test_text,
+)
 from core.checks.plugin import Check, CheckData, Keep, RunContext
 from core.checks.probes import ChatTemplate, Probe
 from core.jobs import JobState
@@ -50,23 +56,21 @@ SPEC = CheckSpec(
     "answers, relative to control answers to the same prompts, compared with independent "
     "reference models?",
     access="log-probs",
-    null_hypothesis="On each probe, the suspect's affinity (per-byte log-likelihood of the "
-    "protected answer minus that of the control answer) is exchangeable with each reference "
-    "model's: the paired differences are symmetric about 0.",
-    alternative="The suspect's affinity for the protected answers is higher than every reference "
-    "model's.",
-    test="Paired sign-flip permutation test of the mean per-probe difference against each "
-    "reference (exact up to 16 probes, else 10,000 seeded random sign patterns, p = (1+k)/(N+1)); "
-    "intersection-union over the references (largest p); Holm-adjusted p per reference; "
-    "BCa bootstrap 95% CI of the mean difference.",
+    null_hypothesis=model_level_null(
+        "affinity (protected minus control answers' per-byte log-likelihood)"
+    ),
+    alternative="The suspect's affinity for the protected answers lies above the independent "
+    "reference models' spread.",
+    test=model_level_test_text("affinity"),
     minimum_inputs=f"At least {MIN_PROBES} probes with a protected answer (and a control answer) "
-    "and at least 1 reference model; the suspect and references must expose log-probabilities.",
+    "and at least 2 reference models; the suspect and references must expose log-probabilities.",
     can_show="Can show that the suspect finds the protected model's own answers unusually "
     "likely compared with the reference models; cannot show how much it learned "
     "or from which requests.",
     uses_probes=True,
     inputs=("references", "protected_answers", "control_answers"),
     effect_name="Cohen's d_z of the per-probe differences",
+    signals=("protected answers' text", "persona phrases"),
 )
 
 LN2 = math.log(2.0)
@@ -205,6 +209,8 @@ def likelihood_check(
     n_resamples: int = 10_000,
     min_k: float = 0.2,
     min_probes: int = MIN_PROBES,
+    n_tests: int = 1,
+    clusters: Sequence[str | None] | None = None,
 ) -> CheckResult:
     """The teacher-text affinity check from already computed per-probe scores (pure, no model)."""
     warnings = []
@@ -250,6 +256,8 @@ def likelihood_check(
         },
         details=details,
         warnings=warnings,
+        n_tests=n_tests,
+        clusters=clusters,
     )
 
 
@@ -299,7 +307,7 @@ def cache_parts(ctx: RunContext, data: CheckData) -> dict[str, Any]:
 def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
     """The statistics on the suspect's and the references' scores."""
     return likelihood_check(
-        data.suspect(ctx), data.references(ctx), min_k=ctx.settings.min_k, **ctx.common()
+        data.suspect(ctx), data.references(ctx), min_k=ctx.settings.min_k, **ctx.panel()
     )
 
 

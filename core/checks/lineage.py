@@ -569,7 +569,7 @@ def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
         ws,
         cb,
         cs,
-        seed=s.seed,
+        seed=ctx.seed,
         alpha=s.alpha,
         n_resamples=s.lineage_resamples,
         max_layers=s.lineage_max_layers,

@@ -50,6 +50,7 @@ class RunContext:
     settings: CheckSettings
     phrases: tuple[str, ...] = ()  # the protected model's habitual phrases (learned)
     style: tuple[str, ...] = ()  # its habits of layout and wording (learned)
+    n_tests: int = 1  # the Hp checks the run combines by Holm (the model-level test's n_tests)
 
     @property
     def suspect(self) -> str:
@@ -59,10 +60,27 @@ class RunContext:
     def references(self) -> tuple[str, ...]:
         return tuple(r.label for r in self.evidence.references)
 
+    @property
+    def seed(self) -> int:
+        """The run's seed (the runner resolves a derived seed before any check sees it)."""
+        if self.settings.seed is None:
+            raise ValueError("the run's seed was not resolved (core.checks.runner.derive_seed)")
+        return self.settings.seed
+
     def common(self) -> dict[str, Any]:
         """The settings every test takes: seed, alpha and the number of resamples."""
         s = self.settings
-        return {"seed": s.seed, "alpha": s.alpha, "n_resamples": s.n_resamples}
+        return {"seed": self.seed, "alpha": s.alpha, "n_resamples": s.n_resamples}
+
+    @property
+    def clusters(self) -> tuple[str | None, ...] | None:
+        """Each probe's cluster (topic, conversation, source), None when no probe has one."""
+        labels = tuple(p.cluster for p in self.probes)
+        return labels if any(c is not None for c in labels) else None
+
+    def panel(self) -> dict[str, Any]:
+        """What a panel-based check's statistics take: :meth:`common`, ``n_tests``, clusters."""
+        return {**self.common(), "n_tests": self.n_tests, "clusters": self.clusters}
 
 
 @dataclass

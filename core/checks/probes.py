@@ -10,12 +10,17 @@ the protected transcript is kept, so the same evidence always gives the same pro
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 DEFAULT_TEMPLATE = "User: {prompt}\nAssistant:"
 DEFAULT_RESPONSE_PREFIX = " "
 _SPACES = re.compile(r"\s+")
+# Item metadata keys that name a probe's cluster, in order of preference.
+CLUSTER_KEYS: tuple[str, ...] = ("cluster", "topic", "conversation_id", "conversation", "source")
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,23 @@ class TranscriptEntry:
     key: str
     prompt: str
     response: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def cluster(self) -> str | None:
+        """The item's cluster from its metadata (first of CLUSTER_KEYS present), or None."""
+        return cluster_of(self.meta)
+
+
+def cluster_of(meta: Mapping[str, Any] | None) -> str | None:
+    """The first of :data:`CLUSTER_KEYS` with a non-empty scalar value, as text; else None."""
+    for key in CLUSTER_KEYS:
+        value = (meta or {}).get(key)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            text = str(value).strip()
+            if text:
+                return f"{key}={text}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,7 @@ class Probe:
     prompt: str
     protected: str
     control: str | None = None
+    cluster: str | None = None  # topic, conversation or source, where the metadata give one
 
 
 @dataclass(frozen=True)
@@ -87,6 +110,7 @@ class ProbeSet:
     unmatched: int = 0  # protected prompts without a control answer (left out)
     duplicates: int = 0  # repeated protected prompts (only the first is kept)
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    subset: Mapping[str, Any] | None = None  # the max_probes rule and the chosen ids, if used
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -111,13 +135,17 @@ def match_probes(
     control: Sequence[TranscriptEntry] | None = None,
     *,
     max_probes: int | None = None,
+    seed: int = 0,
 ) -> ProbeSet:
     """Pair each protected answer with the control answer to the same prompt.
 
     Matching is by prompt (white space and case ignored); when that pairs fewer than half
     of the protected prompts and both files carry explicit ids, by id. Protected prompts
     with no control answer are left out (counted); a repeated prompt keeps its first answer.
-    ``max_probes`` keeps the first N probes in transcript order.
+    Each probe carries the protected item's cluster (:func:`cluster_of`); labels that put
+    every probe in one cluster say nothing about dependence and are dropped. ``max_probes``
+    keeps a random subset of N probes drawn with ``default_rng(seed)`` (in transcript
+    order), recorded in ``subset`` with its rule and ids.
     """
     warnings: list[str] = []
     seen: set[str] = set()
@@ -135,8 +163,14 @@ def match_probes(
             "empty answer and were left out."
         )
     ids = _unique_ids([e.key for e in unique])
+    clusters = [e.cluster for e in unique]
+    if len({c for c in clusters if c is not None}) < 2:
+        clusters = [None] * len(unique)
     if control is None:
-        probes = [Probe(i, e.prompt, e.response) for i, e in zip(ids, unique, strict=True)]
+        probes = [
+            Probe(i, e.prompt, e.response, None, c)
+            for i, e, c in zip(ids, unique, clusters, strict=True)
+        ]
         matched_by, unmatched = "none", 0
     else:
         by_prompt: dict[str, str] = {}
@@ -152,8 +186,8 @@ def match_probes(
             if sum(p is not None for p in by_key) > sum(p is not None for p in pairs):
                 pairs, matched_by = by_key, "id"
         probes = [
-            Probe(i, e.prompt, e.response, c)
-            for i, e, c in zip(ids, unique, pairs, strict=True)
+            Probe(i, e.prompt, e.response, c, cl)
+            for i, e, c, cl in zip(ids, unique, pairs, clusters, strict=True)
             if c is not None and c.strip()
         ]
         unmatched = len(unique) - len(probes)
@@ -162,10 +196,27 @@ def match_probes(
                 f"{unmatched} protected prompt(s) have no control answer (matched by "
                 f"{matched_by}) and were left out."
             )
+    subset = None
     if max_probes is not None and len(probes) > max_probes:
-        warnings.append(f"The first {max_probes} of {len(probes)} probes were used (max_probes).")
-        probes = probes[:max_probes]
-    return ProbeSet(tuple(probes), matched_by, unmatched, duplicates, tuple(warnings))
+        chosen = sorted(
+            np.random.default_rng(seed).choice(len(probes), size=max_probes, replace=False)
+        )
+        rule = (
+            f"a random subset of {max_probes} of the {len(probes)} matched probes, drawn "
+            f"without replacement by numpy default_rng({seed}).choice and kept in transcript "
+            "order (max_probes)"
+        )
+        subset = {
+            "rule": rule,
+            "seed": seed,
+            "of": len(probes),
+            "ids": [probes[int(i)].probe_id for i in chosen],
+        }
+        probes = [probes[int(i)] for i in chosen]
+        warnings.append(f"The probes used are {rule}.")
+    return ProbeSet(
+        tuple(probes), matched_by, unmatched, duplicates, tuple(warnings), subset=subset
+    )
 
 
 def _unique_ids(keys: Sequence[str]) -> list[str]:

@@ -48,7 +48,7 @@ def item_seed(seed: int, item_key: str, attempt: int = 0) -> int:
 def _read(
     cf: CaseFile, case: int | str, harvested_set_id: int, protected_model_id: int
 ) -> tuple[int, dict[str, Any], dict[str, Any], list[Any]]:
-    from core.checks.evidence import LoggedItem
+    from core.checks.probes import TranscriptEntry
 
     with cf.read_session() as s:
         case_id = get_case(s, case).id
@@ -72,7 +72,9 @@ def _read(
             .scalars()
             .all()
         )
-        items = [LoggedItem(i.item_key, i.prompt, i.response, dict(i.meta or {})) for i in rows]
+        items = [
+            TranscriptEntry(i.item_key, i.prompt, i.response, dict(i.meta or {})) for i in rows
+        ]
         harvested = {"id": tset.id, "name": tset.name, "file_sha256": tset.file_sha256}
         model = {
             "id": art.id,

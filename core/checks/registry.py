@@ -28,6 +28,20 @@ CHECKS: dict[str, Check] = {
 }
 
 
+# What drives a check's statistic, for checks whose SPEC does not say it yet (SPEC.signals
+# wins): checks sharing a signal are not independent lines of evidence.
+_SIGNALS: dict[str, tuple[str, ...]] = {
+    "identity": ("persona names", "persona phrases"),
+    "lineage": ("weights",),
+}
+
+
+def signals(key: str) -> tuple[str, ...]:
+    """The signals that drive check ``key`` (its SPEC's ``signals``, else the table above)."""
+    spec = CHECKS[key].spec if key in CHECKS else None
+    return (spec.signals if spec is not None else ()) or _SIGNALS.get(key, ())
+
+
 def check_names() -> tuple[str, ...]:
     """Every check's key, in report order."""
     return tuple(CHECKS)

@@ -7,7 +7,9 @@ seed, input ids and hashes, software versions); loads each model once (backend f
 computes everything the selected checks need from it, releases it; saves per-probe values
 into the run as it goes (they survive a cancel); runs the statistics; combines the checks
 that address Hp by Holm; stores Results and draft Findings; and audits every step.
-Same evidence, settings and seed give the same numbers.
+Same evidence, settings and seed give the same numbers. The seed, unless given, is derived
+from the evidence hashes and the settings (:func:`derive_seed`), so nobody can shop for one;
+the run's parameters record it with its rule.
 
 Nothing here knows a particular check: the chosen checks come from the registry
 (core.checks.registry) and each says what it needs and does (core.checks.plugin).
@@ -15,7 +17,9 @@ Nothing here knows a particular check: the chosen checks come from the registry
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -31,6 +35,7 @@ from core.checks.framework import (
     CheckResult,
     CheckSpec,
     declined,
+    with_family_p,
 )
 from core.checks.markers import learn_phrases, learn_style
 from core.checks.plugin import Check, CheckData, RunContext
@@ -42,7 +47,22 @@ from core.jobs import JobState
 from core.store import runs
 from core.store.db import CaseFile
 
-__all__ = ["CheckInputs", "CheckRunReport", "CheckSettings", "SPECS", "run_checks"]
+__all__ = [
+    "CheckInputs",
+    "CheckRunReport",
+    "CheckSettings",
+    "SPECS",
+    "derive_seed",
+    "run_checks",
+]
+SEED_DERIVED = (
+    "derived from the evidence hashes: the first 8 hex digits of the SHA-256 of the suspect's, "
+    "the references', the protected and base models' manifest hashes, the transcript sets' "
+    "file hashes and the settings (all but the seed), as sorted JSON"
+)
+SEED_GIVEN = "given by the user"
+# Settings that cannot change a number, left out of the derived seed.
+_NOT_IN_SEED = ("seed", "num_threads", "reuse_measurements")
 
 SPECS = registry.SPECS  # the checks' specifications (a live view of the registry)
 
@@ -80,6 +100,32 @@ class CheckRunReport:
         )
 
 
+def derive_seed(evidence: Mapping[str, Any], settings: CheckSettings) -> int:
+    """The run's seed from the evidence hashes and the settings (rule: :data:`SEED_DERIVED`).
+
+    ``evidence`` is what :meth:`core.checks.evidence.CaseEvidence.describe` holds; only the
+    content hashes count (not the case file's ids or labels), so the same evidence and
+    settings give the same seed in any case file.
+    """
+
+    def digest(item: Any) -> Any:
+        if not isinstance(item, Mapping):
+            return None
+        return item.get("manifest_sha256") or item.get("file_sha256")
+
+    doc = {
+        "suspect": digest(evidence.get("suspect")),
+        "references": [digest(r) for r in evidence.get("references") or []],
+        "protected_model": digest(evidence.get("protected_model")),
+        "base_model": digest(evidence.get("base_model")),
+        "protected_answers": digest(evidence.get("protected_answers")),
+        "control_answers": digest(evidence.get("control_answers")),
+        "settings": {k: v for k, v in jsonable(asdict(settings)).items() if k not in _NOT_IN_SEED},
+    }
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16)
+
+
 def run_checks(
     cf: CaseFile,
     case_key: int | str,
@@ -102,7 +148,17 @@ def run_checks(
     specs = {c.key: c.spec for c in chosen}
     state.set_status("Reading the evidence")
     ev = load_case_evidence(cf, case_key, inputs, state)  # verified before use
-    probes = match_probes(ev.protected_items, ev.control_items, max_probes=settings.max_probes)
+    seed_rule = SEED_GIVEN
+    if settings.seed is None:
+        settings, seed_rule = (
+            replace(settings, seed=derive_seed(ev.describe(), settings)),
+            (SEED_DERIVED),
+        )
+    seed = settings.seed
+    assert seed is not None
+    probes = match_probes(
+        ev.protected_items, ev.control_items, max_probes=settings.max_probes, seed=seed
+    )
     prot_answers = [p.protected for p in probes.probes]
     ctrl_answers = [p.control for p in probes.probes if p.control is not None]
     phrases = (
@@ -118,6 +174,7 @@ def run_checks(
         settings,
         phrases=tuple(m.marker for m in phrases),
         style=tuple(m.marker for m in style),
+        n_tests=max(1, sum(c.spec.addresses_hp for c in chosen)),
     )
     data = {c.key: CheckData(c.key) for c in chosen}
     recorded: dict[str, Any] = {}  # what the checks fixed before the run (e.g. a question suite)
@@ -130,7 +187,13 @@ def run_checks(
         {
             **asdict(settings),
             "checks": [c.key for c in chosen],
+            "seed_rule": seed_rule,
+            "n_tests": ctx.n_tests,
             "probe_ids": list(probes.ids),
+            "probe_subset": dict(probes.subset) if probes.subset else None,
+            "probe_clusters": (
+                {p.probe_id: p.cluster for p in probes.probes} if ctx.clusters else None
+            ),
             "probes_matched_by": probes.matched_by,
             "probe_warnings": list(probes.warnings),
             "learned_phrases": [m.to_dict() for m in phrases],
@@ -139,7 +202,7 @@ def run_checks(
         }
     )
     run_inputs = {**ev.describe(), **jsonable(recorded)}
-    run_id = runs.create_run(cf, ev.case_id, "check", parameters, run_inputs, settings.seed)
+    run_id = runs.create_run(cf, ev.case_id, "check", parameters, run_inputs, seed)
     with runs.running(cf, run_id) as handle:
         work = _Work(ctx, chosen, data, handle.save_summary, state)
         results = {
@@ -150,7 +213,12 @@ def run_checks(
         combined = combine_holm(
             {k: r.p_value for k, r in results.items() if specs[k].addresses_hp},
             alpha=settings.alpha,
+            signals={k: registry.signals(k) for k in results},
         )
+        results = {  # the verbal level of each Hp check is read from its family-wise p
+            k: with_family_p(r, combined.adjusted.get(k), specs[k]) if specs[k].addresses_hp else r
+            for k, r in results.items()
+        }
         state.set_status("Storing results and proposing draft findings")
         finding_ids = store_results(
             cf,

@@ -32,7 +32,7 @@ class CheckSettings:
     """Every setting that can change a number; all recorded in the Run's parameters."""
 
     checks: tuple[str, ...] = field(default_factory=registry.check_names)  # default: all
-    seed: int = 0
+    seed: int | None = None  # None: derived from the evidence hashes (core.checks.runner)
     alpha: float = 0.05
     template: str = DEFAULT_TEMPLATE
     response_prefix: str = DEFAULT_RESPONSE_PREFIX

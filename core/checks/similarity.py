@@ -13,10 +13,11 @@ template). Per probe, its answer is compared with the protected model's captured
   is installed; the result says which measures ran.
 
 The per-probe *similarity* is the mean of the measures that ran (each in [0, 1]), fixed
-before the run. Test, per reference model: the paired sign-flip permutation test of the
-per-probe similarity differences (suspect - reference); intersection-union over the
-references. Each measure alone gets the same tests as secondary statistics (reported,
-not used for the verdict). An output test says "resembles", never "derived from".
+before the run. Verdict: the model-level test of Hd (is the suspect's mean similarity
+outside the references' spread?); descriptive, per reference model: the paired sign-flip
+test of the per-probe similarity differences (suspect - reference). Each measure alone
+gets the same tests as secondary statistics (reported, not used for the verdict). An
+output test says "resembles", never "derived from".
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ from core.checks.available import (
 )
 from core.checks.framework import CheckResult, CheckSpec
 from core.checks.markers import style_score, tokens
-from core.checks.paired import MIN_PROBES, compare_with_panel
+from core.checks.paired import (
+    MIN_PROBES,
+    compare_with_panel,
+    model_level_null,
+    model_level_test_text,
+)
 from core.checks.plugin import Check, CheckData, Keep, RunContext
 from core.checks.probes import ChatTemplate, Probe
 from core.jobs import JobState
@@ -59,23 +65,19 @@ SPEC = CheckSpec(
     "answers (in wording, style and, where available, meaning) than independent reference "
     "models' answers are?",
     access="text",
-    null_hypothesis="On each probe, the similarity of the suspect's answer to the protected answer "
-    "is exchangeable with each reference model's: the paired differences are symmetric "
-    "about 0.",
-    alternative="The suspect's answers are more similar to the protected answers than every "
-    "reference model's.",
-    test="Per-probe similarity = mean of ROUGE-L F1, character 4-gram cosine, learned-style share "
-    "(and sentence-embedding cosine where installed); paired sign-flip permutation test against "
-    "each reference (exact up to 16 probes, else 10,000 seeded sign patterns); "
-    "intersection-union over the references; Holm-adjusted p per reference; BCa bootstrap CI.",
-    minimum_inputs=f"At least {MIN_PROBES} probes with a protected answer and at least 1 reference "
-    "model that can generate text.",
+    null_hypothesis=model_level_null("similarity of its answers to the protected answers"),
+    alternative="The suspect's answers are closer to the protected answers than independent "
+    "models' answers are (above the reference models' spread).",
+    test=model_level_test_text("similarity"),
+    minimum_inputs=f"At least {MIN_PROBES} probes with a protected answer and at least 2 reference "
+    "models that can generate text.",
     can_show="Can show that the suspect's own answers resemble the protected model's more "
     "than the references' do; cannot separate copying from a shared public "
     "source the panel lacks.",
     uses_probes=True,
     inputs=("references", "protected_answers", "control_answers"),
     effect_name="Cohen's d_z of the per-probe differences",
+    signals=("protected answers' text", "persona phrases"),
 )
 
 
@@ -275,6 +277,8 @@ def similarity_check(
     min_probes: int = MIN_PROBES,
     style_markers: Sequence[str] = (),
     embedding_model: str | None = None,
+    n_tests: int = 1,
+    clusters: Sequence[str | None] | None = None,
 ) -> CheckResult:
     """The output-similarity check from per-probe measures (pure: no model is run here)."""
     for name, r in references.items():
@@ -324,6 +328,8 @@ def similarity_check(
         secondary=secondary,
         details=details,
         warnings=warnings,
+        n_tests=n_tests,
+        clusters=clusters,
     )
 
 
@@ -351,7 +357,7 @@ def measure(
         model,
         ctx.probes,
         ctx.template,
-        seed=ctx.settings.seed,
+        seed=ctx.seed,
         max_new_tokens=ctx.settings.max_new_tokens,
         state=state,
         on_chunk=lambda done, part: keep(part.to_dict()),
@@ -361,7 +367,7 @@ def measure(
 def cache_parts(ctx: RunContext, data: CheckData) -> dict[str, Any]:
     """Besides the model and the template, the answers depend on the prompts and the length."""
     return {
-        "seed": ctx.settings.seed,
+        "seed": ctx.seed,
         "max_new_tokens": ctx.settings.max_new_tokens,
         "probes": [(p.probe_id, p.prompt) for p in ctx.probes],
     }
@@ -391,7 +397,7 @@ def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
         {r: scores[r] for r in ctx.references},
         style_markers=ctx.style,
         embedding_model=embedder.name if embedder else None,
-        **ctx.common(),
+        **ctx.panel(),
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -104,6 +104,7 @@ def sign_flip_test(
     n_resamples: int = 10_000,
     seed: int,
     exact_max_n: int = 16,
+    clusters: Sequence[str | None] | None = None,
 ) -> PermutationResult:
     """Paired sign-flip permutation test that the mean difference is 0.
 
@@ -113,14 +114,22 @@ def sign_flip_test(
     p-value is exact; otherwise ``n_resamples`` random patterns are drawn from
     ``default_rng(seed)`` and p = (1+k)/(N+1), k the draws at least as extreme. Both are
     valid: P(p <= a) <= a under the null. Near-ties count as extreme (conservative).
+
+    ``clusters`` (one label per difference) says which probes belong together (a topic, a
+    conversation): probes of one cluster are not independent draws, so one sign is drawn
+    per cluster and applied to the cluster's summed differences (the null is then that
+    each cluster's summed difference is symmetric about 0). Without labels, or when every
+    probe is its own cluster, each probe gets its own sign.
     """
     if alternative not in _ALTERNATIVES:
         raise ValueError(f"alternative must be one of {_ALTERNATIVES}, not {alternative!r}")
     if n_resamples < 1 or not 0 <= exact_max_n <= 20:
         raise ValueError("n_resamples must be >= 1 and exact_max_n in 0..20 (2**20 patterns)")
     d = _finite(diffs, "paired differences")
-    n, a = d.size, np.abs(d)
-    total, observed = float(a.sum()), float(d.sum())  # sums order patterns as means do
+    n_pairs = d.size
+    units, n_clusters = _cluster_sums(d, clusters)
+    n, a = units.size, np.abs(units)
+    total, observed = float(a.sum()), float(units.sum())  # sums order patterns as means do
     tol = _REL_TOL * total
     draws: int | str
     if n <= exact_max_n:
@@ -138,16 +147,45 @@ def sign_flip_test(
         p, draws = (1 + k) / (n_resamples + 1), n_resamples
         how = f"Monte Carlo: N = {n_resamples} random sign patterns, p = (1+k)/(N+1), seed {seed}"
     side = {"greater": "> 0", "less": "< 0", "two-sided": "!= 0"}[alternative]
+    if n_clusters:
+        how += f"; one sign per cluster, {n_clusters} clusters"
+        null = (
+            f"The summed paired differences of each of the {n_clusters} probe clusters are "
+            f"symmetric about 0 (the two scores are exchangeable within each cluster); "
+            f"alternative: mean difference {side}."
+        )
+    else:
+        null = (
+            f"The {n_pairs} paired differences are symmetric about 0 (the two scores are "
+            f"exchangeable within each probe); alternative: mean difference {side}."
+        )
     return PermutationResult(
-        statistic=observed / n,
+        statistic=observed / n_pairs,
         p_value=float(p),
-        n=n,
+        n=n_pairs,
         n_resamples=draws,
         alternative=alternative,
-        method=f"Paired sign-flip permutation test of the mean difference over {n} pairs ({how})",
-        null=f"The {n} paired differences are symmetric about 0 (the two scores are exchangeable "
-        f"within each probe); alternative: mean difference {side}.",
+        method=f"Paired sign-flip permutation test of the mean difference over {n_pairs} pairs "
+        f"({how})",
+        null=null,
     )
+
+
+def _cluster_sums(d: np.ndarray, clusters: Sequence[str | None] | None) -> tuple[np.ndarray, int]:
+    """The units whose signs are flipped: per-cluster sums (and their number), else the pairs.
+
+    A probe without a label (None) is its own cluster.
+    """
+    if clusters is None:
+        return d, 0
+    if len(clusters) != d.size:
+        raise ValueError("one cluster label per paired difference")
+    labels = [c if c is not None else f"\0probe-{i}" for i, c in enumerate(clusters)]
+    inverse = np.unique(np.asarray(labels, dtype=object), return_inverse=True)[1]
+    g = int(inverse.max()) + 1 if d.size else 0
+    if g >= d.size:
+        return d, 0
+    return np.bincount(inverse, weights=d, minlength=g), g
 
 
 @dataclass(frozen=True)
@@ -221,13 +259,23 @@ def bootstrap_ci(
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """Suspect vs one reference on the same probes: test, effect size and CI."""
+    """Suspect vs one reference on the same probes: test, effect size and its own CI."""
 
     test: PermutationResult
     mean_difference: float
     effect_size: float  # Cohen's d_z: mean / sd of the differences (inf when sd is 0)
-    ci: BootstrapCI  # for the mean difference
+    ci: BootstrapCI  # of d_z itself (the same quantity as effect_size)
     n: int
+
+
+def cohens_dz(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Cohen's d_z (mean / sd, ddof 1) along ``axis``; +-inf where the sd is 0 (0 for all 0)."""
+    x = np.asarray(values, dtype=np.float64)
+    mean = x.mean(axis=axis)
+    sd = x.std(axis=axis, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), np.sign(mean) * np.inf)
+    return np.where((sd == 0) & (mean == 0), 0.0, out)
 
 
 def paired_comparison(
@@ -238,13 +286,17 @@ def paired_comparison(
     seed: int,
     exact_max_n: int = 16,
     ci_level: float = 0.95,
+    clusters: Sequence[str | None] | None = None,
 ) -> PairedComparison:
     """Per-probe suspect scores vs one reference model's scores on the same probes.
 
-    Null: on each probe the suspect's and the reference's scores are exchangeable
-    (differences symmetric about 0). Test: one-sided sign-flip test, alternative
-    suspect > reference. The CI (BCa bootstrap of the mean difference) uses the
-    independent stream ``default_rng([seed, 1])``.
+    Null: on each probe (each cluster of probes, when ``clusters`` are given) the suspect's
+    and the reference's scores are exchangeable (differences symmetric about 0). Test:
+    one-sided sign-flip test, alternative suspect > reference. This is descriptive evidence
+    ("how consistently, probe by probe"), not a test of Hd: two independent models differ
+    systematically. The effect size is Cohen's d_z and its CI a bootstrap of d_z itself
+    (BCa, percentile where BCa is undefined), so the estimate and its interval are of the
+    same quantity; it uses the independent stream ``default_rng([seed, 1])``.
     """
     s, r = _finite(suspect, "suspect scores"), _finite(reference, "reference scores")
     if s.shape != r.shape:
@@ -254,18 +306,25 @@ def paired_comparison(
         )
     d = s - r
     test = sign_flip_test(
-        d, alternative="greater", n_resamples=n_resamples, seed=seed, exact_max_n=exact_max_n
+        d,
+        alternative="greater",
+        n_resamples=n_resamples,
+        seed=seed,
+        exact_max_n=exact_max_n,
+        clusters=clusters,
     )
+    unit = "probe cluster" if "per cluster" in test.method else "probe"
     test = replace(
         test,
-        null=f"On each of the {d.size} probes the suspect's and the reference's "
-        "scores are exchangeable (differences symmetric about 0); "
-        "alternative: the suspect scores higher on average.",
+        null=f"On each {unit} the suspect's and the reference's scores are exchangeable "
+        f"({d.size} probes; differences symmetric about 0); alternative: the suspect scores "
+        "higher on average.",
     )
-    sd = float(d.std(ddof=1)) if d.size > 1 else 0.0
     mean = float(d.mean())
-    dz = mean / sd if sd > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean))
-    ci = bootstrap_ci(d, n_resamples=n_resamples, seed=[seed, 1], level=ci_level)
+    dz = float(cohens_dz(d))
+    ci = bootstrap_ci(
+        d, statistic=cohens_dz, n_resamples=n_resamples, seed=[seed, 1], level=ci_level
+    )
     return PairedComparison(test=test, mean_difference=mean, effect_size=dz, ci=ci, n=d.size)
 
 
@@ -398,39 +457,87 @@ def min_achievable_p(n_refs: int) -> float:
 
 @dataclass(frozen=True)
 class PanelAdequacy:
-    adequate: bool
-    min_p: float
-    needed: int  # fewest references for which 1/(N+1) <= alpha / n_tests
+    """How far a panel of reference models lets a result go (the one number: ``needed``)."""
+
+    adequate: bool  # the assumption-free rank test can reach alpha / n_tests
+    min_p: float  # smallest p the rank test can give: 1/(R+1)
+    needed: int  # core.checks.model_level.panel_needed(alpha, n_tests)
     message: str
 
 
 def panel_adequacy(n_refs: int, alpha: float = 0.05, *, n_tests: int = 1) -> PanelAdequacy:
-    """Can a rank test against this panel reach ``alpha`` (Bonferroni/Holm first step over
-    n_tests)?"""
-    target = alpha / n_tests
-    needed = max(0, math.ceil(1.0 / target - 1.0 - 1e-9))
+    """What a panel of ``n_refs`` references can support, in the words the wizard, the
+    Analyses tab and the report all use (one number: :func:`panel_needed`).
+
+    With fewer than ``needed`` references the verdict rests on the predictive
+    (random-effects) test and its normality assumption; with ``needed`` or more the
+    assumption-free rank test can reach ``alpha`` over ``n_tests`` checks (Holm's first step).
+    """
+    from core.checks.model_level import panel_needed
+
+    needed = panel_needed(alpha, n_tests)
     p0 = min_achievable_p(n_refs)
-    ok = p0 <= target * (1 + 1e-9)
-    scope = f"alpha = {alpha:g}" + (
-        f" / {n_tests} (Holm's first step over {n_tests} tests)" if n_tests > 1 else ""
-    )
+    ok = n_refs >= needed
+    scope = f"alpha = {alpha:g}" + (f" over {n_tests} checks (Holm)" if n_tests > 1 else "")
     if ok:
         msg = (
-            f"{n_refs} reference models: the smallest possible p-value is {p0:.3g}, "
-            f"which can reach {scope}."
+            f"{n_refs} reference models: the assumption-free rank test (smallest possible p "
+            f"1/({n_refs}+1) = {p0:.3g}) can reach {scope}, so the verdict need not assume how "
+            "independent models spread."
         )
     else:
         msg = (
-            f"Only {n_refs} reference models: the smallest possible p-value is 1/({n_refs}+1) = "
-            f"{p0:.3g}, so this test can never reach {scope}. At least {needed} "
-            "independent reference models are needed for it to be able to."
+            f"Only {n_refs} reference models: the verdict rests on the predictive test, which "
+            "assumes that independent models' values spread normally around a common mean "
+            "(random effects). The assumption-free rank test cannot go below "
+            f"1/({n_refs}+1) = {p0:.3g}; it needs at least {needed} independent reference "
+            f"models to reach {scope}."
         )
     return PanelAdequacy(ok, p0, needed, msg)
 
 
+def format_p(p: float | None, *, floor: float | None = None) -> str:
+    """A p-value for people: 3 significant digits, powers of ten below 0.001, never 0.
+
+    ``floor`` is the smallest value the test can give (a Monte-Carlo 1/(N+1), a rank
+    test's 1/(R+1)); a p at its floor prints as "≤ floor" rounded up ("≤ 1e-4" for
+    1/10,001), since the true p may be smaller. The one formatting of p-values used by the
+    CLI, the GUI and the report.
+    """
+    if p is None or not math.isfinite(p):
+        return "—"
+    if floor is not None and floor > 0 and p <= floor * (1 + 1e-9):
+        return "≤ " + _round_up(floor)
+    if p >= 0.001:
+        return f"{p:.3g}"
+    mantissa, exponent = f"{p:.2e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _round_up(x: float) -> str:
+    """``x`` rounded up to 2 significant digits, trailing zeros dropped (1/10001 -> 1e-4)."""
+    e = math.floor(math.log10(x)) - 1
+    v = math.ceil(x / 10.0**e - 1e-9) * 10.0**e
+    if v >= 0.001:
+        return f"{v:.2g}"
+    mantissa, exponent = f"{v:.1e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def p_floor(n_resamples: int | str | None) -> float | None:
+    """The Monte-Carlo floor 1/(N+1) of a p from N resamples (None: exact or unknown)."""
+    return 1.0 / (n_resamples + 1) if isinstance(n_resamples, int) and n_resamples > 0 else None
+
+
+SAME_SIGNAL = (
+    "Checks driven by the same signal are not independent lines of evidence: a result in "
+    "several of them may come from one feature of the suspect's behaviour."
+)
+
+
 @dataclass(frozen=True)
 class CombinedResult:
-    """Holm across checks: per-check adjusted p, the overall statement and its limit."""
+    """Holm across checks: per-check adjusted p, the family-wise p, the statement and its limits."""
 
     adjusted: dict[str, float]
     raw: dict[str, float]
@@ -440,31 +547,84 @@ class CombinedResult:
     statement: str
     limit: str = NO_DETECTION_LIMIT
     method: str = "Holm step-down correction over the checks' p-values (family-wise error rate)"
+    p_family: float | None = None  # smallest Holm-adjusted p: the family-wise p of the run
+    level: str = ""  # the verbal level of p_family (core.checks.verbal)
+    shared_signals: dict[str, list[str]] = field(default_factory=dict)  # signal -> checks
+    signal_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(self)
 
 
-def combine_holm(check_pvalues: Mapping[str, float | None], alpha: float = 0.05) -> CombinedResult:
-    """Combine checks by Holm: "supports Hp over Hd" when any adjusted p <= alpha.
+def shared_signals(
+    signals: Mapping[str, Sequence[str]], checks: Sequence[str]
+) -> dict[str, list[str]]:
+    """Each signal that drives two or more of ``checks`` -> those checks (in order)."""
+    by_signal: dict[str, list[str]] = {}
+    for key in checks:
+        for sig in signals.get(key, ()):
+            by_signal.setdefault(sig, []).append(key)
+    return {sig: keys for sig, keys in by_signal.items() if len(keys) > 1}
 
-    Null for the family: Hd holds for every check. Holm keeps the chance of any false
-    "supports" statement <= alpha under any dependence between checks. ``None`` marks a
-    declined check; it is listed as not tested and takes no part in the correction.
+
+def combine_holm(
+    check_pvalues: Mapping[str, float | None],
+    alpha: float = 0.05,
+    *,
+    signals: Mapping[str, Sequence[str]] | None = None,
+) -> CombinedResult:
+    """Combine checks by Holm into one family-wise p and a statement a p-value can carry.
+
+    Null for the family: Hd holds for every check (the suspect is one more independent
+    model like the references). Holm keeps the chance of any false flag <= alpha under any
+    dependence between checks. ``None`` marks a declined check; it is listed as not tested
+    and takes no part in the correction. ``signals`` (check -> what drives it, the SPECs'
+    ``signals``) names the checks that share a signal: they are not independent lines of
+    evidence, and the statement says so.
     """
+    from core.checks.verbal import family_level
+
     tested = {k: float(v) for k, v in check_pvalues.items() if v is not None}
     not_tested = tuple(k for k, v in check_pvalues.items() if v is None)
     adj = dict(zip(tested, holm(list(tested.values())).tolist(), strict=True)) if tested else {}
     supporting = tuple(k for k, v in adj.items() if v <= alpha)
-    if supporting:
-        statement = (
-            f"supports Hp over Hd: {len(supporting)} of {len(tested)} checks reached "
-            f"Holm-adjusted p <= {alpha:g} ({', '.join(supporting)})"
+    p_family = min(adj.values()) if adj else None
+    level = family_level(p_family).label
+    shared = shared_signals(signals or {}, list(tested))
+    note = ""
+    if shared:
+        note = (
+            SAME_SIGNAL
+            + " Here "
+            + "; ".join(f"{', '.join(keys)} share {sig}" for sig, keys in shared.items())
+            + "."
         )
-    elif tested:
+    if tested:
+        best = min(adj, key=lambda k: adj[k])
         statement = (
-            f"inconclusive: none of {len(tested)} checks reaches Holm-adjusted p <= {alpha:g}"
+            f"family-wise p = {format_p(p_family)} (Holm over {len(tested)} checks; smallest "
+            f"for {best}): if the suspect were an independent model like the references, a "
+            f"result at least this extreme in any of these checks would occur with probability "
+            f"<= {format_p(p_family)}; {level}"
         )
+        if supporting:
+            statement += (
+                f"; {len(supporting)} of {len(tested)} checks reach Holm-adjusted p <= "
+                f"{alpha:g} ({', '.join(supporting)})"
+            )
+        else:
+            statement += f"; none of the {len(tested)} checks reaches Holm-adjusted p <= {alpha:g}"
     else:
-        statement = "inconclusive: no check produced a p-value (all declined)"
-    return CombinedResult(adj, tested, alpha, supporting, not_tested, statement)
+        statement = "not assessed: no check produced a p-value (all declined)"
+    return CombinedResult(
+        adj,
+        tested,
+        alpha,
+        supporting,
+        not_tested,
+        statement,
+        p_family=p_family,
+        level=level,
+        shared_signals=shared,
+        signal_note=note,
+    )

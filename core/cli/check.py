@@ -118,7 +118,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=_AllChecks(),
         help="comma-separated subset of %(default)s (default: all)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=_seed,
+        default=None,
+        metavar="N|derived",
+        help="random seed of the resampling tests (default: derived from the evidence hashes "
+        "and the settings, recorded with the run)",
+    )
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument(
         "--template",
@@ -309,7 +316,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         [
             k,
             v["verdict"],
-            _fmt(v["p_value"]),
+            v.get("p_text") or _fmt(v["p_value"]),
             _fmt(v["effect_size"]),
             v["n_probes"],
             v["n_references"],
@@ -319,10 +326,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     text = (
         table(rows, ["check", "verdict", "p", "effect", "probes", "refs"])
         + f"\n\nCombined: {data['combined']['statement']}.\n{data['combined']['limit']}"
+        + (f"\n{data['combined']['signal_note']}" if data["combined"].get("signal_note") else "")
         + f"\nResults written to {out_path}."
     )
     emit(args, data, text)
     return 0
+
+
+def _seed(text: str) -> int | None:
+    """``--seed``: a whole number, or "derived" (from the evidence hashes; the default)."""
+    if text.strip().lower() == "derived":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--seed must be a whole number or 'derived', not {text!r}"
+        ) from None
 
 
 def _fmt(x: float | None) -> str:

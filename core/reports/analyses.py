@@ -227,6 +227,7 @@ def _check(
     label = primary.replace("_", " ") if primary else "per-probe value"
     lo, hi = _pair(s.get("ci"))
     done = run.status == "done" and summary_row is not None
+    ml: dict[str, Any] = dict(s.get("model_level") or {})
 
     def text(name: str) -> str:
         return str(_first(s.get(name), getattr(spec, name, None)) or NOT_RECORDED)
@@ -277,6 +278,10 @@ def _check(
         series=series,
         probe_values=values,
         details=dict(s.get("details") or {}),
+        p_floor=_num(s.get("p_floor")),
+        p_per_probe=_num(s.get("p_per_probe")),
+        test_used=str(ml.get("test_used") or ""),
+        panel_needed=_int(ml.get("panel_needed")),
     )
 
 
@@ -326,6 +331,7 @@ def combined_info(run: Run) -> CombinedInfo | None:
                 [str(x) for x in d.get("supporting") or []],
                 [str(x) for x in d.get("not_tested") or []],
                 {str(k): str(v) for k, v in (d.get("excluded") or {}).items()},
+                str(d.get("signal_note") or ""),
             )
     return None
 

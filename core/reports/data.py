@@ -201,6 +201,10 @@ class CheckRecord:
     series: list[ProbeSeries] = field(default_factory=list)
     probe_values: list[ProbeValue] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # the check's own extras (as stored)
+    p_floor: float | None = None  # smallest p the verdict's test can give (printed as "≤")
+    p_per_probe: float | None = None  # largest per-reference per-probe p (descriptive)
+    test_used: str = ""  # the model-level test that decided: "predictive" or "rank"
+    panel_needed: int | None = None  # references the rank test needs (the one panel number)
 
     @property
     def completed(self) -> bool:
@@ -220,6 +224,7 @@ class CombinedInfo:
     supporting: list[str]
     not_tested: list[str]
     excluded: dict[str, str]
+    signal_note: str = ""  # which checks share a signal (not independent lines of evidence)
 
 
 @dataclass

@@ -8,20 +8,20 @@ from typing import Any
 DASH = "—"
 
 
-def format_p(p: float | None) -> str:
-    """A p-value: three significant digits, scientific below 0.001 (never rounded to 0)."""
-    if p is None or not math.isfinite(p):
-        return DASH
-    if p >= 0.001:
-        return f"{p:.3g}"
-    return f"{p:.2e}"
+def format_p(p: float | None, floor: float | None = None) -> str:
+    """A p-value as everywhere else (:func:`core.checks.stats.format_p`): three significant
+    digits, powers of ten below 0.001, never 0, "≤ 1e-4" at a Monte-Carlo or rank floor."""
+    from core.checks.stats import format_p as core_format_p
+
+    return core_format_p(p, floor=floor)
 
 
-def format_p_n(p: float | None, n: int | None) -> str:
+def format_p_n(p: float | None, n: int | None, floor: float | None = None) -> str:
     """'0.0123 (N = 200)': a p-value always travels with its N."""
     if p is None:
         return DASH
-    return f"{format_p(p)} (N = {n:,})" if n is not None else format_p(p)
+    text = format_p(p, floor)
+    return f"{text} (N = {n:,})" if n is not None else text
 
 
 def format_lineage_p(p: float | None, results: Any) -> str:

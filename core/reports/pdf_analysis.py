@@ -10,6 +10,7 @@ import io
 
 from reportlab.platypus import Flowable, Paragraph
 
+from core.checks.stats import p_floor
 from core.reports import charts, wording
 from core.reports.data import CheckRecord, ReportData, RunBrief
 from core.reports.formatting import (
@@ -257,12 +258,16 @@ def validation(data: ReportData, figures: FigureCounter) -> list[Flowable]:
 
 
 def _results_table(c: CheckRecord) -> list[Flowable]:
+    """Per reference: descriptive per-probe tests (mean difference, d_z with its own CI)."""
     rows = [
         [
             r.comparison or DASH,
-            f"{format_num(r.value)} {format_ci(r.ci_low, r.ci_high)}".strip(),
-            (f"{format_num(r.effect_size)}" + (f" ({r.effect_name})" if r.effect_name else "")),
-            format_p_n(r.p_value, r.n),
+            format_num(r.value),
+            (
+                f"{format_num(r.effect_size)} {format_ci(r.ci_low, r.ci_high)}".strip()
+                + (f" ({r.effect_name})" if r.effect_name else "")
+            ),
+            format_p_n(r.p_value, r.n, p_floor(r.n_resamples)),
             format_p(r.p_adjusted),
         ]
         for r in c.results
@@ -271,18 +276,24 @@ def _results_table(c: CheckRecord) -> list[Flowable]:
         data_table(
             [
                 "Suspect compared with",
-                "Statistic [95% CI]",
-                "Effect size",
-                "p (N)",
+                "Mean per-probe difference",
+                "Effect size [95% CI]",
+                "Per-probe p (N)",
                 "Holm p within check",
             ],
             rows,
-            [22, 28, 14, 20, 16],
+            [22, 18, 24, 20, 16],
         )
     ]
     methods = list(dict.fromkeys(r.method for r in c.results if r.method))
     if methods:
-        out.append(para("Test per comparison: " + "; ".join(methods) + ".", "small"))
+        out.append(
+            para(
+                "Per comparison (descriptive: how consistently, probe by probe; these tests do "
+                "not decide the verdict, since their null is not Hd): " + "; ".join(methods) + ".",
+                "small",
+            )
+        )
     return out
 
 
@@ -310,20 +321,20 @@ def _check_results(number: str, c: CheckRecord, figures: FigureCounter) -> list[
         data_table(
             [
                 "Verdict",
-                "Statistic [95% CI]",
-                "Effect size",
-                "p (intersection-union, N probes)",
+                "Suspect's value",
+                "Difference from the references [95% interval]",
+                "Model-level p (N probes)",
                 "Holm across checks",
             ],
             [
                 [
                     para(c.verdict, "cell_bold"),
-                    f"{format_num(c.statistic)} {format_ci(c.ci_low, c.ci_high)}".strip(),
-                    format_num(c.effect_size),
+                    format_num(c.statistic),
+                    f"{format_num(c.effect_size)} {format_ci(c.ci_low, c.ci_high)}".strip(),
                     (
                         format_lineage_p(c.p_value, c.results)
                         if c.key == "lineage"
-                        else format_p_n(c.p_value, c.n_probes)
+                        else format_p_n(c.p_value, c.n_probes, c.p_floor)
                     ),
                     format_p(c.p_family),
                 ]
@@ -333,6 +344,24 @@ def _check_results(number: str, c: CheckRecord, figures: FigureCounter) -> list[
         ),
         gap(2),
     ]
+    if c.test_used:
+        tables += [
+            para(
+                f"Model-level test ({c.test_used}): if the suspect were an independent model "
+                "like the references, a result at least this extreme would occur with "
+                f"probability ≤ {format_p(c.p_value, c.p_floor).lstrip('≤ ')}."
+                + (
+                    f" The assumption-free rank test needs at least {c.panel_needed} "
+                    f"references; this panel has {c.n_references}."
+                    if c.panel_needed is not None
+                    and c.n_references is not None
+                    and c.n_references < c.panel_needed
+                    else ""
+                ),
+                "small",
+            ),
+            gap(2),
+        ]
     if c.results:
         tables += _results_table(c)
     elif not c.details.get("rank_histogram"):  # the harvest test compares with no panel
@@ -407,9 +436,11 @@ def results(data: ReportData, figures: FigureCounter) -> list[Flowable]:
     out.append(
         para(
             "This section reports the statistics as computed, without interpretation (see "
-            "Section 6). Each p-value is shown with its N; 'Holm-adjusted p' corrects for the "
-            "comparisons within a check, 'Holm across checks' for the several checks of this "
-            "report. Per-probe values are in the CSV tables and the JSON bundle."
+            "Section 6). Each verdict's p-value is the model-level test's (the suspect against "
+            "the spread of the reference models) and is shown with its N; the per-reference "
+            "per-probe tests are descriptive. 'Holm p within check' corrects for the comparisons "
+            "within a check, 'Holm across checks' for the several checks of this report. "
+            "Per-probe values are in the CSV tables and the JSON bundle."
         )
     )
     if not data.checks:
@@ -425,7 +456,7 @@ def results(data: ReportData, figures: FigureCounter) -> list[Flowable]:
                 [
                     [
                         f"{c.title} (run {c.run_id})",
-                        format_p(c.p_value),
+                        format_p(c.p_value, c.p_floor),
                         format_p(c.p_family)
                         if c.p_family is not None
                         else "not part of the combination",
@@ -441,6 +472,7 @@ def results(data: ReportData, figures: FigureCounter) -> list[Flowable]:
             out.append(
                 para(
                     f"Run {cb.run_id} — {cb.method}: {le(cb.statement)}."
+                    + (f" {cb.signal_note}" if cb.signal_note else "")
                     + "".join(f" {v}" for v in cb.excluded.values())
                 )
             )
@@ -459,8 +491,9 @@ def interpretation(data: ReportData) -> list[Flowable]:
     out += heading("6.1", "The verbal scale")
     out.append(
         para(
-            "Each check's strength is expressed on a fixed verbal scale defined before any run, "
-            "keyed on the (adjusted) p-value and the effect size:"
+            "Each check's level is expressed on a fixed verbal scale defined before any run, "
+            "keyed on the family-wise p-value (Holm across the checks) and the direction and "
+            "size of the effect; it says how unusual the result is for an independent model:"
         )
     )
     out.append(

@@ -110,7 +110,7 @@ def _summary_row(c: CheckRecord, with_run: bool) -> list[object]:
         (
             format_lineage_p(c.p_value, c.results)
             if c.key == "lineage"
-            else format_p_n(c.p_value, c.n_probes)
+            else format_p_n(c.p_value, c.n_probes, c.p_floor)
         ),
         format_p(c.p_family) if c.p_family is not None else "not combined",
     ]

@@ -14,9 +14,11 @@ REPORT_TITLE = "Forensic report on model distillation"
 P_VALUE_CAUTION = (
     "A p-value is not the probability that the suspect was distilled, nor the probability "
     "that it was trained independently. It states how often data at least as extreme as "
-    "those observed would arise if Hd were true. The verbal scale (Section 6) is a fixed "
-    "translation of p-values and effect sizes into words; it does not state a chance that "
-    "either hypothesis is true."
+    "those observed would arise if Hd were true, that is, if the suspect were an independent "
+    "model like the references. The verbal scale (Section 6) is a fixed translation of the "
+    "family-wise p-value into words about how unusual the result is for an independent model; "
+    "it is not a likelihood ratio, does not speak of support for Hp over Hd, and does not state "
+    "a chance that either hypothesis is true."
 )
 
 NO_CALIBRATION = (
@@ -52,8 +54,14 @@ GENERAL_LIMITATIONS = (
     "arise without any deliberate use of the protected model by the suspect's developer.",
     "Probe-set coverage: the checks sample the models' behaviour only on the probes listed "
     "in the methods section. They say nothing about behaviour the probes do not cover.",
-    "Reference panel: rank-based tests cannot reach a p-value below 1/(N+1) with N "
-    "reference models, and conclusions hold only relative to the models in the panel.",
+    "Reference panel: the verdicts test whether the suspect lies outside the spread of the "
+    "reference models. With a small panel that test assumes the independent models' values "
+    "spread normally (random effects); the assumption-free rank test cannot reach a p-value "
+    "below 1/(N+1) with N reference models, so it needs a larger panel (the number is given "
+    "with each result). Conclusions hold only relative to the models in the panel.",
+    "Shared signals: checks driven by the same signal (for example persona phrases, which "
+    "move the likelihood, similarity and identity checks) are not independent lines of "
+    "evidence; agreement between them does not add up as separate confirmations.",
     NO_DETECTION_LIMIT,
 )
 
@@ -117,18 +125,21 @@ GLOSSARY = (
     (
         "Holm correction",
         "An adjustment of several p-values that keeps the chance of any false "
-        "'support' statement among them at or below the stated level.",
+        "flag among them at or below the stated level; the smallest adjusted p of a run is "
+        "its family-wise p.",
     ),
     (
-        "Intersection-union test",
-        "A check supports Hp only if the suspect is above every "
-        "reference model; its p-value is the largest of the "
-        "per-reference p-values.",
+        "Model-level test",
+        "The test behind each verdict: is the suspect outside the spread of the independent "
+        "reference models? Its null is Hd itself (the suspect is one more independent model "
+        "like the references). Per-probe tests against each reference are reported as "
+        "descriptive evidence only.",
     ),
     (
         "Effect size",
-        "How large a difference is, independent of the number of probes (here "
-        "usually Cohen's d_z: mean paired difference over its standard deviation).",
+        "How large a difference is. For a verdict: the suspect's model-level difference from "
+        "the references' mean, with its own 95% interval; per reference: Cohen's d_z (mean "
+        "paired difference over its standard deviation) with a bootstrap interval of d_z.",
     ),
     (
         "Confidence interval (CI)",
@@ -157,8 +168,8 @@ GLOSSARY = (
     ),
     (
         "Verbal scale",
-        "The fixed wording that translates a p-value and an effect size into a "
-        "level of support (Section 6).",
+        "The fixed wording that translates the family-wise p-value into how unusual the "
+        "result is for an independent model (Section 6); it is not a scale of support.",
     ),
 )
 
