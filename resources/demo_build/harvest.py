@@ -418,14 +418,19 @@ def _recheck_sanity(stage: Path, report: dict[str, Any], log: Log) -> dict[str, 
 
 
 def add_to_world(
-    world_dir: Path, log: Log, retrain: bool = False, docs_only: bool = False
+    world_dir: Path,
+    log: Log,
+    retrain: bool = False,
+    docs_only: bool = False,
+    refigure: bool = False,
 ) -> dict[str, Any] | None:
     """Add the harvest files and the other party to a built world, leaving the rest as is.
 
     Works on a copy and replaces the world only when everything succeeded and no existing
     file but the three documents changed. ``docs_only`` rewrites the documents from the
-    stored report (after editing readme.py or harvest_readme.py); with ``retrain`` too, it
-    also (re)runs the retraining proof of a world that already has its harvest.
+    stored report (after editing readme.py or harvest_readme.py); with ``refigure`` it first
+    measures the harvest figures again, with ``retrain`` it (re)runs the retraining proof
+    of a world that already has its harvest.
     """
     import harvest_figures
 
@@ -445,7 +450,10 @@ def add_to_world(
         log("[harvest] harvest test on the world's models")
         record["figures"] = harvest_figures.measure(stage, log)
         report["sanity"], report["harvest"] = figures, record
-    elif retrain:
+    elif refigure:
+        log("[harvest] harvest test on the world's models")
+        report["harvest"]["figures"] = harvest_figures.measure(stage, log)
+    if docs_only and retrain:
         pairs = reproduce_harvest(stage / "models", hp)
         suspect = report["training"]["suspect-osprey"]
         prove_reproduction(stage / "models", pairs, hp, suspect["sft"], log)
@@ -474,13 +482,17 @@ def main(argv: list[str] | None = None) -> int:
         "--docs-only", action="store_true",
         help="only rewrite README.md, lineage.json and the manifest from build_report.json",
     )  # fmt: skip
+    parser.add_argument(
+        "--refigure", action="store_true",
+        help="with --docs-only: measure the harvest test figures again first",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     started = time.monotonic()
 
     def log(msg: str) -> None:
         print(f"[{time.monotonic() - started:7.1f}s] {msg}", flush=True)
 
-    add_to_world(args.world.resolve(), log, args.retrain_suspect, args.docs_only)
+    add_to_world(args.world.resolve(), log, args.retrain_suspect, args.docs_only, args.refigure)
     return 0
 
 

@@ -8,10 +8,12 @@ the exact rank-sum test of ``core.checks.harvest_stats``; and the same with each
 minus protected-lumen's score of the same answer (Lumen produced the logs but never trained
 on them, so this is a fixed function applied to all K+1 answers alike: the test stays exact
 while the share of an answer's likelihood that is just "typical Lumen text" cancels out).
-A prompt whose K+1 answers are all identical carries no information and is left out (a rule
-symmetric in the K+1 answers, so the exact null is kept); identical answers otherwise are
-ties, counted against the logged answer (conservative). These figures check that the world
-behaves as designed; the product's harvest check is separate and validated separately.
+Prompts whose K+1 answers are not all distinct (near-deterministic answers, the same text
+drawn twice) are left out: a rule symmetric in the K+1 answers, so the exact null is kept,
+and the issue's rule for duplicates. For comparison the figures also keep them ("ties
+kept": identical answers are ties counted against the logged answer, which is conservative
+but dilutes the test). These figures check that the world behaves as designed; the
+product's harvest check is separate and validated separately.
 """
 
 from __future__ import annotations
@@ -35,24 +37,31 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 
 def groups(world_dir: Path) -> tuple[list[tuple[str, list[str]]], dict[str, int]]:
-    """(request id, [logged answer, regeneration 1..K]) per usable prompt, and exclusions."""
+    """(prompt, [logged answer, regeneration 1..K]) per prompt with regenerations, and counts.
+
+    ``all_distinct``: prompts whose K+1 answers are all different (the ones the test uses);
+    ``with_duplicates``: the others; ``logged_repeated``: those where the logged answer
+    itself occurs among its regenerations.
+    """
     import harvest
 
     logged = _read(world_dir / harvest.LOG_FILE)
     regens: dict[str, list[dict[str, Any]]] = {}
     for r in _read(world_dir / harvest.REGEN_FILE):
         regens.setdefault(r["request_id"], []).append(r)
-    out, counts = [], {"all_identical": 0, "no_regenerations": 0, "logged_repeated": 0}
+    out: list[tuple[str, list[str]]] = []
+    counts = {"all_distinct": 0, "with_duplicates": 0, "logged_repeated": 0,
+              "no_regenerations": 0}  # fmt: skip
     for row in logged:
         twins = sorted(regens.get(row["request_id"], []), key=lambda r: r["sample_index"])
         answers = [row["response"]] + [t["response"] for t in twins]
         if not twins:
             counts["no_regenerations"] += 1
-        elif len(set(answers)) == 1:
-            counts["all_identical"] += 1
-        else:
-            counts["logged_repeated"] += answers[0] in answers[1:]
-            out.append((row["prompt"], answers))
+            continue
+        distinct = len(set(answers)) == len(answers)
+        counts["all_distinct" if distinct else "with_duplicates"] += 1
+        counts["logged_repeated"] += answers[0] in answers[1:]
+        out.append((row["prompt"], answers))
     return out, counts
 
 
@@ -91,6 +100,7 @@ def _test(scores: list[list[float]]) -> dict[str, Any]:
 def measure(world_dir: Path, log: Log) -> dict[str, Any]:
     """Harvest-test figures of every chat model of the world except the protected one."""
     items, counts = groups(world_dir)
+    use = [j for j, (_, answers) in enumerate(items) if len(set(answers)) == len(answers)]
     names = [n for n, i in world.MODEL_ROLES.items() if i["role"] not in ("protected", "base")]
     lumen = per_byte_scores(world_dir / "models" / "protected-lumen", items)
     out: dict[str, Any] = {}
@@ -99,19 +109,20 @@ def measure(world_dir: Path, log: Log) -> dict[str, Any]:
         calibrated = [
             [a - b for a, b in zip(s, r, strict=True)] for s, r in zip(scores, lumen, strict=True)
         ]
-        raw, cal = _test(scores), _test(calibrated)
+        raw, cal = _test([scores[j] for j in use]), _test([calibrated[j] for j in use])
         out[name] = {
             "per_byte": raw,
             "minus_protected": cal,
-            "mean_ll_per_byte_logged": round(sum(s[0] for s in scores) / len(scores), 4),
+            "ties_kept": {"per_byte": _test(scores), "minus_protected": _test(calibrated)},
+            "mean_ll_per_byte_logged": round(sum(scores[j][0] for j in use) / len(use), 4),
             "mean_ll_per_byte_regenerations": round(
-                sum(sum(s[1:]) / len(s[1:]) for s in scores) / len(scores), 4
+                sum(sum(scores[j][1:]) / len(scores[j][1:]) for j in use) / len(use), 4
             ),
         }
+        tk = out[name]["ties_kept"]["minus_protected"]["p_value"]
         log(f"  harvest test {name:18s} p = {raw['p_value']:.3g} (minus Lumen "
-            f"{cal['p_value']:.3g}); top {raw['top_share']:.0%} (expected "
-            f"{raw['expected_top_share']:.0%}); mean rank/K {raw['mean_normalised_rank']:.3f} "
-            f"({cal['mean_normalised_rank']:.3f})")  # fmt: skip
+            f"{cal['p_value']:.3g}; ties kept {tk:.3g}); mean rank/K "
+            f"{raw['mean_normalised_rank']:.3f} ({cal['mean_normalised_rank']:.3f})")  # fmt: skip
     k = len(items[0][1]) - 1 if items else 0
     return {
         "score": "log-likelihood per UTF-8 byte of ' ' + answer given 'User: {prompt}\\n"
@@ -120,7 +131,10 @@ def measure(world_dir: Path, log: Log) -> dict[str, Any]:
         "the logged answer}, exact null (convolution of discrete uniforms), one-sided",
         "null": "the model never trained on the logged answers (each logged answer is "
         "exchangeable with its regenerations)",
-        "n_prompts": len(items),
+        "rule": "prompts whose K+1 answers are not all distinct are left out (symmetric in the "
+        "K+1 answers: the null stays exact); ties_kept: all prompts, ties against the logged",
+        "n_prompts": len(use),
+        "n_prompts_ties_kept": len(items),
         "k": k,
         "prompts": counts,
         "models": out,

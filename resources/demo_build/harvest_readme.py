@@ -124,19 +124,30 @@ def _figures(fig: dict[str, Any]) -> str:
     for name, m in models.items():
         raw, cal = m["per_byte"], m["minus_protected"]
         dist, logged = LABELS.get(name, ("no", "no"))
-        top = f"{raw['top_share']:.0%} (expected {raw['expected_top_share']:.0%})"
+        expected = f"(expected {raw['expected_top_share']:.0%})"
+        top = f"{raw['top_share']:.0%} / {cal['top_share']:.0%} {expected}"
         mean = f"{raw['mean_normalised_rank']:.3f} / {cal['mean_normalised_rank']:.3f}"
         rows.append([f"`{name}`", dist, logged, _p(raw["p_value"]), _p(cal["p_value"]), top, mean])
     n, k, pr = fig["n_prompts"], fig["k"], fig["prompts"]
+    sus = models.get("suspect-osprey", {}).get("ties_kept")
+    kept = (
+        f" Keeping them, with identical answers as ties counted against the logged answer, "
+        f"dilutes the test: suspect p = {_p(sus['minus_protected']['p_value'])} over "
+        f"{fig['n_prompts_ties_kept']} prompts."
+        if sus
+        else ""
+    )
     text = (
-        f"*Harvest test, as the build measured it* ({n} logged exchanges, K = {k} "
-        f"regenerations each; {pr['all_identical']} prompts whose {k + 1} answers were all "
-        f"identical left out; in {pr['logged_repeated']} prompts the logged answer also occurs "
-        "among its regenerations, a tie counted against it). Score: the model's log-likelihood "
+        f"*Harvest test, as the build measured it* on the {n} logged exchanges whose answer and "
+        f"{k} regenerations are all different. The other {pr['with_duplicates']} are left out: "
+        "their answers are near-deterministic (the same text drawn twice), and leaving out a "
+        "prompt for what its answers look like *as a set* keeps the test exact." + kept + " "
+        "Score: the model's log-likelihood "
         "per byte of each answer (chat template), or that minus protected-lumen's. p: exact "
         "one-sided rank-sum test (null: the model never trained on the logged answers, so each "
         "logged answer's rank among its regenerations is uniform). Mean rank / K: 0.5 expected, "
-        "0 = always the model's favourite (per-byte / minus Lumen).\n\n" + _table(rows) + "\n"
+        "0 = always the model's favourite; both it and 'logged answer top' are given as "
+        "per-byte score / score minus Lumen's.\n\n" + _table(rows) + "\n"
     )
     return text + "\n" + _meaning(models, n, k)
 
@@ -153,9 +164,10 @@ def _meaning(models: dict[str, Any], n: int, k: int) -> str:
             f"list instead of 50% (p = {_p(sus['p_value'])}, N = {n} prompts, score minus "
             f"Lumen's); the other-party student does not ({oth['mean_normalised_rank']:.0%}, "
             f"p = {_p(oth['p_value'])}). That ties the suspect to the very answers Quillmark's "
-            "accounts received, not merely to Lumen. The preference is a shift of the whole "
-            "ranking, not a habit of putting the logged answer first: a model of about a "
-            "million parameters remembers little of each single answer it was trained on."
+            f"accounts received, not merely to Lumen. By that score the suspect ranks the logged "
+            f"answer first of all "
+            f"{k + 1} in {sus['top_share']:.0%} of the prompts, where the lottery gives "
+            f"{sus['expected_top_share']:.0%}."
         )
     else:
         verdict = (
