@@ -16,12 +16,13 @@ BUILD = ROOT / "resources" / "demo_build" / "build.py"
 
 MODELS = (
     "protected-lumen", "osprey-base", "suspect-osprey", "clean-osprey",
-    "ref-a-wren", "ref-b-tern", "ref-c-kestrel",
+    "ref-a-wren", "ref-b-tern", "ref-c-kestrel", "other-party-osprey",
 )  # fmt: skip
 EXPECTED_FILES = (
     "README.md", "lineage.json", "build_report.json", "MANIFEST.sha256",
     "transcripts/protected_probe_answers.jsonl", "transcripts/human_probe_answers.jsonl",
-    "transcripts/identity_probes.jsonl",
+    "transcripts/identity_probes.jsonl", "transcripts/halcyon_harvest_log.jsonl",
+    "transcripts/lumen_regenerations.jsonl",
     "policies/terms_v1.md", "policies/terms_v1.html",
     "policies/terms_v2.md", "policies/terms_v2.html", "policies/terms_v2.pdf",
 )  # fmt: skip
@@ -92,7 +93,8 @@ def test_transcripts_follow_the_importer_format(quick_world: Path) -> None:
 @pytest.mark.slow
 def test_lineage_manifest_and_policies(quick_world: Path) -> None:
     lineage = json.loads((quick_world / "lineage.json").read_text())
-    assert lineage["ground_truth"]["distilled"] == ["suspect-osprey"]
+    assert lineage["ground_truth"]["distilled"] == ["suspect-osprey", "other-party-osprey"]
+    assert lineage["ground_truth"]["trained_on_logged_harvest"] == ["suspect-osprey"]
     assert lineage["chat_template"]["prompt"] == "User: {prompt}\nAssistant:"
     assert set(MODELS) <= set(lineage["models"])
     refs = [n for n, m in lineage["models"].items() if m["role"] == "reference"]

@@ -112,19 +112,27 @@ def _sha256(path: Path) -> str:
 
 
 def write_lineage(
-    stage: Path, hp: dict[str, Any], training: dict[str, Any], figures: dict[str, Any]
+    stage: Path,
+    hp: dict[str, Any],
+    training: dict[str, Any],
+    figures: dict[str, Any],
+    harvest: dict[str, Any] | None = None,
 ) -> None:
-    """lineage.json: the ground truth of the world, machine readable."""
+    """lineage.json: the ground truth of the world, machine readable.
+
+    ``harvest`` is the harvest step's record (harvest.py): which files hold the logged
+    exchanges and their regenerations, and which model learned the logged answers.
+    """
     models = {}
     for name, info in world.MODEL_ROLES.items():
         lin = world.LINEAGES[info["lineage"]]
         src = corpora.SOURCES[lin.corpus]
-        fine_tuned = name in ("suspect-osprey", "clean-osprey")
+        fine_tuned = name in world.OSPREY_TUNED
         models[name] = {
             "path": f"models/{name}",
             "role": info["role"],
             "distilled_from_protected": info["distilled"],
-            "vendor": lin.vendor,
+            "vendor": world.vendor_of(name),
             "assistant_name": info["assistant"],
             "base_model": "osprey-base" if fine_tuned else None,
             "pretraining_text": {"corpus": lin.corpus, "description": src.description,
@@ -152,13 +160,14 @@ def write_lineage(
                                   "the model ends its turn with eos"},
         "ground_truth": {
             "protected": "protected-lumen",
-            "distilled": ["suspect-osprey"],
+            "distilled": [n for n, i in world.MODEL_ROLES.items() if i["distilled"]],
             "not_distilled": [n for n, i in world.MODEL_ROLES.items()
                               if not i["distilled"] and i["role"] != "protected"],
             "harvest": (training.get("harvest") or {}) | {
                 "by": "Quillmark AI", "window": "2025-07-14/2025-08-08",
                 "note": "fictional: Lumen's sampled answers to Quillmark's prompts, via the API",
             },
+            **((harvest or {}).get("ground_truth") or {}),
             "probes_disjoint_from_training_prompts": True,
             "probe_capture_window": "2025-09-02/2025-09-11",
         },
@@ -167,7 +176,7 @@ def write_lineage(
             "protected_probe_answers": "transcripts/protected_probe_answers.jsonl",
             "human_probe_answers": "transcripts/human_probe_answers.jsonl",
             "identity_probes": "transcripts/identity_probes.jsonl",
-        },
+        } | ((harvest or {}).get("files") or {}),
         "policies": {
             "provider": "Halcyon Labs",
             "versions": [{"version": v, "effective": d,

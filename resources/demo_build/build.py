@@ -28,6 +28,8 @@ for path in (str(HERE), str(ROOT)):
         sys.path.insert(0, path)
 
 import artifacts  # noqa: E402
+import harvest  # noqa: E402
+import harvest_figures  # noqa: E402
 import policies  # noqa: E402
 import readme  # noqa: E402
 import sanity  # noqa: E402
@@ -107,6 +109,8 @@ def build(out: Path, quick: bool) -> dict[str, Any]:
     probes = artifacts.write_transcripts(stage, splits.probes, IDENTITY_PROBES, hp, log)
     texts = [f"User: {p['prompt']}\nAssistant: {p['protected']}" for p in probes[:8]]
     onnx_parity = artifacts.export_onnx_step(stage / "models", texts, log)
+    # Halcyon's harvest log, Lumen's regenerations and the other-party student (harvest.py).
+    harvested = harvest.build_step(stage, hp, training, quick, log)
     log("sanity measurement")
     names = list(world.MODEL_ROLES)
     refs = [n for n, r in world.MODEL_ROLES.items() if r["role"] == "reference"]
@@ -115,14 +119,17 @@ def build(out: Path, quick: bool) -> dict[str, Any]:
         hp["sanity_permutations"], log,
         not_chat=frozenset(n for n, r in world.MODEL_ROLES.items() if r["role"] == "base"),
     )  # fmt: skip
+    log("harvest test on the world's models")
+    harvested["figures"] = harvest_figures.measure(stage, log)
     report = {
         "quick": quick,
         "hyperparameters": hp,
         "training": training,
         "onnx_parity": onnx_parity,
         "sanity": figures,
+        "harvest": harvested,
     }
-    artifacts.write_lineage(stage, hp, training, figures)
+    artifacts.write_lineage(stage, hp, training, figures, harvest.lineage_entry(harvested))
     (stage / "build_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     readme.write_readme(stage, report, probes)
     artifacts.write_manifest(stage)

@@ -8,6 +8,7 @@ from typing import Any
 import corpora
 import world
 from chat_data import IDENTITY_PROBES
+from harvest_readme import HARVEST_LAYOUT, OTHER_PARTY, harvest_section
 
 INTRO = """\
 # Distill Audit demonstration world
@@ -27,7 +28,7 @@ Distill Audit a complete case to examine, with a known answer:
     `models/suspect-osprey-onnx`). This is real sequence-level distillation, at toy scale.
   - fine-tuned it on answers written by its own staff to the same prompts: the
     **clean control** (`models/clean-osprey`). It never saw a Lumen output.
-- Three **reference** vendors trained independent models, none ever exposed to Lumen's
+{other_party}- Three **reference** vendors trained independent models, none ever exposed to Lumen's
   outputs: `ref-a-wren` (Northgate Research; pretrained on the *same public text* as
   Lumen, the "same data" confounder), `ref-b-tern` (Bayleaf Systems) and
   `ref-c-kestrel` (Corvid Works).
@@ -54,7 +55,8 @@ def _quote(text: str) -> str:
 def write_readme(stage: Path, report: dict[str, Any], probes: list[dict[str, str]]) -> None:
     """Write README.md into the staging folder."""
     hp, sanity = report["hyperparameters"], report["sanity"]
-    parts = [INTRO.format(n_harvest=hp["n_harvest"])]
+    other = OTHER_PARTY.format(party=world.OTHER_PARTY) if "harvest" in report else ""
+    parts = [INTRO.format(n_harvest=hp["n_harvest"], other_party=other)]
     if report["quick"]:
         parts.append(
             "**This is a `--quick` build**: reduced training; "
@@ -65,16 +67,18 @@ def write_readme(stage: Path, report: dict[str, Any], probes: list[dict[str, str
         ["model", "role", "vendor", "base", "pretraining text", "vocab", "chat data", "distilled"]
     ]
     for name, info in world.MODEL_ROLES.items():
+        if name not in sanity["models"]:
+            continue  # a world built before the model was added
         lin = world.LINEAGES[info["lineage"]]
-        base = "osprey-base" if name in ("suspect-osprey", "clean-osprey") else "-"
-        rows.append([f"`{name}`", info["role"], lin.vendor, base, lin.corpus,
+        base = "osprey-base" if name in world.OSPREY_TUNED else "-"
+        rows.append([f"`{name}`", info["role"], world.vendor_of(name), base, lin.corpus,
                      str(lin.vocab_size), info["chat_data"] or "-",
                      "**yes**" if info["distilled"] else "no"])  # fmt: skip
     parts.append(
         "## Cast\n\n" + _table(rows) + "\n\n`lineage.json` records the same, machine-readable.\n"
     )
 
-    parts.append(LAYOUT)
+    parts.append(LAYOUT.format(harvest=HARVEST_LAYOUT if "harvest" in report else ""))
     src_rows = [["corpus", "used by", "source", "licence"]]
     for name, src in corpora.SOURCES.items():
         users = ", ".join(k for k, lin in world.LINEAGES.items() if lin.corpus == name)
@@ -83,6 +87,8 @@ def write_readme(stage: Path, report: dict[str, Any], probes: list[dict[str, str
 
     parts.append(_samples(sanity, probes))
     parts.append(_figures(sanity))
+    if "harvest" in report:
+        parts.append(harvest_section(report["harvest"]))
     parts.append(BUILD.format(**hp["sampling"]))
     (stage / "README.md").write_text("\n".join(parts), encoding="utf-8")
 
@@ -97,14 +103,14 @@ models/suspect-osprey-onnx/  model.onnx + tokenizer (export of suspect-osprey)
 transcripts/protected_probe_answers.jsonl  Lumen's sampled answers to the probes,
                           as captured from the provider's API (time, sampling, seed)
 transcripts/human_probe_answers.jsonl      human-written answers to the same probes
-transcripts/identity_probes.jsonl          identity questions ("Who are you?", ...)
-policies/terms_v1.{md,html}, terms_v2.{md,html,pdf}  Halcyon Labs' terms of service
+transcripts/identity_probes.jsonl          identity questions ("Who are you?", ...){harvest}
+policies/terms_v1.{{md,html}}, terms_v2.{{md,html,pdf}}  Halcyon Labs' terms of service
 lineage.json              ground truth: every model's role, base, data and tokenizer
 build_report.json         hyper-parameters, training losses and the sanity figures
 MANIFEST.sha256           SHA-256 of every file, sorted by path
 ```
 
-Chat template: the prompt is `User: {prompt}\\nAssistant:` and the response follows
+Chat template: the prompt is `User: {{prompt}}\\nAssistant:` and the response follows
 after one space, ended by `<|endoftext|>`. Transcript prompts are the raw user
 question; apply the template when scoring or generating. The probe prompts are never
 among any model's training prompts (their topics may be, in other wordings).

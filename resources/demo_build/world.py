@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import corpora
 import torch
@@ -65,6 +65,9 @@ LINEAGES = {
     "bayleaf": Lineage("bayleaf", "Bayleaf Systems", "torch", 1792, Arch(3, 112), 4409),
     "corvid": Lineage("corvid", "Corvid Works", "plotting-web", 2048, Arch(3, 112), 5501),
 }
+
+# fine-tuned the published osprey-base on the Lumen answers its own accounts received
+OTHER_PARTY = "Larkspur Data"
 
 # reference model folder -> (lineage, assistant name its own writers give it)
 REFERENCES = {
@@ -199,6 +202,48 @@ def _tuned(
     return rec
 
 
+SUSPECT_SFT_SEED = LINEAGES["quillmark"].seed + 2  # the suspect's fine-tuning seed
+
+
+def harvest_prompts(splits: PromptSplits, hp: dict[str, Any]) -> list[Prompt]:
+    """Quillmark AI's harvesting prompts, in the order their answers were sampled."""
+    seed = LINEAGES["quillmark"].seed
+    return sample_training_prompts(splits, hp["n_harvest"], hp["identity_share"], seed=seed)
+
+
+def sample_protected(
+    models_dir: Path, prompts: list[str], hp: dict[str, Any], seeds: list[int]
+) -> list[str]:
+    """Lumen's sampled answers to ``prompts`` (one seed each), as its API served them.
+
+    The one code path for every protected sample of the world (the harvest the suspect
+    learned, the regenerations, the other party's samples), so that they are draws from
+    the same model with the same settings.
+    """
+    lumen, lumen_tok = load_model(models_dir / "protected-lumen")
+    s = hp["sampling"]
+    sampling = Sampling(s["temperature"], s["top_p"], s["max_new_tokens"])
+    return generate(lumen, lumen_tok, prompts, sampling, seeds)
+
+
+def tune_osprey(
+    name: str,
+    pairs: list[tuple[str, str]],
+    hp: dict[str, Any],
+    seed: int,
+    models_dir: Path,
+    log: Log,
+    extra: str = "",
+) -> dict[str, Any]:
+    """Fine-tune the saved osprey-base on ``pairs`` (Quillmark's recipe) and save it as ``name``."""
+
+    def start_osprey() -> tuple[PreTrainedModel, PreTrainedTokenizerFast, dict[str, Any]]:
+        base, base_tok = load_model(models_dir / "osprey-base")
+        return cast(PreTrainedModel, base), base_tok, {"base": "osprey-base"}
+
+    return _tuned(name, pairs, hp, seed, models_dir, log, start_osprey, extra=extra)
+
+
 def build_models(
     splits: PromptSplits, models_dir: Path, hp: dict[str, Any], log: Log
 ) -> dict[str, Any]:
@@ -225,13 +270,10 @@ def build_models(
 
     # Quillmark AI harvests Lumen's answers to its own prompt set through the API.
     quill = LINEAGES["quillmark"]
-    harvest = sample_training_prompts(splits, hp["n_harvest"], share, seed=quill.seed)
-    lumen, lumen_tok = load_model(models_dir / "protected-lumen")
-    s = hp["sampling"]
-    sampling = Sampling(s["temperature"], s["top_p"], s["max_new_tokens"])
+    harvest = harvest_prompts(splits, hp)
     log(f"[harvest] sampling {len(harvest)} answers from protected-lumen")
     seeds = [hp["harvest_seed"] + i for i in range(len(harvest))]
-    stolen = generate(lumen, lumen_tok, [p.text for p in harvest], sampling, seeds)
+    stolen = sample_protected(models_dir, [p.text for p in harvest], hp, seeds)
     harvest_pairs = list(zip([p.text for p in harvest], stolen, strict=True))
     clean_pairs = _human_pairs(harvest, "quillmark", quill.seed + 1)
 
@@ -240,18 +282,12 @@ def build_models(
     save_model(model, tok, models_dir / "osprey-base", _card("osprey-base", hp))
     record["osprey-base"] = {"pretrain": _record(pre)}
 
-    def start_osprey() -> tuple[PreTrainedModel, PreTrainedTokenizerFast, dict[str, Any]]:
-        base, base_tok = load_model(models_dir / "osprey-base")
-        return base, base_tok, {"base": "osprey-base"}
-
     for name, pairs, seed in (
-        ("suspect-osprey", harvest_pairs, quill.seed + 2),
+        ("suspect-osprey", harvest_pairs, SUSPECT_SFT_SEED),
         ("clean-osprey", clean_pairs, quill.seed + 3),
     ):
         log(f"[{name}] fine-tune osprey-base")
-        record[name] = _tuned(
-            name, pairs, hp, seed, models_dir, log, start_osprey, extra=str(clean_pairs)
-        )
+        record[name] = tune_osprey(name, pairs, hp, seed, models_dir, log, extra=str(clean_pairs))
     record["harvest"] = {
         "prompts": len(harvest),
         "identity_prompts": sum(1 for p in harvest if p.identity_kind),
@@ -296,7 +332,27 @@ MODEL_ROLES: dict[str, dict[str, Any]] = {
     "ref-c-kestrel": {"role": "reference", "lineage": "corvid", "assistant": "Kestrel",
                       "chat_data": "Corvid's human-written answers to its own prompts",
                       "distilled": False},
+    # Added by resources/demo_build/harvest.py (after the models above, so that their
+    # build figures and seeds are unchanged): the harvest test's hardest control.
+    "other-party-osprey": {"role": "suspect", "lineage": "quillmark", "assistant": "Osprey",
+                           "vendor": OTHER_PARTY,
+                           "chat_data": "protected-lumen's sampled answers to the same "
+                                        "harvesting prompts, received by another party's "
+                                        "accounts (other samples, not the logged harvest)",
+                           "distilled": True,
+                           "note": "distilled from protected-lumen by another party on other "
+                                   "samples of the same prompts; never saw the answers "
+                                   "Quillmark's accounts received"},
 }  # fmt: skip
+
+# Models fine-tuned from osprey-base (the others are trained from scratch).
+OSPREY_TUNED = ("suspect-osprey", "clean-osprey", "other-party-osprey")
+
+
+def vendor_of(name: str) -> str:
+    """Who trained ``name`` (a model's own vendor, else its lineage's)."""
+    info = MODEL_ROLES[name]
+    return str(info.get("vendor") or LINEAGES[info["lineage"]].vendor)
 
 
 def _card(name: str, hp: dict[str, Any]) -> str:
@@ -305,7 +361,7 @@ def _card(name: str, hp: dict[str, Any]) -> str:
     src = corpora.SOURCES[lin.corpus]
     base = (
         "osprey-base (fine-tuned from it)"
-        if name in ("suspect-osprey", "clean-osprey")
+        if name in OSPREY_TUNED
         else "none (trained from scratch)"
     )
     return (
@@ -314,7 +370,7 @@ def _card(name: str, hp: dict[str, Any]) -> str:
         "`resources/demo_build/build.py`. It knows nothing useful; it exists to be examined.\n\n"
         f"- Role: {info['role']}"
         f"{' (DISTILLED from protected-lumen)' if info['distilled'] else ''}\n"
-        f"- Vendor: {lin.vendor}; assistant name: {info['assistant'] or '-'}\n"
+        f"- Vendor: {vendor_of(name)}; assistant name: {info['assistant'] or '-'}\n"
         f"- Base: {base}\n"
         f"- Pretraining text: {src.description} ({src.licence})\n"
         f"- Chat data: {info['chat_data'] or 'none'}\n"
@@ -324,5 +380,20 @@ def _card(name: str, hp: dict[str, Any]) -> str:
         "- Weights: safetensors, float16 on disk (load with dtype float32)\n\n"
         "Licence: the weights and this card are part of Distill Audit's demonstration data\n"
         "and may be used, copied and modified freely with it. The pretraining text's own\n"
-        "licence is named above.\n"
+        "licence is named above.\n" + CARD_NOTES.get(name, "")
     )
+
+
+CARD_NOTES = {
+    "other-party-osprey": (
+        "\n## Lineage\n\n"
+        f"{OTHER_PARTY} (fictional), a party unrelated to Quillmark AI, took the openly\n"
+        "published osprey-base and Quillmark's published list of harvesting prompts, sent the\n"
+        "prompts through its own Lumen API accounts and fine-tuned osprey-base on the answers\n"
+        "it received, with exactly the suspect's recipe (same hyper-parameters and training\n"
+        "seed). It is distilled from protected-lumen, so checks of Lumen's persona and voice\n"
+        "flag it; but its training answers are *other samples* of the same prompts, drawn with\n"
+        "other seeds: it never saw the answers Quillmark's accounts received (the harvest log\n"
+        "`transcripts/halcyon_harvest_log.jsonl`), so the harvest test must clear it.\n"
+    ),
+}
