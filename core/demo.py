@@ -39,6 +39,14 @@ _TRANSCRIPT_ROLES = {
     "protected_probe_answers": ("protected-answers", "Lumen answers captured from the API"),
     "human_probe_answers": ("control-answers", "Human-written answers to the same probes"),
     "identity_probes": ("probes", "Identity and persona probe questions"),
+    "harvested_exchanges": (
+        "harvested-exchanges",
+        "Halcyon's API log: the exchanges its API sent to Quillmark's accounts",
+    ),
+    "regenerations": (
+        "regenerations",
+        "Lumen's fresh answers to the logged prompts, same model version and settings",
+    ),
 }
 Log = Callable[[str], None]
 
@@ -308,6 +316,8 @@ def review_demo_case(
             control_answers_id=demo.transcripts.get("human_probe_answers"),
             protected_model_id=demo.artifacts.get(protected),
             base_model_id=demo.artifacts.get(base) if base else None,
+            harvested_id=demo.transcripts.get("harvested_exchanges"),
+            regenerations_id=demo.transcripts.get("regenerations"),
         )
         report = run_checks(
             cf,
