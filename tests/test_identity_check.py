@@ -199,3 +199,12 @@ def test_the_draft_finding_counts_questions_and_answers_never_a_bare_percentage(
     assert "learned habitual phrases on" in text and "likelihood and similarity" in text
     assert "at most 0 of 12 questions (0 of 36 answers)" in text
     assert any("no spread between independent models" in w for w in res.warnings)
+
+
+def test_a_world_where_no_model_names_the_protected_model_gives_p_one() -> None:
+    none = np.zeros((40, 3), bool)
+    refs = {f"ref{j}": _answers(f"ref{j}", none) for j in range(3)}
+    res = identity_check(_answers("suspect", none), refs, MARKERS, seed=0, n_resamples=99)
+    assert res.verdict == "inconclusive" and res.p_value == 1.0
+    assert res.effect_size == 0.0 and res.ci == (0.0, 0.0)  # no rounding noise in the report
+    assert "0 of 40 questions (0 of 120 answers)" in res.reason

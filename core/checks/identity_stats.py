@@ -69,20 +69,25 @@ class HitTable:
         }
 
 
-def log_odds_values(table: HitTable) -> np.ndarray:
-    """Per-question values whose mean is the log-odds of the model's mean hit rate.
+def log_odds_values(table: HitTable, origin: float = 0.0) -> np.ndarray:
+    """Per-question values whose mean is the log-odds of the model's mean hit rate, less ``origin``.
 
     ``x`` is the mean per-question rate, ``c = HALDANE / answers`` the correction,
     ``g(x) = log((x + c) / (1 - x + c))``; the value of question q is
-    ``g(x) + g'(x) (rate_q - x)`` (delta method), so the values average to ``g(x)`` and vary
-    over questions as the model's hit rate does, on the log-odds scale.
+    ``g(x) - origin + g'(x) (rate_q - x)`` (delta method), so the values average to
+    ``g(x) - origin`` and vary over questions as the model's hit rate does, on the log-odds
+    scale. A shift common to all models changes no test; :func:`analyse` takes as origin the
+    value of a model that never hits, so such models are exactly 0 (no rounding noise).
     """
     rates = table.rates
-    c = HALDANE / float(table.answers.sum())
     x = float(rates.mean())
-    g = math.log((x + c) / (1.0 - x + c))
+    c = HALDANE / float(table.answers.sum())
     slope = 1.0 / (x + c) + 1.0 / (1.0 - x + c)
-    return g + slope * (rates - x)
+    return (_log_odds(x, c) - origin) + slope * (rates - x)
+
+
+def _log_odds(x: float, c: float) -> float:
+    return math.log((x + c) / (1.0 - x + c))
 
 
 def mean_ci(
@@ -182,7 +187,10 @@ class KindAnalysis:
     model_level: ModelLevelResult
     comparisons: tuple[QuestionComparison, ...]
     rate_difference: float  # suspect's mean rate minus the mean of the references' mean rates
-    scale: str = "log-odds of the model's mean per-question hit rate (Haldane-Anscombe 1/2)"
+    scale: str = (
+        "log-odds of the model's mean per-question hit rate (Haldane-Anscombe correction of half "
+        "an answer), less that of a model that never hits: a log odds ratio"
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(self)
@@ -203,9 +211,10 @@ def analyse(
 
     Raises DeclinedError (from the model-level test) with fewer than 2 references.
     """
+    never = _log_odds(0.0, HALDANE / float(suspect.answers.sum()))  # a model that never hits
     ml = model_level_test(
-        log_odds_values(suspect),
-        {k: log_odds_values(v) for k, v in references.items()},
+        log_odds_values(suspect, never),
+        {k: log_odds_values(v, never) for k, v in references.items()},
         clusters=clusters,
         alpha=alpha,
         n_tests=n_tests,
