@@ -78,6 +78,11 @@ def _answers(model: str, names: np.ndarray, phrases: np.ndarray | None = None) -
     return IdentityAnswers(model, tuple(f"q{i:02d}" for i in range(len(groups))), groups)
 
 
+def _interval(ci: tuple[float, float] | None) -> tuple[float, float]:
+    assert ci is not None
+    return ci
+
+
 def _panel(rng: np.random.Generator, n_refs: int = 3, rate: float = 0.03):
     return {f"ref{j}": _answers(f"ref{j}", rng.random((40, 3)) < rate) for j in range(n_refs)}
 
@@ -89,8 +94,8 @@ def test_a_suspect_naming_the_protected_model_is_flagged_by_the_model_level_test
     ml = res.details["model_level"]
     assert res.verdict == "supports Hp" and res.p_value == ml["p_value"] <= 0.01
     assert ml["test_used"] == "predictive" and ml["n_references"] == 3
-    lo, hi = res.ci
-    assert lo <= res.effect_size == ml["difference"] <= hi  # the estimate lies in its interval
+    lo, hi = _interval(res.ci)
+    assert res.effect_size == ml["difference"] and lo <= ml["difference"] <= hi  # inside
     counts = res.details["names"]["counts"]["suspect"]
     assert counts["questions"] == 40 and counts["answers"] == 120
     assert (
@@ -102,7 +107,8 @@ def test_a_suspect_naming_the_protected_model_is_flagged_by_the_model_level_test
     assert res.probe_details[0].values["answers"]["suspect"] == 3
     assert set(res.probe_details[0].values) == {"name_hit_rate", "phrase_hit_rate", "answers"}
     for c in res.comparisons:  # descriptive: mean per-question difference, its own interval
-        assert c.ci[0] <= c.effect_size == c.statistic <= c.ci[1] and c.n == 40
+        lo, hi = _interval(c.ci)
+        assert c.effect_size == c.statistic and lo <= c.statistic <= hi and c.n == 40
         assert "not the verdict" in c.method and c.p_holm is not None
 
 
@@ -124,9 +130,11 @@ def test_the_estimate_lies_inside_its_interval_for_every_reference() -> None:
     for i in range(30):
         suspect = _answers("s", rng.random((40, 3)) < rng.uniform(0, 0.6, 40)[:, None])
         res = identity_check(suspect, _panel(rng, 2, 0.2), MARKERS, seed=i, n_resamples=199)
-        assert res.ci[0] <= res.effect_size <= res.ci[1]
+        lo, hi = _interval(res.ci)
+        assert res.effect_size is not None and lo <= res.effect_size <= hi
         for c in res.comparisons:
-            assert c.ci[0] <= c.statistic <= c.ci[1]
+            lo, hi = _interval(c.ci)
+            assert lo <= c.statistic <= hi
     d = np.array([0.0] * 39 + [1.0])
     assert mean_ci(d, None, seed=0, n_resamples=999)[0] <= d.mean()
 
@@ -175,11 +183,15 @@ def test_declines_without_names_or_with_one_reference() -> None:
     assert res.verdict == "declined" and "protected names" in res.reason
     one = identity_check(suspect, _panel(rng, 1), MARKERS, seed=0)
     assert one.verdict == "declined" and "at least 2 reference models" in one.reason
-    base = {"protected_answers": True, "control_answers": True, "phrases": True}
-    no_names = AvailableInputs(references=3, names=False, **base)
-    assert "protected names" in (identity.fits(no_names) or "")
-    assert "at least 2" in (identity.fits(AvailableInputs(references=1, names=True, **base)) or "")
-    assert identity.fits(AvailableInputs(references=2, names=True, **base)) is None
+
+    def inputs(references: int, names: bool) -> AvailableInputs:
+        return AvailableInputs(
+            references, protected_answers=True, control_answers=True, names=names, phrases=True
+        )
+
+    assert "protected names" in (identity.fits(inputs(3, False)) or "")
+    assert "at least 2" in (identity.fits(inputs(1, True)) or "")
+    assert identity.fits(inputs(2, True)) is None
 
 
 def test_the_draft_finding_counts_questions_and_answers_never_a_bare_percentage() -> None:
