@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.checks.identity import IdentityAnswers, IdentityMarkers, identity_check
 from core.checks.likelihood import AffinityScores, likelihood_check
 from core.checks.similarity import SimilarityScores, similarity_check
 from core.checks.stats import clopper_pearson
@@ -124,49 +123,3 @@ def test_same_inputs_and_seed_give_identical_numbers() -> None:
     a = _likelihood_sim(np.random.default_rng(11), 0.2, 2, seed=5).to_dict()
     b = _likelihood_sim(np.random.default_rng(11), 0.2, 2, seed=5).to_dict()
     assert a == b
-
-
-# --- identity: the Fisher test under the null ---------------------------------------------
-def _answers(name: str, hits: np.ndarray) -> IdentityAnswers:
-    groups = tuple(tuple("I'm Lumen." if h else "I am an assistant." for h in row) for row in hits)
-    return IdentityAnswers(name, tuple(f"q{i}" for i in range(len(groups))), groups)
-
-
-MARKERS = IdentityMarkers(names=("Lumen",))
-
-
-def _identity_sim(
-    rng: np.random.Generator, rates_s: np.ndarray, rates_r: np.ndarray, k: int, seed: int
-):
-    sus = _answers("suspect", rng.random((rates_s.size, k)) < rates_s[:, None])
-    ref = _answers("ref", rng.random((rates_r.size, k)) < rates_r[:, None])
-    return identity_check(sus, {"ref": ref}, MARKERS, seed=seed, n_resamples=200)
-
-
-def test_identity_fisher_is_valid_under_the_null() -> None:
-    """Heterogeneous per-question rates shared by both models; P(p <= a) <= a at every level."""
-    rng = np.random.default_rng(99)
-    n = 600
-    p = []
-    for i in range(n):
-        rates = rng.beta(0.4, 2.5, 40)  # some questions elicit the name far more than others
-        p.append(_identity_sim(rng, rates, rates, 5, seed=i).p_value)
-    p = np.array(p)
-    for a in (0.01, 0.05, 0.1):
-        k = int(np.sum(p <= a))
-        print(f"identity null: P(p <= {a}) = {k}/{n} = {k / n:.3f}")
-        assert _fpr_ok(k, n, a)
-
-
-def test_identity_detects_names_and_rejects_nothing_to_scan() -> None:
-    rng = np.random.default_rng(5)
-    res = _identity_sim(rng, np.full(40, 0.5), np.full(40, 0.02), 5, seed=0)
-    assert res.verdict == "supports Hp" and res.p_value < 1e-6
-    assert res.effect_size > 0.8 and res.ci[0] > 0
-    empty = identity_check(
-        _answers("s", np.zeros((40, 2), bool)),
-        {"r": _answers("r", np.zeros((40, 2), bool))},
-        IdentityMarkers(),
-        seed=0,
-    )
-    assert empty.verdict == "declined" and "protected names" in empty.reason

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.checks.framework import CheckResult, CheckSpec
+from core.checks.identity import identity_finding
 from core.checks.stats import CombinedResult, format_p, jsonable
 from core.store import audit
 from core.store.db import CaseFile
@@ -41,14 +42,7 @@ def _what(key: str, result: CheckResult, suspect: str, base: str | None) -> str:
             "models leads one to expect of an independent model"
         )
     if key == "identity":
-        rates = d.get("hit_rates", {})
-        top = max((v for k, v in rates.items() if k != "suspect"), default=0.0)
-        return (
-            f"asked {result.n_probes} identity questions, the suspect {suspect!r} named the "
-            "protected model (its names, vendor or aliases) or used its habitual phrases in "
-            f"{100 * rates.get('suspect', 0.0):.0f}% of its answers, more often than each of the "
-            f"{r} independent reference models (the highest of them: {100 * top:.0f}%)"
-        )
+        return identity_finding(result, suspect)
     if key == "similarity":
         return (
             f"across {result.n_probes} probe prompts, the suspect {suspect!r} gave answers that "

@@ -2,27 +2,31 @@
 
 A versioned suite of identity questions (``resources/probes/identity_v1.yaml``) is put to
 each model through the chat template: one deterministic (greedy) answer and a few seeded
-sampled answers per question. Each answer is scanned for the protected model's names,
-vendor and aliases (given by the user) and for the protected model's habitual phrases
-(learned from its transcripts against the control answers *before* any model is run). An
-answer counts as a hit if it contains any of them.
+sampled answers per question. Each answer is scanned for two kinds of hit, kept apart:
 
-Test, per reference model: one-sided Fisher exact test that the suspect's share of hit
-answers is larger than the reference's (conditional on the margins, so exact); the
-intersection-union over the references gives the check's p. Effect size: Cohen's h
-between the two hit rates, with a percentile bootstrap 95% CI that resamples questions
-(the answers to one question are not independent). The Fisher test treats answers as
-independent draws; when both models share each question's hit rate (the null) the
-question mix makes the counts less variable than binomial, so the test stays valid.
+* the protected model's **names**, vendor and aliases (given by the user): the primary
+  statistic, the one the verdict rests on;
+* the protected model's **learned phrases** (habits learned from its transcripts against the
+  control answers *before* any model is run, see :func:`core.checks.markers.learn_phrases`):
+  secondary, reported, and marked as sharing its signal with the likelihood and similarity
+  checks (the same habits raise those scores), so it is never a separate line of evidence.
+
+The unit is the question: the answers to one question are not independent draws, so each
+model is summarised per question by the share of its answers that hit
+(:mod:`core.checks.identity_stats`). Verdict: the model-level test of Hd
+(:func:`core.checks.model_level.model_level_test`; null: the suspect is one more independent
+model like the references) on the models' tendencies to name the protected model. Per
+reference, descriptive only: the mean per-question difference in name-hit rates with its
+own bootstrap interval and a paired sign-flip test over questions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,14 +45,15 @@ from core.checks.framework import (
     CheckSpec,
     ProbeDetail,
     ReferenceComparison,
-    build_result,
     declined,
 )
+from core.checks.identity_stats import HitTable, KindAnalysis, analyse, zero_spread
 from core.checks.markers import contains_phrase, name_pattern
-from core.checks.paired import panel_rank
+from core.checks.model_level import MIN_REFERENCES
 from core.checks.plugin import Check, CheckData, Keep, Prepared, RunContext
 from core.checks.probes import ChatTemplate
-from core.checks.stats import fisher_exact_greater, fisher_exact_greater_pooled
+from core.checks.stats import holm
+from core.checks.verbal import INCONCLUSIVE, strength
 from core.errors import DeclinedError, EvidenceError
 from core.jobs import JobState
 from core.resources import resource_path
@@ -58,28 +63,35 @@ if TYPE_CHECKING:
 
 MIN_QUESTIONS = 10
 DEFAULT_SUITE = "identity_v1.yaml"
+SHARES_SIGNAL_WITH = ("likelihood", "similarity")  # what the learned phrases also drive
 
 SPEC = CheckSpec(
     key="identity",
     title="Identity and persona probe",
     question="When asked who it is, does the suspect name the protected model, its vendor or its "
-    "aliases, or use the protected model's habitual phrases, more often than independent "
-    "reference models do?",
+    "aliases more often than an independent model like the references would?",
     access="text",
-    null_hypothesis="The suspect's answers to the identity questions contain the protected model's "
-    "names or habitual phrases in no larger a share than each reference model's.",
-    alternative="The suspect's share of such answers is larger than every reference model's.",
-    test="One-sided Fisher exact test of the share of hit answers against each reference "
-    "(answers: one greedy and several seeded samples per question); intersection-union over "
-    "the references (largest p); Holm-adjusted p per reference; effect size Cohen's h with a "
-    "question-level bootstrap 95% CI.",
-    minimum_inputs=f"At least {MIN_QUESTIONS} identity questions, at least one protected name or "
-    "learned habitual phrase, and at least 1 reference model that can generate text.",
-    can_show="Can show that the suspect calls itself by the protected model's name or uses "
-    "its habits more often than the references; cannot rule out a model that was "
-    "told to hide its origin.",
+    null_hypothesis="The suspect is one more independent model like the references: its "
+    "tendency to name the protected model (the log-odds of its mean per-question share of "
+    "answers that name it) is drawn from the same distribution as the reference models' "
+    "tendencies.",
+    alternative="The suspect names the protected model more often than independent models do.",
+    test="Model-level test of Hd on the per-question name-hit rates (questions as the units: one "
+    "greedy and several seeded sampled answers per question give each question's rate): the "
+    "suspect's log-odds of a name hit against the references' spread, one-sided predictive t "
+    "test with R-1 degrees of freedom, or the rank test with a panel large enough. Descriptive, "
+    "per reference: the mean per-question difference in name-hit rates with a question-level "
+    "bootstrap 95% CI and a paired sign-flip test over questions. Learned phrases are reported "
+    "separately and take no part in the verdict.",
+    minimum_inputs=f"At least {MIN_QUESTIONS} identity questions, at least one protected name, "
+    f"vendor or alias, and at least {MIN_REFERENCES} reference models that can generate text.",
+    min_effect=1.0,
+    can_show="Can show that the suspect calls itself by the protected model's name more often "
+    "than independent models like the references do; cannot rule out a model that was told to "
+    "hide its origin, and a small panel cannot show how often independent models use the name.",
     inputs=("references", "protected_answers", "control_answers", "names"),
-    effect_name="Cohen's h between the hit rates",
+    effect_name="difference in the log-odds of a name hit, suspect minus the references' mean "
+    "(95% predictive interval)",
 )
 
 
@@ -88,6 +100,7 @@ class IdentityQuestion:
     qid: str
     kind: str
     text: str
+    cluster: str | None = None  # a topic or source shared with other questions, where known
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,12 @@ class IdentitySuite:
             "questions": len(self.questions),
         }
 
+    def clusters(self) -> tuple[str, ...] | None:
+        """Each question's cluster (questions without one are their own), or None if none has."""
+        if all(q.cluster is None for q in self.questions):
+            return None
+        return tuple(q.cluster or f"question:{q.qid}" for q in self.questions)
+
 
 def load_suite(path: str | Path | None = None) -> IdentitySuite:
     """Load a suite: YAML (``version``, ``questions`` with id/kind/text; default: the shipped
@@ -122,6 +141,7 @@ def load_suite(path: str | Path | None = None) -> IdentitySuite:
                     str(r.get("id", f"q{i}")),
                     str(r.get("category", "")),
                     str(r.get("prompt") or r["question"]),
+                    _cluster(r),
                 )
                 for i, r in enumerate(rows)
             )
@@ -129,7 +149,7 @@ def load_suite(path: str | Path | None = None) -> IdentitySuite:
         else:
             data = yaml.safe_load(raw.decode("utf-8"))
             questions = tuple(
-                IdentityQuestion(str(q["id"]), str(q.get("kind", "")), str(q["text"]))
+                IdentityQuestion(str(q["id"]), str(q.get("kind", "")), str(q["text"]), _cluster(q))
                 for q in data["questions"]
             )
             version = str(data["version"])
@@ -140,6 +160,12 @@ def load_suite(path: str | Path | None = None) -> IdentitySuite:
     return IdentitySuite(version, questions, hashlib.sha256(raw).hexdigest(), str(p))
 
 
+def _cluster(row: Mapping[str, Any]) -> str | None:
+    """A question's cluster: its ``cluster`` or ``topic`` field (None: a cluster of its own)."""
+    value = row.get("cluster", row.get("topic"))
+    return None if value is None or str(value).strip() == "" else str(value)
+
+
 @dataclass(frozen=True)
 class IdentityMarkers:
     """What counts as a hit: names/vendor/aliases (from the user) and learned habitual phrases."""
@@ -148,10 +174,15 @@ class IdentityMarkers:
     phrases: tuple[str, ...] = ()
 
     def scan(self, answer: str) -> dict[str, list[str]]:
-        pattern = name_pattern(self.names)
+        pattern = _pattern(self.names)
         names = sorted({m.group(0) for m in pattern.finditer(answer)}) if pattern else []
         phrases = [p for p in self.phrases if contains_phrase(answer, p)]
         return {"names": names, "phrases": phrases}
+
+
+@lru_cache(maxsize=32)
+def _pattern(names: tuple[str, ...]) -> Any:
+    return name_pattern(names)
 
 
 @dataclass(frozen=True)
@@ -214,8 +245,9 @@ def collect_answers(
 def hit_matrix(answers: IdentityAnswers, markers: IdentityMarkers) -> dict[str, np.ndarray]:
     """Per question: number of answers, and answers hitting names, phrases, either."""
     n, names, phrases, either = [], [], [], []
+    seen: dict[str, dict[str, list[str]]] = {}  # an answer given twice is scanned once
     for group in answers.answers:
-        scans = [markers.scan(a) for a in group]
+        scans = [seen[a] if a in seen else seen.setdefault(a, markers.scan(a)) for a in group]
         n.append(len(group))
         names.append(sum(bool(s["names"]) for s in scans))
         phrases.append(sum(bool(s["phrases"]) for s in scans))
@@ -226,30 +258,10 @@ def hit_matrix(answers: IdentityAnswers, markers: IdentityMarkers) -> dict[str, 
     }
 
 
-def cohens_h(p1: float, p2: float) -> float:
-    """Cohen's h = 2 asin(sqrt p1) - 2 asin(sqrt p2): 0.2 small, 0.5 medium, 0.8 large."""
-    return 2.0 * math.asin(math.sqrt(p1)) - 2.0 * math.asin(math.sqrt(p2))
-
-
-def _h_ci(
-    hits_s: np.ndarray,
-    n_s: np.ndarray,
-    hits_r: np.ndarray,
-    n_r: np.ndarray,
-    *,
-    seed: int,
-    n_resamples: int,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of Cohen's h, resampling questions (paired across the two models)."""
-    rng = np.random.default_rng([seed, 2])
-    q = hits_s.size
-    idx = rng.integers(0, q, size=(n_resamples, q))
-    ps = hits_s[idx].sum(1) / np.maximum(n_s[idx].sum(1), 1)
-    pr = hits_r[idx].sum(1) / np.maximum(n_r[idx].sum(1), 1)
-    h = 2.0 * np.arcsin(np.sqrt(ps)) - 2.0 * np.arcsin(np.sqrt(pr))
-    lo, hi = np.quantile(h, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(lo), float(hi)
+def hit_tables(answers: IdentityAnswers, markers: IdentityMarkers) -> dict[str, HitTable]:
+    """The model's name hits and phrase hits per question, as :class:`HitTable` records."""
+    h = hit_matrix(answers, markers)
+    return {kind: HitTable(answers.model, h[kind], h["n"]) for kind in ("names", "phrases")}
 
 
 def identity_check(
@@ -259,115 +271,276 @@ def identity_check(
     *,
     seed: int,
     alpha: float = 0.05,
+    n_tests: int = 1,
     n_resamples: int = 10_000,
     min_questions: int = MIN_QUESTIONS,
+    clusters: Sequence[str] | None = None,
     examples: int = 5,
 ) -> CheckResult:
-    """The identity check from already generated answers (pure: no model is run here)."""
+    """The identity check from already generated answers (pure: no model is run here).
+
+    ``n_tests`` is the number of checks the run combines by Holm (it only decides the panel
+    size at which the rank test takes over); ``clusters`` labels each question's cluster,
+    in the suspect's question order, when the suite gives them.
+    """
     q = len(suspect.question_ids)
-    if not markers.names and not markers.phrases:
+    common: dict[str, Any] = {"seed": seed, "n_probes": q, "alpha": alpha}
+    if not markers.names:
         return declined(
             SPEC,
-            "Nothing to look for: no protected names, vendor or aliases were given "
-            "(--protected-names) and no habitual phrases could be learned from the "
-            "transcripts (control answers are needed to learn them).",
-            seed=seed,
-            n_probes=q,
-            alpha=alpha,
+            "Nothing to count: no protected names, vendor or aliases were given "
+            "(--protected-names). The identity check's verdict counts how often a model calls "
+            "itself by them; the protected model's learned phrases alone are no separate line "
+            "of evidence, since they drive the likelihood and similarity checks.",
+            **common,
         )
     if q < min_questions:
         return declined(
             SPEC,
             f"Only {q} identity questions; this check needs at least {min_questions}.",
-            seed=seed,
-            n_probes=q,
-            alpha=alpha,
+            **common,
         )
     if not references:
         return declined(
             SPEC,
             "No reference models were given: the identity probe compares the "
             "suspect's answers with independent reference models' answers.",
-            seed=seed,
-            n_probes=q,
-            alpha=alpha,
+            **common,
         )
-    hs = hit_matrix(suspect, markers)
-    hrefs = {k: hit_matrix(v, markers) for k, v in references.items()}
-    ks, ns = int(hs["any"].sum()), int(hs["n"].sum())
+    other = [k for k, v in references.items() if v.question_ids != suspect.question_ids]
+    if other:
+        return declined(
+            SPEC,
+            f"The reference models {', '.join(map(repr, other))} answered other identity "
+            "questions than the suspect; every model must answer the same suite.",
+            n_references=len(references),
+            **common,
+        )
+    tables = {"suspect": hit_tables(suspect, markers)}
+    tables.update({k: hit_tables(v, markers) for k, v in references.items()})
+    if any(int(t["names"].answers.min(initial=1)) < 1 for t in tables.values()):
+        return declined(
+            SPEC,
+            "Some identity questions have no answer from some model; every question needs at "
+            "least one answer from every model.",
+            n_references=len(references),
+            **common,
+        )
+    how: dict[str, Any] = {
+        "clusters": clusters,
+        "alpha": alpha,
+        "n_tests": n_tests,
+        "seed": seed,
+        "n_resamples": n_resamples,
+    }
+    refs = {k: v for k, v in tables.items() if k != "suspect"}
     try:
-        comps = []
-        for name, hr in hrefs.items():
-            kr, nr = int(hr["any"].sum()), int(hr["n"].sum())
-            fr = fisher_exact_greater(ks, ns, kr, nr)
-            ci = _h_ci(hs["any"], hs["n"], hr["any"], hr["n"], seed=seed, n_resamples=n_resamples)
-            comps.append(
-                ReferenceComparison(
-                    reference=name,
-                    statistic=fr.rate_suspect - fr.rate_reference,
-                    p_value=fr.p_value,
-                    n=ns,
-                    effect_size=cohens_h(fr.rate_suspect, fr.rate_reference),
-                    ci=ci,
-                    n_resamples="exact",
-                    method=fr.method,
-                )
-            )
-        pooled = fisher_exact_greater_pooled(
-            ks, ns, {k: (int(v["any"].sum()), int(v["n"].sum())) for k, v in hrefs.items()}
+        names = analyse("names", tables["suspect"]["names"], _kind(refs, "names"), **how)
+        phrases = (
+            analyse("phrases", tables["suspect"]["phrases"], _kind(refs, "phrases"), **how)
+            if markers.phrases
+            else None
         )
     except DeclinedError as exc:
-        return declined(
-            SPEC, str(exc), seed=seed, n_probes=q, n_references=len(references), alpha=alpha
+        return declined(SPEC, str(exc), n_references=len(references), **common)
+    return _result(
+        suspect, references, markers, names, phrases, tables, examples=examples, **common
+    )
+
+
+def _kind(tables: Mapping[str, Mapping[str, HitTable]], kind: str) -> dict[str, HitTable]:
+    return {k: v[kind] for k, v in tables.items()}
+
+
+def _hits(counts: Mapping[str, Any]) -> str:
+    """'k of Q questions (a of N answers)': the counts a reader can check, never a bare '%'."""
+    return (
+        f"{counts['questions_hit']} of {counts['questions']} questions "
+        f"({counts['answers_hit']} of {counts['answers']} answers)"
+    )
+
+
+def _most(analysis: KindAnalysis) -> Mapping[str, Any]:
+    """The reference with the most hits (questions first, then answers)."""
+    refs = [v for k, v in analysis.counts.items() if k != "suspect"]
+    return max(refs, key=lambda c: (c["questions_hit"], c["answers_hit"]))
+
+
+def _result(
+    suspect: IdentityAnswers,
+    references: Mapping[str, IdentityAnswers],
+    markers: IdentityMarkers,
+    names: KindAnalysis,
+    phrases: KindAnalysis | None,
+    tables: Mapping[str, Mapping[str, HitTable]],
+    *,
+    seed: int,
+    n_probes: int,
+    alpha: float,
+    examples: int,
+) -> CheckResult:
+    ml = names.model_level
+    p = ml.p_value
+    level = strength(p, ml.difference, min_effect=SPEC.min_effect)
+    supports = p <= alpha and ml.difference > 0 and level.supports_hp
+    r = len(references)
+    found = (
+        f"The suspect named the protected model on {_hits(names.counts['suspect'])}; the "
+        f"{r} reference models on at most {_hits(_most(names))}."
+    )
+    test = ml.method
+    if ml.test_used == "rank" and p <= ml.min_rank_p:
+        test += f", the smallest p the rank test can give with {r} references"
+    if supports:
+        reason = (
+            f"{found} If the suspect were an independent model like the references, a tendency "
+            f"to name the protected model at least this strong would occur with probability "
+            f"p = {p:.3g} <= alpha = {alpha:g} ({test})."
         )
-    rates = {
-        "suspect": ks / ns,
-        **{k: int(v["any"].sum()) / int(v["n"].sum()) for k, v in hrefs.items()},
-    }
+    else:
+        if p > alpha:
+            why = f"that is within the spread of independent models (p = {p:.3g} > {alpha:g})"
+        elif ml.difference <= 0:
+            why = "the suspect does not name it more often than the references"
+        else:
+            why = f"p = {p:.3g} is above the verbal scale's limit of 0.05"
+        reason = f"{found} Model-level test: {why} ({test})."
+        level = INCONCLUSIVE
+    comps = names.comparisons
+    adjusted = holm([c.p_value for c in comps])
+    comparisons = tuple(
+        ReferenceComparison(
+            reference=c.reference,
+            statistic=c.mean_difference,
+            p_value=c.p_value,
+            n=c.n_questions,
+            effect_size=c.mean_difference,
+            ci=c.ci,
+            p_holm=float(a),
+            n_resamples=c.n_resamples,
+            method=f"{c.method}; effect: mean per-question difference in name-hit rates "
+            "(suspect minus reference) with a question-level percentile bootstrap 95% CI; "
+            "descriptive, not the verdict",
+        )
+        for c, a in zip(comps, adjusted, strict=True)
+    )
+    warnings = [f"Model-level test: {w}" for w in ml.warnings]
+    if zero_spread(names):
+        warnings.append(
+            f"All {r} reference models named the protected model equally often (usually: never), "
+            "so the panel shows no spread between independent models; the model-level p-value "
+            "then rests on the assumed normal spread and the suspect's own question-sampling "
+            "error. Independent models that sometimes use this name would need a larger panel "
+            f"to be seen (the rank test needs {ml.panel_needed} references)."
+        )
+    if phrases is not None:
+        warnings.append(
+            "The learned phrases are reported separately and take no part in the verdict: they "
+            "share their signal with the " + " and ".join(SHARES_SIGNAL_WITH) + " checks."
+        )
     details: dict[str, Any] = {
+        "unit": "questions: per question, the share of the model's answers (one greedy and the "
+        "seeded sampled answers) that hit",
+        "value_name": "name_hit_rate",
+        "answers_per_question": int(names.counts["suspect"]["answers"] // max(n_probes, 1)),
         "markers": {"names": list(markers.names), "phrases": list(markers.phrases)},
-        "answers_per_question": int(hs["n"].max()) if hs["n"].size else 0,
-        "hit_rates": rates,
-        "hits": {"suspect": _counts(hs), **{k: _counts(v) for k, v in hrefs.items()}},
-        "pooled_references": pooled.to_dict(),
-        "panel_rank": panel_rank(rates["suspect"], {k: rates[k] for k in hrefs}, alpha),
+        "names": {**names.to_dict(), "role": "primary: the verdict"},
+        "model_level": ml.to_dict(),
         "suspect_examples": _examples(suspect, markers, examples),
-        "unit": "answers (one greedy and the seeded sampled answers per question)",
     }
-    probe_details = [
+    if phrases is not None:
+        details["phrases"] = {
+            **phrases.to_dict(),
+            "role": "secondary: reported, not used for the verdict",
+            "shares_signal_with": list(SHARES_SIGNAL_WITH),
+        }
+    rows = _probe_rows(tables, suspect.question_ids, phrases is not None)
+    return CheckResult(
+        spec_key=SPEC.key,
+        verdict="supports Hp" if supports else "inconclusive",
+        reason=reason,
+        strength=level.label,
+        null_hypothesis=SPEC.null_hypothesis,
+        test=SPEC.test,
+        statistic=names.counts["suspect"]["mean_rate"],
+        effect_size=ml.difference,
+        ci=ml.difference_ci,
+        p_value=p,
+        p_value_any=float(adjusted.min()),
+        alpha=alpha,
+        n_probes=n_probes,
+        n_references=r,
+        comparisons=comparisons,
+        probe_details=tuple(rows),
+        seed=seed,
+        details=details,
+        warnings=tuple(warnings),
+        model_level=ml.to_dict(),
+        p_per_probe=max((c.p_value for c in comps), default=None),
+        p_floor=ml.min_rank_p if ml.test_used == "rank" else None,
+    )
+
+
+def _probe_rows(
+    tables: Mapping[str, Mapping[str, HitTable]], question_ids: Sequence[str], phrases: bool
+) -> list[ProbeDetail]:
+    """Per question: each model's name-hit rate (and phrase-hit rate) and its answers."""
+    kinds = {"name_hit_rate": "names", **({"phrase_hit_rate": "phrases"} if phrases else {})}
+    return [
         ProbeDetail(
             qid,
             {
-                "hits": {
-                    "suspect": int(hs["any"][i]),
-                    **{k: int(v["any"][i]) for k, v in hrefs.items()},
+                **{
+                    key: {m: float(t[kind].rates[i]) for m, t in tables.items()}
+                    for key, kind in kinds.items()
                 },
-                "answers": int(hs["n"][i]),
+                "answers": {m: int(t["names"].answers[i]) for m, t in tables.items()},
             },
         )
-        for i, qid in enumerate(suspect.question_ids)
+        for i, qid in enumerate(question_ids)
     ]
-    res = build_result(
-        SPEC,
-        comps,
-        n_probes=q,
-        seed=seed,
-        statistic=ks / ns,
-        probe_details=probe_details,
-        alpha=alpha,
+
+
+def identity_finding(result: CheckResult, suspect: str) -> str:
+    """What a draft finding says the identity check found (core.checks.findings words the rest).
+
+    Names and learned phrases apart, as k of N questions and answers, never a bare percentage
+    ("100%" of three answers to a few questions says little); the phrases are marked as
+    sharing their signal with the likelihood and similarity checks.
+    """
+    d = result.details or {}
+
+    def hits(kind: str) -> tuple[str, str] | None:
+        counts = (d.get(kind) or {}).get("counts") or {}
+        if "suspect" not in counts:
+            return None
+        refs = [v for k, v in counts.items() if k != "suspect"]
+        most = max(refs, key=lambda c: (c["questions_hit"], c["answers_hit"]), default=None)
+
+        def said(c: Mapping[str, Any]) -> str:
+            return (
+                f"{c['questions_hit']} of {c['questions']} questions "
+                f"({c['answers_hit']} of {c['answers']} answers)"
+            )
+
+        return said(counts["suspect"]), said(most) if most else "none"
+
+    names = hits("names") or ("an unrecorded number of questions", "an unrecorded number")
+    text = (
+        f"asked {result.n_probes} identity questions, the suspect {suspect!r} named the protected "
+        f"model (its names, vendor or aliases) on {names[0]}, more often than independent models "
+        f"like the {result.n_references} references would; the references did so on at most "
+        f"{names[1]}"
     )
-    warnings = []
-    if not details["panel_rank"]["adequate"]:
-        warnings.append("Model-level view: " + details["panel_rank"]["message"])
-    if not markers.names:
-        warnings.append(
-            "No protected names were given: only learned habitual phrases were counted."
+    phrases = hits("phrases")
+    if phrases:
+        shared = " and ".join(SHARES_SIGNAL_WITH)
+        text += (
+            f". Separately, the suspect used the protected model's learned habitual phrases on "
+            f"{phrases[0]}, the references on at most {phrases[1]}; the same phrases drive the "
+            f"{shared} checks, so this is not a separate line of evidence"
         )
-    return replace(res, details=details, warnings=tuple(warnings))
-
-
-def _counts(h: Mapping[str, np.ndarray]) -> dict[str, int]:
-    return {k: int(v.sum()) for k, v in h.items()}
+    return text
 
 
 def _examples(
@@ -401,14 +574,18 @@ class IdentityPlan:
 
 def fits(available: AvailableInputs) -> str | None:
     """Why the identity probe cannot run with this evidence (None: it can)."""
-    phrases = available.control_answers if available.phrases is None else available.phrases
     return first_problem(
         needs_protected_answers(available),
         needs_references(available),
         None
-        if available.names or phrases
-        else "Nothing to look for: no protected names, vendor or aliases were given and no "
-        "habitual phrases could be learned (that needs control answers).",
+        if available.references >= MIN_REFERENCES
+        else f"The identity check's model-level test needs at least {MIN_REFERENCES} reference "
+        "models: it learns from them how much independent models differ in naming the "
+        "protected model.",
+        None
+        if available.names
+        else "Nothing to count: no protected names, vendor or aliases were given; the identity "
+        "check's verdict counts how often a model calls itself by them.",
     )
 
 
@@ -459,7 +636,12 @@ def cache_parts(ctx: RunContext, data: CheckData) -> dict[str, Any]:
 def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
     """The statistics on the suspect's and the references' answers."""
     return identity_check(
-        data.suspect(ctx), data.references(ctx), data.prepared.markers, **ctx.common()
+        data.suspect(ctx),
+        data.references(ctx),
+        data.prepared.markers,
+        clusters=data.prepared.suite.clusters(),
+        n_tests=ctx.n_tests,
+        **ctx.common(),
     )
 
 

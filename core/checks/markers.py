@@ -104,6 +104,54 @@ def _select(
     return out
 
 
+# Words that say nothing about who wrote an answer: English function words and the stock
+# vocabulary of any assistant ("let me know", "can help with", "anything else"). A learned
+# phrase needs at least one word outside this list, so it cannot be a generic phrase that
+# independent models use too. Fixed here (not learned), so it is the same for every case.
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    a about above after again against all also am an and any anyone anything are aren't as at
+    be because been before being below between both but by can can't cannot could couldn't
+    did didn't do does doesn't doing don't down during each else even ever every few for from
+    further get gets getting give go going got had hadn't has hasn't have haven't having he
+    he'd he'll he's her here here's hers herself him himself his how how's i i'd i'll i'm i've
+    if in into is isn't it it's its itself just let let's like made make may me might more most
+    much must mustn't my myself need no nor not now of off on once one only or other ought our
+    ours ourselves out over own please put really same say see shall shan't she she'd she'll
+    she's should shouldn't so some something still such sure take than that that's the their
+    theirs them themselves then there there's these they they'd they'll they're they've thing
+    things this those through to too under until up upon us use very want was wasn't way we
+    we'd we'll we're we've well were weren't what what's when when's where where's whether
+    which while who who's whom why why's will with won't would wouldn't yes yet you you'd you'll
+    you're you've your yours yourself yourselves
+    able answer answers ask asked assist assistance assistant feel free glad hope help helps
+    helpful hi hello hey know okay ok question questions thank thanks welcome
+    """.split()
+)
+MIN_PHRASE_WORDS = 2  # a single word is a vocabulary choice, not a habitual phrase
+MIN_PHRASE_LETTERS = 6  # letters in the phrase's words: "in short" (7) counts, "it is" (4) not
+MAX_CONTROL_SHARE = 0.05  # a phrase in more than 5% of the control answers is not the model's own
+
+
+def is_telling(phrase: str, banned: Iterable[str] = ()) -> bool:
+    """Whether a phrase (space-joined tokens) could be a model's habit rather than plain English.
+
+    It must start with a word, hold at least ``MIN_PHRASE_WORDS`` words with
+    ``MIN_PHRASE_LETTERS`` letters between them, contain a content word (three letters or
+    more, not in :data:`STOP_WORDS`) and no word of ``banned`` (the protected names, which the
+    identity check counts separately).
+    """
+    words = phrase.split(" ")
+    alpha = [w for w in words if _ALPHA.search(w)]
+    if not words or not _ALPHA.search(words[0]) or set(banned).intersection(words):
+        return False
+    if len(alpha) < MIN_PHRASE_WORDS or sum(len(_ALPHA.findall(w)) for w in alpha) < (
+        MIN_PHRASE_LETTERS
+    ):
+        return False
+    return any(w not in STOP_WORDS and len(_ALPHA.findall(w)) >= 3 for w in alpha)
+
+
 def learn_phrases(
     protected: Sequence[str],
     control: Sequence[str],
@@ -112,24 +160,31 @@ def learn_phrases(
     n_range: tuple[int, int] = (2, 4),
     min_share: float = 0.2,
     min_ratio: float = 4.0,
+    max_control_share: float = MAX_CONTROL_SHARE,
     max_p: float = 1e-3,
     max_phrases: int = 12,
 ) -> list[LearnedMarker]:
     """Word n-grams the protected model uses far more often than the control answers do.
 
     Kept when the share of protected answers containing the n-gram is at least ``min_share``,
-    at least ``min_ratio`` times its (smoothed) share of control answers, and a one-sided
-    Fisher test gives p <= ``max_p``. N-grams that do not start with a word, or contain a word
-    of ``exclude`` (the protected model's names, counted separately), are skipped; among
-    equally telling phrases the longest is taken and any phrase sharing a word pair with one
-    already chosen is skipped, so the list stays short and free of overlapping variants.
+    at least ``min_ratio`` times its (smoothed) share of control answers, that control share
+    is at most ``max_control_share``, and a one-sided Fisher test gives p <= ``max_p``. Only
+    telling phrases are candidates (:func:`is_telling`: a content word, a minimum length, no
+    word of ``exclude``, the protected model's names, which are counted separately), so
+    "let me" or "me know" are never learned as a persona. Among equally telling phrases the
+    longest is taken and any phrase sharing a word pair with one already chosen is skipped,
+    so the list stays short and free of overlapping variants.
     """
     banned = {t for name in exclude for t in tokens(name) if _ALPHA.search(t)}
     lo, hi = n_range
     prot = [ngrams(tokens(t), lo, hi) for t in protected]
     ctrl = [ngrams(tokens(t), lo, hi) for t in control]
     chosen: list[LearnedMarker] = []
-    candidates = _select(prot, ctrl, min_share=min_share, min_ratio=min_ratio, max_p=max_p)
+    candidates = [
+        m
+        for m in _select(prot, ctrl, min_share=min_share, min_ratio=min_ratio, max_p=max_p)
+        if m.share_control <= max_control_share and is_telling(m.marker, banned)
+    ]
     candidates.sort(
         key=lambda m: (
             -(m.share_protected - m.share_control),
@@ -139,10 +194,7 @@ def learn_phrases(
         )
     )  # longest of equally telling phrases first
     for m in candidates:
-        words = m.marker.split(" ")
-        if not _ALPHA.search(words[0]) or banned.intersection(words):
-            continue
-        pairs = _bigrams(words)
+        pairs = _bigrams(m.marker.split(" "))
         if any(pairs & _bigrams(c.marker.split(" ")) for c in chosen):
             continue
         chosen.append(m)
