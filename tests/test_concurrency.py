@@ -270,7 +270,12 @@ def test_a_waiting_job_shows_it_and_can_be_cancelled(db: Path, tmp_path: Path, m
 def test_busy_error_is_typed_in_process(db: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DISTILL_AUDIT_WRITE_WAIT", "0.5")
     told: list[str] = []
-    with lock_held_by_another_process(db, 120), open_case_file(db, on_wait=told.append) as cf:
-        with pytest.raises(CaseFileBusyError, match="is busy"):
-            import_transcripts(cf, REFERENCE, transcripts(tmp_path), "protected-answers")
-    assert len(told) == 1 and "waiting up to 0.5 s" in told[0]
+    path = transcripts(tmp_path)
+    with open_case_file(db, on_wait=told.append) as cf:
+        with lock_held_by_another_process(db, 120):
+            with pytest.raises(CaseFileBusyError, match="is busy"):
+                import_transcripts(cf, REFERENCE, path, "protected-answers")
+        assert len(told) == 1 and "waiting up to 0.5 s" in told[0]
+        # the same open case file works again once the other writer is done
+        assert import_transcripts(cf, REFERENCE, path, "protected-answers") > 0
+    assert row_counts(db)["transcript_items"] == 50
