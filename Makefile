@@ -7,8 +7,8 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup lock demo demo-assets app test test-slow bench lint screenshots clean installer \
-	installer-smoke
+.PHONY: setup lock demo demo-assets app test test-slow fuzz bench lint screenshots clean \
+	installer installer-smoke
 
 setup: $(STAMP)
 
@@ -56,6 +56,14 @@ test: $(STAMP) lint
 
 test-slow: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m slow
+
+# The importers' fuzz targets (tests/test_fuzz_importers.py) at length: `make test` runs a
+# few examples of each (seconds), this runs FUZZ_EXAMPLES of each (minutes). Each example
+# must import or be refused with a typed error, never another exception or a partial write.
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	DISTILL_AUDIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) QT_QPA_PLATFORM=offscreen \
+	  $(BIN)/python -m pytest tests/test_fuzz_importers.py -p no:cacheprovider --timeout 0 -q
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/benchmarks -m bench -s

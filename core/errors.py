@@ -21,6 +21,10 @@ class NotACaseFileError(CaseFileError):
     """The file exists but is not a Distill Audit case file."""
 
 
+class CaseFileBusyError(CaseFileError):
+    """Another process kept the case file's write lock for longer than the writer waits."""
+
+
 class NewerSchemaError(CaseFileError):
     """The case file was written by a newer version of Distill Audit."""
 

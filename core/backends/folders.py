@@ -1,17 +1,20 @@
 """What is in a model folder, decided from file names alone (cheap, imports nothing heavy).
 
 The pickle rule lives here: weights stored with Python pickle can run code when loaded,
-so a folder that only has pickled weights is refused before any library touches it.
+so a folder that only has pickled weights is refused before any library touches it. So is
+the containment rule, at load time as at import: config and weights that are links leading
+out of the folder are refused (core.evidence.model_folder.require_inside), and configs are
+read by the one bounded JSON reader (core.evidence.formats.read_json_file).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-from core.errors import ModelLoadError, PickledWeightsError
-from core.evidence.formats import PICKLE_SUFFIXES
+from core.errors import EvidenceError, ModelLoadError, PickledWeightsError
+from core.evidence.formats import PICKLE_SUFFIXES, read_json_file
+from core.evidence.model_folder import require_inside
 
 ONNX_FILENAME = "model.onnx"
 # Files a tokenizer may consist of; copied beside an ONNX export.
@@ -59,7 +62,8 @@ def check_hf_folder(path: str | Path) -> Path:
     config or weights are missing.
     """
     folder = require_folder(path)
-    if not safetensors_files(folder):
+    weights = safetensors_files(folder)
+    if not weights:
         pickles = pickled_files(folder)
         if pickles:
             names = ", ".join(p.name for p in pickles[:5])
@@ -79,7 +83,17 @@ def check_hf_folder(path: str | Path) -> Path:
             f"{folder} has safetensors weights but no config.json; save the model with "
             "save_pretrained so its configuration is stored beside the weights."
         )
+    for f in (folder / "config.json", *weights):
+        _contained(folder, f)
     return folder
+
+
+def _contained(folder: Path, path: Path) -> Path:
+    """``path`` if it stays inside ``folder``; ModelLoadError (same message) if it leaves."""
+    try:
+        return require_inside(folder, path)
+    except EvidenceError as exc:
+        raise ModelLoadError(str(exc)) from exc
 
 
 def read_config(folder: Path, name: str = "config.json") -> dict[str, Any]:
@@ -88,9 +102,11 @@ def read_config(folder: Path, name: str = "config.json") -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"{path} is not valid JSON: {exc}") from exc
+        data = read_json_file(_contained(folder, path))
+    except OSError as exc:
+        raise ModelLoadError(f"{path} cannot be read: {exc.strerror or exc}.") from exc
+    except EvidenceError as exc:  # too deep, too large, not JSON: say so as a load error
+        raise ModelLoadError(str(exc)) from exc
     if not isinstance(data, dict):
         raise ModelLoadError(f"{path} does not hold a JSON object.")
     return data

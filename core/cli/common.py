@@ -15,7 +15,13 @@ from core.store.db import CaseFile, open_case_file
 
 
 def open_db(args: argparse.Namespace) -> CaseFile:
-    return open_case_file(args.db)
+    """The case file of ``--db``; a change that must wait for another writer says so once."""
+    return open_case_file(args.db, on_wait=say_waiting)
+
+
+def say_waiting(message: str) -> None:
+    """One line on stderr while a change waits for another process's write to finish."""
+    print(f"distill-audit: {message}", file=sys.stderr, flush=True)
 
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:

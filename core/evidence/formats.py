@@ -3,7 +3,11 @@
 Every reader, importer, file dialog and drop handler asks this module, so a new format
 (or a new evidence source) is added in one place. Names alone decide here; nothing is
 opened except by :func:`read_lines`, the one strict UTF-8 line reader every line-based
-evidence format goes through, so a bad byte is always reported with its line number.
+evidence format goes through, so a bad byte is always reported with its line number, and
+by :func:`parse_json` / :func:`read_json_file`, the one JSON reader of evidence (configs,
+indexes, safetensors headers, JSONL records): it bounds nesting depth *before* parsing
+(Python's parser recurses, so a file of 100,000 ``[`` would end in RecursionError) and
+refuses text SQLite cannot store (a lone surrogate such as ``\\ud800``).
 
 The two record kinds of the harvest test (roles :data:`HARVESTED_ROLE` and
 :data:`REGENERATIONS_ROLE`; validated at import by :mod:`core.evidence.harvest_records`)
@@ -31,11 +35,13 @@ are JSONL (one object per line) or CSV (``sampling`` and ``messages`` then as JS
 from __future__ import annotations
 
 import codecs
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from core.errors import EvidenceError
+from core.errors import DocumentLimitError, EvidenceError
 from core.store.vocabulary import (
     ARTIFACT_ROLES,
     CASE_FILE_SUFFIX,
@@ -52,6 +58,8 @@ __all__ = [
     "HARVESTED_ROLE",
     "JSONL_SUFFIXES",
     "KINDS",
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_FILE_BYTES",
     "MODEL",
     "ONNX_SUFFIX",
     "PICKLE_SUFFIXES",
@@ -66,6 +74,9 @@ __all__ = [
     "EvidenceKind",
     "detect_kind",
     "dialog_filters",
+    "json_too_deep",
+    "parse_json",
+    "read_json_file",
     "read_lines",
 ]
 
@@ -153,3 +164,105 @@ def _not_utf8(path: Path, number: int, exc: UnicodeDecodeError) -> EvidenceError
         f"{path.name}, line {number}: not valid UTF-8 text ({exc.reason} at byte "
         f"{exc.start}). Re-save the file as UTF-8."
     )
+
+
+# --- JSON -----------------------------------------------------------------------------------
+# Nesting of any JSON evidence: model configs and tokenizer files nest 3-6 levels, transcript
+# records a few more; 64 is far above real files and far below Python's recursion limit, so
+# whatever is accepted can also be stored (SQLite's JSON) and re-serialised safely.
+MAX_JSON_DEPTH = 64
+# One JSON file of a model folder (config, index, tokenizer.json): the largest real
+# tokenizer.json files are about 35 MB.
+MAX_JSON_FILE_BYTES = 256 * 1024 * 1024
+
+# A JSON string (skipped whole, so brackets inside text do not count) or one bracket.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON ``text`` nests arrays and objects more than ``limit`` deep: a linear
+    scan, no recursion, nothing parsed; brackets inside strings do not count."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # not enough brackets to be that deep
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in "]}":
+            depth -= 1
+    return False
+
+
+def parse_json(raw: str | bytes, source: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """JSON ``raw`` parsed, or a typed error naming ``source`` ("config.json", "x.jsonl,
+    line 4"): DocumentLimitError when nested deeper than ``max_depth`` (checked before
+    parsing), EvidenceError when it is not UTF-8, not JSON, or holds a lone surrogate
+    escape (``"\\ud800"``: valid JSON, but not text that can be stored or shown)."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise EvidenceError(
+                f"{source}: not valid UTF-8 text ({exc.reason} at byte {exc.start})."
+            ) from exc
+    else:
+        text = raw
+    if json_too_deep(text, max_depth):
+        raise DocumentLimitError(
+            f"{source}: JSON nested too deeply (more than {max_depth} levels of brackets). "
+            "No real file nests this deep (it may have been made to crash the tool); nothing "
+            "was imported. Keep the file as evidence and ask for a plain copy."
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EvidenceError(f"{source}: not valid JSON ({exc.msg}).") from exc
+    except RecursionError as exc:  # pragma: no cover - the depth scan runs first
+        raise DocumentLimitError(f"{source}: JSON nested too deeply to read.") from exc
+    if _SURROGATE_ESCAPE.search(text) and _has_surrogate(data):
+        raise EvidenceError(
+            f"{source}: holds a lone UTF-16 surrogate escape (such as \\ud800), which is not "
+            "text; nothing was imported. Export the file again from its source."
+        )
+    return data
+
+
+def _has_surrogate(data: Any) -> bool:
+    """Whether any string (or key) in parsed JSON holds an unpaired surrogate."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def read_json_file(
+    path: Path,
+    *,
+    max_bytes: int = MAX_JSON_FILE_BYTES,
+    max_depth: int = MAX_JSON_DEPTH,
+) -> Any:
+    """A JSON file of evidence, parsed by :func:`parse_json` after a size check (a 10 GB
+    ``config.json`` is refused, not read into memory)."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DocumentLimitError(
+            f"{path.name} in {path.parent} is {size:,} bytes, more than the {max_bytes:,} "
+            "a JSON file of a model can reasonably be; nothing was imported."
+        )
+    with open(path, "rb") as fh:
+        raw = fh.read(max_bytes + 1)
+    return parse_json(raw, f"{path.name} in {path.parent}", max_depth=max_depth)

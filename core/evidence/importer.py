@@ -1,7 +1,9 @@
 """Importing evidence into a case: validate first, hash, then write in one transaction.
 
-Validation and hashing happen before anything touches the case file, and each import
-is a single transaction with its audit event, so a bad file leaves nothing behind.
+Validation, reading and hashing happen before anything touches the case file, and each
+import is a single transaction with its audit event, so a bad file leaves nothing behind.
+The write lock is taken only for that transaction (the inserts), never while a source is
+read or hashed, so a second import waits seconds, not for the whole first import.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from core.errors import DistillAuditError, EvidenceError
 from core.evidence.custody import ItemsDigest, model_binding, transcript_binding, verify_artifact
@@ -19,7 +22,7 @@ from core.evidence.formats import ARTIFACT_ROLES, REGENERATIONS_ROLE, TRANSCRIPT
 from core.evidence.harvest_records import HARVEST_ROLES, HarvestValidator
 from core.evidence.hashing import hash_files, manifest_digest, sha256_file
 from core.evidence.model_folder import ModelInspection, inspect_model
-from core.evidence.transcripts import read_transcripts
+from core.evidence.transcripts import TranscriptRecord, read_transcripts
 from core.jobs import JobState
 from core.store import audit
 from core.store.cases import get_case
@@ -53,7 +56,7 @@ def import_model(
         case_id = get_case(s, case_key).id
     entries = hash_files(info.root, info.files, state)
     state.set_status("Recording the evidence")
-    with cf.session() as s:
+    with cf.session(state) as s:
         art = ModelArtifact(
             case_id=case_id,
             name=name or info.root.name,
@@ -93,6 +96,46 @@ def import_model(
         )
         state.set_progress(100)
         return art.id
+
+
+def _read_all(path: Path, role: str, state: JobState) -> list[TranscriptRecord]:
+    """Every record of a transcript file, validated, before anything is written."""
+    records: list[TranscriptRecord] = []
+    validate = HarvestValidator(role, path.name) if role in HARVEST_ROLES else None
+    for rec in read_transcripts(path, require_response=role != "probes"):
+        if validate is not None:  # the harvest test's record kinds, normalised metadata
+            rec.meta = validate(rec)
+        records.append(rec)
+        if len(records) % 500 == 0:
+            state.check_cancelled()
+            state.set_status(f"Read {len(records):,} records")
+    if not records:
+        raise EvidenceError(f"{path.name} holds no prompt/response records.")
+    return records
+
+
+def _insert_items(
+    s: Session, set_id: int, records: list[TranscriptRecord], state: JobState
+) -> None:
+    """The set's items, inserted in batches (a bulk INSERT, so the write lock is short)."""
+    batch = 1000
+    for start in range(0, len(records), batch):
+        state.check_cancelled()
+        rows = [
+            {
+                "set_id": set_id,
+                "ordinal": ordinal,
+                "item_key": rec.key,
+                "prompt": rec.prompt,
+                "response": rec.response,
+                "meta": rec.meta,
+                "collected_at": rec.collected_at,
+                "sha256": rec.sha256(),
+            }
+            for ordinal, rec in enumerate(records[start : start + batch], start=start)
+        ]
+        s.execute(insert(TranscriptItem), rows)
+        state.set_progress(start + len(rows), len(records))
 
 
 def find_model(
@@ -178,7 +221,28 @@ def import_transcripts(
     state.set_status(f"Hashing {p.name}")
     file_hash = sha256_file(p, state.sub(0, 30), 0, size)
     state.set_status(f"Reading {p.name}")
-    with cf.session() as s:
+    records = _read_all(p, role, state.sub(30, 80))
+    if sha256_file(p) != file_hash:
+        raise EvidenceError(f"{p.name} changed while it was being imported; try again.")
+    seen: dict[str, int] = {}
+    duplicates: list[str] = []
+    items = ItemsDigest()
+    for rec in records:
+        items.add(rec.sha256())
+        if role == REGENERATIONS_ROLE:
+            continue  # K answers per prompt: its prompts repeat by design
+        digest = hashlib.sha256(rec.prompt.strip().encode()).hexdigest()
+        if digest in seen:
+            duplicates.append(f"line {rec.line} repeats line {seen[digest]}")
+        else:
+            seen[digest] = rec.line
+    first_meta = records[0].meta
+    earliest = min((r.collected_at for r in records if r.collected_at), default=None)
+    count = len(records)
+    # Only now, with everything read, validated and hashed, is the write lock taken: a
+    # second import (or any change) waits only for the inserts, never for the reading.
+    state.set_status("Recording the evidence")
+    with cf.session(state) as s:
         tset = TranscriptSet(
             case_id=case_id,
             name=name or p.stem,
@@ -196,49 +260,7 @@ def import_transcripts(
         )
         s.add(tset)
         s.flush()
-        seen: dict[str, int] = {}
-        duplicates: list[str] = []
-        first_meta: dict[str, Any] | None = None
-        earliest: datetime | None = None
-        count = 0
-        validate = HarvestValidator(role, p.name) if role in HARVEST_ROLES else None
-        items = ItemsDigest()
-        for rec in read_transcripts(p, require_response=role != "probes"):
-            if validate is not None:
-                rec.meta = validate(rec)
-            digest = hashlib.sha256(rec.prompt.strip().encode()).hexdigest()
-            if role == REGENERATIONS_ROLE:
-                pass  # K answers per prompt: its prompts repeat by design
-            elif digest in seen:
-                duplicates.append(f"line {rec.line} repeats line {seen[digest]}")
-            else:
-                seen[digest] = rec.line
-            item_sha256 = rec.sha256()
-            items.add(item_sha256)
-            s.add(
-                TranscriptItem(
-                    set_id=tset.id,
-                    ordinal=count,
-                    item_key=rec.key,
-                    prompt=rec.prompt,
-                    response=rec.response,
-                    meta=rec.meta,
-                    collected_at=rec.collected_at,
-                    sha256=item_sha256,
-                )
-            )
-            count += 1
-            first_meta = first_meta if first_meta is not None else rec.meta
-            if rec.collected_at and (earliest is None or rec.collected_at < earliest):
-                earliest = rec.collected_at
-            if count % 500 == 0:
-                s.flush()
-                state.check_cancelled()
-                state.set_status(f"Read {count:,} records")
-        if count == 0:
-            raise EvidenceError(f"{p.name} holds no prompt/response records.")
-        if sha256_file(p) != file_hash:
-            raise EvidenceError(f"{p.name} changed while it was being imported; try again.")
+        _insert_items(s, tset.id, records, state.sub(80, 100))
         meta = first_meta or {}
         tset.item_count = count
         tset.duplicate_prompts = len(duplicates)

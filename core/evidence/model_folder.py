@@ -3,18 +3,23 @@
 Nothing here imports torch or transformers or executes anything from the folder. Pickled
 weights are refused (unpickling can run arbitrary code), safetensors headers and ONNX
 graphs are validated, and the tokenizer must be present so the model can be scored.
+
+Containment: every file recorded must be inside the model folder. A shard index or an
+ONNX external-data entry naming an absolute path or ``..``, and a link (symlink) inside the
+folder that points outside it, are refused before anything is read, so the manifest can
+only ever describe the folder the user chose (not, say, ``/etc/passwd`` linked in as the
+LICENSE). Links that stay inside the folder are followed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from core.errors import EvidenceError, PickledWeightsError
-from core.evidence.formats import ONNX_SUFFIX, PICKLE_SUFFIXES
+from core.evidence.formats import ONNX_SUFFIX, PICKLE_SUFFIXES, read_json_file
 from core.evidence.safetensors_header import read_header
 
 TOKENIZER_FILES = (
@@ -58,18 +63,91 @@ class ModelInspection:
         return h.hexdigest()
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+_MAX_COUNT = 2**62  # parameter and vocabulary counts above this are not real (SQLite INTEGER)
+# JSON files of a folder that loaders parse later: checked (depth, size, valid JSON) now.
+_JSON_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "generation_config.json",
+    "chat_template.json",
+)
+
+
+def require_inside(folder: Path, path: Path) -> Path:
+    """``path`` when it, and any link on the way to it, stays inside ``folder``.
+
+    EvidenceError otherwise, naming the file and where it leads: a link leaving the
+    evidence folder could make the tool hash and record (and later load) a file that is
+    not part of the model.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EvidenceError(f"{path.name} in {path.parent} is not valid JSON: {exc}.") from exc
+        root, target = folder.resolve(), path.resolve()
+    except (RuntimeError, OSError) as exc:  # a loop of links (Python 3.11: RuntimeError)
+        raise EvidenceError(
+            f"{path.name} in the model folder {folder} is a link that cannot be followed "
+            f"({exc}); refused. Copy the real file into the folder and import again."
+        ) from exc
+    if target == root or root in target.parents:
+        return path
+    shown = path.relative_to(folder) if path.is_relative_to(folder) else path
+    link = " is a link to" if path.is_symlink() else " leads (through a linked folder) to"
+    raise EvidenceError(
+        f"{shown} in the model folder {folder}{link} {target}, outside the folder. Links "
+        "that leave the evidence folder are refused, so the record can only describe the "
+        "folder itself. Copy the real file into the folder (e.g. `cp -L`) and import again."
+    )
+
+
+def _relative_name(folder: Path, name: Any, what: str) -> Path:
+    """A file named by the model's own files (a shard index, ONNX external data): a
+    relative path inside ``folder``, never absolute and never through ``..``."""
+    if not isinstance(name, str) or not name.strip() or "\0" in name:
+        raise EvidenceError(f"{what} in {folder} names a file as {str(name)[:80]!r}; not a file.")
+    posix, windows = PurePosixPath(name), PureWindowsPath(name)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in windows.parts:
+        raise EvidenceError(
+            f"{what} in {folder} points at {name[:200]!r}, outside the model folder. Only "
+            "files inside the folder are accepted as parts of the model; if that file "
+            "really belongs to it, copy it into the folder and fix the reference."
+        )
+    return require_inside(folder, folder / name)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data = read_json_file(path)
     if not isinstance(data, dict):
         raise EvidenceError(f"{path.name} in {path.parent} is not a JSON object.")
     return data
 
 
+def _count(value: Any, what: str, source: Path) -> int | None:
+    """A count from a config (vocab_size): a plausible non-negative int, or None if absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_COUNT:
+        raise EvidenceError(
+            f"{source.name} in {source.parent}: {what} {str(value)[:40]!r} is "
+            "not a plausible count."
+        )
+    return value
+
+
+def _architecture(config: dict[str, Any], default: str) -> str:
+    archs = config.get("architectures")
+    if isinstance(archs, list) and archs and isinstance(archs[0], str):
+        return archs[0][:200]
+    model_type = config.get("model_type")
+    return model_type[:200] if isinstance(model_type, str) and model_type else default
+
+
 def _tokenizer_files(folder: Path) -> list[Path]:
-    found = [folder / n for n in TOKENIZER_FILES if (folder / n).is_file()]
+    found = [require_inside(folder, folder / n) for n in TOKENIZER_FILES if (folder / n).is_file()]
+    for p in found:
+        if p.name in _JSON_FILES:
+            read_json_file(p)  # loaders parse it later: hostile nesting is refused now
     names = {p.name for p in found}
     usable = (
         "tokenizer.json" in names
@@ -98,7 +176,7 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
     if not folder.is_dir():
         raise EvidenceError(f"{folder} is not a folder.")
     config_path = folder / "config.json"
-    weights = sorted(folder.glob("*.safetensors"))
+    weights = [require_inside(folder, w) for w in sorted(folder.glob("*.safetensors"))]
     pickles = sorted(p for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
     if not weights and pickles:
         raise PickledWeightsError(
@@ -109,7 +187,7 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
         raise EvidenceError(f"{folder} has no config.json; it is not a Hugging Face model folder.")
     if not weights:
         raise EvidenceError(f"{folder} has no *.safetensors weights.")
-    config = _read_json(config_path)
+    config = _read_json(require_inside(folder, config_path))
     if config.get("auto_map"):
         raise EvidenceError(
             f"{folder} needs custom code from the model's authors (auto_map in config.json); "
@@ -117,15 +195,19 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
         )
     index_path = folder / "model.safetensors.index.json"
     if index_path.is_file():
-        index = _read_json(index_path)
-        shards = sorted(set((index.get("weight_map") or {}).values()))
-        missing = [s for s in shards if not (folder / s).is_file()]
+        index = _read_json(require_inside(folder, index_path))
+        weight_map = index.get("weight_map") or {}
+        if not isinstance(weight_map, dict):
+            raise EvidenceError(f"{index_path.name} in {folder}: weight_map is not a table.")
+        where = index_path.name
+        shards = sorted({_relative_name(folder, s, where) for s in weight_map.values()})
+        missing = [str(s.relative_to(folder)) for s in shards if not s.is_file()]
         if not shards or missing:
             raise EvidenceError(
                 f"{folder} is a sharded model but shards are missing: "
                 f"{', '.join(missing) or 'all'}."
             )
-        weights = [folder / s for s in shards]
+        weights = shards
     params = 0
     dtypes: set[str] = set()
     for w in weights:
@@ -133,7 +215,6 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
         params += info.parameters
         dtypes.update(info.dtypes)
     tok = _tokenizer_files(folder)
-    archs = config.get("architectures") or [config.get("model_type", "unknown")]
     files = [config_path, *weights, *tok]
     for extra in (
         "generation_config.json",
@@ -144,14 +225,16 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
     ):
         p = folder / extra
         if p.is_file() and p not in files:
-            files.append(p)
+            files.append(require_inside(folder, p))
+            if p.name.endswith(".json"):
+                read_json_file(p)
     return ModelInspection(
         root=folder,
         format="hf-folder",
         files=files,
-        architecture=str(archs[0]),
+        architecture=_architecture(config, "unknown"),
         parameter_count=params,
-        vocab_size=config.get("vocab_size"),
+        vocab_size=_count(config.get("vocab_size"), "vocab_size", config_path),
         tokenizer_files=tok,
         licence_file=_licence(folder),
         details={
@@ -169,6 +252,7 @@ def inspect_onnx(path: Path) -> ModelInspection:
     folder = model_path.parent
     if not model_path.is_file():
         raise EvidenceError(f"No model.onnx in {path}.")
+    require_inside(folder, model_path)
     import onnx  # light import (no torch)
 
     try:
@@ -192,28 +276,25 @@ def inspect_onnx(path: Path) -> ModelInspection:
     external = sorted(
         {d.value for t in model.graph.initializer for d in t.external_data if d.key == "location"}
     )
-    missing = [e for e in external if not (folder / e).is_file()]
+    where = f"{model_path.name}'s external data"
+    external_paths = [_relative_name(folder, e, where) for e in external]
+    missing = [e for e, p in zip(external, external_paths, strict=True) if not p.is_file()]
     if missing:
         raise EvidenceError(f"{model_path.name} refers to missing external data: {missing}.")
     tok = _tokenizer_files(folder)
-    params = 0
-    for t in model.graph.initializer:
-        n = 1
-        for d in t.dims:
-            n *= d
-        params += n
-    vocab = None
+    stored = model_path.stat().st_size + sum(p.stat().st_size for p in external_paths)
+    params = _onnx_parameters(model, model_path, stored)
     cfg = folder / "config.json"
-    config = _read_json(cfg) if cfg.is_file() else {}
-    vocab = config.get("vocab_size")
-    files = [model_path, *(folder / e for e in external), *tok]
+    config = _read_json(require_inside(folder, cfg)) if cfg.is_file() else {}
+    vocab = _count(config.get("vocab_size"), "vocab_size", cfg)
+    files = [model_path, *external_paths, *tok]
     if cfg.is_file():
         files.append(cfg)
     return ModelInspection(
         root=folder,
         format="onnx",
         files=files,
-        architecture=(config.get("architectures") or ["onnx"])[0],
+        architecture=_architecture(config, "onnx"),
         parameter_count=params,
         vocab_size=vocab,
         tokenizer_files=tok,
@@ -225,6 +306,28 @@ def inspect_onnx(path: Path) -> ModelInspection:
             "external_data": external,
         },
     )
+
+
+def _onnx_parameters(model: Any, model_path: Path, stored_bytes: int) -> int:
+    """Elements of the graph's initializers, refused when dims are negative or when even at
+    half a byte per element (the smallest ONNX type) they need more bytes than are stored."""
+    params = 0
+    for t in model.graph.initializer:
+        n = 1
+        for d in t.dims:
+            if d < 0:
+                raise EvidenceError(
+                    f"{model_path.name}: weight {t.name[:80]!r} has a negative dimension; the "
+                    "file is damaged or forged."
+                )
+            n *= d
+        params += n
+        if params > _MAX_COUNT or params > 2 * stored_bytes:
+            raise EvidenceError(
+                f"{model_path.name} claims more parameters than its {stored_bytes:,} bytes "
+                "(model and external data) can hold; the file is damaged or forged."
+            )
+    return params
 
 
 def inspect_model(path: Path) -> ModelInspection:

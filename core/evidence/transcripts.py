@@ -5,7 +5,11 @@ response per record, optionally an id, a timestamp, sampling settings and other
 metadata. A prompt set (questions for an experiment's teacher) is the same records read
 for their prompts only, or a plain text file of one prompt per line. Readers stream
 (constant memory apart from the records kept), and any bad record stops the import with
-its line number, so nothing partial reaches a case.
+its line number, so nothing partial reaches a case. JSONL records go through the bounded
+JSON reader (nesting depth, lone surrogates); a NUL character anywhere in a record's text
+(JSON ``\\u0000`` or a raw NUL in CSV) is refused with its line number, not stored:
+SQLite and most viewers cut text at a NUL, so what the tool shows would differ from what
+was imported.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from core.evidence.formats import (
     JSONL_SUFFIXES,
     PROMPT_LIST_SUFFIXES,
     TRANSCRIPT_SUFFIXES,
+    parse_json,
     read_lines,
 )
 from core.store.types import parse_iso
@@ -84,7 +89,27 @@ def _prompt_only(obj: dict[str, Any], line: int, source: str) -> TranscriptRecor
     return TranscriptRecord(line, _key(obj, line)[1], prompt.strip(), "", None)
 
 
+def _refuse_nul(obj: dict[str, Any], line: int, source: str) -> None:
+    """EvidenceError naming the line when any text of the record (keys too) holds a NUL."""
+    stack: list[Any] = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\0" in item:
+                raise EvidenceError(
+                    f"{source}, line {line}: the record contains a NUL character (code 0), "
+                    "which cannot be stored or shown faithfully; nothing was imported. Remove "
+                    "it from the file (or export the transcripts again) and retry."
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def _record(obj: dict[str, Any], line: int, source: str, mode: ReadMode) -> TranscriptRecord | None:
+    _refuse_nul(obj, line, source)
     if mode == "prompts":
         return _prompt_only(obj, line, source)
     pk, prompt = _pick(obj, PROMPT_KEYS)
@@ -123,10 +148,7 @@ def _jsonl_records(path: Path, mode: ReadMode) -> Iterator[TranscriptRecord]:
     for number, text in read_lines(path):
         if not text.strip():
             continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise EvidenceError(f"{path.name}, line {number}: not valid JSON ({exc.msg}).") from exc
+        obj = parse_json(text, f"{path.name}, line {number}")
         if not isinstance(obj, dict):
             raise EvidenceError(f"{path.name}, line {number}: expected a JSON object.")
         rec = _record(obj, number, path.name, mode)

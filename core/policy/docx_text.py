@@ -52,6 +52,9 @@ def read_docx(path: Path, state: JobState) -> tuple[str, str | None]:
         KeyError,
         ValueError,
         etree.LxmlError,
+        AttributeError,  # a package whose parts lack Word's namespaces (found by fuzzing)
+        TypeError,
+        IndexError,
     ) as exc:
         raise EvidenceError(f"{path.name} is not a readable .docx file ({exc}).") from exc
     numbering = _Numbering(document)

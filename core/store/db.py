@@ -7,13 +7,22 @@ the tool is refused rather than guessed at. A folder or an empty file is refused
 file that cannot be written (read-only media, file or folder) opens read-only: it can be
 listed and shown, and any change (an export too: it is audited) is refused with a typed
 error.
+
+Concurrency: readers read a WAL snapshot and never wait. A writer takes the write lock at
+the start of its transaction; when another process holds it, the writer waits, says once
+that it is waiting (``on_wait``, and the job's status), and gives up after a bounded time
+(``DISTILL_AUDIT_WRITE_WAIT`` seconds, 120 by default) with :class:`CaseFileBusyError`,
+one line and nothing changed. Opening a case file that is already up to date writes
+nothing, so it never waits for a running import either.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,17 +36,23 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import (
+    CaseFileBusyError,
     CaseFileError,
     NewerSchemaError,
     NotACaseFileError,
     ReadOnlyCaseFileError,
 )
 from core.failures import explain, explain_os_error, explain_sqlite
+from core.jobs import JobState
 from core.store.types import utcnow
 from core.store.vocabulary import CASE_FILE_SUFFIX
 
 APPLICATION_ID = 0x44415544  # "DAUD" — marks a Distill Audit case file
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+WRITE_WAIT_ENV = "DISTILL_AUDIT_WRITE_WAIT"  # seconds a writer waits for another one
+DEFAULT_WRITE_WAIT_S = 120.0
+_BUSY_TIMEOUT_MS = 10_000  # statements other than taking the write lock
+_LOCK_SLICE_MS = 250  # one attempt at the write lock; between attempts: cancel, deadline
 
 
 def default_case_file() -> Path:
@@ -70,10 +85,16 @@ def _read_only_uri(path: Path, immutable: bool) -> str:
 
 
 def _make_engine(
-    path: Path, *, writer: bool = True, read_only: bool = False, immutable: bool = False
+    path: Path,
+    *,
+    writer: bool = True,
+    read_only: bool = False,
+    immutable: bool = False,
+    lock: WriteLock | None = None,
 ) -> sa.Engine:
-    """An engine whose transactions take the write lock up front (writer) or read a
-    WAL snapshot without blocking on writers (reader); ``read_only`` never writes."""
+    """An engine whose transactions take the write lock up front (writer, through ``lock``
+    when given) or read a WAL snapshot without blocking on writers (reader); ``read_only``
+    never writes."""
     if read_only:
         uri = _read_only_uri(path, immutable)
         engine = sa.create_engine(
@@ -91,7 +112,7 @@ def _make_engine(
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         if not read_only:
             cur.execute("PRAGMA journal_mode=WAL")
             if cur.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
@@ -102,9 +123,85 @@ def _make_engine(
     def _on_begin(conn: sa.Connection) -> None:
         # IMMEDIATE: take the write lock up front, so the audit chain head cannot race.
         # Readers use a deferred BEGIN: in WAL mode they never wait for a writer.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+        if writer and lock is not None:
+            lock.acquire(conn.connection.driver_connection)
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
+
+
+def write_wait_seconds() -> float:
+    """How long a writer waits for another process's write: $DISTILL_AUDIT_WRITE_WAIT or 120."""
+    raw = os.environ.get(WRITE_WAIT_ENV, "")
+    try:
+        value = float(raw) if raw.strip() else DEFAULT_WRITE_WAIT_S
+    except ValueError:
+        value = DEFAULT_WRITE_WAIT_S
+    return max(0.0, value)
+
+
+class WriteLock:
+    """Takes SQLite's write lock (``BEGIN IMMEDIATE``) for a transaction, waiting a bounded
+    time for another process that holds it, and saying so once while it waits.
+
+    SQLite's own busy handler would wait silently and then fail with "database is
+    locked"; here each attempt waits a quarter of a second, and between attempts the job
+    can be cancelled and the deadline is checked.
+    """
+
+    def __init__(self, path: Path, wait_s: float, on_wait: Callable[[str], None] | None) -> None:
+        self.path = path
+        self.wait_s = wait_s
+        self.on_wait = on_wait
+        self._local = threading.local()  # the job whose transaction is starting, if any
+
+    @contextmanager
+    def for_job(self, state: JobState | None) -> Iterator[None]:
+        self._local.state = state
+        try:
+            yield
+        finally:
+            self._local.state = None
+
+    def acquire(self, dbapi_conn: Any) -> None:
+        deadline = time.monotonic() + self.wait_s
+        announced = False
+        state: JobState | None = getattr(self._local, "state", None)
+        while True:
+            dbapi_conn.execute(f"PRAGMA busy_timeout={_LOCK_SLICE_MS}")
+            try:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            finally:
+                dbapi_conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            if state is not None:
+                state.check_cancelled()
+            if time.monotonic() >= deadline:
+                raise CaseFileBusyError(
+                    f"The case file {self.path} is busy: another Distill Audit window or "
+                    f"command has been writing to it for more than {self.wait_s:g} s. "
+                    "Nothing was changed. Let it finish (or close it) and run this again; "
+                    f"to wait longer, set {WRITE_WAIT_ENV} to the seconds to wait."
+                )
+            if not announced:
+                announced = True
+                message = (
+                    "Waiting for another import to finish… (another Distill Audit window or "
+                    f"command is writing to {self.path.name}; waiting up to {self.wait_s:g} s)"
+                )
+                if self.on_wait is not None:
+                    self.on_wait(message)
+                if state is not None:
+                    state.set_status(message)
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    return code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc)
 
 
 def _probe_sqlite(path: Path, immutable: bool = False) -> tuple[int, str | None, bool]:
@@ -152,9 +249,11 @@ class CaseFile:
         *,
         read_only: bool = False,
         immutable: bool = False,
+        lock: WriteLock | None = None,
     ) -> None:
         self.path = path
         self.engine = engine
+        self.write_lock = lock
         self.read_only = read_only  # read-only media, file or folder: changes are refused
         self.read_engine = _make_engine(
             path, writer=False, read_only=read_only, immutable=immutable
@@ -164,10 +263,17 @@ class CaseFile:
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: committed on success, rolled back (nothing written) on error."""
+    def session(self, state: JobState | None = None) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back (nothing written) on error.
+
+        The write lock is taken on entry; while another process holds it, ``state`` (the
+        job) shows that it waits, and it can cancel; CaseFileBusyError after the wait.
+        """
         self.require_writable()
         with self._sessions() as s, s.begin():
+            if self.write_lock is not None:
+                with self.write_lock.for_job(state):
+                    s.connection()  # BEGIN IMMEDIATE now, before the caller's work
             yield s
 
     def require_writable(self) -> None:
@@ -206,8 +312,16 @@ def _upgrade(engine: sa.Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def open_case_file(path: str | os.PathLike[str] | None = None, *, create: bool = True) -> CaseFile:
+def open_case_file(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    create: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+) -> CaseFile:
     """Open (and if needed create or upgrade) a case file.
+
+    ``on_wait`` is told, once, when a change has to wait for another process writing to
+    the same case file (the CLI prints it; a job's status shows it too).
 
     Raises NotACaseFileError for foreign or empty files, NewerSchemaError for files from a
     newer version, CaseFileError for folders and when SQLite's integrity check fails, and
@@ -222,7 +336,7 @@ def open_case_file(path: str | os.PathLike[str] | None = None, *, create: bool =
         if read_only:
             return _open_read_only(p, immutable)
     try:
-        return _open_writable(p, create)
+        return _open_writable(p, create, on_wait)
     except (OSError, sqlite3.Error, sa.exc.DBAPIError) as exc:
         translated = explain(exc, p)
         if translated is None:  # pragma: no cover - every class above is translated
@@ -279,8 +393,9 @@ def _open_read_only(p: Path, immutable: bool) -> CaseFile:
     return CaseFile(p, engine, read_only=True, immutable=immutable)
 
 
-def _open_writable(p: Path, create: bool) -> CaseFile:
+def _open_writable(p: Path, create: bool, on_wait: Callable[[str], None] | None) -> CaseFile:
     backup: Path | None = None
+    rev: str | None = None
     if p.exists():
         app_id, rev, has_tables = _probe_sqlite(p)
         if app_id != APPLICATION_ID and (has_tables or app_id != 0):
@@ -300,10 +415,12 @@ def _open_writable(p: Path, create: bool) -> CaseFile:
         p.parent.mkdir(parents=True, exist_ok=True)
     from core.store.runs import mark_interrupted_runs
 
-    engine = _make_engine(p)
-    cf = CaseFile(p, engine, backup)
+    lock = WriteLock(p, write_wait_seconds(), on_wait)
+    engine = _make_engine(p, lock=lock)
+    cf = CaseFile(p, engine, backup, lock=lock)
     try:
-        _upgrade(engine)
+        if rev is None or rev != head_revision():  # up to date: nothing to write, no wait
+            _upgrade(engine)
         mark_interrupted_runs(cf)
     except BaseException:
         cf.close()

@@ -69,6 +69,10 @@ def _pid_alive(pid: int | None) -> bool:
 def mark_interrupted_runs(cf: CaseFile) -> list[int]:
     """Mark runs whose owning process died while they were running as 'interrupted'."""
     ids: list[int] = []
+    with cf.read_session() as r:  # read first: opening a case file never waits for a writer
+        owners = r.execute(select(Run.owner_pid).where(Run.status.in_(("running", "queued"))))
+        if all(pid == os.getpid() or _pid_alive(pid) for pid in owners.scalars()):
+            return ids
     with cf.session() as s:
         for run in s.execute(select(Run).where(Run.status.in_(("running", "queued")))).scalars():
             if run.owner_pid == os.getpid() or _pid_alive(run.owner_pid):
