@@ -46,7 +46,8 @@ def sample_answers(folder: Path, items: Sequence[str], seed: int) -> list[str]:
                 top_p=SAMPLING["top_p"],
             )
             for i, t in zip(todo, texts, strict=True):
-                out[i] = TEMPLATE.clean_answer(t)
+                answer = TEMPLATE.clean_answer(t)
+                out[i] = answer if "\x00" not in answer else ""  # a NUL cannot be imported
         return out
     finally:
         model.release()

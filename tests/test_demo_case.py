@@ -33,7 +33,9 @@ def test_demo_case_imports_every_model_transcript_and_policy(tmp_path: Path) -> 
     assert {m.name for m in models} >= set(lineage["models"])
     assert {m.role for m in models} == {"protected", "suspect", "reference", "base"}
     assert any(m.format == "onnx" for m in models)
-    assert len([i for i in items if i.kind == "transcripts"]) == 3
+    transcripts = {i.role for i in items if i.kind == "transcripts"}
+    assert len([i for i in items if i.kind == "transcripts"]) == len(lineage["transcripts"]) == 5
+    assert {"harvested-exchanges", "regenerations"} <= transcripts
     assert set(demo.policies) == {"v1", "v2"}
 
 

@@ -150,13 +150,15 @@ def test_without_the_two_sets_the_check_declines_with_its_reason(case) -> None:
 def _pool_scores(world: dict[str, Any], name: str) -> tuple[HarvestPlan, Any]:
     """The real pairing of the world's files, and one model's scores of the K+1 answers."""
     from core.backends.factory import load_model
-    from core.checks.evidence import LoggedItem
+    from core.checks.probes import TranscriptEntry
     from core.evidence.harvest_records import HarvestValidator
     from core.evidence.transcripts import read_transcripts
 
-    def items(path: Path, role: str) -> list[LoggedItem]:
+    def items(path: Path, role: str) -> list[TranscriptEntry]:
         check = HarvestValidator(role, path.name)
-        return [LoggedItem(r.key, r.prompt, r.response, check(r)) for r in read_transcripts(path)]
+        return [
+            TranscriptEntry(r.key, r.prompt, r.response, check(r)) for r in read_transcripts(path)
+        ]
 
     plan = pair_harvest(
         items(world["harvested"], "harvested-exchanges"),

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.checks.evidence import LoggedItem
 from core.checks.harvest_pairing import harvest_context, pair_harvest
-from core.checks.probes import ChatTemplate
+from core.checks.probes import ChatTemplate, TranscriptEntry
 from core.errors import EvidenceError
 from core.evidence.formats import HARVESTED_ROLE, REGENERATIONS_ROLE, TRANSCRIPT_ROLES
 from core.evidence.importer import import_transcripts
@@ -121,13 +120,13 @@ def test_a_regeneration_must_name_the_exchange_it_regenerates(case_file, case_id
         assert s.get(TranscriptSet, sid).duplicate_prompts == 0  # K per prompt by design
 
 
-def _items(records: list[dict[str, Any]], role: str, tmp: Path) -> list[LoggedItem]:
+def _items(records: list[dict[str, Any]], role: str, tmp: Path) -> list[TranscriptEntry]:
     from core.evidence.harvest_records import HarvestValidator
     from core.evidence.transcripts import read_transcripts
 
     path = write_jsonl(tmp / f"{role}.jsonl", records)
     check = HarvestValidator(role, path.name)
-    return [LoggedItem(r.key, r.prompt, r.response, check(r)) for r in read_transcripts(path)]
+    return [TranscriptEntry(r.key, r.prompt, r.response, check(r)) for r in read_transcripts(path)]
 
 
 def test_every_prompt_that_is_not_exchangeable_is_excluded_with_its_reason(tmp_path) -> None:

@@ -205,7 +205,7 @@ def test_the_draft_finding_counts_questions_and_answers_never_a_bare_percentage(
     assert res.verdict == "supports Hp"
     text = finding_statement(identity.SPEC, res, 7, suspect="osprey")
     print(text)
-    assert not re.search(r"\d%(?! CI)", text)  # "95% CI" only: no share as a percentage
+    assert not re.search(r"\d%(?! CI| interval)", text)  # "95% CI" only: no share as a percentage
     k = res.details["names"]["counts"]["suspect"]
     assert f"on {k['questions_hit']} of 12 questions ({k['answers_hit']} of 36 answers)" in text
     assert "learned habitual phrases on" in text and "likelihood and similarity" in text

@@ -107,6 +107,8 @@ def test_check_with_onnx_suspect_makes_no_network_call(tmp_path: Path) -> None:
         str(DEMO / "models" / "suspect-osprey-onnx"),
         "--reference",
         str(DEMO / "models" / "ref-a-wren"),
+        "--reference",  # the model-level test needs two references to give a p-value
+        str(DEMO / "models" / "ref-b-tern"),
         "--protected-transcripts",
         str(DEMO / "transcripts" / "protected_probe_answers.jsonl"),
         "--control-answers",

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.views.charts import ChartView, calibration_chart, probe_chart
 from app.views.table_model import Column, RecordTableModel
 from app.views.tables import fit_columns, make_table
-from core.checks.stats import format_p
+from core.checks.pformat import format_p
 
 if TYPE_CHECKING:
     from app.host import Host

@@ -9,7 +9,8 @@ the protected model's manifest hash and the model version the folder was taken t
 
 Each logged exchange gets its own seed, derived from the run's seed and the exchange's id
 (:func:`item_seed`), so the answers do not depend on the order or batching of prompts. An
-empty answer is drawn again (up to :data:`RETRIES` times, seeds recorded): logged answers
+empty answer (or one holding a NUL, which no case file can store) is drawn again (up to
+:data:`RETRIES` times, seeds recorded): logged answers
 are never empty, so the regenerations are drawn from the same distribution conditioned
 alike. Greedy exchanges and exchanges of another model version are not regenerated (the
 test would exclude them) and are counted in the audit event.
@@ -108,7 +109,7 @@ def generate_regenerations(
     harvested_set_id: int,
     protected_model_id: int,
     k: int,
-    seed: int,
+    seed: int | None = None,
     state: JobState | None = None,
     *,
     template: ChatTemplate | None = None,
@@ -134,6 +135,10 @@ def generate_regenerations(
         case_file, case, harvested_set_id, protected_model_id
     )
     version = _version(items, model_version)
+    given = seed is not None
+    if seed is None:  # from the evidence, so nobody can shop for a seed
+        digest = f"{harvested.get('file_sha256')}:{model_info.get('manifest_sha256')}:{k}"
+        seed = int(hashlib.sha256(digest.encode()).hexdigest()[:8], 16)
     todo, skipped = [], {"greedy": 0, "other_version": 0}
     for item in items:
         sampling = Sampling.from_meta(item.meta.get("sampling"))
@@ -204,7 +209,13 @@ def generate_regenerations(
                 "model_version_assumed": version,
                 "k": k,
                 "seed": seed,
-                "seed_rule": "sha256('{seed}:{item id}:{attempt}')[:7] per logged exchange; "
+                "seed_given": given,
+                "seed_rule": (
+                    "given; "
+                    if given
+                    else "derived from the log's and the model's hashes and K (sha256[:8]); "
+                )
+                + "sha256('{seed}:{item id}:{attempt}')[:7] per logged exchange; "
                 "answer i of K samples from stream (item seed, i)",
                 "redraws_of_empty_answers": redraws,
                 "template": [template.template, template.response_prefix],
@@ -254,7 +265,7 @@ def _draw(
         )
         for i, text in enumerate(out):
             answer = template.clean_answer(text)
-            if answer:
+            if answer and "\x00" not in answer:  # a NUL cannot be stored: drawn again too
                 answers.append(answer)
                 seeds.append([s, i])
         redraws += int(attempt > 0) * need

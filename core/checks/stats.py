@@ -20,6 +20,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats as sps
 
+from core.checks.pformat import format_p as format_p
+from core.checks.pformat import p_floor as p_floor
 from core.errors import DeclinedError
 
 Alternative = Literal["greater", "less", "two-sided"]
@@ -494,39 +496,6 @@ def panel_adequacy(n_refs: int, alpha: float = 0.05, *, n_tests: int = 1) -> Pan
             f"models to reach {scope}."
         )
     return PanelAdequacy(ok, p0, needed, msg)
-
-
-def format_p(p: float | None, *, floor: float | None = None) -> str:
-    """A p-value for people: 3 significant digits, powers of ten below 0.001, never 0.
-
-    ``floor`` is the smallest value the test can give (a Monte-Carlo 1/(N+1), a rank
-    test's 1/(R+1)); a p at its floor prints as "≤ floor" rounded up ("≤ 1e-4" for
-    1/10,001), since the true p may be smaller. The one formatting of p-values used by the
-    CLI, the GUI and the report.
-    """
-    if p is None or not math.isfinite(p):
-        return "—"
-    if floor is not None and floor > 0 and p <= floor * (1 + 1e-9):
-        return "≤ " + _round_up(floor)
-    if p >= 0.001:
-        return f"{p:.3g}"
-    mantissa, exponent = f"{p:.2e}".split("e")
-    return f"{mantissa}e{int(exponent)}"
-
-
-def _round_up(x: float) -> str:
-    """``x`` rounded up to 2 significant digits, trailing zeros dropped (1/10001 -> 1e-4)."""
-    e = math.floor(math.log10(x)) - 1
-    v = math.ceil(x / 10.0**e - 1e-9) * 10.0**e
-    if v >= 0.001:
-        return f"{v:.2g}"
-    mantissa, exponent = f"{v:.1e}".split("e")
-    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-
-
-def p_floor(n_resamples: int | str | None) -> float | None:
-    """The Monte-Carlo floor 1/(N+1) of a p from N resamples (None: exact or unknown)."""
-    return 1.0 / (n_resamples + 1) if isinstance(n_resamples, int) and n_resamples > 0 else None
 
 
 SAME_SIGNAL = (
