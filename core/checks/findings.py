@@ -19,6 +19,7 @@ from typing import Any
 
 from core.checks.framework import CheckResult, CheckSpec
 from core.checks.identity import identity_finding
+from core.checks.pformat import at_most, p_clause
 from core.checks.stats import CombinedResult, format_p, jsonable
 from core.store import audit
 from core.store.db import CaseFile
@@ -106,7 +107,7 @@ def finding_statement(
                 f"reference panel; p {bound} {result.p_value:.3g}"
             )
         else:
-            test = f"per-probe tests against each reference, p = {result.p_text()}"
+            test = f"per-probe tests against each reference, {p_clause(result.p_text())}"
         return (
             f"Run {run_id}, {spec.title}: {what} ({test}{effect}). On {scale} this is "
             f"{result.strength}. {meaning}"
@@ -139,8 +140,8 @@ def finding_statement(
     return (
         f"Run {run_id}, {spec.title}: {what} ({test}{diff}). If the suspect were an independent "
         "model like the references, a result at least this extreme would occur with "
-        f"probability <= {result.p_text()}.{family} On the fixed verbal scale (read from the "
-        f"family-wise p) this is: {result.strength}. {P_MEANING}"
+        f"probability ≤ {at_most(result.p_text())}.{family} On the fixed verbal scale (read "
+        f"from the family-wise p) this is: {result.strength}. {P_MEANING}"
     )
 
 

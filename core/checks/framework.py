@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.checks.available import INPUT_NAMES
+from core.checks.pformat import at_most, p_clause
 from core.checks.stats import (
     PairedComparison,
     format_p,
@@ -255,7 +256,7 @@ def build_result(
     beaten = sum(c.p_value <= alpha for c in comps)
     consistency = (
         f"Probe by probe (descriptive, not a test of Hd), the suspect scored above {beaten} of "
-        f"the {n} references at alpha = {alpha:g} (largest per-probe p = {worst.p_text()}, "
+        f"the {n} references at alpha = {alpha:g} (largest per-probe {p_clause(worst.p_text())}, "
         f"against {worst.reference!r})."
     )
     if model_level is None:
@@ -292,7 +293,7 @@ def build_result(
         f"mean {ml.reference_mean:.4g} (difference {ml.difference:.3g}, 95% interval "
         f"{ml.difference_ci[0]:.3g} to {ml.difference_ci[1]:.3g}): if the suspect were an "
         f"independent model like the references, a result at least this extreme would occur "
-        f"with probability <= {p_txt} ({ml.test_used} test, {ml.n_references} references, "
+        f"with probability ≤ {at_most(p_txt)} ({ml.test_used} test, {ml.n_references} references, "
         f"{n_probes} probes)."
     )
     if supports:
@@ -364,7 +365,7 @@ def _per_probe_result(
         level = INCONCLUSIVE
     reason = (
         f"The suspect scored above each of the {len(comps)} reference models probe by probe "
-        f"(intersection-union over the references, largest p = {worst.p_text()})."
+        f"(intersection-union over the references, largest {p_clause(worst.p_text())})."
         if supports
         else consistency
     )

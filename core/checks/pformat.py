@@ -40,3 +40,14 @@ def _round_up(x: float) -> str:
 def p_floor(n_resamples: int | str | None) -> float | None:
     """The Monte-Carlo floor 1/(N+1) of a p from N resamples (None: exact or unknown)."""
     return 1.0 / (n_resamples + 1) if isinstance(n_resamples, int) and n_resamples > 0 else None
+
+
+def p_clause(text: str) -> str:
+    """ "p = 0.003", or "p ≤ 1e-4" for a p at its floor, from :func:`format_p`'s text."""
+    return f"p {text}" if text.startswith("≤") else f"p = {text}"
+
+
+def at_most(text: str) -> str:
+    """The number of :func:`format_p`'s text for "with probability ≤ …" (a floor's "≤" dropped:
+    the sentence already says at most)."""
+    return text.removeprefix("≤ ")

@@ -10,6 +10,7 @@ import io
 
 from reportlab.platypus import Flowable, Paragraph
 
+from core.checks.pformat import at_most
 from core.checks.stats import p_floor
 from core.reports import charts, wording
 from core.reports.data import CheckRecord, ReportData, RunBrief
@@ -349,7 +350,7 @@ def _check_results(number: str, c: CheckRecord, figures: FigureCounter) -> list[
             para(
                 f"Model-level test ({c.test_used}): if the suspect were an independent model "
                 "like the references, a result at least this extreme would occur with "
-                f"probability ≤ {format_p(c.p_value, c.p_floor).lstrip('≤ ')}."
+                f"probability ≤ {at_most(format_p(c.p_value, c.p_floor))}."
                 + (
                     f" The assumption-free rank test needs at least {c.panel_needed} "
                     f"references; this panel has {c.n_references}."
