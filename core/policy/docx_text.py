@@ -3,7 +3,8 @@
 Contract documents in Word usually number clauses with list numbering ("3.3", "(b)")
 that lives in numbering.xml, not in the paragraph text. Losing it would make every
 clause unnumbered, so the numbers Word would display are recomputed here and put back
-in front of each paragraph. Headings become Markdown-style ``#`` lines like HTML does.
+in front of each paragraph. Headings become Markdown-style ``#`` lines like HTML does,
+and so do paragraphs that open with bold runs (see :mod:`core.policy.lead_ins`).
 
 A .docx is a ZIP package, so before python-docx unpacks and parses it, its declared
 sizes, compression ratios, XML volume and element count are checked against
@@ -24,6 +25,7 @@ from core.errors import EvidenceError
 from core.jobs import JobState
 from core.policy.docx_package import check_package
 from core.policy.html_text import to_roman
+from core.policy.lead_ins import promote_bold_headings
 from core.policy.limits import MAX_DOCX_BLOCKS, REEXPORT, refuse
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -88,9 +90,27 @@ def read_docx(path: Path, state: JobState) -> tuple[str, str | None]:
         if level:
             lines.extend(["", "#" * level + " " + text, ""])
         else:
-            lines.append(text)
+            lines.append(text if number else _mark_bold_lead(para, text))
     state.set_progress(len(blocks), len(blocks))
-    return "\n".join(lines), title
+    return promote_bold_headings("\n".join(lines)), title
+
+
+def _mark_bold_lead(para: Any, text: str) -> str:
+    """``text`` with its opening bold runs wrapped in ``**`` (a bold heading or lead-in,
+    read by :mod:`core.policy.lead_ins`); unchanged when it does not open in bold."""
+    lead: list[str] = []
+    for run in para.runs:
+        if not run.text.strip() and lead:
+            lead.append(run.text)
+            continue
+        if run.bold is not True:
+            break
+        lead.append(run.text)
+    bold = "".join(lead).replace("\t", " ").strip()
+    if not bold or "*" in bold or not text.startswith(bold):
+        return text
+    rest = text[len(bold) :].strip()
+    return f"**{bold}** {rest}".rstrip()
 
 
 class _Budget:

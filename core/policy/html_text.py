@@ -5,7 +5,8 @@ executed and nothing is fetched. Elements nest as BeautifulSoup's ``html.parser`
 tree would nest them (an end tag closes the most recent open element of its name), but
 no tree is built, so deeply nested pages cost no more than flat ones. Scripts, styles,
 ``noscript`` and other non-content elements are removed; headings become Markdown-style
-``#`` lines (so unnumbered web headings still start clauses), list items become lines,
+``#`` lines (so unnumbered web headings still start clauses), bold paragraph openings
+become heading lines too (:mod:`core.policy.lead_ins`), list items become lines,
 and ordered lists get the numbers a browser would show, because provider pages often
 number clauses with ``<ol>`` rather than in the text.
 """
@@ -16,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from core.policy.html_scan import EndTag, StartTag, scan
+from core.policy.lead_ins import promote_bold_headings
 from core.policy.limits import MAX_HTML_DEPTH, REEXPORT, refuse
 
 _DROP = (
@@ -169,7 +171,7 @@ def html_to_text(markup: bytes | str) -> tuple[str, str | None]:
         close(stack.pop())
     title = captures[1].text() or captures[0].text()
     lines = [" ".join(line.split()) for line in "".join(out).split("\n")]
-    text = _MARKER_ALONE.sub(r"\1 ", "\n".join(lines))
+    text = promote_bold_headings(_MARKER_ALONE.sub(r"\1 ", "\n".join(lines)))
     return re.sub(r"\n{3,}", "\n\n", text).strip(), title
 
 
@@ -213,6 +215,8 @@ def _open(tag: StartTag, parent: _Frame | None) -> _Frame:
         else:
             marker = "-"
         frame.prefix, frame.suffix = f"\n{marker} ", "\n"
+    elif name in ("strong", "b"):
+        frame.prefix, frame.suffix = "**", "**"  # read by core.policy.lead_ins
     elif name in ("td", "th"):
         frame.suffix = " | "
     elif name in _BLOCK:

@@ -41,6 +41,8 @@ _SMALL = {
 }
 
 _MD = re.compile(r"(#{1,6})\s+(.*)")
+# A bullet: "- ", "* ", "• " and the other glyphs word processors and web pages use.
+_BULLET = re.compile(r"([-*\u2022\u00b7\u25e6\u25aa\u25cf\u2023\u2043\u25a0\u25a1])\s+(\S.*)")
 _ARTICLE = re.compile(r"(ARTICLE|Article)\s+([IVXLCDM]+|\d{1,3})\b\.?\s*[-\u2013\u2014:.]?\s*(.*)")
 _SECTION = re.compile(
     r"(?:(?:SECTION|Section|Sec\.|Clause|CLAUSE)\s+|§\s*)(\d{1,4}(?:\.\d{1,3}){0,4})(\.?)"
@@ -119,6 +121,9 @@ def parse_marker(line: str) -> Marker | None:
             inner.heading = _heading(after, numbered=True, markup=True)
             return inner
         return Marker([Reading(f"md{level}", 0, rest)], rest or None, True, level)
+    m = _BULLET.fullmatch(line)
+    if m:
+        return Marker([Reading("bullet", 0, m[1])], None)
     m = _ARTICLE.fullmatch(line)
     if m:
         raw = m[2]
@@ -242,7 +247,8 @@ def is_caps_heading(line: str) -> bool:
 _LEADING_MARKER = re.compile(
     r"^\s*(?:#{1,6}\s+)?(?:(?:ARTICLE|Article)\s+[IVXLCDM\d]+\b\.?|(?:SECTION|Section|Sec\.|"
     r"Clause|CLAUSE)\s+\d[\d.]*|§\s*\d[\d.]*|\d{1,4}(?:\.\d{1,3})*\.?(?=\s)|\(\w{1,5}\)|"
-    r"\w{1,5}[.)](?=\s))?\s*[-\u2013\u2014:]?\s*"
+    r"\w{1,5}[.)](?=\s)|[*\u2022\u00b7\u25e6\u25aa\u25cf\u2023\u2043\u25a0\u25a1](?=\s))?"
+    r"\s*[-\u2013\u2014:]?\s*"
 )
 
 

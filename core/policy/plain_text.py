@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core.errors import EvidenceError
 from core.jobs import JobState
+from core.policy.lead_ins import promote_bold_headings
 from core.policy.normalise import ChunkNormaliser
 
 CHUNK_BYTES = 1 << 20
@@ -211,9 +212,11 @@ _MD_COMMENT = re.compile(r"<!--.*?-->")
 
 
 def clean_markdown(block: str) -> str:
-    """Strip inline Markdown markup (links, bold, escapes) but keep headings and lists."""
+    """Strip inline Markdown markup (links, bold, escapes) but keep headings and lists;
+    bold headings and lead-ins become heading lines (:mod:`core.policy.lead_ins`)."""
     block = _MD_IMAGE.sub(r"\1", block)
     block = _MD_LINK.sub(r"\1", block)
+    block = promote_bold_headings(block)
     block = _MD_STRONG.sub(r"\2", block)
     block = _MD_COMMENT.sub("", block)
     return _MD_ESCAPE.sub(r"\1", block)

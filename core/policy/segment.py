@@ -4,8 +4,12 @@ A clause is what a lawyer cites: "Section 3.3(b)". Lines are scanned once; a lin
 starting with a marker (see :mod:`core.policy.numbering`) opens a clause only if its
 number fits the numbering context (next sibling, first child, a parent's sub-number)
 and the line is not the tail of a sentence such as "as set out in Section\\n4.2".
-Bullets and wrapped lines stay inside their clause. Text before the first clause is
-the preamble. Clauses are plain dataclasses, ready to be stored as Clause rows.
+Terms written without numbers segment too: a heading (Markdown ``#``, an HTML or Word
+heading, a bold heading or lead-in, see :mod:`core.policy.lead_ins`) opens a clause
+cited by its heading, and each bullet opens a list-item clause cited by its place
+("Use restrictions › bullet 3"). Wrapped lines stay inside their clause. Text before
+the first clause is the preamble. Clauses are plain dataclasses, ready to be stored
+as Clause rows.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from core.policy.numbering import (
 )
 
 PREAMBLE = "preamble"
+CITE_SEP = "\u203a"  # "Use restrictions › bullet 3": an unnumbered clause's citation
 _CROSSREF_TAIL = {
     "section",
     "sections",
@@ -243,9 +248,11 @@ def _place(stack: list[_Frame], marker: Marker, strength: int) -> tuple[Reading,
         level = marker.md_level
         keep = 0
         for i, f in enumerate(stack):
-            if f.reading.kind.startswith("md") and f.md_level < level:
+            if f.md_level and f.md_level < level:  # "##" or "## 3." above this heading
                 keep = i + 1
         return marker.readings[0], keep
+    if kind == "bullet":
+        return _place_bullet(stack, marker.readings[0])
     if kind == "article":
         keep = max(
             (i + 1 for i, f in enumerate(stack) if f.reading.kind.startswith("md")), default=0
@@ -271,6 +278,19 @@ def _place(stack: list[_Frame], marker: Marker, strength: int) -> tuple[Reading,
             return _place_subdecimal(stack, reading, strength)
         return _place_decimal(stack, marker, reading, strength)
     return _place_local(stack, marker, strength)
+
+
+def _place_bullet(stack: list[_Frame], r: Reading) -> tuple[Reading, int]:
+    """A bullet is the next item of the nearest open list with the same glyph, or the
+    first item of a new list inside the clause that is open (a heading, a clause, or a
+    bullet of another glyph: a nested list)."""
+    for i in range(len(stack) - 1, -1, -1):
+        f = stack[i].reading
+        if f.kind == "bullet" and f.token == r.token:
+            return r, i
+        if stack[i].md_level or f.kind in ("caps", "article", "dec"):
+            break  # a list is never continued across a heading or a numbered clause
+    return r, len(stack)
 
 
 def _containers(stack: list[_Frame]) -> int:
@@ -371,9 +391,16 @@ def _build(text: str, raw: list[tuple[int, Reading, str | None, int]]) -> list[C
             )
         )
     offset = len(clauses)
+    bullets: dict[int, int] = {}  # parent raw index -> bullets under it so far
     for k, (start, reading, heading, parent) in enumerate(raw):
         par = clauses[parent + offset] if parent >= 0 else None
-        number = _number(reading, heading, par)
+        if reading.kind == "bullet":
+            bullets[parent] = bullets.get(parent, 0) + 1
+            number = f"{par.number} {CITE_SEP} bullet {bullets[parent]}" if par else (
+                f"bullet {bullets[parent]}"
+            )
+        else:
+            number = _number(reading, heading, par)
         if number in used:
             used[number] += 1
             number = f"{number} [{used[number]}]"

@@ -112,12 +112,17 @@ def tag_clauses(
 
 def _inherited_context(clause: Clause, by_index: dict[int, Clause]) -> str:
     """Lead-ins of the ancestors that introduce this clause, outermost first:
-    "You may not:" + "(b) … including:" for an item "(i)" two levels down."""
+    "You may not:" + "(b) … including:" for an item "(i)" two levels down. Under an
+    unnumbered heading that introduces nothing itself, the heading is the lead-in
+    ("What you cannot do" over a bullet list), and the climb stops there."""
     pieces: list[str] = []
     parent_index = clause.parent_index
     while parent_index is not None and parent_index in by_index:
         parent = by_index[parent_index]
         piece = lead_in(parent.own_text)
+        if not piece and parent.heading and parent.style.startswith(("md", "caps")):
+            pieces.insert(0, parent.heading)
+            break
         if not piece:
             break
         pieces.insert(0, piece)
