@@ -29,7 +29,8 @@ V3 = VersionInfo("2026-01", date(2026, 1, 15), effective_to=date(2026, 6, 1))
         (date(2025, 7, 1), V2),  # the boundary belongs to the new version
         (datetime(2025, 7, 1, 0, 0, 1), V2),
         (date(2026, 5, 31), V3),
-        (date(2026, 6, 1), None),  # V3 expired and nothing replaced it
+        (date(2026, 6, 1), V3),  # effective_to is the last day in force (inclusive)
+        (date(2026, 6, 2), None),  # V3 expired and nothing replaced it
     ],
 )
 def test_in_force_either_side_of_boundaries(when: date, expected: VersionInfo | None) -> None:

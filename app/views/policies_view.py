@@ -267,7 +267,7 @@ class PoliciesView(QWidget):
         """Name the version of the selected document that was in force on the chosen date."""
         self.in_force.setVisible(True)
         from core.errors import DistillAuditError
-        from core.policy.persist import policy_in_force
+        from core.policy.persist import policy_in_force, why_not_in_force
 
         policy, cf = self.selected_policy(), self.host.case_file
         if policy is None or cf is None or self.host.case_id is None:
@@ -281,8 +281,7 @@ class PoliciesView(QWidget):
             return
         if hit is None:
             self.in_force.setText(
-                f"No version of {policy.provider} {policy.title} in this case "
-                f"was in force on {when.isoformat()}."
+                why_not_in_force(cf, self.host.case_id, policy.provider, when, policy.title)
             )
             return
         self.in_force.setText(

@@ -12,6 +12,7 @@ from core.policy.persist import (
     link_finding_to_clause,
     list_clauses,
     policy_in_force,
+    why_not_in_force,
 )
 from core.records import policy_rows
 from core.store.models import Policy
@@ -175,12 +176,9 @@ def cmd_in_force(args: argparse.Namespace) -> int:
     with open_db(args) as cf:
         pol = policy_in_force(cf, args.case, args.provider, args.date, args.title)
     if pol is None:
-        emit(
-            args,
-            None,
-            f"No version of {args.provider}'s terms in this case was in force on "
-            f"{args.date.isoformat()}.",
-        )
+        with open_db(args) as cf:
+            reason = why_not_in_force(cf, args.case, args.provider, args.date, args.title)
+        emit(args, None, reason)
         return 0
     data = {
         "policy_id": pol.id,

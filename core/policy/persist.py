@@ -7,7 +7,6 @@ event, so a bad document leaves nothing behind.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,7 +22,16 @@ from core.policy.segment import Clause as SegClause
 from core.policy.segment import segment
 from core.policy.tagging import tag_clauses
 from core.policy.taxonomy import load_taxonomy
-from core.policy.versions import ClauseChange, VersionInfo, diff_clauses, in_force
+from core.policy.versions import (
+    ClauseChange,
+    VersionInfo,
+    closings,
+    diff_clauses,
+    in_force,
+    not_in_force_reason,
+    series_key,
+    title_date,
+)
 from core.store import audit
 from core.store.cases import get_case
 from core.store.db import CaseFile
@@ -60,18 +68,26 @@ def import_policy(
     taxonomy = load_taxonomy()
     state.set_status("Tagging clauses")
     tags = tag_clauses(clauses, taxonomy, provider_names=[provider])
-    version = version or doc.detected_version
+    stored_title = (title or doc.title_guess or Path(path).stem).strip()
+    eff_from = (
+        effective_from
+        or doc.detected_effective_from
+        or title_date(stored_title)
+        or title_date(doc.title_guess or "")
+    )
+    eff_to = effective_to or doc.detected_effective_to
+    # A document dated but not numbered ("Last updated: June 17, 2025") is cited by date.
+    version = version or doc.detected_version or (eff_from.isoformat() if eff_from else None)
     if not version:
         raise DistillAuditError(
-            f"No version is stated in {Path(path).name}; give one (e.g. --version 2025-06)."
+            f"No version or date is stated in {Path(path).name}; give one "
+            "(e.g. --version 2025-06)."
         )
-    eff_from = effective_from or doc.detected_effective_from
-    eff_to = effective_to or doc.detected_effective_to
     with cf.session() as s:
         pol = Policy(
             case_id=case_id,
             provider=provider.strip(),
-            title=(title or doc.title_guess or Path(path).stem).strip(),
+            title=stored_title,
             version=version,
             effective_from=eff_from,
             effective_to=eff_to,
@@ -144,8 +160,49 @@ def import_policy(
                 "taxonomy_version": taxonomy.version,
             },
         )
+        close_superseded(s, case_id, pol.provider, pol.title, actor=actor)
         state.set_progress(100)
         return pol.id
+
+
+def close_superseded(
+    s: Session, case_id: int, provider: str, title: str, *, actor: str | None = None
+) -> list[int]:
+    """Close every open version of a series that a later version supersedes.
+
+    Run when a version joins its series (at import): the earlier version's
+    effective_to becomes the day before the later one takes effect, so "in force on"
+    finds exactly one version. Each closing changes the case, so each is audited.
+    Returns the ids of the policies closed.
+    """
+    closed: list[int] = []
+    for old, last_day, by in closings(_versions(s, case_id, provider, title)):
+        if old.policy_id is None:
+            continue
+        pol = _policy(s, old.policy_id)
+        pol.effective_to = last_day
+        closed.append(pol.id)
+        audit.record(
+            s,
+            "policy.version_closed",
+            "policy",
+            pol.id,
+            case_id=case_id,
+            actor=actor,
+            details={
+                "provider": provider,
+                "title": pol.title,
+                "version": pol.version,
+                "effective_to": last_day.isoformat(),
+                "superseded_by_policy_id": by.policy_id,
+                "superseded_by_version": by.version,
+                "superseded_from": _iso(by.effective_from),
+                "rule": "a later version closes the earlier one on the day before it "
+                "takes effect",
+            },
+        )
+    s.flush()
+    return closed
 
 
 def _iso(d: date | None) -> str | None:
@@ -298,23 +355,6 @@ def correct_tag(
         )
 
 
-_VERSION_MARK = re.compile(
-    r"\s*(\((?:version|v\.?|rev\.?|revision)\s*[\w.\-]+\)|[-–—,:]?\s*(?:version|v\.?|rev\.?)"
-    r"\s*\d[\w.\-]*|\((?:updated|effective)[^)]*\))\s*$",
-    re.IGNORECASE,
-)
-
-
-def series_key(title: str) -> str:
-    """A document's identity across versions: its title without version markers, so
-    "Terms of Service (Version 2.0)" and "Terms of Service" are one series."""
-    previous = None
-    key = title.strip()
-    while key != previous:
-        previous, key = key, _VERSION_MARK.sub("", key).strip()
-    return " ".join(key.lower().split())
-
-
 def _versions(s: Session, case_id: int, provider: str, title: str | None) -> list[VersionInfo]:
     q = select(Policy).where(Policy.case_id == case_id, Policy.provider == provider)
     rows = s.execute(q).scalars().all()
@@ -342,6 +382,18 @@ def policy_in_force(
             )
         hit = in_force(versions, when)
         return _policy(s, hit.policy_id) if hit and hit.policy_id is not None else None
+
+
+def why_not_in_force(
+    cf: CaseFile, case_key: int | str, provider: str, when: date, title: str | None = None
+) -> str:
+    """One sentence saying why :func:`policy_in_force` found no version on ``when``
+    (before the first version, after the last one ended, or undated versions)."""
+    with cf.read_session() as s:
+        case_id = get_case(s, case_key).id
+        versions = _versions(s, case_id, provider, title)
+        name = f"{provider} {title}" if title else f"{provider}'s terms"
+        return f"No version of {name} was in force: {not_in_force_reason(versions, when)}"
 
 
 def diff_policies(cf: CaseFile, old_id: int, new_id: int) -> list[ClauseChange]:

@@ -1,7 +1,10 @@
 """Which version of a policy was in force on a date, and what changed between versions.
 
 A finding must cite the terms the suspect agreed to *when the conduct happened*, not
-today's. ``in_force`` picks that version from effective dates; ``diff_clauses``
+today's. Versions of one document form a series (same provider, same title once
+version and date marks are stripped: :func:`series_key`); a later version closes the
+earlier one on the day before it takes effect (:func:`closings`), and ``in_force``
+picks the one version in force on a date; ``diff_clauses``
 compares two segmented versions clause by clause, matching clauses by number first and
 then by text similarity, so a clause that was merely renumbered ("3.3" → "4.2") is
 reported as moved, not as one removal plus one addition.
@@ -12,10 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
 
 from core.errors import EvidenceError
+from core.policy.dates import DATE_PATTERN, parse_date
 from core.policy.segment import Clause, clause_body
 
 SAME_NUMBER_MIN_SIMILARITY = 0.5  # same number, but below this: treat as different clauses
@@ -56,14 +60,27 @@ class ClauseChange:
 
 
 def in_force(versions: Sequence[VersionInfo], when: date | datetime) -> VersionInfo | None:
-    """The version in force on ``when``: effective_from ≤ when < end, where end is the
-    version's own effective_to or else the next version's effective_from.
+    """The version in force on ``when``: effective_from ≤ when ≤ effective_to (the
+    last day in force, inclusive) and when < the next version's effective_from.
 
-    Versions without an effective_from cannot be placed in time and are ignored. Two
-    versions starting on the same day are ambiguous and raise EvidenceError, because
-    guessing would put the wrong terms in front of a court.
+    The day a later version takes effect belongs to the later version; the earlier
+    one's last day is the day before (what :func:`closings` records). Versions without
+    an effective_from cannot be placed in time and are ignored. Two versions starting
+    on the same day are ambiguous and raise EvidenceError, because guessing would put
+    the wrong terms in front of a court.
     """
     day = when.date() if isinstance(when, datetime) else when
+    dated = _dated(versions)
+    for i, v in enumerate(dated):
+        assert v.effective_from is not None
+        nxt = dated[i + 1].effective_from if i + 1 < len(dated) else None
+        if v.effective_from <= day and (v.effective_to is None or day <= v.effective_to):
+            if nxt is None or day < nxt:
+                return v
+    return None
+
+
+def _dated(versions: Sequence[VersionInfo]) -> list[VersionInfo]:
     dated = sorted(
         (v for v in versions if v.effective_from), key=lambda v: v.effective_from or date.min
     )
@@ -73,14 +90,80 @@ def in_force(versions: Sequence[VersionInfo], when: date | datetime) -> VersionI
                 f"Versions {a.version!r} and {b.version!r} both take effect on "
                 f"{a.effective_from}; set the correct dates before linking findings."
             )
-    for i, v in enumerate(dated):
-        assert v.effective_from is not None
-        end = v.effective_to
-        if i + 1 < len(dated):
-            nxt = dated[i + 1].effective_from
-            end = nxt if end is None or (nxt is not None and nxt < end) else end
-        if v.effective_from <= day and (end is None or day < end):
-            return v
+    return dated
+
+
+def closings(versions: Sequence[VersionInfo]) -> list[tuple[VersionInfo, date, VersionInfo]]:
+    """(version, new effective_to, the version that closes it) for each open version
+    followed by a later one: a later version closes the earlier one on the day before
+    it takes effect, so exactly one version is in force on any day from the first.
+    Versions with an end date already stated keep it; two versions starting on the same
+    day close nothing (:func:`in_force` refuses to choose between them)."""
+    dated = sorted(
+        (v for v in versions if v.effective_from), key=lambda v: v.effective_from or date.min
+    )
+    out = []
+    for a, b in zip(dated, dated[1:], strict=False):
+        assert b.effective_from is not None
+        if a.effective_to is None and a.effective_from != b.effective_from:
+            out.append((a, b.effective_from - timedelta(days=1), b))
+    return out
+
+
+def not_in_force_reason(versions: Sequence[VersionInfo], when: date | datetime) -> str:
+    """Why no version was in force on ``when``, in words a reader can check."""
+    day = when.date() if isinstance(when, datetime) else when
+    dated = _dated(versions)
+    if not dated:
+        return "none of its versions has an effective date; set the dates first."
+    first = dated[0]
+    if first.effective_from and day < first.effective_from:
+        return (
+            f"{day.isoformat()} is before the first version in this case (version "
+            f"{first.version}, in force from {first.effective_from.isoformat()})."
+        )
+    ended = [v for v in dated if v.effective_to and v.effective_to < day]
+    if ended:
+        last = max(ended, key=lambda v: v.effective_to or date.min)
+        assert last.effective_to is not None
+        return (
+            f"version {last.version} ended on {last.effective_to.isoformat()} and no later "
+            f"version in this case was in force on {day.isoformat()}."
+        )
+    return f"no version in this case covers {day.isoformat()}."
+
+
+_DATE_IN_TITLE = re.compile(DATE_PATTERN, re.IGNORECASE)
+_TITLE_NOISE = re.compile(
+    r"\b(?:last\s+)?(?:updated|modified|revised|amended)(?:\s+on)?\b|\beffective(?:\s+(?:date|"
+    r"as\s+of|from|on))?\b|\b(?:version|rev(?:ision)?\.?)\s*[:#]?\s*v?\d[\w.\-]*|\bv\.?\s?\d+(?:\.\d+)*"
+    r"\b|\b(?:19|20)\d\d\b|\b(?:as\s+of|since|dated)\b|\b(?:current|latest|archived?|previous)"
+    r"(?:\s+version)?\b",
+    re.IGNORECASE,
+)
+_EMPTY_BRACKETS = re.compile(r"[(\[{][\s,;:.\-\u2013\u2014|/]*[)\]}]")
+_EDGE_PUNCT = " \t,;:.-\u2013\u2014|/()[]"
+
+
+def series_key(title: str) -> str:
+    """A document's identity across versions: its title without version and date
+    marks, lower-case. "Usage Policy (updated: June 17, 2025)", "Usage Policy - Last
+    updated 2024-01-10", "Usage Policy v2" and "Usage Policy (2025)" are one series."""
+    key = _DATE_IN_TITLE.sub(" ", title)
+    key = _TITLE_NOISE.sub(" ", key)
+    previous = None
+    while key != previous:
+        previous, key = key, _EMPTY_BRACKETS.sub(" ", key)
+    key = re.sub(r"\s*[-\u2013\u2014|,:;]\s*(?=[-\u2013\u2014|,:;]|$)", " ", key)
+    return " ".join(key.lower().split()).strip(_EDGE_PUNCT)
+
+
+def title_date(title: str) -> date | None:
+    """The date a title carries ("Terms of Use (updated: June 17, 2025)"), if any."""
+    for m in _DATE_IN_TITLE.finditer(title or ""):
+        value, _ = parse_date(m[0])
+        if value is not None:
+            return value
     return None
 
 
