@@ -392,6 +392,7 @@ def _build(text: str, raw: list[tuple[int, Reading, str | None, int]]) -> list[C
         )
     offset = len(clauses)
     bullets: dict[int, int] = {}  # parent raw index -> bullets under it so far
+    restarting = _restarting_headings(raw)
     for k, (start, reading, heading, parent) in enumerate(raw):
         par = clauses[parent + offset] if parent >= 0 else None
         if reading.kind == "bullet":
@@ -399,6 +400,8 @@ def _build(text: str, raw: list[tuple[int, Reading, str | None, int]]) -> list[C
             number = f"{par.number} {CITE_SEP} bullet {bullets[parent]}" if par else (
                 f"bullet {bullets[parent]}"
             )
+        elif parent in restarting and reading.kind in ("dec", "list-num"):
+            number = f"{par.number} {CITE_SEP} {reading.token}" if par else reading.token
         else:
             number = _number(reading, heading, par)
         if number in used:
@@ -438,6 +441,20 @@ def _build(text: str, raw: list[tuple[int, Reading, str | None, int]]) -> list[C
         clause.text = text[clause.start : clause.end]
         clause.own_text = text[clause.start : clause.body_end]
     return clauses
+
+
+def _restarting_headings(raw: list[tuple[int, Reading, str | None, int]]) -> set[int]:
+    """Unnumbered headings under which a numbered list starts again ("## Definitions
+    1. 2." then "## Restrictions 1. 2."): their items are cited with the heading
+    ("Restrictions › 1"), since "1" alone would name two clauses."""
+    under: dict[str, set[int]] = {}
+    for _start, reading, _heading, parent in raw:
+        if parent < 0 or reading.kind not in ("dec", "list-num") or len(reading.comps) > 1:
+            continue
+        kind = raw[parent][1].kind
+        if kind.startswith("md") or kind == "caps":
+            under.setdefault(reading.token, set()).add(parent)
+    return {p for parents in under.values() if len(parents) > 1 for p in parents}
 
 
 def clause_body(clause: Clause) -> str:
