@@ -35,6 +35,18 @@ from core.policy.taxonomy import load_taxonomy
 from core.resources import resource_path
 
 SPLITS = ("tune", "heldout")
+# Earlier measurements, kept so the report can say how the figures came about. They
+# are a record of past runs (taken with this module), not computed here.
+HISTORY = (
+    "Before tuning (rules of taxonomy version 1 plus the new segmentation): tune "
+    "P 0.887 R 0.940; heldout P 0.943 R 0.868.",
+    "After tuning on the tune part only: tune P 0.962 R 1.000; heldout, first "
+    "measurement, P 0.972 R 0.921 (tp 35, fp 1, fn 3).",
+    "One defect was then found through a heldout error and fixed with a unit test on a "
+    "new text: a list item numbered '1.' was cut from its lead-in by the sentence "
+    "splitter (tagging now reads clauses without their number). No cue, weight or "
+    "category was changed after the heldout measurement.",
+)
 LABELS_FILE = "labels.yaml"
 
 
@@ -214,11 +226,12 @@ def main(argv: Sequence[str] = ()) -> int:
     taxonomy = load_taxonomy()
     payload = {
         "what": "Clause mapping (segmentation and tagging) measured on a corpus of terms "
-        "documents styled after AI providers' published terms, hand-labelled; 'heldout' "
-        "documents were never used to adjust the rules.",
+        "documents styled after AI providers' published terms, hand-labelled; no cue, "
+        "weight or category was adjusted on the 'heldout' documents (see history).",
         "taxonomy_version": taxonomy.version,
         "unit": "clause x category decisions, micro-averaged",
         "splits": {k: v.to_dict() for k, v in results.items()},
+        "history": list(HISTORY),
     }
     for name, ev in results.items():
         o = ev.overall

@@ -80,8 +80,7 @@ def import_policy(
     version = version or doc.detected_version or (eff_from.isoformat() if eff_from else None)
     if not version:
         raise DistillAuditError(
-            f"No version or date is stated in {Path(path).name}; give one "
-            "(e.g. --version 2025-06)."
+            f"No version or date is stated in {Path(path).name}; give one (e.g. --version 2025-06)."
         )
     with cf.session() as s:
         pol = Policy(
@@ -197,8 +196,7 @@ def close_superseded(
                 "superseded_by_policy_id": by.policy_id,
                 "superseded_by_version": by.version,
                 "superseded_from": _iso(by.effective_from),
-                "rule": "a later version closes the earlier one on the day before it "
-                "takes effect",
+                "rule": "a later version closes the earlier one on the day before it takes effect",
             },
         )
     s.flush()

@@ -397,8 +397,10 @@ def _build(text: str, raw: list[tuple[int, Reading, str | None, int]]) -> list[C
         par = clauses[parent + offset] if parent >= 0 else None
         if reading.kind == "bullet":
             bullets[parent] = bullets.get(parent, 0) + 1
-            number = f"{par.number} {CITE_SEP} bullet {bullets[parent]}" if par else (
-                f"bullet {bullets[parent]}"
+            number = (
+                f"{par.number} {CITE_SEP} bullet {bullets[parent]}"
+                if par
+                else (f"bullet {bullets[parent]}")
             )
         elif parent in restarting and reading.kind in ("dec", "list-num"):
             number = f"{par.number} {CITE_SEP} {reading.token}" if par else reading.token

@@ -104,8 +104,10 @@ def tag_clauses(
         if not clause_body(clause) or clause_body(clause) == clause.heading:
             result[clause.index] = []  # a bare heading ("4. OWNERSHIP") states no rule
             continue
+        # Tagged without its number: "1. Use Output …" would otherwise be cut into the
+        # sentences "1." and "Use Output …", parting the item from its lead-in.
         result[clause.index] = tag_clause(
-            clause.own_text, taxonomy, context=context, embedder=embedder
+            clause_body(clause), taxonomy, context=context, embedder=embedder
         )
     return result
 
