@@ -26,7 +26,7 @@ Last updated: January 10, 2024
 - Scrape our websites.
 """
 
-USAGE_V2 = """# Usage Policies (updated: June 17, 2025)
+USAGE_V2 = """# Usage Policies, updated: June 17, 2025
 
 Last updated: June 17, 2025
 
@@ -42,6 +42,8 @@ Last updated: June 17, 2025
     "title",
     [
         "Usage Policies (updated: June 17, 2025)",
+        "Usage Policies, updated: June 17, 2025",
+        "Usage Policies - Last Updated: 17 June 2025",
         "Usage Policies - Last updated 2024-01-10",
         "Usage Policies v2",
         "Usage Policies (2025)",
