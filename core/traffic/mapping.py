@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ import yaml
 
 from core.errors import LogMappingError
 from core.resources import resource_path
-from core.traffic.schema import FIELD_NAMES, FIELDS, PROMPT_FIELDS, REQUIRED, field as field_of
+from core.traffic.schema import FIELD_NAMES, FIELDS, PROMPT_FIELDS, REQUIRED
+from core.traffic.schema import field as field_of
 
 DEFAULT_MAPPING = ("traffic", "default_mapping.yaml")
 TIME_FORMATS = ("auto", "iso", "epoch_s", "epoch_ms")
@@ -81,7 +83,7 @@ def default_mapping_path() -> Path:
     return resource_path(*DEFAULT_MAPPING)
 
 
-def load_mapping(path: str | Path | None = None) -> ColumnMapping:
+def load_mapping(path: str | os.PathLike[str] | None = None) -> ColumnMapping:
     """Read a mapping file (the shipped default when ``path`` is None)."""
     p = Path(path) if path is not None else default_mapping_path()
     try:
@@ -348,7 +350,8 @@ def _reader_for(
         parts = [(k, getter(c)) for k, c in rule.object_columns]
         parts = [(k, g) for k, g in parts if _present(g, sample)]
         if not parts:
-            return _lacking(rule, file, mapping)
+            _lacking(rule, file, mapping)
+            return None
         bound.used[name] = "object of " + ", ".join(k for k, _ in parts)
 
         def build(row: Mapping[str, Any]) -> Any:
@@ -361,10 +364,12 @@ def _reader_for(
         if _present(get, sample):
             bound.used[name] = column
             return _converter(name, rule, mapping, get)
-    return _lacking(rule, file, mapping)
+    _lacking(rule, file, mapping)
+    return None
 
 
 def _lacking(rule: Rule, file: str, mapping: ColumnMapping) -> None:
+    """Refuse a non-optional rule none of whose columns the file has."""
     if rule.optional:
         return None
     raise LogMappingError(
