@@ -305,9 +305,7 @@ class LogImport(Base):
     __tablename__ = "log_imports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int | None] = mapped_column(
-        ForeignKey("cases.id"), nullable=True, index=True
-    )
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
     store_path: Mapped[str] = mapped_column(Text)
     file_path: Mapped[str] = mapped_column(Text)
     file_sha256: Mapped[str] = mapped_column(String(64), unique=True)

@@ -51,9 +51,8 @@ from core.traffic.schema import (
     STAGED_TABLE,
     create_staged_sql,
 )
-from core.traffic.store import connect, fields_json, require_intact, store_path_for
+from core.traffic.store import IMPORTED, connect, fields_json, require_intact, store_path_for
 
-IMPORTED = "traffic.logs_imported"
 BATCH_ROWS = 20_000
 SAMPLED_REJECTS = 20  # rejects shown per file in the report (all are stored)
 _ARROW = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "TIMESTAMPTZ": pa.timestamp("us", "UTC")}

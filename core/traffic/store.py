@@ -23,8 +23,9 @@ import duckdb
 from sqlalchemy import select
 
 from core.errors import CaseFileBusyError, LogStoreChangedError
+from core.store.audit import event_intact
 from core.store.db import CaseFile
-from core.store.models import LogImport
+from core.store.models import AuditEvent, LogImport
 from core.traffic.schema import (
     FIELDS,
     IMPORTS_TABLE,
@@ -36,6 +37,7 @@ from core.traffic.schema import (
 )
 
 STORE_SUFFIX = ".logs.duckdb"
+IMPORTED = "traffic.logs_imported"  # the audit action of an import (its details bind the files)
 MEMORY_LIMIT = "512MB"  # DuckDB spills beyond this to a temp folder beside the store
 
 
@@ -130,6 +132,7 @@ def check_store(cf: CaseFile) -> StoreCheck:
     check = StoreCheck(str(path), path.exists())
     if not records:
         return check
+    check.problems += _unbound(cf, records)
     if not path.exists():
         check.problems.append(
             f"The log store {path} is missing: the case file records {len(records)} imported "
@@ -181,6 +184,36 @@ def _differences(con: duckdb.DuckDBPyConnection, records: list[LogImport]) -> li
             f"the log store holds rows of a file the case file never recorded (sha256 "
             f"{str(sha)[:12]}…)"
         )
+    return problems
+
+
+def _unbound(cf: CaseFile, records: list[LogImport]) -> list[str]:
+    """Each log_imports row against the audit event of its import: the case file's own
+    record could be edited in SQL together with the store; the hash-chained event cannot."""
+    bound: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    with cf.read_session() as s:
+        events = s.execute(select(AuditEvent).where(AuditEvent.action == IMPORTED)).scalars()
+        for ev in events:
+            if not event_intact(ev):
+                problems.append(f"the audit event {ev.id} of a log import was altered")
+                continue
+            for f in (ev.details or {}).get("files", []):
+                bound[str(f.get("sha256"))] = f
+    for r in records:
+        f = bound.get(r.file_sha256)
+        if f is None:
+            problems.append(
+                f"the case file records the import of {r.file_path} (sha256 "
+                f"{r.file_sha256[:12]}…) but no audit event does"
+            )
+            continue
+        for key in ("rows_read", "rows_accepted", "rows_rejected", "size_bytes"):
+            if f.get(key) != getattr(r, key):
+                problems.append(
+                    f"{r.file_path}: the case file records {key} {getattr(r, key)}, its "
+                    f"import event {f.get(key)}"
+                )
     return problems
 
 
