@@ -31,6 +31,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from core.errors import Cancelled, EvidenceError
@@ -48,8 +49,6 @@ from core.traffic.schema import (
     IMPORTS_TABLE,
     REJECTS_TABLE,
     REQUESTS_TABLE,
-    STAGED_TABLE,
-    create_staged_sql,
 )
 from core.traffic.store import IMPORTED, connect, fields_json, require_intact, store_path_for
 
@@ -176,9 +175,10 @@ def _import(
             try:
                 total = sum(r.size for r in readers) or 1
                 done = 0
-                for reader in readers:
+                for n, reader in enumerate(readers):
                     sub = state.sub(100 * done / total, 100 * (done + reader.size) / total)
-                    report.files.append(_import_file(con, cf, reader, cmap, sub, check))
+                    staging = store.with_name(f"{store.name}.staging-{os.getpid()}-{n}")
+                    report.files.append(_import_file(con, cf, reader, cmap, sub, check, staging))
                     done += reader.size
                 _record_imports(con, report, cmap, actor)
                 report.warnings += _warnings(report)
@@ -266,12 +266,48 @@ def _import_file(
     cmap: ColumnMapping,
     state: JobState,
     check: Callable[[], None],
+    staging: Path,
 ) -> FileReport:
     name = reader.path.name
     state.set_status(f"Reading {name}")
-    con.execute(create_staged_sql())
     rep = FileReport(str(reader.path), "", reader.label, reader.size)
-    batch = _Batch()
+    batch = _Batch(staging)
+    try:
+        bound = _stage_rows(reader, cmap, state, check, batch, rep)
+        rep.sha256 = reader.sha256
+        _refuse_repeat(con, cf, reader, rep.sha256)
+        if rep.rows_read == 0 or bound is None:
+            raise EvidenceError(
+                f"{reader.path} holds no log rows"
+                + (" (it is empty)" if rep.rows_read == 0 else " (no line could be read)")
+                + "; nothing was imported."
+                + ("" if rep.rows_read == 0 else " " + _reason_text(batch.reasons))
+            )
+        rep.fields_present, rep.fields_missing = list(bound.present), list(bound.missing)
+        rep.columns_used = dict(bound.used)
+        state.set_status(f"{name}: checking request ids")
+        check()
+        _move_staged(con, rep, batch)
+    finally:
+        batch.remove()
+    if rep.rows_accepted == 0:
+        raise EvidenceError(
+            f"No row of {reader.path} could be imported; nothing was imported. "
+            + _reason_text(rep.rejects_by_reason)
+            + " Check the column mapping (--mapping) against the file."
+        )
+    return rep
+
+
+def _stage_rows(
+    reader: LogReader,
+    cmap: ColumnMapping,
+    state: JobState,
+    check: Callable[[], None],
+    batch: _Batch,
+    rep: FileReport,
+) -> BoundMapping | None:
+    """Read the file through, mapping and validating each row into the staging files."""
     sample: list[tuple[int, dict[str, Any]]] = []
     bound: BoundMapping | None = None
     for line, record, rejected in reader.items():
@@ -283,6 +319,7 @@ def _import_file(
             sample.append((line, record))
             if len(sample) >= SAMPLE_ROWS:
                 bound = bind(cmap, [r for _, r in sample], str(reader.path))
+                batch.bind(bound)
                 for ln, rec in sample:
                     batch.add(bound, ln, rec)
                 sample = []
@@ -291,44 +328,22 @@ def _import_file(
             batch.add(bound, line, record)
         if batch.size >= BATCH_ROWS:
             check()
-            batch.flush(con)
+            batch.flush()
             state.set_progress(reader.progress_bytes, reader.size)
-            state.set_status(f"{name}: {rep.rows_read:,} rows read")
+            state.set_status(f"{reader.path.name}: {rep.rows_read:,} rows read")
     if bound is None and sample:
         bound = bind(cmap, [r for _, r in sample], str(reader.path))
+        batch.bind(bound)
         for ln, rec in sample:
             batch.add(bound, ln, rec)
     check()
-    batch.flush(con)
-    rep.sha256 = reader.sha256
-    _refuse_repeat(con, cf, reader, rep.sha256)
-    if rep.rows_read == 0 or bound is None:
-        raise EvidenceError(
-            f"{reader.path} holds no log rows"
-            + (" (it is empty)" if rep.rows_read == 0 else " (every line failed to read)")
-            + "; nothing was imported."
-            + ("" if rep.rows_read == 0 else " " + _reason_text(con))
-        )
-    rep.fields_present, rep.fields_missing = list(bound.present), list(bound.missing)
-    rep.columns_used = dict(bound.used)
-    state.set_status(f"{name}: checking request ids")
-    _move_staged(con, rep, str(reader.path))
-    if rep.rows_accepted == 0:
-        raise EvidenceError(
-            f"No row of {reader.path} could be imported; nothing was imported. "
-            + _reason_text(con, rep.sha256)
-            + " Check the column mapping (--mapping) against the file."
-        )
-    return rep
+    batch.close()
+    return bound
 
 
-def _reason_text(con: duckdb.DuckDBPyConnection, sha: str = "") -> str:
-    rows = con.execute(
-        f"SELECT reason, count(*) FROM {REJECTS_TABLE} WHERE source_file = ? "
-        "GROUP BY reason ORDER BY count(*) DESC LIMIT 5",
-        [sha],
-    ).fetchall()
-    return "Rejected lines by reason: " + "; ".join(f"{r}: {n:,}" for r, n in rows) + "."
+def _reason_text(by_reason: dict[str, int]) -> str:
+    top = sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    return "Rejected lines by reason: " + "; ".join(f"{r}: {n:,}" for r, n in top) + "."
 
 
 def _refuse_repeat(
@@ -346,7 +361,10 @@ def _refuse_repeat(
     earlier = con.execute(
         f"SELECT path FROM {IMPORTS_TABLE} WHERE file_sha256 = ?", [sha]
     ).fetchone()
-    if earlier is not None or _staged_in_this_call(con, sha):
+    same_call = con.execute(
+        f"SELECT 1 FROM {REQUESTS_TABLE} WHERE source_file = ? LIMIT 1", [sha]
+    ).fetchone()
+    if earlier is not None or same_call is not None:
         raise EvidenceError(
             f"{reader.path} has the same content (sha256 {sha[:16]}…) as "
             f"{earlier[0] if earlier else 'another file of this import'}; nothing was "
@@ -354,51 +372,55 @@ def _refuse_repeat(
         )
 
 
-def _staged_in_this_call(con: duckdb.DuckDBPyConnection, sha: str) -> bool:
-    row = con.execute(
-        f"SELECT 1 FROM {REQUESTS_TABLE} WHERE source_file = ? LIMIT 1", [sha]
-    ).fetchone()
-    return row is not None
+def _sql_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
-def _move_staged(con: duckdb.DuckDBPyConnection, rep: FileReport, path: str) -> None:
-    """Duplicates become rejects (naming where the id first was); the rest go to requests."""
+def _move_staged(con: duckdb.DuckDBPyConnection, rep: FileReport, batch: _Batch) -> None:
+    """Duplicates become rejects (naming where the id first was); the rest go to requests,
+    in one INSERT … SELECT from the staged Parquet (DuckDB streams it: bounded memory)."""
     sha = rep.sha256
-    con.execute(f"UPDATE {REJECTS_TABLE} SET source_file = ? WHERE source_file = ''", [sha])
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE dup_lines AS
-        SELECT s.source_line, s.request_id,
-               'duplicate request_id (first at file ' || coalesce(i.path, r.source_file)
-               || ' line ' || r.source_line || ')' AS detail
-        FROM {STAGED_TABLE} s
-        JOIN {REQUESTS_TABLE} r ON r.request_id = s.request_id
-        LEFT JOIN {IMPORTS_TABLE} i ON i.file_sha256 = r.source_file
-        UNION ALL
-        SELECT s.source_line, s.request_id,
-               'duplicate request_id (first at file ' || $path || ' line ' || f.first_line
-               || ')' AS detail
-        FROM {STAGED_TABLE} s
-        JOIN (SELECT request_id, min(source_line) AS first_line FROM {STAGED_TABLE}
-              GROUP BY request_id) f ON f.request_id = s.request_id
-        WHERE s.source_line > f.first_line
-          AND s.request_id NOT IN (SELECT request_id FROM {REQUESTS_TABLE})
-        """.replace("$path", "?"),
-        [path],
-    )
-    con.execute(
-        f"INSERT INTO {REJECTS_TABLE} SELECT ?, source_line, 'duplicate request_id', detail, "
-        "'request_id ' || request_id FROM dup_lines",
-        [sha],
-    )
-    cols = ", ".join(FIELD_NAMES)
-    con.execute(
-        f"INSERT INTO {REQUESTS_TABLE} SELECT {cols}, ?, source_line FROM {STAGED_TABLE} s "
-        "WHERE s.source_line NOT IN (SELECT source_line FROM dup_lines)",
-        [sha],
-    )
-    con.execute(f"DROP TABLE {STAGED_TABLE}")
-    con.execute("DROP TABLE dup_lines")
+    if batch.rejects_path.exists():
+        con.execute(
+            f"INSERT INTO {REJECTS_TABLE} SELECT ?, * FROM read_parquet("
+            f"{_sql_path(batch.rejects_path)})",
+            [sha],
+        )
+    if batch.rows_path.exists():
+        staged = f"read_parquet({_sql_path(batch.rows_path)})"
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE dup_lines AS
+            SELECT s.source_line, s.request_id,
+                   'duplicate request_id (first at file ' || coalesce(i.path, r.source_file)
+                   || ' line ' || r.source_line || ')' AS detail
+            FROM {staged} s
+            JOIN {REQUESTS_TABLE} r ON r.request_id = s.request_id
+            LEFT JOIN {IMPORTS_TABLE} i ON i.file_sha256 = r.source_file
+            UNION ALL
+            SELECT s.source_line, s.request_id,
+                   'duplicate request_id (first at file ' || ? || ' line ' || f.first_line
+                   || ')' AS detail
+            FROM {staged} s
+            JOIN (SELECT request_id, min(source_line) AS first_line FROM {staged}
+                  GROUP BY request_id HAVING count(*) > 1) f ON f.request_id = s.request_id
+            WHERE s.source_line > f.first_line
+              AND s.request_id NOT IN (SELECT request_id FROM {REQUESTS_TABLE})
+            """,
+            [rep.path],
+        )
+        con.execute(
+            f"INSERT INTO {REJECTS_TABLE} SELECT ?, source_line, 'duplicate request_id', "
+            "detail, 'request_id ' || request_id FROM dup_lines",
+            [sha],
+        )
+        cols = ", ".join(FIELD_NAMES)
+        con.execute(
+            f"INSERT INTO {REQUESTS_TABLE} SELECT {cols}, ?, source_line FROM {staged} "
+            "WHERE source_line NOT IN (SELECT source_line FROM dup_lines)",
+            [sha],
+        )
+        con.execute("DROP TABLE dup_lines")
     accepted = con.execute(
         f"SELECT count(*) FROM {REQUESTS_TABLE} WHERE source_file = ?", [sha]
     ).fetchone()
@@ -421,10 +443,25 @@ def _move_staged(con: duckdb.DuckDBPyConnection, rep: FileReport, path: str) -> 
 
 
 class _Batch:
-    """Accepted rows as columns and rejects, flushed to DuckDB as Arrow tables."""
+    """Accepted rows (as columns) and rejects of one file, written batch by batch to two
+    staging Parquet files beside the store: a large file never sits in memory, nor in an
+    open DuckDB transaction (which would hold it in memory until the commit)."""
 
-    def __init__(self) -> None:
-        self._cols: list[list[Any]] = [[] for _ in range(len(FIELDS) + 1)]
+    def __init__(self, staging: Path) -> None:
+        self.rows_path = staging.with_name(staging.name + ".rows.parquet")
+        self.rejects_path = staging.with_name(staging.name + ".rejects.parquet")
+        self._writers: dict[Path, pq.ParquetWriter] = {}
+        self.reasons: dict[str, int] = {}
+        self._present: list[str] = []
+        self._clear()
+
+    def bind(self, bound: BoundMapping) -> None:
+        """Rows from now on carry the values of ``bound.present`` (before: rejects only)."""
+        self._present = list(bound.present)
+        self._cols = [[] for _ in range(len(self._present) + 1)]  # no row added before
+
+    def _clear(self) -> None:
+        self._cols: list[list[Any]] = [[] for _ in range(len(self._present) + 1)]
         self._rejects: list[list[Any]] = [[], [], [], []]
         self.size = 0
 
@@ -440,33 +477,51 @@ class _Batch:
         self.size += 1
 
     def reject(self, line: int, rejected: RowRejected, excerpt: str | None) -> None:
-        for col, v in zip(
-            self._rejects, (line, rejected.reason, rejected.detail, excerpt), strict=True
-        ):
+        row = (line, rejected.reason, rejected.detail, excerpt)
+        for col, v in zip(self._rejects, row, strict=True):
             col.append(v)
+        self.reasons[rejected.reason] = self.reasons.get(rejected.reason, 0) + 1
         self.size += 1
 
-    def flush(self, con: duckdb.DuckDBPyConnection) -> None:
-        if self._cols[0]:
-            rows = pa.Table.from_arrays(
-                [pa.array(c, type=t.type) for c, t in zip(self._cols, _SCHEMA, strict=True)],
-                schema=_SCHEMA,
-            )
-            con.register("_batch", rows)
-            con.execute(f"INSERT INTO {STAGED_TABLE} SELECT * FROM _batch")
-            con.unregister("_batch")
+    def _write(self, path: Path, arrays: list[Any], schema: pa.Schema) -> None:
+        table = pa.Table.from_arrays(arrays, schema=schema)
+        writer = self._writers.get(path)
+        if writer is None:
+            writer = self._writers[path] = pq.ParquetWriter(path, schema, compression="zstd")
+        writer.write_table(table)
+
+    def flush(self) -> None:
+        n = len(self._cols[-1])
+        if n:
+            given = dict(zip(self._present, self._cols, strict=False))
+            arrays = [
+                pa.array(given[f.name], type=t.type) if f.name in given else pa.nulls(n, t.type)
+                for f, t in zip(FIELDS, _SCHEMA, strict=False)
+            ]
+            arrays.append(pa.array(self._cols[-1], type=pa.int64()))
+            self._write(self.rows_path, arrays, _SCHEMA)
         if self._rejects[0]:
-            bad = pa.Table.from_arrays(
-                [
-                    pa.array(c, type=t.type)
-                    for c, t in zip(self._rejects, _REJECT_SCHEMA, strict=True)
-                ],
-                schema=_REJECT_SCHEMA,
-            )
-            con.register("_rejects", bad)
-            con.execute(f"INSERT INTO {REJECTS_TABLE} SELECT '', * FROM _rejects")
-            con.unregister("_rejects")
-        self.__init__()  # type: ignore[misc]
+            arrays = [
+                pa.array(c, type=t.type) for c, t in zip(self._rejects, _REJECT_SCHEMA, strict=True)
+            ]
+            self._write(self.rejects_path, arrays, _REJECT_SCHEMA)
+        self._clear()
+
+    def close(self) -> None:
+        self.flush()
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+    def remove(self) -> None:
+        for writer in self._writers.values():
+            try:
+                writer.close()
+            except (OSError, pa.ArrowException):
+                pass
+        self._writers.clear()
+        for path in (self.rows_path, self.rejects_path):
+            path.unlink(missing_ok=True)
 
 
 def _record_excerpt(record: dict[str, Any]) -> str:

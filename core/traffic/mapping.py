@@ -209,13 +209,16 @@ def getter(column: str) -> Callable[[Mapping[str, Any]], Any]:
     return get
 
 
+_to_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 def _text(value: Any) -> str | None:
+    if value.__class__ is str:
+        return value  # type: ignore[no-any-return]
     if value is None or value is MISSING:
         return None
-    if isinstance(value, str):
-        return value
     if isinstance(value, (dict, list, bool)):
-        return json.dumps(value, ensure_ascii=False, default=str)
+        return _to_json(value)
     return str(value)
 
 
@@ -297,7 +300,8 @@ class BoundMapping:
     _readers: list[Callable[[Mapping[str, Any]], Any]] = field(default_factory=list)
 
     def convert(self, row: Mapping[str, Any]) -> list[Any]:
-        """The canonical values of one record, in FIELDS order (RowRejected if invalid)."""
+        """The values of the present fields of one record, in :attr:`present` order (the
+        fields the file lacks are null in every row); RowRejected if the row is invalid."""
         return [read(row) for read in self._readers]
 
 
@@ -317,7 +321,6 @@ def bind(mapping: ColumnMapping, sample: Sequence[Mapping[str, Any]], file: str)
             reader = _reader_for(rule, sample, file, mapping, bound)
         if reader is None:
             bound.missing.append(f.name)
-            bound._readers.append(_absent)
         else:
             bound.present.append(f.name)
             bound._readers.append(reader)
@@ -328,10 +331,6 @@ def bind(mapping: ColumnMapping, sample: Sequence[Mapping[str, Any]], file: str)
             "nothing was imported. Map prompt or messages to the file's column."
         )
     return bound
-
-
-def _absent(row: Mapping[str, Any]) -> None:
-    return None
 
 
 def _reader_for(

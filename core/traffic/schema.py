@@ -90,13 +90,11 @@ REJECTS_COLUMNS: tuple[Field, ...] = (
     Field("detail", "VARCHAR", True, "the failure in full, e.g. where the duplicate first was"),
     Field("excerpt", "VARCHAR", False, "the start of the raw line (at most 200 characters)"),
 )
-STAGED_TABLE = "staged_requests"  # rows of the file being imported, before they are checked
 
 
-def _create_sql(table: str, fields: tuple[Field, ...], temporary: bool = False) -> str:
+def _create_sql(table: str, fields: tuple[Field, ...]) -> str:
     cols = ", ".join(f"{f.name} {f.sql_type}" for f in fields)
-    kind = "TEMPORARY TABLE" if temporary else "TABLE"
-    return f"CREATE {kind} IF NOT EXISTS {table} ({cols})"
+    return f"CREATE TABLE IF NOT EXISTS {table} ({cols})"
 
 
 def create_imports_sql() -> str:
@@ -107,12 +105,6 @@ def create_imports_sql() -> str:
 def create_rejects_sql() -> str:
     """The DDL of the rejects table."""
     return _create_sql(REJECTS_TABLE, REJECTS_COLUMNS)
-
-
-def create_staged_sql() -> str:
-    """The DDL of the staging table (canonical fields and the line; the file's hash is set
-    when its rows move into ``requests``, since it is known only once the file is read)."""
-    return _create_sql(STAGED_TABLE, (*FIELDS, SOURCE_FIELDS[1]), temporary=True)
 
 
 def field(name: str) -> Field:

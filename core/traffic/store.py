@@ -38,7 +38,7 @@ from core.traffic.schema import (
 
 STORE_SUFFIX = ".logs.duckdb"
 IMPORTED = "traffic.logs_imported"  # the audit action of an import (its details bind the files)
-MEMORY_LIMIT = "512MB"  # DuckDB spills beyond this to a temp folder beside the store
+MEMORY_LIMIT = "128MB"  # DuckDB spills beyond this to a temp folder beside the store
 
 
 def store_path_for(case_path: str | os.PathLike[str]) -> Path:
@@ -63,6 +63,7 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET threads = 2")
         if not read_only:
             for ddl in (create_requests_sql(), create_imports_sql(), create_rejects_sql()):
                 con.execute(ddl)
