@@ -453,7 +453,9 @@ class _Batch:
         self._writers: dict[Path, pq.ParquetWriter] = {}
         self.reasons: dict[str, int] = {}
         self._present: list[str] = []
-        self._clear()
+        self._cols: list[list[Any]] = [[]]
+        self._rejects: list[list[Any]] = [[], [], [], []]
+        self.size = 0
 
     def bind(self, bound: BoundMapping) -> None:
         """Rows from now on carry the values of ``bound.present`` (before: rejects only)."""
@@ -461,8 +463,8 @@ class _Batch:
         self._cols = [[] for _ in range(len(self._present) + 1)]  # no row added before
 
     def _clear(self) -> None:
-        self._cols: list[list[Any]] = [[] for _ in range(len(self._present) + 1)]
-        self._rejects: list[list[Any]] = [[], [], [], []]
+        self._cols = [[] for _ in range(len(self._present) + 1)]
+        self._rejects = [[], [], [], []]
         self.size = 0
 
     def add(self, bound: BoundMapping, line: int, record: dict[str, Any]) -> None:
