@@ -36,6 +36,7 @@ from core.store.db import CaseFile
 from core.store.models import AuditEvent, LogImport
 from core.traffic.import_logs import import_logs
 from core.traffic.mapping import load_mapping
+from core.traffic.schema import create_imports_sql, create_rejects_sql, create_requests_sql
 from core.traffic.store import IMPORTED, describe_store, store_path_for
 from tests.traffic_logs import T0, record, write_log
 
@@ -372,6 +373,28 @@ def test_missing_or_changed_store_is_reported(
     assert any("49 request rows" in f.what for f in bad)
     store.unlink()
     assert "is missing" in describe_store(case_file).problems[0]
+
+
+def test_a_damaged_or_unrecorded_store_is_refused_untouched(
+    case_file: CaseFile, tmp_path: Path
+) -> None:
+    log = write_log(tmp_path / "a.jsonl", 5)
+    store = store_path_for(case_file.path)
+    store.write_bytes(b"not a DuckDB file " * 200)
+    with pytest.raises(LogStoreChangedError, match="cannot be opened as a DuckDB database"):
+        import_logs(case_file, [log])
+    assert store.read_bytes().startswith(b"not a DuckDB file")
+    store.unlink()
+    with duckdb.connect(str(store)) as con:  # rows that no import of this case file made
+        for ddl in (create_requests_sql(), create_imports_sql(), create_rejects_sql()):
+            con.execute(ddl)
+        con.execute(
+            "INSERT INTO requests (timestamp, request_id, account_id, model, prompt, "
+            "source_file, source_line) VALUES (now(), 'x', 'a', 'm', 'p', 'f00d', 1)"
+        )
+    with pytest.raises(LogStoreChangedError, match="never recorded"):
+        import_logs(case_file, [log])
+    assert _events(case_file) == 0 and _imports(case_file) == 0
 
 
 def test_cli_import_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

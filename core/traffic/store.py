@@ -58,7 +58,9 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
                 f"The log store {path} is in use by another Distill Audit window or command; "
                 "nothing was changed. Let it finish and run this again."
             ) from exc
-        raise
+        raise _unopenable(path, exc) from exc
+    except duckdb.Error as exc:
+        raise _unopenable(path, exc) from exc
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
@@ -70,6 +72,14 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         yield con
     finally:
         con.close()
+
+
+def _unopenable(path: Path, exc: Exception) -> LogStoreChangedError:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return LogStoreChangedError(
+        f"The log store {path} cannot be opened as a DuckDB database ({first}); nothing was "
+        "changed. Restore it from a backup beside the case file."
+    )
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,7 @@ def check_store(cf: CaseFile) -> StoreCheck:
     path = store_path_for(cf.path)
     records = recorded_imports(cf)
     check = StoreCheck(str(path), path.exists())
-    if not records:
+    if not records and not path.exists():
         return check
     check.problems += _unbound(cf, records)
     if not path.exists():
@@ -147,6 +157,13 @@ def check_store(cf: CaseFile) -> StoreCheck:
 
 def _differences(con: duckdb.DuckDBPyConnection, records: list[LogImport]) -> list[str]:
     problems: list[str] = []
+    tables = {str(r[0]) for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    lacking = [t for t in (REQUESTS_TABLE, IMPORTS_TABLE, REJECTS_TABLE) if t not in tables]
+    if lacking:
+        return [
+            f"the log store lacks its table(s) {', '.join(lacking)}: it was not made by an "
+            "import of this case file, or was altered"
+        ]
     stored = {
         r[0]: r[1:]
         for r in con.execute(
