@@ -65,7 +65,7 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute("SET preserve_insertion_order = false")
-        con.execute("SET threads = 2")
+        con.execute("SET enable_progress_bar = false")  # it would print on stdout (--json)
         if not read_only:
             for ddl in (create_requests_sql(), create_imports_sql(), create_rejects_sql()):
                 con.execute(ddl)

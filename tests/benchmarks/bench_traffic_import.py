@@ -60,6 +60,7 @@ out["source_line"] = range(1, len(out) + 1)
 out = out.dropna(subset=["timestamp", "request_id", "account_id", "model"])
 out = out.drop_duplicates("request_id")
 con = duckdb.connect(sys.argv[1])
+con.execute("SET enable_progress_bar = false")
 con.execute("CREATE TABLE requests AS SELECT * FROM out")
 n = con.execute("SELECT count(*) FROM requests").fetchone()[0]
 con.close()
@@ -69,13 +70,17 @@ print(n, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def _run(script: str, *args: str) -> tuple[int, float, float]:
-    out = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", script, *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.splitlines()[-1]
+        .split()
+    )
     return int(out[0]), float(out[1]), int(out[2]) / 1024  # rows, seconds, peak MiB
 
 
