@@ -281,6 +281,27 @@ def test_mixed_time_zones_are_stored_in_utc(case_file: CaseFile, tmp_path: Path)
     assert got == [(6, 1, "2025-03-01 10:00:00+00")]
 
 
+def test_values_out_of_range_are_rejected_not_fatal(case_file: CaseFile, tmp_path: Path) -> None:
+    rows = [
+        record(0),
+        {**record(1), "created": 1e30},
+        {**record(2), "usage": {"prompt_tokens": 2**70}},
+        {**record(3), "usage": {"prompt_tokens": "many"}},
+        {**record(4), "user": ""},
+    ]
+    log = tmp_path / "odd.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    f = import_logs(case_file, [log]).files[0]
+    assert f.rows_accepted == 1
+    assert f.rejects_by_reason == {
+        "account_id missing": 1,
+        "input_tokens is not a whole number": 1,
+        "input_tokens out of range": 1,
+        "timestamp unparseable": 1,
+    }
+    assert [r.line for r in f.sample_rejects] == [2, 3, 4, 5]
+
+
 def test_zero_row_files_are_refused(case_file: CaseFile, tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")

@@ -310,7 +310,7 @@ def _stage_rows(
     """Read the file through, mapping and validating each row into the staging files."""
     sample: list[tuple[int, dict[str, Any]]] = []
     bound: BoundMapping | None = None
-    for line, record, rejected in reader.items():
+    for line, record, rejected in reader.items(state):
         rep.rows_read += 1
         if rejected is not None:
             batch.reject(line, rejected, reader.excerpts.pop(line, None))

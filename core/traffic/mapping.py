@@ -228,6 +228,8 @@ def _integer(name: str, value: Any) -> int | None:
     if isinstance(value, bool):
         raise RowRejected(f"{name} is not a whole number", f"{name} is not a whole number: {value}")
     if isinstance(value, int):
+        if not -_INT64 <= value < _INT64:
+            raise RowRejected(f"{name} out of range", f"{name} {value} is out of range")
         return value
     try:
         number = float(value)
@@ -237,6 +239,8 @@ def _integer(name: str, value: Any) -> int | None:
         raise RowRejected(
             f"{name} is not a whole number", f"{name} is not a whole number: {str(value)[:40]!r}"
         )
+    if not -_INT64 <= number < _INT64:
+        raise RowRejected(f"{name} out of range", f"{name} {str(value)[:40]} is out of range")
     return int(number)
 
 
@@ -252,7 +256,10 @@ def time_parser(fmt: str, naive_timezone: str) -> Callable[[Any], int]:
     def from_number(x: float, unit: str) -> int:
         if unit == "auto":
             unit = "epoch_ms" if abs(x) > 1e11 else "epoch_s"
-        return round(x * (1_000 if unit == "epoch_ms" else 1_000_000))
+        micros = x * (1_000 if unit == "epoch_ms" else 1_000_000)
+        if not _MIN_MICROS <= micros <= _MAX_MICROS:  # NaN fails too
+            raise ValueError(f"{x} is outside the years 1 to 9999")
+        return round(micros)
 
     def from_datetime(dt: datetime) -> int:
         if dt.tzinfo is None:
@@ -284,6 +291,9 @@ def time_parser(fmt: str, naive_timezone: str) -> Callable[[Any], int]:
 
 
 _MICRO = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+_MIN_MICROS = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+_MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+_INT64 = 2**63
 
 
 # --- binding a mapping to one file ----------------------------------------------------

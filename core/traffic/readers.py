@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from core.errors import EvidenceError, UnreadableInputError
+from core.jobs import JobState
 from core.traffic.mapping import RowRejected
 
 Item = tuple[int, dict[str, Any] | None, RowRejected | None]
@@ -117,9 +118,11 @@ class LogReader:
         """The SHA-256 of the file's bytes; known once the file is read through."""
         return self._sha256
 
-    def items(self) -> Iterator[Item]:
+    def items(self, state: JobState | None = None) -> Iterator[Item]:
+        """Every data line; ``state`` shows progress and can cancel the up-front hashing
+        of a Parquet file (read by row group, not front to back)."""
         if self.format == "parquet":
-            yield from self._parquet()
+            yield from self._parquet(state)
             return
         try:
             fh = open(self.path, "rb")  # closed with raw below
@@ -275,14 +278,14 @@ class LogReader:
         for number, rejected in pending:
             yield number, None, rejected
 
-    def _parquet(self) -> Iterator[Item]:
+    def _parquet(self, state: JobState | None) -> Iterator[Item]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         from core.evidence.hashing import sha256_file
 
         try:
-            self._sha256 = sha256_file(self.path)
+            self._sha256 = sha256_file(self.path, state, 0, self.size)
             pf = pq.ParquetFile(self.path)
         except (OSError, pa.ArrowException) as exc:
             raise UnreadableInputError(
