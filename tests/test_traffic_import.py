@@ -435,6 +435,19 @@ def test_cli_import_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert shown["rows"] == 25 and shown["files"][0]["rows_rejected"] == 1
     assert main(["--db", db, "traffic", "import", str(log)]) == 2
     assert "already imported" in capsys.readouterr().err
+    # Filed under a case; opening the case says whether its log store still holds.
+    assert main(["--db", db, "case", "new", "--title", "H v Q", "--reference", "DA-7"]) == 0
+    more = write_log(tmp_path / "more.jsonl", 3, accounts=1)
+    more.write_text(more.read_text().replace("req-", "more-"))
+    assert main(["--db", db, "traffic", "import", str(more), "--case", "DA-7"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "case", "show", "DA-7"]) == 0
+    assert "matches the case file's record of its imports" in capsys.readouterr().out
+    store_path_for(Path(db)).unlink()
+    assert main(["--db", db, "case", "show", "DA-7"]) == 0
+    assert "Logs: PROBLEM: The log store" in capsys.readouterr().out
+    assert main(["--db", db, "traffic", "show"]) == 1
+    assert "is missing" in capsys.readouterr().out
 
 
 _RSS_SCRIPT = """
