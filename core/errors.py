@@ -97,3 +97,12 @@ class EvidenceChangedError(EvidenceError):
     did not hold."""
 
     exit_code = 1
+
+
+class LogMappingError(EvidenceError):
+    """A column mapping for provider logs is invalid, or names a column the log lacks."""
+
+
+class LogStoreChangedError(EvidenceChangedError):
+    """The case's log store (the DuckDB file beside the case file) is missing, or no longer
+    holds what the case file recorded at each import."""

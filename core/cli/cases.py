@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from core.records import case_details
 from core.store.cases import create_case, list_cases
+from core.store.db import CaseFile
+from core.traffic.store import check_store
 
 from .common import emit, open_db, table
 
@@ -78,6 +81,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     with open_db(args) as cf:
         case = case_details(cf, args.case)
+        logs = log_store_line(cf)
     summary = case.summary
     data = {
         **summary.to_dict(),
@@ -98,5 +102,19 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"{summary.findings} finding(s)",
         ]
     )
+    if logs is not None:
+        data["log_store"] = logs[0]
+        text += "\n" + logs[1]
     emit(args, data, text)
     return 0
+
+
+def log_store_line(cf: CaseFile) -> tuple[dict[str, Any], str] | None:
+    """The case file's log store, checked on opening: missing or changed is said plainly."""
+    check = check_store(cf)
+    if not check.exists and check.ok:
+        return None
+    data = {"path": check.store_path, "ok": check.ok, "problems": check.problems}
+    if check.ok:
+        return data, f"  Logs: {check.store_path} (matches the case file's record of its imports)"
+    return data, "\n".join(f"  Logs: PROBLEM: {p}" for p in check.problems)

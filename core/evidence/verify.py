@@ -20,7 +20,7 @@ from core.jobs import JobState
 from core.store import audit
 from core.store.cases import get_case
 from core.store.db import CaseFile
-from core.store.models import ModelArtifact, Policy, TranscriptSet
+from core.store.models import LogImport, ModelArtifact, Policy, TranscriptSet
 
 
 @dataclass
@@ -37,7 +37,7 @@ class FileCheck:
 
 @dataclass
 class EvidenceCheck:
-    kind: str  # model | transcripts | policy
+    kind: str  # model | transcripts | policy | traffic log | log store
     id: int
     name: str
     files: list[FileCheck] = field(default_factory=list)
@@ -62,6 +62,16 @@ def _check(path: Path, expected: str, state: JobState, label: str, cache: HashCa
     state.set_status(f"Verifying {label}")
     status, actual = file_status(path, expected, cache, state)
     return FileCheck(str(path), expected, actual, status)
+
+
+def _log_store_check(cf: CaseFile) -> EvidenceCheck:
+    """The case file's log store against its record of the imports (core.traffic.store)."""
+    from core.traffic.store import check_store
+
+    store = check_store(cf)
+    ec = EvidenceCheck("log store", 0, Path(store.store_path).name)
+    ec.files += [FileCheck(store.store_path, "", None, "altered", p) for p in store.problems]
+    return ec
 
 
 def verify_case_evidence(
@@ -96,6 +106,15 @@ def verify_case_evidence(
             .scalars()
             .all()
         )
+        logs = (
+            s.execute(
+                select(LogImport)
+                .where((LogImport.case_id == case_id) | LogImport.case_id.is_(None))
+                .order_by(LogImport.id)
+            )
+            .scalars()
+            .all()
+        )
         state.set_status("Checking the evidence records against the audit log")
         records = {(r.kind, r.id): r for r in check_case_records(s, case_id, state.sub(0, 10))}
     jobs: list[tuple[EvidenceCheck, Path, str]] = []
@@ -112,6 +131,12 @@ def verify_case_evidence(
         ec = EvidenceCheck("policy", p.id, f"{p.provider} {p.title} {p.version}")
         checks.append(ec)
         jobs.append((ec, Path(p.source_path), p.source_sha256))
+    for log in logs:
+        ec = EvidenceCheck("traffic log", log.id, Path(log.file_path).name)
+        checks.append(ec)
+        jobs.append((ec, Path(log.file_path), log.file_sha256))
+    if logs:
+        checks.append(_log_store_check(cf))
     cache = HashCache()
     for i, (ec, path, expected) in enumerate(jobs):
         state.check_cancelled()

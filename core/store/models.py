@@ -293,3 +293,27 @@ class AuditEvent(Base):
     details: Mapped[Any] = mapped_column(JSONText(), default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class LogImport(Base):
+    """One provider log file imported into the case file's log store (a DuckDB file).
+
+    The case file keeps what it needs to check the store later: the store's path and, per
+    file, its SHA-256 and row counts (issue 15). The rows themselves live in DuckDB.
+    """
+
+    __tablename__ = "log_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
+    store_path: Mapped[str] = mapped_column(Text)
+    file_path: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    rows_read: Mapped[int] = mapped_column(Integer)
+    rows_accepted: Mapped[int] = mapped_column(Integer)
+    rows_rejected: Mapped[int] = mapped_column(Integer)
+    mapping_name: Mapped[str] = mapped_column(String(200))
+    mapping_sha256: Mapped[str] = mapped_column(String(64))
+    imported_by: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -63,3 +63,53 @@ def create_requests_sql() -> str:
     """The DDL of the requests table (canonical fields, then the source columns)."""
     cols = [f"{f.name} {f.sql_type}" for f in (*FIELDS, *SOURCE_FIELDS)]
     return f"CREATE TABLE IF NOT EXISTS {REQUESTS_TABLE} (" + ", ".join(cols) + ")"
+
+
+# Columns of the imports table: one row per imported file (the case file's log_imports
+# table records the same file hash and counts, so each side can check the other).
+IMPORTS_COLUMNS: tuple[Field, ...] = (
+    Field("file_sha256", "VARCHAR", True, "sha256 of the file's bytes as read (the key)"),
+    Field("path", "VARCHAR", True, "the file's path when it was imported"),
+    Field("format", "VARCHAR", True, "jsonl, csv or parquet (gzip noted as .gz)"),
+    Field("size_bytes", "BIGINT", True, "the file's size on disk"),
+    Field("rows_read", "BIGINT", True, "data rows read (blank lines are not rows)"),
+    Field("rows_accepted", "BIGINT", True, "rows stored in the requests table"),
+    Field("rows_rejected", "BIGINT", True, "rows stored in the rejects table"),
+    Field("mapping_name", "VARCHAR", True, "the column mapping used"),
+    Field("mapping_sha256", "VARCHAR", True, "sha256 of the mapping's YAML"),
+    Field("fields_present", "VARCHAR", True, "JSON list of the canonical fields the file has"),
+    Field("fields_missing", "VARCHAR", True, "JSON list of the canonical fields it lacks"),
+    Field("imported_at", "TIMESTAMPTZ", True, "when the import was committed (UTC)"),
+    Field("imported_by", "VARCHAR", True, "who ran it"),
+)
+# Columns of the rejects table: one row per line that failed validation.
+REJECTS_COLUMNS: tuple[Field, ...] = (
+    Field("source_file", "VARCHAR", True, "sha256 of the file the line came from"),
+    Field("source_line", "BIGINT", True, "1-based line (or row) number in that file"),
+    Field("reason", "VARCHAR", True, "the kind of failure, e.g. 'malformed JSON' (counted)"),
+    Field("detail", "VARCHAR", True, "the failure in full, e.g. where the duplicate first was"),
+    Field("excerpt", "VARCHAR", False, "the start of the raw line (at most 200 characters)"),
+)
+
+
+def _create_sql(table: str, fields: tuple[Field, ...]) -> str:
+    cols = ", ".join(f"{f.name} {f.sql_type}" for f in fields)
+    return f"CREATE TABLE IF NOT EXISTS {table} ({cols})"
+
+
+def create_imports_sql() -> str:
+    """The DDL of the imports table."""
+    return _create_sql(IMPORTS_TABLE, IMPORTS_COLUMNS)
+
+
+def create_rejects_sql() -> str:
+    """The DDL of the rejects table."""
+    return _create_sql(REJECTS_TABLE, REJECTS_COLUMNS)
+
+
+def field(name: str) -> Field:
+    """The canonical field called ``name`` (KeyError when there is none)."""
+    for f in FIELDS:
+        if f.name == name:
+            return f
+    raise KeyError(name)
