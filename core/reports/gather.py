@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from core import __version__
 from core.checks.verbal import definitions
 from core.evidence.custody import HashCache, check_case_records, file_status
+from core.evidence.source_custody import custody_by_item
 from core.jobs import JobState
 from core.reports import wording
 from core.reports.analyses import (
@@ -446,6 +447,10 @@ def _read(
         + [_transcript_record(t, f"T{i}") for i, t in enumerate(sets, 1)]
         + [_policy_record(p, f"P{i}") for i, p in enumerate(pols, 1)]
     )
+    custody = custody_by_item(s, cid)  # custody from the source: details["custody"], if any
+    for e in evidence:
+        if (e.kind, e.id) in custody:
+            e.details["custody"] = custody[(e.kind, e.id)]
     policy_labels = {e.id: e.label for e in evidence if e.kind == "policy"}
     runs = s.scalars(
         select(Run).where(Run.case_id == cid).order_by(Run.id).options(selectinload(Run.results))
