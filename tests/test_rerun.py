@@ -1,0 +1,100 @@
+"""``rerun RUN``: a demo check run (the demo's tiny models, few probes) re-run on a scratch
+copy reproduces every number; evidence changed since the run is refused by custody and
+the re-run says it did not reproduce. Each outcome is an audit event on the original."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from core.checks.rerun import RERUN_ACTION, compare
+from core.checks.runner import CheckInputs, CheckSettings, run_checks
+from core.cli import main
+from core.evidence.importer import import_model, import_transcripts
+from core.resources import resource_path
+from core.store.cases import create_case
+from core.store.models import AuditEvent, Result
+
+SETTINGS = CheckSettings(
+    checks=("likelihood", "distribution"),
+    n_resamples=500,
+    max_probes=8,
+    seed=11,
+)
+
+
+@pytest.fixture
+def demo_run(case_file, tmp_path: Path) -> tuple[int, Path]:
+    """A finished check run on the demo's suspect, two references and protected answers."""
+    demo = resource_path("demo")
+    models = tmp_path / "models"
+    for name in ("suspect-osprey", "ref-a-wren", "ref-b-tern"):
+        shutil.copytree(Path(str(demo)) / "models" / name, models / name)
+    answers = tmp_path / "protected_probe_answers.jsonl"
+    shutil.copy(Path(str(demo)) / "transcripts" / "protected_probe_answers.jsonl", answers)
+    cid = create_case(case_file, "Halcyon Labs v Quillmark AI", "DA-RERUN")
+    suspect = import_model(case_file, cid, models / "suspect-osprey", "suspect")
+    refs = tuple(
+        import_model(case_file, cid, models / n, "reference") for n in ("ref-a-wren", "ref-b-tern")
+    )
+    prot = import_transcripts(case_file, cid, answers, "protected-answers")
+    rep = run_checks(case_file, cid, CheckInputs(suspect, refs, prot), SETTINGS)
+    return rep.run_id, models
+
+
+def _events(cf) -> list[AuditEvent]:
+    with cf.read_session() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == RERUN_ACTION)))
+
+
+def test_rerun_reproduces_then_refuses_changed_evidence(case_file, demo_run, capsys) -> None:
+    run_id, models = demo_run
+    db = str(case_file.path)
+    with case_file.read_session() as s:
+        before = int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+    code = main(["--db", db, "--json", "rerun", str(run_id)])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out
+    assert out["outcome"] == "match" and out["compared"] >= 12 and out["differences"] == []
+    with case_file.read_session() as s:  # real numbers were compared, not empty rows
+        rows = list(s.scalars(select(Result).where(Result.run_id == run_id)))
+    assert len(rows) >= 2 and any(r.p_value is not None and r.n for r in rows)
+    [ev] = _events(case_file)
+    assert ev.entity_id == str(run_id) and ev.details["outcome"] == "match"
+    with case_file.read_session() as s:  # the scratch run did not land in the original
+        assert int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0) == before + 1
+    # The suspect's weights changed since the run: custody refuses before anything runs.
+    weights = next((models / "suspect-osprey").glob("*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+    code = main(["--db", db, "rerun", str(run_id)])
+    printed = capsys.readouterr().out
+    assert code == 1 and "NOT reproduced" in printed and "custody refused" in printed
+    assert [e.details["outcome"] for e in _events(case_file)] == ["match", "refused"]
+
+
+def test_compare_names_each_differing_field() -> None:
+    old = {
+        "likelihood": {
+            "value": 0.5,
+            "ci_low": 0.1,
+            "ci_high": 0.9,
+            "p_value": 0.01,
+            "p_adjusted": 0.02,
+            "n": 8,
+        }
+    }
+    new = {"likelihood": {**old["likelihood"], "p_value": 0.0100000000001, "n": 7}}
+    compared, diffs = compare(old, new, ({"likelihood": "supports"}, {"likelihood": "neutral"}))
+    assert compared == 7
+    assert [(d["field"]) for d in diffs] == ["n", "verdict"]  # p within 1e-9 is the same
+
+
+def test_rerun_refuses_unknown_and_unfinished_runs(case_file, case_id, capsys) -> None:
+    code = main(["--db", str(case_file.path), "rerun", "99"])
+    assert code == 2 and "no run 99" in capsys.readouterr().err
