@@ -20,16 +20,17 @@ from core.store.cases import create_case
 from core.store.models import AuditEvent, Result
 
 SETTINGS = CheckSettings(
-    checks=("likelihood", "distribution"),
+    checks=("likelihood",),
     n_resamples=500,
-    max_probes=8,
+    max_probes=12,
     seed=11,
 )
 
 
 @pytest.fixture
 def demo_run(case_file, tmp_path: Path) -> tuple[int, Path]:
-    """A finished check run on the demo's suspect, two references and protected answers."""
+    """A finished likelihood check run on the demo's suspect, two references and the
+    protected answers (12 probes)."""
     demo = resource_path("demo")
     models = tmp_path / "models"
     for name in ("suspect-osprey", "ref-a-wren", "ref-b-tern"):
@@ -42,7 +43,9 @@ def demo_run(case_file, tmp_path: Path) -> tuple[int, Path]:
         import_model(case_file, cid, models / n, "reference") for n in ("ref-a-wren", "ref-b-tern")
     )
     prot = import_transcripts(case_file, cid, answers, "protected-answers")
-    rep = run_checks(case_file, cid, CheckInputs(suspect, refs, prot), SETTINGS)
+    inputs = CheckInputs(suspect, refs, prot)
+    rep = run_checks(case_file, cid, inputs, SETTINGS)
+    assert {r.verdict for r in rep.results.values()} != {"declined"}
     return rep.run_id, models
 
 
@@ -59,7 +62,7 @@ def test_rerun_reproduces_then_refuses_changed_evidence(case_file, demo_run, cap
     code = main(["--db", db, "--json", "rerun", str(run_id)])
     out = json.loads(capsys.readouterr().out)
     assert code == 0, out
-    assert out["outcome"] == "match" and out["compared"] >= 12 and out["differences"] == []
+    assert out["outcome"] == "match" and out["compared"] >= 19 and out["differences"] == []
     with case_file.read_session() as s:  # real numbers were compared, not empty rows
         rows = list(s.scalars(select(Result).where(Result.run_id == run_id)))
     assert len(rows) >= 2 and any(r.p_value is not None and r.n for r in rows)
