@@ -70,6 +70,10 @@ def test_rerun_reproduces_then_refuses_changed_evidence(case_file, demo_run, cap
     assert ev.entity_id == str(run_id) and ev.details["outcome"] == "match"
     with case_file.read_session() as s:  # the scratch run did not land in the original
         assert int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0) == before + 1
+    from core.reports.gather import gather_report_data
+
+    steps = gather_report_data(case_file, "DA-RERUN").reproduction  # the report quotes it
+    assert any(f"Run {run_id} " in st.label and "reproduced, all" in st.label for st in steps)
     # The suspect's weights changed since the run: custody refuses before anything runs.
     weights = next((models / "suspect-osprey").glob("*.safetensors"))
     data = bytearray(weights.read_bytes())
@@ -101,3 +105,38 @@ def test_compare_names_each_differing_field() -> None:
 def test_rerun_refuses_unknown_and_unfinished_runs(case_file, case_id, capsys) -> None:
     code = main(["--db", str(case_file.path), "rerun", "99"])
     assert code == 2 and "no run 99" in capsys.readouterr().err
+
+
+def test_cli_run_records_its_command_with_relative_paths(tmp_path, monkeypatch) -> None:
+    from core.store.runs import recorded_invocation, relative_argv
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    argv = ["check", "--db", str(tmp_path / "case.dacase"), "--suspect", "models/s", "--seed=3"]
+    assert relative_argv(argv) == [
+        "distill-audit",
+        "check",
+        "--db",
+        "case.dacase",
+        "--suspect",
+        "models/s",
+        "--seed=3",
+    ]
+    assert relative_argv(["--out=/elsewhere/x.json"])[1] == "--out=/elsewhere/x.json"
+    from core.store.db import open_case_file
+    from core.store.models import Run
+    from core.store.runs import create_run
+
+    with open_case_file(tmp_path / "c.dacase") as cf:
+        cid = create_case(cf, "t", "DA-CLI")
+        with recorded_invocation(argv):
+            rid = create_run(cf, cid, "check", {"alpha": 0.05}, {}, 3)
+        plain = create_run(cf, cid, "check", {"alpha": 0.05}, {}, 3)
+        with cf.read_session() as s:
+            assert s.get(Run, rid).parameters["cli"][:4] == [
+                "distill-audit",
+                "check",
+                "--db",
+                "case.dacase",
+            ]
+            assert "cli" not in s.get(Run, plain).parameters

@@ -30,9 +30,9 @@ from core.jobs import JobState
 from core.store import audit
 from core.store.db import CaseFile, open_case_file
 from core.store.models import Result, Run
-from core.store.runs import software_versions
+from core.store.runs import RERUN_ACTION, software_versions
 
-RERUN_ACTION = "run.rerun"
+__all__ = ["RERUN_ACTION", "RerunReport", "compare", "rerun_check_run"]
 REL_TOL = 1e-9
 _COMPARED = ("value", "ci_low", "ci_high", "p_value", "p_adjusted", "n")
 
