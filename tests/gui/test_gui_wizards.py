@@ -88,6 +88,9 @@ def test_new_case_then_every_kind_of_evidence(demo_window, qtbot):
         role="reference",
         collector="J. Doe",
         method="downloaded from the vendor",
+        produced_by="Wren Labs (public release)",
+        collection_method="download",
+        production_no="WREN-0001",
     )
     facts = dict(model.found().facts)
     assert "GPT2" in facts["Architecture"] and facts["Parameters"] != "not stated"
@@ -119,6 +122,20 @@ def test_new_case_then_every_kind_of_evidence(demo_window, qtbot):
             .all()
         )
         assert tset.collector == "A. Analyst" and tset.item_count == 150
+    from core.records import custody_sources
+
+    [custody] = custody_sources(win.case_file, win.case_id)  # custody from the source
+    assert (custody.item_kind, custody.production_no, custody.collection_method) == (
+        "model",
+        "WREN-0001",
+        "download",
+    )
+    records = win.evidence_view.model.records()
+    assert custody.receipt_sha256 == next(e.sha256 for e in records if e.custody)
+    column = win.evidence_view.model.columnCount() - 1  # the Custody column
+    row = next(i for i, e in enumerate(records) if e.custody)
+    shown = win.evidence_view.model.index(row, column).data()
+    assert shown == "WREN-0001 · download"
     kinds = [e.kind for e in win.evidence_view.model.records()]
     assert sorted(kinds) == ["model", "model", "transcripts"]
     assert win.errors.calls == []
