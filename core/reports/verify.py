@@ -36,7 +36,9 @@ from core.store.db import CaseFile
 from core.store.models import AuditEvent
 from core.store.signed_head import read_signed_head, verify_signature
 
-_FOOTER = re.compile(r"Report content SHA-256:\s*((?:[0-9a-f]\s*){64})")
+# The footer's label (core.reports.pdf_layout.numbered_canvas); tolerant of the line and
+# space breaks text extraction puts into a 64-digit hash.
+_FOOTER = re.compile(r"content SHA-256:?\s*((?:[0-9a-f]\s*){64})", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def footer_hashes(pdf: bytes) -> list[str]:
     out = []
     for page in PdfReader(io.BytesIO(pdf)).pages:
         m = _FOOTER.search(page.extract_text() or "")
-        out.append(re.sub(r"\s+", "", m.group(1)) if m else "")
+        out.append(re.sub(r"\s+", "", m.group(1)).lower() if m else "")
     return out
 
 
