@@ -110,8 +110,12 @@ def _custody_rows(parent: QWidget) -> list[tuple[str, str, QWidget]]:
     ]
 
 
-def custody_of(values: dict[str, Any]) -> SourceCustody:
-    """The custody fields of the details page, for the import use case."""
+def custody_of(values: dict[str, Any]) -> SourceCustody | None:
+    """The custody fields of the details page, for the import use case (None: none given;
+    the collection date alone, often detected from the file, does not start a record)."""
+    keys = ("produced_by", "collection_method", "production_no", "source_sha256")
+    if not any(values.get(k) for k in keys):
+        return None
     when = values.get("collected_at")
     return SourceCustody(
         produced_by=values.get("produced_by") or "",
