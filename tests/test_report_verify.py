@@ -139,3 +139,61 @@ def test_unsigned_export_changed_byte_fails_the_export_record(case_file, case_id
     (tmp_path / "u2.pdf").write_bytes(bytes(pdf))
     code, out, _ = _run(capsys, "report", "verify", str(tmp_path / "u2.pdf"), "--db", db)
     assert code == 1 and "FAIL export record" in out and "changed after export" in out
+
+
+def test_cli_keygen_signed_export_and_trust(case_file, case_id, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(PASSPHRASE_ENV, "examiner pass")
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    code, out, _ = _run(
+        capsys,
+        "report",
+        "keygen",
+        "--name",
+        "Dr. E. Example",
+        "--key-out",
+        str(key),
+        "--cert-out",
+        str(cert),
+    )
+    assert code == 0 and "self-signed examiner certificate" in out
+    db, pdf = str(case_file.path), str(tmp_path / "signed.pdf")
+    code, out, err = _run(
+        capsys,
+        "--db",
+        db,
+        "report",
+        "export",
+        "--case",
+        "DA-TEST-1",
+        "--out",
+        pdf,
+        "--sign-key",
+        str(key),
+        "--sign-cert",
+        str(cert),
+    )
+    assert code == 0, err
+    assert "Signed (PAdES B-B)" in out
+    code, out, _ = _run(capsys, "report", "verify", pdf, "--trust", str(cert), "--db", db)
+    assert code == 0 and "trusted (chains to a --trust certificate)" in out
+    other_key, other = tmp_path / "k2.pem", tmp_path / "c2.pem"
+    make_examiner_certificate("Someone Else", other_key, other, None)
+    code, out, _ = _run(capsys, "report", "verify", pdf, "--trust", str(other))
+    assert code == 1 and "FAIL signature" in out and "not trusted" in out
+    monkeypatch.setenv(PASSPHRASE_ENV, "wrong")
+    code, _, err = _run(
+        capsys,
+        "--db",
+        db,
+        "report",
+        "--case",
+        "DA-TEST-1",
+        "--out",
+        str(tmp_path / "x.pdf"),
+        "--sign-key",
+        str(key),
+        "--sign-cert",
+        str(cert),
+    )
+    assert code == 2 and "Cannot read the signing key" in err and "Traceback" not in err
+    assert not (tmp_path / "x.pdf").exists()
