@@ -108,7 +108,7 @@ def test_rerun_refuses_unknown_and_unfinished_runs(case_file, case_id, capsys) -
 
 
 def test_cli_run_records_its_command_with_relative_paths(tmp_path, monkeypatch) -> None:
-    from core.store.runs import recorded_invocation, relative_argv
+    from core.store.runs import recorded_action, recorded_invocation, relative_argv
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "models").mkdir()
@@ -132,6 +132,8 @@ def test_cli_run_records_its_command_with_relative_paths(tmp_path, monkeypatch) 
         with recorded_invocation(argv):
             rid = create_run(cf, cid, "check", {"alpha": 0.05}, {}, 3)
         plain = create_run(cf, cid, "check", {"alpha": 0.05}, {}, 3)
+        with recorded_action("GUI: Analysis > Run a check (wizard), by A. Analyst"):
+            gui = create_run(cf, cid, "check", {"alpha": 0.05}, {}, 3)
         with cf.read_session() as s:
             assert s.get(Run, rid).parameters["cli"][:4] == [
                 "distill-audit",
@@ -140,3 +142,4 @@ def test_cli_run_records_its_command_with_relative_paths(tmp_path, monkeypatch) 
                 "case.dacase",
             ]
             assert "cli" not in s.get(Run, plain).parameters
+            assert s.get(Run, gui).parameters["gui_action"].endswith("by A. Analyst")

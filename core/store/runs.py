@@ -92,6 +92,20 @@ def recorded_invocation(argv: Sequence[str]) -> Iterator[None]:
         _INVOCATION.reset(token)
 
 
+_ACTION: ContextVar[str | None] = ContextVar("distill_audit_gui_action", default=None)
+
+
+@contextmanager
+def recorded_action(label: str) -> Iterator[None]:
+    """Within this block (a GUI job's thread), runs record ``label`` as the action that
+    started them (parameters' ``gui_action``), beside the tool version and seed."""
+    token = _ACTION.set(label)
+    try:
+        yield
+    finally:
+        _ACTION.reset(token)
+
+
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -152,11 +166,14 @@ def create_run(
     """A new queued Run; ``checkpoint_dir(run_id)`` names its resume folder, if it has one.
 
     Inside :func:`recorded_invocation` (the CLI) the command line is recorded as the
-    parameters' ``cli`` (what the report quotes as the run's recorded command).
+    parameters' ``cli`` (what the report quotes as the run's recorded command); inside
+    :func:`recorded_action` (the GUI) the action, as ``gui_action``.
     """
-    invocation = _INVOCATION.get()
+    invocation, action = _INVOCATION.get(), _ACTION.get()
     if invocation and "cli" not in parameters:
         parameters = {**parameters, "cli": invocation}
+    if action and "gui_action" not in parameters:
+        parameters = {**parameters, "gui_action": action}
     with cf.session() as s:
         run = Run(
             case_id=case_id,
