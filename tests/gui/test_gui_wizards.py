@@ -240,6 +240,9 @@ def test_run_a_check_see_results_analyses_and_the_finding(demo_window, qtbot):
     assert win.tabs.currentWidget() is win.analyses_view
     view = win.analyses_view
     assert view.selected_run_id() == wizard.run_id
+    with win.case_file.read_session() as s:  # the run records the action that started it
+        run = s.get(Run, wizard.run_id)
+        assert run is not None and run.parameters["gui_action"].startswith("GUI: Analysis")
     (row,) = view.checks.records()
     assert row.verdict == "supports Hp" and view.chart.canvas is not None
     assert "Combined" in view.headline.text()
