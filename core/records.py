@@ -309,3 +309,34 @@ def transcript_names(cf: CaseFile, set_id: int) -> list[str]:
     with cf.read_session() as s:
         t = s.get(TranscriptSet, set_id)
         return [n for n in ((t.model_name, t.provider) if t else ()) if n]
+
+
+@dataclass(frozen=True)
+class CustodySource:
+    """Custody from the source of one evidence item, as the GUI and CLI show it."""
+
+    item_kind: str  # model | transcripts | policy
+    item_id: int
+    produced_by: str
+    collected_at: str
+    collection_method: str  # production | download | capture | forensic_image | other
+    production_no: str
+    source_sha256: str
+    receipt_sha256: str
+    discrepancy: str  # '' when the hash at source is the hash on receipt (or not stated)
+    transfers: tuple[dict[str, str], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "transfers": list(self.transfers)}
+
+
+def custody_sources(cf: CaseFile, case: int | str) -> list[CustodySource]:
+    """Every custody-from-the-source record of a case, by (kind, item id)."""
+    from core.evidence.source_custody import custody_by_item
+
+    with cf.read_session() as s:
+        rows = custody_by_item(s, get_case(s, case).id)
+    return [
+        CustodySource(kind, item_id, **{**d, "transfers": tuple(d["transfers"])})
+        for (kind, item_id), d in sorted(rows.items())
+    ]

@@ -51,6 +51,36 @@ COLUMNS: list[Column[EvidenceItem]] = [
 ]
 
 
+def custody_text(e: EvidenceItem) -> str:
+    """Custody from the source in one cell: production number, method, a discrepancy."""
+    c = e.custody or {}
+    if not c:
+        return "—"
+    text = " · ".join(v for v in (c.get("production_no"), c.get("collection_method")) if v)
+    return ("HASH DISCREPANCY · " if c.get("discrepancy") else "") + (text or "recorded")
+
+
+def custody_detail(e: EvidenceItem) -> str:
+    """Every custody field and transfer, for the cell's tooltip."""
+    c = e.custody or {}
+    if not c:
+        return "No custody from the source recorded (distill-audit evidence custody …)."
+    lines = [
+        f"Produced by: {c.get('produced_by') or '—'}",
+        f"Collected at: {c.get('collected_at') or '—'} ({c.get('collection_method') or '—'})",
+        f"Production no.: {c.get('production_no') or '—'}",
+        f"Hash at source: {c.get('source_sha256') or 'not stated'}",
+        f"Hash on receipt: {c.get('receipt_sha256') or '—'}",
+    ]
+    if c.get("discrepancy"):
+        lines.append(f"DISCREPANCY: {c['discrepancy']}")
+    lines += [
+        f"Transfer: {t.get('from')} → {t.get('to')} at {t.get('at')} {t.get('how') or ''}".rstrip()
+        for t in c.get("transfers") or []
+    ]
+    return "\n".join(lines)
+
+
 class EvidenceView(QWidget):
     """Table of the selected case's evidence; the full SHA-256 can be copied."""
 
@@ -62,7 +92,10 @@ class EvidenceView(QWidget):
             lambda e: self.verified.get((e.kind, e.id), (NOT_VERIFIED, ""))[0],
             tooltip=lambda e: self.verified.get((e.kind, e.id), ("", "Use Verify evidence"))[1],
         )
-        self.model: RecordTableModel[EvidenceItem] = RecordTableModel([*COLUMNS, verified], self)
+        custody: Column[EvidenceItem] = Column("Custody", custody_text, tooltip=custody_detail)
+        self.model: RecordTableModel[EvidenceItem] = RecordTableModel(
+            [*COLUMNS, verified, custody], self
+        )
         self.table = make_table("Evidence", self)
         self.table.setAccessibleDescription(
             "Models and transcript sets of the case; Ctrl+C copies the selected SHA-256"

@@ -47,6 +47,7 @@ from core.evidence.formats import (
     detect_kind,
 )
 from core.evidence.preview import EvidencePreview, preview_evidence
+from core.evidence.source_custody import COLLECTION_METHODS, SourceCustody
 
 if TYPE_CHECKING:
     from app.host import Host
@@ -84,6 +85,45 @@ def _combo(name: str, items: tuple[str, ...], parent: QWidget) -> QComboBox:
         box.addItem(item, item)
         box.setItemData(box.count() - 1, ROLE_HELP.get(item, ""), Qt.ItemDataRole.ToolTipRole)
     return box
+
+
+def _custody_rows(parent: QWidget) -> list[tuple[str, str, QWidget]]:
+    """Optional custody-from-the-source fields (core.evidence.source_custody)."""
+    method = QComboBox(parent)
+    method.setAccessibleName("How the item was collected (custody)")
+    method.addItem("not stated", "")
+    for m in COLLECTION_METHODS:
+        method.addItem(m.replace("_", " "), m)
+    return [
+        ("produced_by", "Produced b&y:", _line("Who produced the item", parent, "optional")),
+        ("collection_method", "Collection method:", method),
+        (
+            "production_no",
+            "Production (&Bates) no.:",
+            _line("Production number", parent, "optional, e.g. HAL-0000123"),
+        ),
+        (
+            "source_sha256",
+            "SHA-256 at source:",
+            _line("Hash stated by the producer", parent, "optional: checked against the import"),
+        ),
+    ]
+
+
+def custody_of(values: dict[str, Any]) -> SourceCustody | None:
+    """The custody fields of the details page, for the import use case (None: none given;
+    the collection date alone, often detected from the file, does not start a record)."""
+    keys = ("produced_by", "collection_method", "production_no", "source_sha256")
+    if not any(values.get(k) for k in keys):
+        return None
+    when = values.get("collected_at")
+    return SourceCustody(
+        produced_by=values.get("produced_by") or "",
+        collected_at=when.isoformat() if when else "",
+        collection_method=values.get("collection_method") or "",
+        production_no=values.get("production_no") or "",
+        source_sha256=values.get("source_sha256") or "",
+    )
 
 
 class OptionalDate(QWidget):
@@ -281,7 +321,7 @@ class DetailsPage(QWizardPage):
             form.addRow(text, widget)
             if isinstance(widget, QLineEdit):
                 widget.textChanged.connect(self.completeChanged)
-            if isinstance(widget, QComboBox):
+            if isinstance(widget, QComboBox) and _key == "role":
                 widget.currentIndexChanged.connect(lambda _i, w=widget: self._role_help(w))
         self.panels[kind] = {key: widget for key, _text, widget in rows}
         self.panels[kind]["_panel"] = panel
@@ -313,6 +353,7 @@ class DetailsPage(QWizardPage):
                     ),
                 ),
                 ("notes", "No&tes:", _line("Notes on the model", self)),
+                *_custody_rows(self),
             ],
         )
 
@@ -343,6 +384,7 @@ class DetailsPage(QWizardPage):
                     "Collected &at:",
                     OptionalDate("Time the transcripts were collected", self, with_time=True),
                 ),
+                *_custody_rows(self),
             ],
         )
 
@@ -363,6 +405,7 @@ class DetailsPage(QWizardPage):
                     OptionalDate("Date the version took effect", self),
                 ),
                 ("effective_to", "In force &until:", OptionalDate("Date the version ended", self)),
+                *_custody_rows(self),
             ],
         )
 
@@ -527,6 +570,7 @@ class AddEvidenceWizard(HostWizard):
                 provenance=provenance,
                 actor=actor,
                 inspection=found.inspection,
+                custody=custody_of(v),
                 label=label,
             )
         if found.kind == TRANSCRIPTS:
@@ -545,6 +589,7 @@ class AddEvidenceWizard(HostWizard):
                 collector=v["collector"],
                 collected_at=v["collected_at"],
                 actor=actor,
+                custody=custody_of(v),
                 label=label,
             )
         from core.policy.persist import import_policy
@@ -560,6 +605,7 @@ class AddEvidenceWizard(HostWizard):
             effective_from=v["effective_from"],
             effective_to=v["effective_to"],
             actor=actor,
+            custody=custody_of(v),
             label=label,
         )
 

@@ -511,8 +511,10 @@ class RunCheckWizard(HostWizard):
         cf: Any, case_id: int, inputs: Any, settings: Any, actor: str, state: Any
     ) -> Any:
         from core.checks.runner import run_checks
+        from core.store.runs import recorded_action
 
-        return run_checks(cf, case_id, inputs, settings, state, actor=actor)
+        with recorded_action(f"GUI: Analysis > Run a check (wizard), by {actor}"):
+            return run_checks(cf, case_id, inputs, settings, state, actor=actor)
 
     def background_jobs(self) -> list[Job]:
         return [j for j in (self.run_page.job,) if j is not None]

@@ -15,16 +15,28 @@ import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from core import __version__
 from core.errors import Terminated
 from core.failures import explain, one_line
+from core.store.runs import recorded_invocation
 
-from . import cases, check, demo, evidence, experiment, maintenance, policy, report, traffic
+from . import (
+    cases,
+    check,
+    demo,
+    evidence,
+    experiment,
+    maintenance,
+    policy,
+    report,
+    rerun,
+    traffic,
+)
 
-GROUPS = (cases, evidence, policy, maintenance, check, report, demo, experiment, traffic)
+GROUPS = (cases, evidence, policy, maintenance, check, report, demo, experiment, traffic, rerun)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,9 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
-        with _terminate_cleanly():
+        with _terminate_cleanly(), _recording(args, argv):
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("distill-audit: cancelled", file=sys.stderr)
@@ -74,6 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = one_line(message)
         print(f"distill-audit: error: {message}", file=sys.stderr)
         return error.exit_code
+
+
+RUN_COMMANDS = ("check", "experiment")
+"""Commands whose runs record their own command line (relative paths) as the one to repeat."""
+
+
+def _recording(args: argparse.Namespace, argv: list[str]) -> AbstractContextManager[None]:
+    return recorded_invocation(argv) if args.command in RUN_COMMANDS else nullcontext()
 
 
 def _case_file(args: argparse.Namespace) -> str | None:

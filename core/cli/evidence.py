@@ -10,6 +10,7 @@ from core.evidence.inventory import list_evidence
 from core.evidence.verify import verify_case_evidence
 
 from .common import emit, open_db, progress, table
+from .custody import add_custody_args, add_custody_command, custody_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--role", required=True, choices=ARTIFACT_ROLES)
     m.add_argument("--name")
     _provenance_args(m)
+    add_custody_args(m)
     m.set_defaults(func=cmd_import_model)
     t = isub.add_parser("transcripts", help="a JSONL or CSV file of prompt/response pairs")
     t.add_argument("path")
@@ -30,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--provider", default="")
     t.add_argument("--model", dest="model_name", default="")
     _provenance_args(t)
+    add_custody_args(t)
     t.set_defaults(func=cmd_import_transcripts)
 
     ev = sub.add_parser("evidence", help="list or re-verify a case's evidence")
@@ -40,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     vf = esub.add_parser("verify", help="re-hash every evidence file")
     vf.add_argument("--case", required=True)
     vf.set_defaults(func=cmd_verify)
+    add_custody_command(esub)
 
 
 def _provenance_args(p: argparse.ArgumentParser) -> None:
@@ -52,7 +56,14 @@ def cmd_import_model(args: argparse.Namespace) -> int:
     with open_db(args) as cf, progress(args, "Importing model") as state:
         prov = {"collector": args.collector, "source": args.source, "notes": args.notes}
         art_id = import_model(
-            cf, args.case, args.path, args.role, name=args.name, provenance=prov, state=state
+            cf,
+            args.case,
+            args.path,
+            args.role,
+            name=args.name,
+            provenance=prov,
+            state=state,
+            custody=custody_from_args(args),
         )
     emit(args, {"artifact_id": art_id}, f"Imported model as artifact {art_id}.")
     return 0
@@ -71,6 +82,7 @@ def cmd_import_transcripts(args: argparse.Namespace) -> int:
             collector=args.collector,
             source=args.source,
             state=state,
+            custody=custody_from_args(args),
         )
         items = [
             e for e in list_evidence(cf, args.case) if e.kind == "transcripts" and e.id == set_id

@@ -20,6 +20,7 @@ from core.store.audit import verify_case_file_chain
 from core.store.db import head_revision
 from core.store.types import parse_iso
 
+from . import signing
 from .common import emit, open_db, table
 
 
@@ -37,7 +38,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="an anchor exported by `audit head`: also detect truncation, recomputation "
         "and backdated events since",
     )
+    v.add_argument(
+        "--signed",
+        metavar="HEAD.sig.json",
+        help="a head signed by `audit sign`: check its signature (and time-stamp) without "
+        "the case file, and the chain against it when --db is given",
+    )
+    v.add_argument(
+        "--tsa-cert",
+        metavar="CERT.pem",
+        help="the time-stamping authority's (or its CA's) certificate to trust for the "
+        "signed head's RFC 3161 token",
+    )
     v.set_defaults(func=cmd_verify)
+    signing.add_parsers(asub)
     hd = asub.add_parser(
         "head", help="export the chain's head (an anchor to keep outside the case file)"
     )
@@ -54,6 +68,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if getattr(args, "signed", None):
+        return signing.cmd_verify_signed(args)
     head = read_head(Path(args.head)) if getattr(args, "head", None) else None
     with open_db(args) as cf:
         report = verify_case_file_chain(cf)

@@ -18,6 +18,7 @@ from core.records import policy_rows
 from core.store.models import Policy
 
 from .common import emit, open_db, progress, table
+from .custody import add_custody_args, custody_from_args
 
 
 def _date(text: str) -> date:
@@ -38,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--version", dest="doc_version", help="default: detected from the text")
     imp.add_argument("--effective", type=_date, help="effective-from date (default: detected)")
     imp.add_argument("--effective-to", type=_date)
+    add_custody_args(imp)
     imp.set_defaults(func=cmd_import)
     ls = ps.add_parser("list", help="the policies of a case")
     ls.add_argument("--case", required=True)
@@ -84,6 +86,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             effective_from=args.effective,
             effective_to=args.effective_to,
             state=state,
+            custody=custody_from_args(args),
         )
         with cf.read_session() as s:
             pol = s.get(Policy, pid)

@@ -22,6 +22,7 @@ from core.evidence.formats import ARTIFACT_ROLES, REGENERATIONS_ROLE, TRANSCRIPT
 from core.evidence.harvest_records import HARVEST_ROLES, HarvestValidator
 from core.evidence.hashing import hash_files, manifest_digest, sha256_file
 from core.evidence.model_folder import ModelInspection, inspect_model
+from core.evidence.source_custody import SourceCustody, check_source_hash, record_at_import
 from core.evidence.transcripts import TranscriptRecord, read_transcripts
 from core.jobs import JobState
 from core.store import audit
@@ -46,8 +47,14 @@ def import_model(
     actor: str | None = None,
     state: JobState | None = None,
     inspection: ModelInspection | None = None,
+    custody: SourceCustody | None = None,
 ) -> int:
-    """Validate, hash and record a model (HF folder or ONNX); returns the artifact id."""
+    """Validate, hash and record a model (HF folder or ONNX); returns the artifact id.
+
+    ``custody`` (custody from the source) is checked before anything is written: a hash
+    stated at source must be the manifest digest, or the one file's hash of a one-file
+    model, unless the mismatch is accepted (then it is recorded as a discrepancy).
+    """
     _check_role(role, ARTIFACT_ROLES)
     state = state or JobState()
     state.set_status(f"Inspecting {Path(path).name}")
@@ -55,6 +62,9 @@ def import_model(
     with cf.read_session() as s:
         case_id = get_case(s, case_key).id
     entries = hash_files(info.root, info.files, state)
+    custody = custody.normalised() if custody is not None else None
+    receipt = [manifest_digest(entries)] + ([entries[0].sha256] if len(entries) == 1 else [])
+    check_source_hash(custody, receipt, info.root.name)
     state.set_status("Recording the evidence")
     with cf.session(state) as s:
         art = ModelArtifact(
@@ -94,6 +104,7 @@ def import_model(
                 "binding": model_binding(art),
             },
         )
+        record_at_import(s, case_id, "model", art.id, custody, receipt, actor)
         state.set_progress(100)
         return art.id
 
@@ -202,8 +213,12 @@ def import_transcripts(
     collected_at: datetime | None = None,
     actor: str | None = None,
     state: JobState | None = None,
+    custody: SourceCustody | None = None,
 ) -> int:
     """Stream a JSONL/CSV transcript into the case as one all-or-nothing transaction.
+
+    ``custody`` is checked before anything is written (see :func:`import_model`); the
+    hash on receipt is the file's SHA-256.
 
     Records of the harvest test's roles (harvested exchanges, regenerations) are validated
     one by one (:mod:`core.evidence.harvest_records`) and stored with normalised metadata.
@@ -239,6 +254,8 @@ def import_transcripts(
     first_meta = records[0].meta
     earliest = min((r.collected_at for r in records if r.collected_at), default=None)
     count = len(records)
+    custody = custody.normalised() if custody is not None else None
+    check_source_hash(custody, [file_hash], p.name)
     # Only now, with everything read, validated and hashed, is the write lock taken: a
     # second import (or any change) waits only for the inserts, never for the reading.
     state.set_status("Recording the evidence")
@@ -287,5 +304,6 @@ def import_transcripts(
                 "binding": transcript_binding(tset, items),
             },
         )
+        record_at_import(s, case_id, "transcripts", tset.id, custody, [file_hash], actor)
         state.set_progress(100)
         return tset.id

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core.evidence.source_custody import custody_by_item
 from core.store.cases import get_case
 from core.store.db import CaseFile
 from core.store.models import ModelArtifact, TranscriptSet
@@ -26,6 +27,7 @@ class EvidenceItem:
     imported_by: str
     imported_at: str
     details: dict[str, Any]
+    custody: dict[str, Any] | None = None  # custody from the source (source_custody)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -39,6 +41,7 @@ def _describe_model(a: ModelArtifact) -> str:
 def list_evidence(cf: CaseFile, case_key: int | str) -> list[EvidenceItem]:
     with cf.read_session() as s:
         case_id = get_case(s, case_key).id
+        custody = custody_by_item(s, case_id)
         out: list[EvidenceItem] = []
         for a in s.execute(
             select(ModelArtifact).where(ModelArtifact.case_id == case_id).order_by(ModelArtifact.id)
@@ -66,6 +69,7 @@ def list_evidence(cf: CaseFile, case_key: int | str) -> list[EvidenceItem]:
                         "architecture": a.architecture,
                         **(a.details or {}),
                     },
+                    custody.get(("model", a.id)),
                 )
             )
         for t in s.execute(
@@ -97,6 +101,7 @@ def list_evidence(cf: CaseFile, case_key: int | str) -> list[EvidenceItem]:
                         "source": t.source,
                         "duplicate_prompts": t.duplicate_prompts,
                     },
+                    custody.get(("transcripts", t.id)),
                 )
             )
         return out

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import DistillAuditError, DocumentLimitError, EvidenceError, NotFoundError
+from core.evidence.source_custody import SourceCustody, check_source_hash, record_at_import
 from core.jobs import JobState
 from core.policy.extract import extract_text, with_file_name
 from core.policy.segment import Clause as SegClause
@@ -50,8 +51,13 @@ def import_policy(
     effective_to: date | None = None,
     actor: str | None = None,
     state: JobState | None = None,
+    custody: SourceCustody | None = None,
 ) -> int:
-    """Extract, segment and tag a terms document and store it with its clauses."""
+    """Extract, segment and tag a terms document and store it with its clauses.
+
+    ``custody`` (custody from the source) is checked against the document's SHA-256
+    before anything is written (core.evidence.source_custody).
+    """
     state = state or JobState()
     if not provider.strip():
         raise DistillAuditError("Name the provider whose terms these are.")
@@ -82,6 +88,8 @@ def import_policy(
         raise DistillAuditError(
             f"No version or date is stated in {Path(path).name}; give one (e.g. --version 2025-06)."
         )
+    custody = custody.normalised() if custody is not None else None
+    check_source_hash(custody, [doc.sha256], Path(path).name)
     with cf.session() as s:
         pol = Policy(
             case_id=case_id,
@@ -159,6 +167,7 @@ def import_policy(
                 "taxonomy_version": taxonomy.version,
             },
         )
+        record_at_import(s, case_id, "policy", pol.id, custody, [doc.sha256], actor)
         close_superseded(s, case_id, pol.provider, pol.title, actor=actor)
         state.set_progress(100)
         return pol.id

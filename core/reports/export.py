@@ -24,6 +24,7 @@ from core.jobs import JobState
 from core.reports.bundle import bundle_json, content_sha256, csv_tables
 from core.reports.data import ReportData
 from core.reports.gather import EXPORT_ACTION, gather_report_data
+from core.reports.pades import SigningCredentials, sign_pdf_bytes, signer_summary
 from core.reports.pdf import build_pdf
 from core.store import audit
 from core.store.db import CaseFile
@@ -210,6 +211,7 @@ def export_report(
     actor: str | None = None,
     state: JobState | None = None,
     overwrite: bool = True,
+    sign: SigningCredentials | None = None,
 ) -> ExportResult:
     """Gather, render and write a case's report; record a ``report.exported`` audit event.
 
@@ -217,7 +219,9 @@ def export_report(
     the report's date for reproducible exports. Raises :class:`DistillAuditError` when a
     destination cannot be written (nothing is written then), and
     :class:`OutputExistsError` when a file exists and ``overwrite`` is false (the CLI
-    passes ``--force``; the GUI's save dialog has asked already).
+    passes ``--force``; the GUI's save dialog has asked already). With ``sign`` the PDF is
+    signed (PAdES B-B, incremental update) after rendering; the recorded PDF hash is the
+    signed file's.
     """
     cf.require_writable()  # the export is recorded in the audit log: fail before any work
     state = state or JobState()
@@ -230,6 +234,7 @@ def export_report(
     if csv_dir is not None:
         _preflight(Path(csv_dir).expanduser().absolute(), create=True)
     _refuse_existing([t for t in (pdf_final, json_final) if t is not None], overwrite)
+    signer = signer_summary(sign) if sign is not None else None  # bad key: fail before work
     data = gather_report_data(
         cf, case_key, generated_at=generated_at, prepared_by=prepared_by, state=state.sub(0, 55)
     )
@@ -238,6 +243,11 @@ def export_report(
     digest, pdf, pages, bundle, tables = render_outputs(
         data, with_json=json_path is not None, with_csv=csv_dir is not None
     )
+    if sign is not None:
+        state.set_status("Signing the PDF")
+        pdf = sign_pdf_bytes(
+            pdf, sign, reason=f"Forensic report {data.meta.report_id}; content SHA-256 {digest}"
+        )
     state.set_progress(90)
     state.check_cancelled()
     outputs: list[tuple[Path, bytes]] = [(pdf_final, pdf)]
@@ -275,7 +285,7 @@ def export_report(
                 data.meta.report_id,
                 case_id=data.case.id,
                 actor=actor,
-                details=_event(data, result),
+                details=_event(data, result) | ({"signature": signer} if signer else {}),
             )
             result.audit_event_id = ev.id
             for tmp, final in staged:

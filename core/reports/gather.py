@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from core import __version__
 from core.checks.verbal import definitions
 from core.evidence.custody import HashCache, check_case_records, file_status
+from core.evidence.source_custody import custody_by_item
 from core.jobs import JobState
 from core.reports import wording
 from core.reports.analyses import (
@@ -62,7 +63,7 @@ from core.store.models import (
     Run,
     TranscriptSet,
 )
-from core.store.runs import software_versions
+from core.store.runs import RERUN_ACTION, software_versions
 from core.store.types import iso
 
 QUOTE_WORDS = 60
@@ -446,6 +447,10 @@ def _read(
         + [_transcript_record(t, f"T{i}") for i, t in enumerate(sets, 1)]
         + [_policy_record(p, f"P{i}") for i, p in enumerate(pols, 1)]
     )
+    custody = custody_by_item(s, cid)  # custody from the source: details["custody"], if any
+    for e in evidence:
+        if (e.kind, e.id) in custody:
+            e.details["custody"] = custody[(e.kind, e.id)]
     policy_labels = {e.id: e.label for e in evidence if e.kind == "policy"}
     runs = s.scalars(
         select(Run).where(Run.case_id == cid).order_by(Run.id).options(selectinload(Run.results))
@@ -560,15 +565,32 @@ def _read(
         glossary=wording.glossary(),
         notes={},
     )
-    data.reproduction = _reproduction(data, list(runs), commands)
+    reruns = {  # the latest recorded re-run of each run (core.checks.rerun)
+        e.entity_id: dict(e.details or {}, at=iso(e.at)) for e in events if e.action == RERUN_ACTION
+    }
+    data.reproduction = _reproduction(data, list(runs), commands, reruns)
     data.notes = _notes(data)
     return data
+
+
+def _rerun_note(rerun: dict[str, Any]) -> str:
+    """How the latest recorded re-run of a run came out, in one clause."""
+    outcome, at = rerun.get("outcome"), rerun.get("at") or "?"
+    if outcome == "match":
+        return f"re-run {at}: reproduced, all {rerun.get('compared', '?')} numbers match"
+    if outcome == "refused":
+        return f"re-run {at}: not reproduced ({rerun.get('reason', '')})"
+    return (
+        f"re-run {at}: NOT reproduced, {len(rerun.get('differences') or [])} of "
+        f"{rerun.get('compared', '?')} values differ"
+    )
 
 
 def _reproduction(
     data: ReportData,
     runs: list[Run],
     commands: dict[int, str | None],
+    reruns: dict[str | None, dict[str, Any]] | None = None,
 ) -> list[ReproStep]:
     db = shlex.quote(data.meta.case_file)
     ref = shlex.quote(data.case.reference)
@@ -583,6 +605,9 @@ def _reproduction(
     for r in runs:
         b = brief(r, commands.get(r.id))
         label = f"Run {r.id} ({r.kind}), seed {r.seed if r.seed is not None else 'none'}"
+        rerun = (reruns or {}).get(str(r.id))
+        if rerun:
+            label += "; " + _rerun_note(rerun)
         if (r.parameters or {}).get("cli"):
             steps.append(ReproStep(label, b.command or "", "recorded"))
         elif b.command:

@@ -278,6 +278,29 @@ class FindingClause(Base):
     clause: Mapped[Clause] = relationship()
 
 
+class CustodyRecord(Base):
+    """Custody from the source of one evidence item (model, transcript set or policy):
+    who produced it, when and how it was collected, its production (Bates) number, the
+    hash the producer stated against the hash on receipt, and the transfers since."""
+
+    __tablename__ = "custody_records"
+    __table_args__ = (UniqueConstraint("item_kind", "item_id", name="uq_custody_item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    item_kind: Mapped[str] = mapped_column(String(30))  # model | transcripts | policy
+    item_id: Mapped[int] = mapped_column(Integer)
+    produced_by: Mapped[str] = mapped_column(String(300), default="")
+    collected_at: Mapped[str] = mapped_column(String(40), default="")  # ISO-8601 as given
+    collection_method: Mapped[str] = mapped_column(String(30), default="")
+    production_no: Mapped[str] = mapped_column(String(120), default="")
+    source_sha256: Mapped[str] = mapped_column(String(64), default="")
+    receipt_sha256: Mapped[str] = mapped_column(String(64), default="")
+    discrepancy: Mapped[str] = mapped_column(Text, default="")
+    transfers: Mapped[Any] = mapped_column(JSONText(), default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
 class AuditEvent(Base):
     """Append-only: each row stores the SHA-256 of its predecessor (see core.store.audit)."""
 

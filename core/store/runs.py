@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -25,6 +27,9 @@ from core.store.types import utcnow
 
 if TYPE_CHECKING:
     from core.store.db import CaseFile
+
+RERUN_ACTION = "run.rerun"
+"""The audit action recording a re-run's outcome (core.checks.rerun; quoted by the report)."""
 
 RESUMABLE = ("cancelled", "interrupted", "failed")
 """The statuses a run can be resumed from; a queued, running or finished run cannot."""
@@ -52,6 +57,53 @@ def software_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+_INVOCATION: ContextVar[list[str] | None] = ContextVar("distill_audit_invocation", default=None)
+
+
+def relative_argv(argv: Sequence[str], cwd: Path | None = None) -> list[str]:
+    """``distill-audit`` and its arguments, paths under ``cwd`` made relative to it.
+
+    A run records the command that made it exactly as it can be typed again in the same
+    folder; an absolute path outside the folder stays absolute (it is where it is).
+    """
+    base = (cwd or Path.cwd()).resolve()
+    out = ["distill-audit"]
+    for arg in argv:
+        prefix, sep, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        candidate = Path(value)
+        if value and candidate.is_absolute():
+            try:
+                value = candidate.resolve().relative_to(base).as_posix() or "."
+            except ValueError:
+                pass
+        out.append(f"{prefix}{sep}{value}")
+    return out
+
+
+@contextmanager
+def recorded_invocation(argv: Sequence[str]) -> Iterator[None]:
+    """Within this block, every run created records ``argv`` (relative) as its command."""
+    token = _INVOCATION.set(relative_argv(argv))
+    try:
+        yield
+    finally:
+        _INVOCATION.reset(token)
+
+
+_ACTION: ContextVar[str | None] = ContextVar("distill_audit_gui_action", default=None)
+
+
+@contextmanager
+def recorded_action(label: str) -> Iterator[None]:
+    """Within this block (a GUI job's thread), runs record ``label`` as the action that
+    started them (parameters' ``gui_action``), beside the tool version and seed."""
+    token = _ACTION.set(label)
+    try:
+        yield
+    finally:
+        _ACTION.reset(token)
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -111,7 +163,17 @@ def create_run(
     *,
     checkpoint_dir: Callable[[int], str] | None = None,
 ) -> int:
-    """A new queued Run; ``checkpoint_dir(run_id)`` names its resume folder, if it has one."""
+    """A new queued Run; ``checkpoint_dir(run_id)`` names its resume folder, if it has one.
+
+    Inside :func:`recorded_invocation` (the CLI) the command line is recorded as the
+    parameters' ``cli`` (what the report quotes as the run's recorded command); inside
+    :func:`recorded_action` (the GUI) the action, as ``gui_action``.
+    """
+    invocation, action = _INVOCATION.get(), _ACTION.get()
+    if invocation and "cli" not in parameters:
+        parameters = {**parameters, "cli": invocation}
+    if action and "gui_action" not in parameters:
+        parameters = {**parameters, "gui_action": action}
     with cf.session() as s:
         run = Run(
             case_id=case_id,

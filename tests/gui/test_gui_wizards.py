@@ -88,6 +88,9 @@ def test_new_case_then_every_kind_of_evidence(demo_window, qtbot):
         role="reference",
         collector="J. Doe",
         method="downloaded from the vendor",
+        produced_by="Wren Labs (public release)",
+        collection_method="download",
+        production_no="WREN-0001",
     )
     facts = dict(model.found().facts)
     assert "GPT2" in facts["Architecture"] and facts["Parameters"] != "not stated"
@@ -119,6 +122,20 @@ def test_new_case_then_every_kind_of_evidence(demo_window, qtbot):
             .all()
         )
         assert tset.collector == "A. Analyst" and tset.item_count == 150
+    from core.records import custody_sources
+
+    [custody] = custody_sources(win.case_file, win.case_id)  # custody from the source
+    assert (custody.item_kind, custody.production_no, custody.collection_method) == (
+        "model",
+        "WREN-0001",
+        "download",
+    )
+    records = win.evidence_view.model.records()
+    assert custody.receipt_sha256 == next(e.sha256 for e in records if e.custody)
+    column = win.evidence_view.model.columnCount() - 1  # the Custody column
+    row = next(i for i, e in enumerate(records) if e.custody)
+    shown = win.evidence_view.model.index(row, column).data()
+    assert shown == "WREN-0001 · download"
     kinds = [e.kind for e in win.evidence_view.model.records()]
     assert sorted(kinds) == ["model", "model", "transcripts"]
     assert win.errors.calls == []
@@ -223,6 +240,9 @@ def test_run_a_check_see_results_analyses_and_the_finding(demo_window, qtbot):
     assert win.tabs.currentWidget() is win.analyses_view
     view = win.analyses_view
     assert view.selected_run_id() == wizard.run_id
+    with win.case_file.read_session() as s:  # the run records the action that started it
+        run = s.get(Run, wizard.run_id)
+        assert run is not None and run.parameters["gui_action"].startswith("GUI: Analysis")
     (row,) = view.checks.records()
     assert row.verdict == "supports Hp" and view.chart.canvas is not None
     assert "Combined" in view.headline.text()
