@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,6 +30,9 @@ from core.backends.folders import ONNX_FILENAME, read_config, require_folder
 from core.errors import ModelLoadError
 
 KNOWN_INPUTS = ("input_ids", "attention_mask", "position_ids")
+PAST_PREFIX = "past_key_values."  # optimum / onnx-community exports with a KV cache
+CACHE_BRANCH = "use_cache_branch"  # merged decoders: False runs the no-cache branch
+_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 _INT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 TELEMETRY_SWITCH = "ORT_DISABLE_TELEMETRY"
 
@@ -105,12 +109,19 @@ class OnnxModel(BatchedModel):
         return self._logits_width
 
     def _logits(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        feeds = {"input_ids": ids}
+        feeds: dict[str, np.ndarray] = {"input_ids": ids}
         if "attention_mask" in self._input_types:
             feeds["attention_mask"] = mask
         if "position_ids" in self._input_types:
             feeds["position_ids"] = np.clip(np.cumsum(mask, axis=-1) - 1, 0, None)
-        feeds = {k: v.astype(self._input_types[k], copy=False) for k, v in feeds.items()}
+        feeds = {
+            k: v.astype(self._input_types[k], copy=False)
+            for k, v in feeds.items()
+            if k in self._input_types
+        }
+        for name, spec in self._input_types.items():
+            if isinstance(spec, EmptyPast):  # no cache: every position is computed afresh
+                feeds[name] = spec.array(ids.shape[0])
         try:
             (logits,) = self._session.run(["logits"], feeds)
         except Exception as exc:
@@ -128,15 +139,20 @@ def _check_graph(session: Any, path: Path) -> tuple[dict[str, Any], int | None, 
             "Distill Audit needs a causal language model graph that outputs logits "
             "[batch, sequence, vocab]; export it with Distill Audit's ONNX export."
         )
-    unknown = [name for name in inputs if name not in KNOWN_INPUTS]
+    past = {n: a for n, a in inputs.items() if n.startswith(PAST_PREFIX) or n == CACHE_BRANCH}
+    unknown = [name for name in inputs if name not in KNOWN_INPUTS and name not in past]
     if "input_ids" not in inputs or unknown:
         raise ModelLoadError(
             f"{path} takes inputs {', '.join(inputs) or 'none'}; Distill Audit feeds only "
-            "input_ids, attention_mask and position_ids. Graphs with a KV cache "
-            "(past_key_values inputs) are not supported: export with use_cache=False."
+            "input_ids, attention_mask, position_ids and an empty KV cache "
+            "(past_key_values.*); export the model as a causal language model "
+            "(optimum-cli export onnx --task text-generation)."
         )
-    types, fixed_batch = {}, None
-    for name, arg in inputs.items():
+    types: dict[str, Any] = {}
+    fixed_batch = None
+    for name, arg in past.items():
+        types[name] = _empty_past(name, arg, path)
+    for name, arg in ((n, a) for n, a in inputs.items() if n not in past):
         if arg.type not in _INT_TYPES:
             raise ModelLoadError(
                 f"{path}: input {name} has type {arg.type}; expected int64 or int32."
@@ -161,3 +177,38 @@ def _check_graph(session: Any, path: Path) -> tuple[dict[str, Any], int | None, 
         )
     width = shape[2] if isinstance(shape[2], int) and shape[2] > 0 else None
     return types, width, fixed_batch
+
+
+@dataclass(frozen=True)
+class EmptyPast:
+    """An input fed as an empty KV cache (zero past positions), or False for the cache
+    branch: the graph then scores the whole input as if it had no cache."""
+
+    dtype: Any
+    dims: tuple[int, ...] = ()  # the shape with the batch axis 0 and the past axis 0
+    flag: bool = False
+
+    def array(self, batch: int) -> np.ndarray:
+        if self.flag:
+            return np.zeros((1,), dtype=np.bool_)
+        shape = (batch, *self.dims[1:])
+        return np.zeros(shape, dtype=self.dtype)
+
+
+def _empty_past(name: str, arg: Any, path: Path) -> EmptyPast:
+    """How to feed a cache input of a KV-cache export: [batch, heads, past, head_dim]."""
+    if name == CACHE_BRANCH:
+        return EmptyPast(np.bool_, flag=True)
+    shape = list(arg.shape)
+    if arg.type not in _FLOAT_TYPES or len(shape) != 4:
+        raise ModelLoadError(
+            f"{path}: cache input {name} has type {arg.type} and shape {shape}; expected a "
+            "float [batch, heads, past, head_dim] tensor."
+        )
+    heads, head_dim = shape[1], shape[3]
+    if not (isinstance(heads, int) and heads > 0 and isinstance(head_dim, int) and head_dim > 0):
+        raise ModelLoadError(
+            f"{path}: cache input {name} has shape {shape}; its heads and head size must be "
+            "fixed to feed an empty cache."
+        )
+    return EmptyPast(_FLOAT_TYPES[arg.type], (0, heads, 0, head_dim))
