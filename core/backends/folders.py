@@ -15,6 +15,7 @@ from typing import Any, Literal
 from core.errors import EvidenceError, ModelLoadError, PickledWeightsError
 from core.evidence.formats import PICKLE_SUFFIXES, read_json_file
 from core.evidence.model_folder import onnx_location, require_inside, weight_files
+from core.evidence.safetensors_header import read_header
 
 ONNX_FILENAME = "model.onnx"
 # Files a tokenizer may consist of; copied beside an ONNX export.
@@ -55,6 +56,31 @@ def safetensors_files(folder: Path) -> list[Path]:
         return weight_files(folder)
     except EvidenceError as exc:
         raise ModelLoadError(str(exc)) from exc
+
+
+def stored_dtypes(folder: Path) -> tuple[str, ...]:
+    """The safetensors dtypes (BF16, F32, …) of the model's weight files."""
+    found: set[str] = set()
+    for w in safetensors_files(folder):
+        found.update(_header(w).dtypes)
+    return tuple(sorted(found))
+
+
+def parameter_count(folder: Path) -> int:
+    """Parameters in the model's weight files, from their headers (no tensor is read)."""
+    return sum(_header(w).parameters for w in safetensors_files(folder))
+
+
+def _header(path: Path) -> Any:
+    try:
+        return read_header(path)
+    except EvidenceError as exc:
+        raise ModelLoadError(str(exc)) from exc
+
+
+def present_files(folder: Path, names: tuple[str, ...]) -> list[str]:
+    """Those of ``names`` that are files in ``folder``, in order."""
+    return [n for n in names if (folder / n).is_file()]
 
 
 def pickled_files(folder: Path) -> list[Path]:

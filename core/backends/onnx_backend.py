@@ -17,7 +17,9 @@ variable ``ORT_DISABLE_TELEMETRY=1``, read once when onnxruntime is first import
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -26,7 +28,15 @@ from typing import Any
 import numpy as np
 
 from core.backends.batched_model import BatchedModel
-from core.backends.folders import ONNX_FILENAME, read_config, require_folder
+from core.backends.folders import (
+    ONNX_FILENAME,
+    TOKENIZER_FILES,
+    present_files,
+    read_config,
+    require_folder,
+)
+from core.backends.memory import MemoryEstimate, require_memory
+from core.backends.precision import AUTO, check_dtype
 from core.errors import ModelLoadError
 
 KNOWN_INPUTS = ("input_ids", "attention_mask", "position_ids")
@@ -64,8 +74,16 @@ class OnnxModel(BatchedModel):
         max_length: int | None = None,
         max_batch_tokens: int | None = None,
         max_batch_size: int = 32,
+        dtype: str = AUTO,
     ) -> None:
         folder = require_folder(folder)
+        self.dtype = check_dtype(dtype)
+        if self.dtype in ("bfloat16", "float16"):
+            raise ModelLoadError(
+                f"{folder / filename} is an ONNX export: it runs at the precision it was "
+                f"exported in, not {self.dtype}. Choose auto, float32 or int8 (dynamic "
+                "quantisation of the export), or import the Hugging Face folder instead."
+            )
         self.onnx_path = folder / filename
         if not self.onnx_path.is_file():
             raise ModelLoadError(f"No {filename} in {folder}.")
@@ -79,6 +97,7 @@ class OnnxModel(BatchedModel):
             config=read_config(folder),
         )
         self._session: Any = None
+        self._scratch: Path | None = None  # the int8 copy of the graph (deleted on release)
         self._input_types: dict[str, Any] = {}
         self._logits_width: int | None = None
 
@@ -89,9 +108,11 @@ class OnnxModel(BatchedModel):
         if self.num_threads:
             options.intra_op_num_threads = int(self.num_threads)
             options.inter_op_num_threads = 1
+        self.memory = self.memory_needed()
+        graph = self._quantised() if self.dtype == "int8" else self.onnx_path
         try:
             session = ort.InferenceSession(
-                str(self.onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
+                str(graph), sess_options=options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelLoadError(
@@ -104,6 +125,64 @@ class OnnxModel(BatchedModel):
 
     def _unload_weights(self) -> None:
         self._session = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    @property
+    def resolved_dtype(self) -> str:
+        return "int8" if self.dtype == "int8" else "float32"
+
+    def _quantised(self) -> Path:
+        """An int8 copy of the hashed graph (onnxruntime dynamic quantisation), in a
+        temporary folder outside the evidence, deleted when the model is released."""
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        self._scratch = Path(tempfile.mkdtemp(prefix="distill-audit-int8-"))
+        out = self._scratch / "model.int8.onnx"
+        try:
+            quantize_dynamic(
+                str(self.onnx_path),
+                str(out),
+                weight_type=QuantType.QInt8,
+                use_external_data_format=self._stored_bytes() > 1_500_000_000,
+            )
+        except Exception as exc:  # onnxruntime raises many types
+            raise ModelLoadError(
+                f"{self.onnx_path} could not be quantised to int8 ({exc}); choose float32."
+            ) from exc
+        return out
+
+    def external_files(self) -> list[Path]:
+        """The graph's external-data files (the graph is read without its tensors)."""
+        import onnx
+
+        try:
+            graph = onnx.load(str(self.onnx_path), load_external_data=False)
+        except Exception as exc:
+            raise ModelLoadError(f"{self.onnx_path} is not a readable ONNX file: {exc}") from exc
+        names = {
+            d.value for t in graph.graph.initializer for d in t.external_data if d.key == "location"
+        }
+        return sorted(self.onnx_path.parent / n for n in names)
+
+    def _stored_bytes(self) -> int:
+        return self.onnx_path.stat().st_size + sum(
+            p.stat().st_size for p in self.external_files() if p.is_file()
+        )
+
+    def memory_needed(self, available: int | None = None) -> MemoryEstimate:
+        """The estimate from the stored bytes (float32: 4 bytes a parameter)."""
+        return require_memory(
+            self.name, self._stored_bytes() // 4, self.dtype, ("F32",), self._config, available
+        )
+
+    def files_read(self) -> list[str]:
+        """The named graph, its external data, the tokenizer files and configs."""
+        graph = [self.onnx_path, *self.external_files()]
+        names = [p.relative_to(self._folder).as_posix() for p in graph]
+        extra = (*TOKENIZER_FILES, "config.json", "generation_config.json")
+        return names + present_files(self._folder, extra)
 
     def _weights_vocab_size(self) -> int | None:
         return self._logits_width

@@ -207,6 +207,31 @@ def _tokenizer_files(folder: Path) -> list[Path]:
     return found
 
 
+# Files beside the model that a load also reads (generation and chat-template settings)
+# or that describe it: hashed with it whenever present.
+EXTRA_FILES = (
+    "generation_config.json",
+    INDEX_NAME,
+    *LICENCE_NAMES,
+    "README.md",
+    "chat_template.jinja",
+    "chat_template.json",
+    "spiece.model",
+)
+
+
+def _with_extras(folder: Path, files: list[Path]) -> list[Path]:
+    """``files`` plus those of :data:`EXTRA_FILES` present (JSON ones checked as JSON)."""
+    out = list(files)
+    for extra in EXTRA_FILES:
+        p = folder / extra
+        if p.is_file() and p not in out:
+            out.append(require_inside(folder, p))
+            if p.name.endswith(".json"):
+                read_json_file(p)
+    return out
+
+
 def _licence(folder: Path) -> str | None:
     for name in LICENCE_NAMES:
         if (folder / name).is_file():
@@ -247,19 +272,7 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
         params += info.parameters
         dtypes.update(info.dtypes)
     tok = _tokenizer_files(folder)
-    files = [config_path, *weights, *tok]
-    for extra in (
-        "generation_config.json",
-        "model.safetensors.index.json",
-        *LICENCE_NAMES,
-        "README.md",
-        "chat_template.jinja",
-    ):
-        p = folder / extra
-        if p.is_file() and p not in files:
-            files.append(require_inside(folder, p))
-            if p.name.endswith(".json"):
-                read_json_file(p)
+    files = _with_extras(folder, [config_path, *weights, *tok])
     return ModelInspection(
         root=folder,
         format="hf-folder",
@@ -353,6 +366,7 @@ def inspect_onnx(path: Path) -> ModelInspection:
     files = [model_path, *external_paths, *tok]
     if cfg.is_file():
         files.append(cfg)
+    files = _with_extras(folder, files)
     return ModelInspection(
         root=folder,
         format="onnx",
