@@ -204,7 +204,35 @@ def _tokenizer_files(folder: Path) -> list[Path]:
             "or tokenizer.model). Without it the model's outputs cannot be scored; copy the "
             "tokenizer files that came with the model into the same folder."
         )
+    if names & {"tokenizer.json", "vocab.json", "vocab.txt"} == set():
+        _require_sentencepiece_class(folder)
     return found
+
+
+# Tokenizer classes that read a SentencePiece tokenizer.model (sentencepiece is installed).
+SENTENCEPIECE_CLASSES = frozenset(
+    f"{base}{fast}"
+    for base in ("LlamaTokenizer", "CodeLlamaTokenizer", "GemmaTokenizer", "T5Tokenizer")
+    for fast in ("", "Fast")
+)
+
+
+def _require_sentencepiece_class(folder: Path) -> None:
+    """A folder whose only tokenizer is tokenizer.model must say which class reads it
+    (tokenizer_config.json), or the loader guesses and may ask for packages it lacks."""
+    cfg = folder / "tokenizer_config.json"
+    config = _read_json(require_inside(folder, cfg)) if cfg.is_file() else {}
+    cls = config.get("tokenizer_class")
+    if isinstance(cls, str) and cls in SENTENCEPIECE_CLASSES:
+        return
+    shown = f"names {str(cls)[:60]!r}" if cls else "names no tokenizer_class"
+    raise EvidenceError(
+        f"{folder}'s only tokenizer is tokenizer.model (SentencePiece) and its "
+        f"tokenizer_config.json {shown}, so it cannot be told how to read it. Save the "
+        "tokenizer with transformers' save_pretrained (which writes tokenizer.json) beside "
+        "the model, or give tokenizer_config.json the tokenizer_class the model's publisher "
+        "uses (e.g. LlamaTokenizer), and import again."
+    )
 
 
 # Files beside the model that a load also reads (generation and chat-template settings)
