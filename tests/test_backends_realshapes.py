@@ -130,6 +130,10 @@ def test_a_likelihood_run_records_each_models_template_precision_and_files(
         assert loading["llama3"]["files_read"][:1] == ["config.json"]
         assert sum(f.endswith(".safetensors") for f in loading["llama3"]["files_read"]) == 12
         assert loading["qwen2"]["dtype_requested"] == "auto"
+        # the bundle's copy (the run's parameters) holds each model's rendering too
+        assert loading["llama3"]["chat_template"]["rendered_context"].startswith(
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief."
+        )
         with cf.read_session() as s:
             summary = s.get(Run, report.run_id).summary
         models = summary["models"]
@@ -218,74 +222,96 @@ def test_a_file_added_after_import_stops_the_check(shapes, tmp_path) -> None:
         require_hashed(load_model(folder), ref)
 
 
-def test_the_named_onnx_file_is_the_one_opened(shapes, tmp_path) -> None:
-    from core.backends import export_onnx
+def _gather_graph(folder: Path, tokenizer_from: Path, *, kv: bool = False) -> np.ndarray:
+    """A real ONNX causal LM in miniature: logits = table[input_ids] (a bigram model), with
+    the tokenizer and config of ``tokenizer_from``; ``kv`` adds optimum's cache inputs."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
 
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json", "config.json"):
+        shutil.copy(tokenizer_from / name, folder / name)
+    vocab = json.loads((folder / "config.json").read_text())["vocab_size"]
+    table = np.random.default_rng(0).normal(size=(vocab, vocab)).astype(np.float32)
+    inputs = [
+        helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"]),
+        helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "t"]),
+    ]
+    if kv:
+        inputs += [
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, ["b", 2, "p", 8])
+            for name in ("past_key_values.0.key", "past_key_values.0.value")
+        ]
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "input_ids"], ["logits"])],
+        "bigram",
+        inputs,
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", "s", vocab])],
+        [numpy_helper.from_array(table, "table")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(folder / "model.onnx"))
+    return table
+
+
+def _expected_last(model, table: np.ndarray) -> float:
+    ids = model.tokenize("Hello world")
+    row = table[ids[-2]].astype(np.float64)
+    return float(row[ids[-1]] - np.log(np.exp(row).sum()))
+
+
+def test_the_named_onnx_file_is_the_one_opened(shapes, tmp_path) -> None:
     folder = tmp_path / "onnx"
-    export_onnx(shapes["gpt2"], folder)
+    table = _gather_graph(folder, shapes["gpt2"])
     shutil.copy(folder / "model.onnx", folder / "chosen.onnx")
     info = inspect_model(folder / "chosen.onnx")
     assert info.details["onnx_file"] == "chosen.onnx"
     assert "chosen.onnx" in {p.name for p in info.files}
+    assert "model.onnx" not in {p.name for p in info.files}
     where = model_path(str(folder), "onnx", info.details)
     (folder / "model.onnx").write_bytes(b"not a graph any more")  # swapped after import
     model = load_model(where)
-    assert model.onnx_path.name == "chosen.onnx"
-    assert np.isfinite(model.score(["Hello"], [" world"])[0].bits_per_byte)
+    assert model.onnx_path.name == "chosen.onnx" and model.files_read()[0] == "chosen.onnx"
+    (scored,) = model.score(["Hello"], [" world"])
+    assert scored.logprobs[-1] == pytest.approx(_expected_last(model, table), abs=1e-4)
 
 
 def test_the_onnx_community_layout_is_accepted(shapes, tmp_path) -> None:
-    from core.backends import export_onnx
-
     folder = tmp_path / "community"
-    export_onnx(shapes["gpt2"], tmp_path / "flat")
-    (folder / "onnx").mkdir(parents=True)
-    shutil.move(tmp_path / "flat" / "model.onnx", folder / "onnx" / "model.onnx")
-    for f in (tmp_path / "flat").iterdir():
-        shutil.move(f, folder / f.name)
+    table = _gather_graph(folder, shapes["gpt2"])
+    (folder / "onnx").mkdir()
+    shutil.move(folder / "model.onnx", folder / "onnx" / "model.onnx")
     info = inspect_model(folder)
     assert info.details["onnx_file"] == "onnx/model.onnx"
+    assert {"onnx/model.onnx", "tokenizer.json"} <= {
+        p.relative_to(folder).as_posix() for p in info.files
+    }
     model = load_model(model_path(str(folder), "onnx", info.details))
     assert model.files_read()[0] == "onnx/model.onnx"
-    assert np.isfinite(model.score(["Hello"], [" world"])[0].bits_per_byte)
+    (scored,) = model.score(["Hello"], [" world"])
+    assert scored.logprobs[-1] == pytest.approx(_expected_last(model, table), abs=1e-4)
 
 
 def test_an_export_with_a_kv_cache_is_fed_an_empty_past(shapes, tmp_path) -> None:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
     folder = tmp_path / "optimum"
-    folder.mkdir()
-    for name in ("tokenizer.json", "tokenizer_config.json", "config.json"):
-        shutil.copy(shapes["gpt2"] / name, folder / name)
-    vocab = json.loads((folder / "config.json").read_text())["vocab_size"]
-    table = np.random.default_rng(0).normal(size=(vocab, vocab)).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Gather", ["table", "input_ids"], ["logits"])],
-        "kv",
-        [
-            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"]),
-            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "t"]),
-            helper.make_tensor_value_info(
-                "past_key_values.0.key", TensorProto.FLOAT, ["b", 2, "p", 8]
-            ),
-            helper.make_tensor_value_info(
-                "past_key_values.0.value", TensorProto.FLOAT, ["b", 2, "p", 8]
-            ),
-        ],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", "s", vocab])],
-        [numpy_helper.from_array(table, "table")],
-    )
-    onnx.save(
-        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
-        str(folder / "model.onnx"),
-    )
+    table = _gather_graph(folder, shapes["gpt2"], kv=True)
     inspect_model(folder)
     model = load_model(folder)
-    ids = model.tokenize("Hello world")
     (scored,) = model.score(["Hello"], [" world"])
-    expected = table[ids[-2]] - np.log(np.exp(table[ids[-2]]).sum())
-    assert scored.logprobs[-1] == pytest.approx(expected[ids[-1]], abs=1e-4)
+    assert scored.logprobs[-1] == pytest.approx(_expected_last(model, table), abs=1e-4)
+
+
+def test_onnx_int8_quantises_a_copy_outside_the_evidence(shapes, tmp_path) -> None:
+    folder = tmp_path / "int8"
+    _gather_graph(folder, shapes["gpt2"])
+    before = sorted(p.name for p in folder.iterdir())
+    model = load_model(folder, dtype="int8")
+    (scored,) = model.score(["Hello"], [" world"])
+    assert np.isfinite(scored.bits_per_byte) and model.load_record()["dtype"] == "int8"
+    model.release()
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written beside it
+    with pytest.raises(EvidenceError, match="precision it was exported in"):
+        load_model(folder, dtype="bfloat16")
 
 
 @pytest.mark.parametrize(

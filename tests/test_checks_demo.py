@@ -136,3 +136,36 @@ def test_each_reference_left_out_of_the_panel_is_not_flagged(demo, left_out: str
     report = _run(demo, left_out, panel)
     for key in ("likelihood", "identity"):
         assert report.results[key].p_value > FLAG, (key, report.results[key].reason)
+
+
+def test_bfloat16_gives_the_float32_verdicts_on_the_demo(demo) -> None:
+    """Reduced precision: per-probe score differences stay small and the verdicts agree."""
+    from dataclasses import replace
+
+    ids = demo["ids"]
+    suspect = demo["lineage"]["ground_truth"]["distilled"][0]
+    inputs = CheckInputs(
+        ids[suspect],
+        tuple(ids[r] for r in demo["refs"]),
+        demo["sets"]["protected"],
+        demo["sets"]["control"],
+    )
+    results = {}
+    for dtype in ("float32", "bfloat16"):
+        settings = replace(demo["settings"], checks=("likelihood",), dtype=dtype)
+        report = run_checks(demo["cf"], demo["case"], inputs, settings)
+        assert report.parameters["model_loading"][suspect]["dtype"] == dtype
+        results[dtype] = report.results["likelihood"]
+    full, half = results["float32"], results["bfloat16"]
+    assert half.verdict == full.verdict == "supports Hp"
+    diffs = [
+        abs(float(a.values[k]) - float(b.values[k]))
+        for a, b in zip(full.probe_details, half.probe_details, strict=True)
+        for k in a.values
+        if isinstance(a.values[k], float) and isinstance(b.values.get(k), float)
+    ]
+    assert diffs and max(diffs) < 0.1, max(diffs)
+    print(
+        f"\nbfloat16 vs float32: {len(diffs)} per-probe values, largest difference "
+        f"{max(diffs):.4f}; verdicts {full.verdict!r} / {half.verdict!r}"
+    )

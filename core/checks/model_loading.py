@@ -9,11 +9,13 @@ What each load read, at which precision, is recorded with the run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from core.backends.base import LanguageModel
+from core.checks.chat import rendered_example, template_for
 from core.checks.evidence import ModelRef
+from core.checks.probes import Probe
 from core.checks.settings import CheckSettings
 from core.errors import EvidenceChangedError
 
@@ -47,9 +49,12 @@ def require_hashed(model: Any, ref: ModelRef) -> None:
         )
 
 
-def preflight(refs: Iterable[ModelRef], settings: CheckSettings) -> dict[str, Any]:
+def preflight(
+    refs: Iterable[ModelRef], settings: CheckSettings, probes: Sequence[Probe] = ()
+) -> dict[str, Any]:
     """Check every model the run will load (custody and memory) before the run exists;
-    returns what the run records of each: backend, precision and the files it reads."""
+    returns what the run records of each: backend, precision, the files it reads and its
+    chat template with the first probe rendered through it (only the tokenizer is loaded)."""
     record: dict[str, Any] = {}
     for ref in refs:
         model = open_model(ref, settings)
@@ -62,5 +67,7 @@ def preflight(refs: Iterable[ModelRef], settings: CheckSettings) -> dict[str, An
             "dtype": getattr(model, "resolved_dtype", "float32"),
             "files_read": files() if callable(files) else [],
             "memory_estimate": estimate.to_dict() if estimate is not None else None,
+            "chat_template": rendered_example(template_for(model, settings), probes),
         }
+        model.release()
     return record

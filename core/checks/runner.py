@@ -211,7 +211,7 @@ def run_checks(
         }
     )
     state.set_status("Checking the models' files and the memory they need")
-    loading = model_loading.preflight(_loaded_models(ev, chosen), settings)  # before any write
+    loading = model_loading.preflight(_loaded_models(ev, chosen), settings, ctx.probes)
     parameters["model_loading"] = jsonable(loading)
     run_inputs = {**ev.describe(), **jsonable(recorded)}
     run_id = runs.create_run(cf, ev.case_id, "check", parameters, run_inputs, seed)
