@@ -211,7 +211,7 @@ def _llama3(folder: Path) -> tuple[Any, Any]:
     ids = tok.convert_tokens_to_ids
     config = LlamaConfig(
         vocab_size=len(tok),
-        rope_theta=500000.0,
+        rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
         bos_token_id=ids("<|begin_of_text|>"),
         eos_token_id=[ids("<|end_of_text|>"), ids("<|eot_id|>")],
         **_small(),
@@ -250,8 +250,7 @@ def _gemma2(folder: Path) -> tuple[Any, Any]:
         pad_token_id=ids("<pad>"),
         bos_token_id=ids("<bos>"),
         eos_token_id=[ids("<eos>"), ids("<end_of_turn>")],
-        attn_implementation="eager",
-        **_small(),
+        **_small(attn_implementation="eager"),
     )
     return tok, config
 

@@ -345,3 +345,23 @@ def test_folders_that_could_not_be_scored_are_refused_at_import(
         (folder / "tokenizer_config.json").write_text(json.dumps(config))
     with pytest.raises(EvidenceError, match=reason):
         inspect_model(folder)
+
+
+def test_the_cli_takes_the_precision_and_template_options() -> None:
+    from core.cli import build_parser
+    from core.cli.check import _settings, plain_template
+
+    base = ["check", "--suspect", "s", "--reference", "r", "--protected-transcripts", "p"]
+    args = build_parser().parse_args(
+        [*base, "--json", "o.json", "--dtype", "bfloat16", "--chat-templates", "fixed"]
+        + ["--template", "Q: {prompt}\\nA:", "--template-file", "t.jinja"]
+    )
+    settings = _settings(args)
+    assert (settings.dtype, settings.chat_templates, settings.template_file) == (
+        "bfloat16",
+        "fixed",
+        "t.jinja",
+    )
+    assert settings.template == "Q: {prompt}\nA:" == plain_template("Q: {prompt}\\nA:")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--json", "o.json", "--dtype", "float8"])

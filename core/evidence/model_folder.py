@@ -272,7 +272,7 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
     if not folder.is_dir():
         raise EvidenceError(f"{folder} is not a folder.")
     config_path = folder / "config.json"
-    weights = sorted(folder.glob("*.safetensors"))
+    weights = [require_inside(folder, w) for w in sorted(folder.glob("*.safetensors"))]
     pickles = sorted(p for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
     if not weights and pickles:
         raise PickledWeightsError(
