@@ -51,7 +51,7 @@ def shapes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize("shape", SHAPES)
 def test_each_shape_is_scored_through_its_own_template(shapes, shape) -> None:
     info = inspect_model(shapes[shape])  # accepted at import (Mistral: tokenizer.model only)
-    model = load_model(shapes[shape])
+    model = load_model(shapes[shape], dtype="auto")
     template = template_for(model, CheckSettings())
     context = template.context("What is the capital of France?", SYSTEM)
     if shape == "gpt2":  # no chat template: the plain one, with its separating space

@@ -25,7 +25,7 @@ from core.backends.folders import (
     stored_dtypes,
 )
 from core.backends.memory import MemoryEstimate, require_memory
-from core.backends.precision import AUTO, check_dtype, resolve_dtype
+from core.backends.precision import check_dtype, resolve_dtype
 from core.errors import ModelLoadError
 
 
@@ -93,7 +93,10 @@ class TorchModel(BatchedModel):
     """A causal LM run with transformers on the CPU.
 
     ``num_threads`` calls ``torch.set_num_threads``, which is process-wide. Generation
-    uses the model's KV cache with left padding and explicit position ids.
+    uses the model's KV cache with left padding and explicit position ids. ``dtype`` is
+    one of :data:`core.backends.precision.DTYPES` (``auto`` resolves from the checkpoint
+    and the CPU); the load is refused, before any weight is read, when the memory estimate
+    at that precision exceeds the free memory (:mod:`core.backends.memory`).
     """
 
     backend = "torch"
@@ -107,7 +110,7 @@ class TorchModel(BatchedModel):
         max_length: int | None = None,
         max_batch_tokens: int | None = None,
         max_batch_size: int = 32,
-        dtype: str = AUTO,
+        dtype: str = "float32",  # checks pass the run's setting (default auto)
     ) -> None:
         folder = check_hf_folder(folder)
         super().__init__(
