@@ -37,6 +37,7 @@ class AppSettings:
     data_folder: str = field(default_factory=lambda: str(Path.home()))
     reviewer_name: str = ""
     recent_files: list[str] = field(default_factory=list)
+    model_dtype: str = "auto"  # the precision models run at (core.backends.precision.DTYPES)
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, **asdict(self)}
@@ -63,6 +64,10 @@ def _valid(name: str, value: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
     if name in ("data_folder", "reviewer_name"):
         return isinstance(value, str)
+    if name == "model_dtype":
+        from core.backends.precision import DTYPES
+
+        return value in DTYPES
     if name == "recent_files":
         return isinstance(value, list) and all(isinstance(p, str) for p in value)
     return False

@@ -41,6 +41,10 @@ class ModelLoadError(EvidenceError):
     """A model passed import checks but could not be loaded for inference."""
 
 
+class InsufficientMemoryError(ModelLoadError):
+    """A model at the chosen precision would not fit in the memory this machine has free."""
+
+
 class DocumentLimitError(EvidenceError):
     """A document exceeds a size or structure limit that keeps imports bounded in time,
     memory and disk (a decompression bomb, absurd nesting, an endless line)."""

@@ -136,3 +136,38 @@ def test_each_reference_left_out_of_the_panel_is_not_flagged(demo, left_out: str
     report = _run(demo, left_out, panel)
     for key in ("likelihood", "identity"):
         assert report.results[key].p_value > FLAG, (key, report.results[key].reason)
+
+
+@pytest.mark.slow  # two runs of the demo panel (fast version: tests/test_backends_realshapes.py)
+def test_bfloat16_gives_the_float32_verdicts_on_the_demo(demo) -> None:
+    """Reduced precision: per-probe score differences stay small and the verdicts agree."""
+    from dataclasses import replace
+
+    ids = demo["ids"]
+    suspect = demo["lineage"]["ground_truth"]["distilled"][0]
+    inputs = CheckInputs(
+        ids[suspect],
+        tuple(ids[r] for r in demo["refs"]),
+        demo["sets"]["protected"],
+        demo["sets"]["control"],
+    )
+    results = {}
+    for dtype in ("float32", "bfloat16"):
+        settings = replace(demo["settings"], checks=("likelihood",), dtype=dtype)
+        report = run_checks(demo["cf"], demo["case"], inputs, settings)
+        assert report.parameters["model_loading"][suspect]["dtype"] == dtype
+        results[dtype] = report.results["likelihood"]
+    full, half = results["float32"], results["bfloat16"]
+    assert half.verdict == full.verdict == "supports Hp"
+    assert abs(half.p_value - full.p_value) < 0.01, (full.p_value, half.p_value)
+    diffs = [  # per probe, per value (affinity, …), per model: float32 minus bfloat16
+        abs(a.values[name][model] - b.values[name][model])
+        for a, b in zip(full.probe_details, half.probe_details, strict=True)
+        for name in a.values
+        for model in a.values[name]
+    ]
+    assert diffs and max(diffs) < 0.1, max(diffs)
+    print(
+        f"\nbfloat16 vs float32: {len(diffs)} per-probe values, largest difference "
+        f"{max(diffs):.4f}; verdicts {full.verdict!r} / {half.verdict!r}"
+    )

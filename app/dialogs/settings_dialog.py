@@ -1,4 +1,4 @@
-"""Edit → Settings: CPU threads, the default alpha, the default data folder, the reviewer."""
+"""Edit → Settings: CPU threads, model precision, the default alpha, data folder, reviewer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -20,6 +21,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import AppSettings
+from core.backends.precision import DTYPES
+
+DTYPE_LABELS = {
+    "auto": "Auto (the model's own bfloat16/float16 where this CPU runs it well)",
+    "float32": "float32 (exact, 4 bytes a parameter)",
+    "bfloat16": "bfloat16 (half the memory)",
+    "float16": "float16 (half the memory)",
+    "int8": "int8 (dynamic quantisation, a quarter of the memory once loaded)",
+}
 
 
 class SettingsDialog(QDialog):
@@ -40,6 +50,11 @@ class SettingsDialog(QDialog):
         self.threads.setAccessibleName("CPU threads for analyses")
         self.threads.setRange(1, 256)
         self.threads.setValue(settings.cpu_threads)
+        self.dtype = QComboBox(self)
+        self.dtype.setAccessibleName("Model precision")
+        for d in DTYPES:
+            self.dtype.addItem(DTYPE_LABELS[d], d)
+        self.dtype.setCurrentIndex(max(0, self.dtype.findData(settings.model_dtype)))
         self.alpha = QDoubleSpinBox(self)
         self.alpha.setAccessibleName("Default significance level alpha")
         self.alpha.setDecimals(3)
@@ -69,12 +84,15 @@ class SettingsDialog(QDialog):
             button.setAccessibleName(button.text().replace("&", ""))
         note = QLabel(
             "Threads: how many CPU cores an analysis may use (fewer keeps the machine "
-            "responsive). Alpha: the significance level a new check starts with.",
+            "responsive). Precision: the arithmetic models run at; a model that would not "
+            "fit in free memory is refused before anything is written. Alpha: the "
+            "significance level a new check starts with.",
             self,
         )
         note.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow("CPU &threads:", self.threads)
+        form.addRow("Model &precision:", self.dtype)
         form.addRow("Default &alpha:", self.alpha)
         form.addRow("Default data &folder:", holder)
         form.addRow("&Reviewer name:", self.reviewer)
@@ -94,6 +112,7 @@ class SettingsDialog(QDialog):
             data_folder=folder,
             reviewer_name=self.reviewer.text().strip(),
             recent_files=list(self._settings.recent_files),
+            model_dtype=str(self.dtype.currentData() or "auto"),
         )
 
     def accept(self) -> None:

@@ -494,6 +494,7 @@ class RunCheckWizard(HostWizard):
             max_probes=s.max_probes.value() or None,
             identity_suite=s.suite.currentData(),
             num_threads=self.host.settings.cpu_threads,
+            dtype=self.host.settings.model_dtype,
         )
         suspect = ev.suspect.currentText().split(" (")[0]
         return self.host.runner.run(

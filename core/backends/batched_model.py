@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from core.backends.base import ScoredText
+from core.backends.chat import ChatRenderer, chat_renderer
 from core.backends.encoding import TextEncoder, length_buckets, load_tokenizer, tokenizer_hash
 from core.backends.folders import read_config
+from core.backends.memory import MemoryEstimate
 from core.backends.sampling import (
     check_sampling_args,
     choose_token,
@@ -105,6 +107,7 @@ class BatchedModel(ABC):
         self._tokenizer: Any = None
         self._encoder: TextEncoder | None = None
         self._weights_loaded = False
+        self.memory: MemoryEstimate | None = None  # the estimate the last load was checked by
 
     # --- backend hooks -------------------------------------------------------------
     @abstractmethod
@@ -126,6 +129,30 @@ class BatchedModel(ABC):
     def _weights_vocab_size(self) -> int | None:
         """Output width known from loaded weights, if the config did not say."""
         return None
+
+    @property
+    def resolved_dtype(self) -> str:
+        """The precision the weights are (or will be) run at: never ``auto``."""
+        return "float32"
+
+    def memory_needed(self, available: int | None = None) -> MemoryEstimate | None:
+        """What loading needs (InsufficientMemoryError when it will not fit); None: unknown."""
+        return None
+
+    def files_read(self) -> list[str]:
+        """Every file (relative to :attr:`folder`) a load of this model reads."""
+        return []
+
+    def load_record(self) -> dict[str, Any]:
+        """How the model was loaded, for the run: precision, memory estimate, files read."""
+        memory = self.memory
+        return {
+            "backend": self.backend,
+            "dtype_requested": getattr(self, "dtype", "float32"),
+            "dtype": self.resolved_dtype,
+            "memory": memory.to_dict() if memory is not None else None,
+            "files_read": self.files_read(),
+        }
 
     # --- properties ----------------------------------------------------------------
     @property
@@ -204,6 +231,11 @@ class BatchedModel(ABC):
             self._tokenizer = None
             self._encoder = None
         gc.collect()
+
+    def chat_renderer(self, template_file: str | Path | None = None) -> ChatRenderer | None:
+        """How this model's conversations are rendered: its own chat template, else the
+        file's, else None (the caller's plain template applies)."""
+        return chat_renderer(self._ensure_tokenizer(), template_file)
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids of ``text`` as fed to the model (leading BOS included, truncated)."""

@@ -9,8 +9,10 @@ see exactly the same token ids, and the rules below hold everywhere:
   merge characters across the boundary). Put the separating space at the start of the
   continuation (``" world"``), as GPT-style tokenizers expect.
 * Leading special tokens the tokenizer adds by default (e.g. Llama's BOS) are always
-  prepended. Otherwise, when the context is empty, BOS (or EOS if there is no BOS) is
-  prepended so that the first continuation token is scored too.
+  prepended, unless the text already starts with them (a context rendered by the model's
+  own chat template carries its BOS as text: it is never doubled). Otherwise, when the
+  context is empty, BOS (or EOS if there is no BOS) is prepended so that the first
+  continuation token is scored too.
 * Over-long inputs are truncated from the left, keeping the leading special tokens.
 """
 
@@ -98,6 +100,14 @@ class TextEncoder:
                 out[i] = list(row)
         return out
 
+    def _split(self, first: list[int]) -> tuple[list[int], list[int]]:
+        """``(start tokens, rest)``: a first part that already begins with the default
+        prefix (a rendered chat template's BOS) gives it up to the start, never twice."""
+        n = len(self.prefix)
+        if n and first[:n] == self.prefix:
+            return list(self.prefix), first[n:]
+        return self._start(not first), first
+
     def _start(self, first_part_empty: bool) -> list[int]:
         if self.prefix:
             return list(self.prefix)
@@ -113,7 +123,7 @@ class TextEncoder:
         cont_ids = self.ids(continuations)
         pairs = []
         for ctx, cont, text in zip(ctx_ids, cont_ids, continuations, strict=True):
-            head = self._start(not ctx)
+            head, ctx = self._split(ctx)
             body = ctx + cont
             truncated = len(head) + len(body) > self.max_length
             if truncated:
@@ -143,8 +153,10 @@ class TextEncoder:
         """
         budget = self.max_length if budget is None else max(1, budget)
         out = []
-        for body in self.ids(texts):
-            head = self._start(not as_prompt or not body)
+        for text_ids in self.ids(texts):
+            head, body = self._split(text_ids)
+            if not as_prompt and not head:
+                head = self._start(True)
             truncated = len(head) + len(body) > budget
             if truncated:
                 keep = max(0, budget - len(head))

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from core.errors import EvidenceError, ModelLoadError, PickledWeightsError
 from core.evidence.formats import PICKLE_SUFFIXES, read_json_file
-from core.evidence.model_folder import require_inside
+from core.evidence.model_folder import onnx_location, require_inside, weight_files
+from core.evidence.safetensors_header import read_header
 
 ONNX_FILENAME = "model.onnx"
 # Files a tokenizer may consist of; copied beside an ONNX export.
@@ -46,7 +47,40 @@ def require_folder(path: str | Path) -> Path:
 
 
 def safetensors_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.safetensors"))
+    """The weight files a load reads: exactly those the import hashed
+    (:func:`core.evidence.model_folder.weight_files`: the index's shards, or the one file);
+    [] when the folder has none, ModelLoadError when they cannot be told apart."""
+    if not any(folder.glob("*.safetensors")):
+        return []
+    try:
+        return weight_files(folder)
+    except EvidenceError as exc:
+        raise ModelLoadError(str(exc)) from exc
+
+
+def stored_dtypes(folder: Path) -> tuple[str, ...]:
+    """The safetensors dtypes (BF16, F32, …) of the model's weight files."""
+    found: set[str] = set()
+    for w in safetensors_files(folder):
+        found.update(_header(w).dtypes)
+    return tuple(sorted(found))
+
+
+def parameter_count(folder: Path) -> int:
+    """Parameters in the model's weight files, from their headers (no tensor is read)."""
+    return sum(_header(w).parameters for w in safetensors_files(folder))
+
+
+def _header(path: Path) -> Any:
+    try:
+        return read_header(path)
+    except EvidenceError as exc:
+        raise ModelLoadError(str(exc)) from exc
+
+
+def present_files(folder: Path, names: tuple[str, ...]) -> list[str]:
+    """Those of ``names`` that are files in ``folder``, in order."""
+    return [n for n in names if (folder / n).is_file()]
 
 
 def pickled_files(folder: Path) -> list[Path]:
@@ -113,12 +147,22 @@ def read_config(folder: Path, name: str = "config.json") -> dict[str, Any]:
 
 
 def detect_format(path: str | Path) -> tuple[ModelFormat, Path, str]:
-    """``(format, folder, onnx filename)`` for a model path (a folder or a .onnx file)."""
+    """``(format, folder, onnx filename)`` for a model path (a folder or a .onnx file).
+
+    For ONNX the folder holds the tokenizer and config and the filename is relative to it
+    (``x.onnx``, or ``onnx/model.onnx`` in the onnx-community layout): a .onnx path opens
+    that file and no other (:func:`core.evidence.model_folder.onnx_location`).
+    """
     path = Path(path)
     if path.is_file() and path.suffix.lower() == ".onnx":
-        return "onnx", path.parent, path.name
+        root, graph = onnx_location(path)
+        return "onnx", root, graph.relative_to(root).as_posix()
     folder = require_folder(path)
-    if (folder / ONNX_FILENAME).is_file():
-        return "onnx", folder, ONNX_FILENAME
+    community = folder / "onnx" / ONNX_FILENAME
+    if (folder / ONNX_FILENAME).is_file() or (
+        community.is_file() and not any(folder.glob("*.safetensors"))
+    ):
+        root, graph = onnx_location(folder)
+        return "onnx", root, graph.relative_to(root).as_posix()
     check_hf_folder(folder)
     return "hf", folder, ""

@@ -15,14 +15,28 @@ from typing import Any
 import numpy as np
 
 from core.backends.batched_model import BatchedModel, Decoder, RecomputeDecoder
-from core.backends.folders import check_hf_folder, read_config
+from core.backends.folders import (
+    TOKENIZER_FILES,
+    check_hf_folder,
+    parameter_count,
+    present_files,
+    read_config,
+    safetensors_files,
+    stored_dtypes,
+)
+from core.backends.memory import MemoryEstimate, require_memory
+from core.backends.precision import check_dtype, resolve_dtype
 from core.errors import ModelLoadError
 
 
 def load_causal_lm(
     folder: Path, dtype: str = "float32", attn_implementation: str | None = None
 ) -> Any:
-    """AutoModelForCausalLM from a checked folder, in eval mode; ModelLoadError on failure."""
+    """AutoModelForCausalLM from a checked folder, in eval mode; ModelLoadError on failure.
+
+    ``dtype`` is a resolved precision (not ``auto``); ``int8`` loads float32 and replaces
+    every linear layer with its dynamically quantised int8 form (torch.ao).
+    """
     import torch
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
@@ -40,7 +54,7 @@ def load_causal_lm(
                 trust_remote_code=False,
                 use_safetensors=True,
                 local_files_only=True,
-                dtype=getattr(torch, dtype),
+                dtype=getattr(torch, "float32" if dtype == "int8" else dtype),
                 output_loading_info=True,
                 **extra,
             )
@@ -66,6 +80,12 @@ def load_causal_lm(
             "wrong shape. Loading would fill them with random values, so the model is refused."
         )
     model.eval()
+    if dtype == "int8":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao's deprecation notice, not for lawyers
+            model = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+            )
     return model
 
 
@@ -73,7 +93,10 @@ class TorchModel(BatchedModel):
     """A causal LM run with transformers on the CPU.
 
     ``num_threads`` calls ``torch.set_num_threads``, which is process-wide. Generation
-    uses the model's KV cache with left padding and explicit position ids.
+    uses the model's KV cache with left padding and explicit position ids. ``dtype`` is
+    one of :data:`core.backends.precision.DTYPES` (``auto`` resolves from the checkpoint
+    and the CPU); the load is refused, before any weight is read, when the memory estimate
+    at that precision exceeds the free memory (:mod:`core.backends.memory`).
     """
 
     backend = "torch"
@@ -87,7 +110,7 @@ class TorchModel(BatchedModel):
         max_length: int | None = None,
         max_batch_tokens: int | None = None,
         max_batch_size: int = 32,
-        dtype: str = "float32",
+        dtype: str = "float32",  # checks pass the run's setting (default auto)
     ) -> None:
         folder = check_hf_folder(folder)
         super().__init__(
@@ -99,7 +122,8 @@ class TorchModel(BatchedModel):
             max_batch_size=max_batch_size,
             config=read_config(folder),
         )
-        self.dtype = dtype
+        self.dtype = check_dtype(dtype)
+        self._stored = stored_dtypes(folder)
         self._model: Any = None
         self._forward_params: set[str] = set()
 
@@ -114,11 +138,33 @@ class TorchModel(BatchedModel):
 
         if self.num_threads:
             torch.set_num_threads(int(self.num_threads))
-        self._model = load_causal_lm(self._folder, self.dtype)
+        self.memory = self.memory_needed()  # refuses before a byte of weights is read
+        self._model = load_causal_lm(self._folder, self.resolved_dtype)
         self._forward_params = set(inspect.signature(self._model.forward).parameters)
 
     def _unload_weights(self) -> None:
         self._model = None
+
+    @property
+    def resolved_dtype(self) -> str:
+        return resolve_dtype(self.dtype, self._stored)
+
+    def memory_needed(self, available: int | None = None) -> MemoryEstimate:
+        """The memory estimate at this precision; InsufficientMemoryError when it won't fit."""
+        return require_memory(
+            self.name,
+            parameter_count(self._folder),
+            self.dtype,
+            self._stored,
+            self._config,
+            available,
+        )
+
+    def files_read(self) -> list[str]:
+        """Config, the weight files the import hashed, tokenizer and generation config."""
+        names = ["config.json"]
+        names += [w.relative_to(self._folder).as_posix() for w in safetensors_files(self._folder)]
+        return names + present_files(self._folder, (*TOKENIZER_FILES, "generation_config.json"))
 
     def _weights_vocab_size(self) -> int | None:
         return int(self._model.get_output_embeddings().weight.shape[0]) if self._model else None

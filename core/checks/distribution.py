@@ -80,7 +80,9 @@ SPEC = CheckSpec(
 
 def probe_texts(probes: Sequence[Probe], template: ChatTemplate) -> list[str]:
     """The texts the distributions are compared on: prompt in its template + protected answer."""
-    return [template.context(p.prompt) + template.continuation(p.protected) for p in probes]
+    return [
+        template.context(p.prompt, p.system) + template.continuation(p.protected) for p in probes
+    ]
 
 
 @dataclass
@@ -96,6 +98,7 @@ class ProtectedSummary:
     rest_logp: list[np.ndarray]  # [positions] log of the mass outside the top k (-inf: none)
     k: int
     width: int = 0  # the protected model's output width (vocabulary incl. padding)
+    texts: tuple[str, ...] = ()  # the texts as the protected model's template rendered them
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ def summarise_protected(
     """The protected model's top-k distributions on every probe text (``chunk`` texts at a time)."""
     state = state or JobState()
     out = ProtectedSummary(model.name, model.tokenizer_hash, tuple(probe_ids), [], [], [], 0)
+    out.texts = tuple(texts)
     for start in range(0, len(texts), chunk):
         state.check_cancelled()
         sub = state.sub(100 * start / len(texts), 100 * min(len(texts), start + chunk) / len(texts))
@@ -335,7 +339,9 @@ def measure(
 ) -> AgreementScores:
     """One model's pass: its closeness to the protected model's distributions, per probe."""
     state.set_status(f"Comparing next-token distributions of {ref.label} with the protected model")
-    texts = probe_texts(ctx.probes, ctx.template)
+    # Token by token against the protected model: on the very texts it was run on (its own
+    # chat template's rendering; the tokenizers are equal, so the token ids are too).
+    texts = list(data.protected.texts) or probe_texts(ctx.probes, ctx.template)
     return agreement_scores(model, data.protected, texts, state=state)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from core.checks.probes import TranscriptEntry
 from core.errors import DistillAuditError, NotFoundError
 from core.evidence.custody import verify_inputs
+from core.evidence.model_folder import model_path
 from core.jobs import JobState
 from core.store.cases import get_case
 from core.store.db import CaseFile
@@ -40,6 +41,7 @@ class ModelRef:
     path: str
     manifest_sha256: str
     tokenizer_hash: str | None
+    files: tuple[str, ...] = ()  # the manifest's file names (relative): all a check may read
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -138,7 +140,15 @@ def load_case_evidence(
             label = a.name if a.name not in used else f"{a.name}#{a.id}"
             used.add(label)
             return ModelRef(
-                a.id, label, a.name, a.role, a.format, a.path, a.manifest_sha256, a.tokenizer_hash
+                a.id,
+                label,
+                a.name,
+                a.role,
+                a.format,
+                model_path(a.path, a.format, a.details),
+                a.manifest_sha256,
+                a.tokenizer_hash,
+                files=tuple(str(e.get("path", "")) for e in a.manifest or ()),
             )
 
         suspect = model(inputs.suspect_id, "suspect")

@@ -32,7 +32,7 @@ import numpy as np
 from core.backends.base import LanguageModel
 from core.checks.available import AvailableInputs, first_problem
 from core.checks.framework import CheckResult, CheckSpec, ProbeDetail, Verdict, declined
-from core.checks.harvest_pairing import HarvestGroup, HarvestPlan, pair_harvest
+from core.checks.harvest_pairing import HarvestGroup, HarvestPlan, pair_harvest, rendered_for
 from core.checks.harvest_stats import HarvestTest, PromptRank, harvest_test, rank_of_logged
 from core.checks.likelihood import _bpb
 from core.checks.plugin import Check, CheckData, Keep, Prepared, RunContext
@@ -427,7 +427,7 @@ def measure(
     state.set_status(f"Scoring logged answers and their regenerations with {ref.label}")
     return score_harvest(
         model,
-        plan.groups,
+        rendered_for(plan.groups, ctx.evidence.harvested_items, ctx.template),
         ctx.template.continuation,
         state=state,
         on_chunk=lambda done, part: keep(part.to_dict()),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from core.checks.probes import ChatTemplate, normalise_prompt
@@ -116,25 +116,23 @@ def harvest_context(
     system_prompt: str | None = None,
     messages: Sequence[Mapping[str, str]] = (),
 ) -> str:
-    """The text an answer to ``prompt`` is scored after: system prompt, earlier turns, prompt.
+    """The text an answer to ``prompt`` is scored after: system prompt, earlier turns, prompt
+    (:meth:`ChatTemplate.conversation`: a model's own chat template renders them as turns)."""
+    return template.conversation(prompt, system_prompt, messages)
 
-    Earlier user turns go through the chat template and earlier assistant turns follow it
-    as answers do, so the same conversation always gives the same context.
-    """
-    parts: list[str] = []
-    if system_prompt and system_prompt.strip():
-        parts.append(system_prompt.strip() + "\n")
-    for turn in messages:
-        content = str(turn.get("content", ""))
-        role = turn.get("role")
-        if role == "user":
-            parts.append(template.context(content))
-        elif role == "assistant":
-            parts.append(template.continuation(content) + "\n")
-        else:
-            parts.append(content.strip() + "\n")
-    parts.append(template.context(prompt))
-    return "".join(parts)
+
+def rendered_for(
+    groups: Sequence[HarvestGroup], items: Sequence[TranscriptEntry], template: ChatTemplate
+) -> list[HarvestGroup]:
+    """The groups with each context rendered through ``template`` (one model's own chat
+    template); the answers, and so the bytes scored, are unchanged."""
+    by_key = {h.key: h for h in items}
+    return [
+        replace(g, context=item_context(template, by_key[g.prompt_id]))
+        if g.prompt_id in by_key
+        else g
+        for g in groups
+    ]
 
 
 def item_context(template: ChatTemplate, item: TranscriptEntry) -> str:

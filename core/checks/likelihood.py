@@ -154,7 +154,7 @@ def score_affinity(
     for start in range(0, n, chunk):
         state.check_cancelled()
         part = probes[start : start + chunk]
-        contexts = [template.context(p.prompt) for p in part]
+        contexts = [template.context(p.prompt, p.system) for p in part]
         answers = [template.continuation(p.protected) for p in part]
         if use_control:
             contexts = contexts + contexts

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from core.backends.folders import safetensors_files
 from core.checks import lineage_align as la
 from core.checks.available import AvailableInputs
 from core.checks.framework import (
@@ -57,7 +58,7 @@ from core.checks.framework import (
 )
 from core.checks.plugin import Check, CheckData, RunContext
 from core.checks.stats import bootstrap_ci
-from core.errors import DeclinedError
+from core.errors import DeclinedError, ModelLoadError
 from core.jobs import JobState
 
 MIN_SIMILARITY = 0.3
@@ -179,10 +180,17 @@ def read_config(folder: str | Path) -> dict[str, Any]:
 
 
 def read_weights(folder: str | Path) -> dict[str, np.ndarray]:
-    """Every tensor of the folder's safetensors files as float32 numpy (no pickle is ever read)."""
+    """Every tensor of the model's safetensors files as float32 numpy (no pickle is ever read).
+
+    Reads exactly the files the import hashed (the shard index's files, or the one weights
+    file; :func:`core.backends.folders.safetensors_files`), never a stray file beside them.
+    """
     from safetensors import safe_open
 
-    files = sorted(Path(folder).glob("*.safetensors"))
+    try:
+        files = safetensors_files(Path(folder))
+    except ModelLoadError as exc:
+        raise DeclinedError(str(exc)) from exc
     if not files:
         raise DeclinedError(
             f"{folder} holds no safetensors weights; the weight check reads weights "

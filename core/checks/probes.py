@@ -42,9 +42,43 @@ class ChatTemplate:
                 f"{DEFAULT_TEMPLATE!r}."
             )
 
-    def context(self, prompt: str) -> str:
-        """The text a model sees before its answer."""
+    def context(self, prompt: str, system: str | None = None) -> str:
+        """The text a model sees before its answer (a plain template shows no system prompt)."""
         return self.template.replace("{prompt}", prompt)
+
+    def conversation(
+        self,
+        prompt: str,
+        system: str | None = None,
+        messages: Sequence[Mapping[str, Any]] = (),
+    ) -> str:
+        """The text before the answer to ``prompt`` after a system prompt and earlier turns.
+
+        Earlier user turns go through the template and earlier assistant turns follow it as
+        answers do, so the same conversation always gives the same context.
+        """
+        parts: list[str] = []
+        if system and system.strip():
+            parts.append(system.strip() + "\n")
+        for turn in messages:
+            content = str(turn.get("content", ""))
+            role = turn.get("role")
+            if role == "user":
+                parts.append(self.context(content))
+            elif role == "assistant":
+                parts.append(self.continuation(content) + "\n")
+            else:
+                parts.append(content.strip() + "\n")
+        parts.append(self.context(prompt))
+        return "".join(parts)
+
+    def describe(self) -> dict[str, Any]:
+        """What the run records of the template (and what the measurement cache keys on)."""
+        return {
+            "source": "plain template",
+            "template": self.template,
+            "response_prefix": self.response_prefix,
+        }
 
     def continuation(self, answer: str) -> str:
         """An answer as it is scored after :meth:`context` (prefix + answer)."""
@@ -90,6 +124,15 @@ def cluster_of(meta: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+def system_of(meta: Mapping[str, Any] | None) -> str | None:
+    """The captured system prompt in an item's metadata (``system_prompt`` or ``system``)."""
+    for key in ("system_prompt", "system"):
+        value = (meta or {}).get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
 @dataclass(frozen=True)
 class Probe:
     """One probe: prompt, the protected model's answer and an optional control answer."""
@@ -99,6 +142,7 @@ class Probe:
     protected: str
     control: str | None = None
     cluster: str | None = None  # topic, conversation or source, where the metadata give one
+    system: str | None = None  # the captured system prompt, where the transcript carries one
 
 
 @dataclass(frozen=True)
@@ -168,7 +212,7 @@ def match_probes(
         clusters = [None] * len(unique)
     if control is None:
         probes = [
-            Probe(i, e.prompt, e.response, None, c)
+            Probe(i, e.prompt, e.response, None, c, system_of(e.meta))
             for i, e, c in zip(ids, unique, clusters, strict=True)
         ]
         matched_by, unmatched = "none", 0
@@ -186,7 +230,7 @@ def match_probes(
             if sum(p is not None for p in by_key) > sum(p is not None for p in pairs):
                 pairs, matched_by = by_key, "id"
         probes = [
-            Probe(i, e.prompt, e.response, c, cl)
+            Probe(i, e.prompt, e.response, c, cl, system_of(e.meta))
             for i, e, c, cl in zip(ids, unique, pairs, clusters, strict=True)
             if c is not None and c.strip()
         ]

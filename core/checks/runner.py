@@ -23,9 +23,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from core.checks import registry
+from core.checks import model_loading, registry
 from core.checks.available import AvailableInputs
 from core.checks.cache import MEASUREMENTS, cache_key
+from core.checks.chat import rendered_example, template_for
 from core.checks.evidence import ModelRef, load_case_evidence
 from core.checks.findings import out_json, store_results
 from core.checks.framework import (
@@ -63,6 +64,9 @@ SEED_DERIVED = (
 SEED_GIVEN = "given by the user"
 # Settings that cannot change a number, left out of the derived seed.
 _NOT_IN_SEED = ("seed", "num_threads", "reuse_measurements")
+# Settings added after seeds were first derived: they count only when changed from these
+# defaults, so a case's derived seed stays what it was.
+_IN_SEED_WHEN_CHANGED = {"chat_templates": "model", "template_file": None, "dtype": "auto"}
 
 SPECS = registry.SPECS  # the checks' specifications (a live view of the registry)
 
@@ -120,7 +124,12 @@ def derive_seed(evidence: Mapping[str, Any], settings: CheckSettings) -> int:
         "base_model": digest(evidence.get("base_model")),
         "protected_answers": digest(evidence.get("protected_answers")),
         "control_answers": digest(evidence.get("control_answers")),
-        "settings": {k: v for k, v in jsonable(asdict(settings)).items() if k not in _NOT_IN_SEED},
+        "settings": {
+            k: v
+            for k, v in jsonable(asdict(settings)).items()
+            if k not in _NOT_IN_SEED
+            and not (k in _IN_SEED_WHEN_CHANGED and v == _IN_SEED_WHEN_CHANGED[k])
+        },
     }
     text = json.dumps(doc, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16)
@@ -201,6 +210,9 @@ def run_checks(
             **recorded,
         }
     )
+    state.set_status("Checking the models' files and the memory they need")
+    loading = model_loading.preflight(_loaded_models(ev, chosen), settings, ctx.probes)
+    parameters["model_loading"] = jsonable(loading)
     run_inputs = {**ev.describe(), **jsonable(recorded)}
     run_id = runs.create_run(cf, ev.case_id, "check", parameters, run_inputs, seed)
     with runs.running(cf, run_id) as handle:
@@ -246,6 +258,16 @@ def run_checks(
     )
 
 
+def _loaded_models(ev: Any, chosen: list[Check]) -> list[ModelRef]:
+    """The models a run with these checks opens through a backend (protected, panel)."""
+    refs: list[ModelRef] = []
+    if ev.protected_model is not None and any(PROTECTED_PASS in c.spec.passes for c in chosen):
+        refs.append(ev.protected_model)
+    if any(PANEL_PASS in c.spec.passes for c in chosen):
+        refs += [ev.suspect, *ev.references]
+    return refs
+
+
 def available_inputs(ctx: RunContext) -> AvailableInputs:
     """What the run has, for each check's ``fits`` (the wizard fills the same record)."""
     ev, names = ctx.evidence, [n for n in ctx.settings.protected_names if n.strip()]
@@ -278,6 +300,8 @@ class _Work:
         self.results: dict[str, CheckResult] = {}
         self.partial: dict[str, dict[str, Any]] = {}
         self.reused: list[str] = []  # measurements taken from the process cache
+        self.models: dict[str, Any] = {}  # per model: how it was loaded, its chat template
+        self.model_ctx = ctx  # the context of the model in its pass (its own chat template)
 
     # --- planning -------------------------------------------------------------------
     def _decline(self, check: Check, reason: str) -> None:
@@ -341,24 +365,29 @@ class _Work:
         self.save(partial=self.partial)
 
     def _model_pass(self, ref: ModelRef, role: str, state: JobState) -> None:
-        from core.backends.factory import load_model
-
         self.state.check_cancelled()
         state.set_status(f"Loading {ref.label}")
-        model = load_model(ref.path, name=ref.label, num_threads=self.ctx.settings.num_threads)
+        model = model_loading.open_model(ref, self.ctx.settings)
         try:
+            template = template_for(model, self.ctx.settings)
+            self.model_ctx = ctx = replace(self.ctx, template=template)
+            self.models[ref.label] = {
+                "role": role,
+                "chat_template": rendered_example(template, self.ctx.probes),
+            }
+            self.save(models=jsonable(self.models))
             if role == "protected":
                 checks = self._active(PROTECTED_PASS)
                 for t, check in enumerate(checks):
                     sub = state.sub(100 * t / len(checks), 100 * (t + 1) / len(checks))
                     data = self.data[check.key]
                     assert check.measure_protected is not None  # Check() makes sure
-                    data.protected = check.measure_protected(self.ctx, data, model, ref, sub)
+                    data.protected = check.measure_protected(ctx, data, model, ref, sub)
                 return
             for check in self._active(PANEL_PASS):  # e.g. a tokenizer that cannot be compared
                 if check.admit is None:
                     continue
-                problem = check.admit(self.ctx, self.data[check.key], model, ref, role)
+                problem = check.admit(ctx, self.data[check.key], model, ref, role)
                 if problem and role == "suspect":
                     self._decline(check, problem)
                 elif problem:
@@ -374,6 +403,10 @@ class _Work:
                     {"check": check.key, "model": ref.label, "role": role}
                 )
         finally:
+            record = getattr(model, "load_record", None)
+            if callable(record) and ref.label in self.models:
+                self.models[ref.label]["loaded"] = record()
+                self.save(models=jsonable(self.models))
             model.release()
 
     def _measure(self, check: Check, model: Any, ref: ModelRef, state: JobState) -> None:
@@ -388,7 +421,7 @@ class _Work:
         else:
             assert check.measure is not None  # Check() makes sure
             value = check.measure(
-                self.ctx, data, model, ref, state, lambda v: self._keep(key, ref.label, v)
+                self.model_ctx, data, model, ref, state, lambda v: self._keep(key, ref.label, v)
             )
             if ckey:
                 MEASUREMENTS.put(ckey, value)
@@ -407,7 +440,8 @@ class _Work:
             {
                 "task": check.key,
                 "model": [ref.path, ref.format, ref.manifest_sha256],
-                "template": [s.template, s.response_prefix],
+                "template": self.model_ctx.template.describe(),
+                "dtype": s.dtype,
                 **parts,
             }
         )

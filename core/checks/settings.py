@@ -34,8 +34,11 @@ class CheckSettings:
     checks: tuple[str, ...] = field(default_factory=registry.check_names)  # default: all
     seed: int | None = None  # None: derived from the evidence hashes (core.checks.runner)
     alpha: float = 0.05
-    template: str = DEFAULT_TEMPLATE
+    template: str = DEFAULT_TEMPLATE  # the plain template: models without their own
     response_prefix: str = DEFAULT_RESPONSE_PREFIX
+    chat_templates: str = "model"  # "model": each model's own chat template; "fixed": plain
+    template_file: str | None = None  # a Jinja chat template for models without their own
+    dtype: str = "auto"  # auto, float32, bfloat16, float16, int8 (core.backends.precision)
     protected_names: tuple[str, ...] = ()
     n_resamples: int = 10_000
     max_probes: int | None = None

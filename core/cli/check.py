@@ -130,7 +130,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--template",
         default=None,
-        help="chat template with {prompt} (default 'User: {prompt}\\nAssistant:')",
+        help="the plain template with {prompt}, for models without a chat template of their "
+        "own (default 'User: {prompt}\\nAssistant:'; \\n is a newline)",
+    )
+    p.add_argument(
+        "--chat-templates",
+        choices=("model", "fixed"),
+        default="model",
+        help="model: score each model through its own chat template (default); fixed: "
+        "the plain --template for every model",
+    )
+    p.add_argument(
+        "--template-file",
+        metavar="FILE.jinja",
+        default=None,
+        help="a Jinja chat template for models that ship none",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16", "float16", "int8"),
+        default="auto",
+        help="precision the models run at (default auto: the checkpoint's bfloat16/float16 "
+        "where this CPU runs it well, else float32); checked against free memory first",
     )
     p.add_argument("--max-probes", type=int, default=None)
     p.add_argument("--resamples", type=int, default=10_000, help="permutation/bootstrap resamples")
@@ -171,7 +192,15 @@ def _settings(args: argparse.Namespace) -> Any:
     k = args.min_regenerations or args.regenerate
     if k:
         s = replace(s, harvest_min_regenerations=k)
-    return replace(s, template=args.template) if args.template else s
+    s = replace(
+        s, chat_templates=args.chat_templates, template_file=args.template_file, dtype=args.dtype
+    )
+    return replace(s, template=plain_template(args.template)) if args.template else s
+
+
+def plain_template(text: str) -> str:
+    """A template typed on a command line: ``\\n`` and ``\\t`` become a newline and a tab."""
+    return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -215,7 +244,7 @@ def _harvest_sets(
     if args.regenerate is None:
         return harvested, None
     assert protected is not None  # _check_args made sure
-    template = ChatTemplate(args.template) if args.template else ChatTemplate()
+    template = ChatTemplate(plain_template(args.template)) if args.template else ChatTemplate()
     regen = generate_regenerations(
         cf,
         case_id,

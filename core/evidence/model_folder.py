@@ -21,6 +21,7 @@ from typing import Any
 from core.errors import EvidenceError, PickledWeightsError
 from core.evidence.formats import ONNX_SUFFIX, PICKLE_SUFFIXES, read_json_file
 from core.evidence.safetensors_header import read_header
+from core.evidence.unsupported_models import refuse_adapter, refuse_gguf, refuse_quantised
 
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -123,6 +124,48 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+INDEX_NAME = "model.safetensors.index.json"
+SINGLE_WEIGHTS = "model.safetensors"
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The safetensors files that make up the model, by the one rule import and load share.
+
+    With ``model.safetensors.index.json``: exactly the shards its weight_map names (a stale
+    extra ``*.safetensors`` beside them is not part of the model and is never read). Without
+    one: ``model.safetensors``, or the folder's only ``*.safetensors`` file. Several files
+    and no index are refused: which of them is the model cannot be told, so neither the
+    hash nor a check could be sure to describe the same weights. EvidenceError otherwise.
+    """
+    index_path = folder / INDEX_NAME
+    if index_path.is_file():
+        index = _read_json(require_inside(folder, index_path))
+        weight_map = index.get("weight_map") or {}
+        if not isinstance(weight_map, dict):
+            raise EvidenceError(f"{INDEX_NAME} in {folder}: weight_map is not a table.")
+        shards = sorted({_relative_name(folder, s, INDEX_NAME) for s in weight_map.values()})
+        missing = [str(s.relative_to(folder)) for s in shards if not s.is_file()]
+        if not shards or missing:
+            raise EvidenceError(
+                f"{folder} is a sharded model but shards are missing: "
+                f"{', '.join(missing) or 'all'}."
+            )
+        return shards
+    found = sorted(folder.glob("*.safetensors"))
+    if (folder / SINGLE_WEIGHTS).is_file():
+        return [require_inside(folder, folder / SINGLE_WEIGHTS)]
+    if len(found) == 1:
+        return [require_inside(folder, found[0])]
+    if not found:
+        raise EvidenceError(f"{folder} has no *.safetensors weights.")
+    names = ", ".join(f.name for f in found[:5])
+    raise EvidenceError(
+        f"{folder} holds several safetensors files ({names}) but no {INDEX_NAME} saying "
+        "which of them make up the model; refused, so the hash and every check describe the "
+        "same weights. Save the model again with save_pretrained, or remove the stray files."
+    )
+
+
 def _count(value: Any, what: str, source: Path) -> int | None:
     """A count from a config (vocab_size): a plausible non-negative int, or None if absent."""
     if value is None:
@@ -161,7 +204,60 @@ def _tokenizer_files(folder: Path) -> list[Path]:
             "or tokenizer.model). Without it the model's outputs cannot be scored; copy the "
             "tokenizer files that came with the model into the same folder."
         )
+    if names & {"tokenizer.json", "vocab.json", "vocab.txt"} == set():
+        _require_sentencepiece_class(folder)
     return found
+
+
+# Tokenizer classes that read a SentencePiece tokenizer.model (sentencepiece is installed).
+SENTENCEPIECE_CLASSES = frozenset(
+    f"{base}{fast}"
+    for base in ("LlamaTokenizer", "CodeLlamaTokenizer", "GemmaTokenizer", "T5Tokenizer")
+    for fast in ("", "Fast")
+)
+
+
+def _require_sentencepiece_class(folder: Path) -> None:
+    """A folder whose only tokenizer is tokenizer.model must say which class reads it
+    (tokenizer_config.json), or the loader guesses and may ask for packages it lacks."""
+    cfg = folder / "tokenizer_config.json"
+    config = _read_json(require_inside(folder, cfg)) if cfg.is_file() else {}
+    cls = config.get("tokenizer_class")
+    if isinstance(cls, str) and cls in SENTENCEPIECE_CLASSES:
+        return
+    shown = f"names {str(cls)[:60]!r}" if cls else "names no tokenizer_class"
+    raise EvidenceError(
+        f"{folder}'s only tokenizer is tokenizer.model (SentencePiece) and its "
+        f"tokenizer_config.json {shown}, so it cannot be told how to read it. Save the "
+        "tokenizer with transformers' save_pretrained (which writes tokenizer.json) beside "
+        "the model, or give tokenizer_config.json the tokenizer_class the model's publisher "
+        "uses (e.g. LlamaTokenizer), and import again."
+    )
+
+
+# Files beside the model that a load also reads (generation and chat-template settings)
+# or that describe it: hashed with it whenever present.
+EXTRA_FILES = (
+    "generation_config.json",
+    INDEX_NAME,
+    *LICENCE_NAMES,
+    "README.md",
+    "chat_template.jinja",
+    "chat_template.json",
+    "spiece.model",
+)
+
+
+def _with_extras(folder: Path, files: list[Path]) -> list[Path]:
+    """``files`` plus those of :data:`EXTRA_FILES` present (JSON ones checked as JSON)."""
+    out = list(files)
+    for extra in EXTRA_FILES:
+        p = folder / extra
+        if p.is_file() and p not in out:
+            out.append(require_inside(folder, p))
+            if p.name.endswith(".json"):
+                read_json_file(p)
+    return out
 
 
 def _licence(folder: Path) -> str | None:
@@ -183,31 +279,20 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
             f"{folder} holds only pickled weights ({', '.join(p.name for p in pickles)}). "
             + _CONVERT_HINT
         )
+    refuse_gguf(folder)
     if not config_path.is_file():
+        refuse_adapter(folder, None)
         raise EvidenceError(f"{folder} has no config.json; it is not a Hugging Face model folder.")
     if not weights:
         raise EvidenceError(f"{folder} has no *.safetensors weights.")
     config = _read_json(require_inside(folder, config_path))
+    refuse_quantised(folder, config)
     if config.get("auto_map"):
         raise EvidenceError(
             f"{folder} needs custom code from the model's authors (auto_map in config.json); "
             "Distill Audit never runs code shipped with a model."
         )
-    index_path = folder / "model.safetensors.index.json"
-    if index_path.is_file():
-        index = _read_json(require_inside(folder, index_path))
-        weight_map = index.get("weight_map") or {}
-        if not isinstance(weight_map, dict):
-            raise EvidenceError(f"{index_path.name} in {folder}: weight_map is not a table.")
-        where = index_path.name
-        shards = sorted({_relative_name(folder, s, where) for s in weight_map.values()})
-        missing = [str(s.relative_to(folder)) for s in shards if not s.is_file()]
-        if not shards or missing:
-            raise EvidenceError(
-                f"{folder} is a sharded model but shards are missing: "
-                f"{', '.join(missing) or 'all'}."
-            )
-        weights = shards
+    weights = weight_files(folder)
     params = 0
     dtypes: set[str] = set()
     for w in weights:
@@ -215,19 +300,7 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
         params += info.parameters
         dtypes.update(info.dtypes)
     tok = _tokenizer_files(folder)
-    files = [config_path, *weights, *tok]
-    for extra in (
-        "generation_config.json",
-        "model.safetensors.index.json",
-        *LICENCE_NAMES,
-        "README.md",
-        "chat_template.jinja",
-    ):
-        p = folder / extra
-        if p.is_file() and p not in files:
-            files.append(require_inside(folder, p))
-            if p.name.endswith(".json"):
-                read_json_file(p)
+    files = _with_extras(folder, [config_path, *weights, *tok])
     return ModelInspection(
         root=folder,
         format="hf-folder",
@@ -246,10 +319,39 @@ def inspect_hf_folder(folder: Path) -> ModelInspection:
     )
 
 
+ONNX_SUBFOLDER = "onnx"  # the onnx-community layout: onnx/model.onnx, tokenizer at the root
+
+
+def onnx_location(path: Path) -> tuple[Path, Path]:
+    """``(root, graph)`` of an ONNX model path: the folder that holds tokenizer and config,
+    and the .onnx file that is the model.
+
+    ``folder/model.onnx``, ``folder/x.onnx`` (the named file, never another one beside it)
+    and the onnx-community layout (``folder/onnx/model.onnx`` with the tokenizer and
+    config.json at ``folder``) are recognised.
+    """
+    if path.is_dir():
+        for graph in (path / "model.onnx", path / ONNX_SUBFOLDER / "model.onnx"):
+            if graph.is_file():
+                return path, graph
+        raise EvidenceError(f"No model.onnx in {path} (nor in {path / ONNX_SUBFOLDER}).")
+    parent = path.parent
+    if (
+        parent.name == ONNX_SUBFOLDER
+        and not _has_tokenizer(parent)
+        and _has_tokenizer(parent.parent)
+    ):
+        return parent.parent, path
+    return parent, path
+
+
+def _has_tokenizer(folder: Path) -> bool:
+    return any((folder / n).is_file() for n in ("tokenizer.json", "tokenizer.model", "vocab.json"))
+
+
 def inspect_onnx(path: Path) -> ModelInspection:
     """Validate an ONNX causal LM: checker, input_ids/attention_mask in, logits out."""
-    model_path = path / "model.onnx" if path.is_dir() else path
-    folder = model_path.parent
+    folder, model_path = onnx_location(path)
     if not model_path.is_file():
         raise EvidenceError(f"No model.onnx in {path}.")
     require_inside(folder, model_path)
@@ -277,7 +379,9 @@ def inspect_onnx(path: Path) -> ModelInspection:
         {d.value for t in model.graph.initializer for d in t.external_data if d.key == "location"}
     )
     where = f"{model_path.name}'s external data"
-    external_paths = [_relative_name(folder, e, where) for e in external]
+    external_paths = [_relative_name(model_path.parent, e, where) for e in external]
+    for e in external_paths:
+        require_inside(folder, e)
     missing = [e for e, p in zip(external, external_paths, strict=True) if not p.is_file()]
     if missing:
         raise EvidenceError(f"{model_path.name} refers to missing external data: {missing}.")
@@ -290,6 +394,7 @@ def inspect_onnx(path: Path) -> ModelInspection:
     files = [model_path, *external_paths, *tok]
     if cfg.is_file():
         files.append(cfg)
+    files = _with_extras(folder, files)
     return ModelInspection(
         root=folder,
         format="onnx",
@@ -304,6 +409,7 @@ def inspect_onnx(path: Path) -> ModelInspection:
             "outputs": outputs,
             "opset": [o.version for o in model.opset_import],
             "external_data": external,
+            "onnx_file": model_path.relative_to(folder).as_posix(),
         },
     )
 
@@ -340,7 +446,18 @@ def inspect_model(path: Path) -> ModelInspection:
             raise PickledWeightsError(f"{path.name} is a pickled checkpoint. " + _CONVERT_HINT)
         if path.suffix.lower() == ONNX_SUFFIX:
             return inspect_onnx(path)
+        refuse_gguf(path)
         raise EvidenceError(f"{path.name}: expected a model folder or an .onnx file.")
-    if (path / "model.onnx").is_file():
+    community = (path / ONNX_SUBFOLDER / "model.onnx").is_file()
+    if (path / "model.onnx").is_file() or (community and not any(path.glob("*.safetensors"))):
         return inspect_onnx(path)
     return inspect_hf_folder(path)
+
+
+def model_path(root: str, fmt: str, details: Any) -> str:
+    """Where a check opens an imported model: the folder, or for ONNX the very graph file
+    the import hashed (``details["onnx_file"]``), never another .onnx beside it."""
+    name = details.get("onnx_file") if isinstance(details, dict) else None
+    if fmt == "onnx" and isinstance(name, str) and name:
+        return str(Path(root) / name)
+    return root

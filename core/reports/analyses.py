@@ -372,6 +372,15 @@ def check_command(run: Run, resolve: Resolver, case_file: str, case_ref: str) ->
     ):
         if p.get(key) is not None:
             argv += [flag, str(p[key])]
+    for flag, key, default in (
+        ("--dtype", "dtype", "auto"),
+        ("--chat-templates", "chat_templates", "model"),
+        ("--template-file", "template_file", None),
+    ):
+        if p.get(key) not in (None, default):
+            argv += [flag, str(p[key])]
+    if p.get("template") and p["template"] != "User: {prompt}\nAssistant:":
+        argv += ["--template", str(p["template"]).replace("\n", "\\n")]
     suite = p.get("identity_suite")
     if isinstance(suite, Mapping) and suite.get("path"):
         argv += ["--identity-suite", str(suite["path"])]

@@ -81,8 +81,12 @@ def test_settings_dialog_saves_and_the_check_wizard_uses_the_alpha(window, tmp_p
     dialog.alpha.setValue(0.01)
     dialog.folder.setText(str(tmp_path))
     dialog.reviewer.setText("C. Counsel")
+    assert dialog.dtype.currentData() == "auto"  # the default precision
+    dialog.dtype.setCurrentIndex(dialog.dtype.findData("bfloat16"))
     dialog.accept()
     assert (window.settings.cpu_threads, window.settings.default_alpha) == (3, 0.01)
+    assert window.settings.model_dtype == "bfloat16"
+    assert migrate({"schema_version": 1, "model_dtype": "float8"}).model_dtype == "auto"
     assert window.reviewer() == "C. Counsel"
     stored = json.loads(settings_path().read_text())
     assert stored["schema_version"] == SCHEMA_VERSION and stored["cpu_threads"] == 3
