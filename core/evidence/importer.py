@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from core.errors import DistillAuditError, EvidenceError
 from core.evidence.custody import ItemsDigest, model_binding, transcript_binding, verify_artifact
 from core.evidence.formats import ARTIFACT_ROLES, REGENERATIONS_ROLE, TRANSCRIPT_ROLES
+from core.store.vocabulary import ANSWERS_ROLES
 from core.evidence.harvest_records import HARVEST_ROLES, HarvestValidator
 from core.evidence.hashing import hash_files, manifest_digest, sha256_file
 from core.evidence.model_folder import ModelInspection, inspect_model
@@ -112,6 +113,38 @@ def _read_all(path: Path, role: str, state: JobState) -> list[TranscriptRecord]:
     if not records:
         raise EvidenceError(f"{path.name} holds no prompt/response records.")
     return records
+
+
+def answers_model_name(
+    records: list[TranscriptRecord], given: str, source: str, role: str
+) -> str:
+    """The model a set of answers came from (a suspect's or reference's answers to the probes).
+
+    Each record must answer a probe prompt, and the model must be named: by ``given`` (the
+    importer's model name) or by every record's ``model`` field, one name for the whole
+    set, since a set is one model's answers. EvidenceError otherwise (nothing is written).
+    """
+    for rec in records:
+        if not rec.response.strip():
+            raise EvidenceError(
+                f"{source}, line {rec.line}: the answer is empty; a {role} set holds the "
+                "model's answer to each probe prompt."
+            )
+    named = {str(r.meta.get("model") or r.meta.get("model_name") or "").strip() for r in records}
+    if given.strip():
+        return given.strip()
+    if len(named) == 1 and "" not in named:
+        return named.pop()
+    if len(named - {""}) > 1:
+        raise EvidenceError(
+            f"{source}: the records name {len(named - {''})} different models "
+            f"({', '.join(sorted(named - {''})[:3])}); a {role} set is one model's answers: "
+            "split the file by model and import each as its own set."
+        )
+    raise EvidenceError(
+        f"{source}: say which model gave these answers: give the model's name when importing "
+        "(--model NAME) or a 'model' field in every record."
+    )
 
 
 def _insert_items(
@@ -237,6 +270,8 @@ def import_transcripts(
         else:
             seen[digest] = rec.line
     first_meta = records[0].meta
+    if role in ANSWERS_ROLES:
+        model_name = answers_model_name(records, model_name, p.name, role)
     earliest = min((r.collected_at for r in records if r.collected_at), default=None)
     count = len(records)
     # Only now, with everything read, validated and hashed, is the write lock taken: a
