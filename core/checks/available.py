@@ -31,8 +31,6 @@ class AvailableInputs:
     """Counts and flags of the evidence chosen for a run (the suspect is always given)."""
 
     references: int = 0  # reference models (weights; answers-only ones are counted apart)
-    reference_answers: int = 0  # references known only by their answers to the probe prompts
-    suspect_answers_only: bool = False  # the suspect is known only by its answers
     protected_answers: bool = False
     control_answers: bool = False
     protected_model: bool = False
@@ -42,6 +40,8 @@ class AvailableInputs:
     regenerations: bool = False  # fresh answers to the logged prompts (same model and settings)
     probes: int | None = None  # matched probes; None: not known yet (before the run)
     phrases: bool | None = None  # habitual phrases were learned; None: not known yet
+    reference_answers: int = 0  # references known only by their answers to the probe prompts
+    suspect_answers_only: bool = False  # the suspect is known only by its answers
     hints: Mapping[str, str] = field(default_factory=dict)  # input -> how to supply it here
 
     def hint(self, name: str) -> str:

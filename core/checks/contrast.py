@@ -98,39 +98,36 @@ class ContrastResult:
         )
 
 
-def contrast_values(
-    protected: Sequence[str], answers: Mapping[str, Sequence[str]]
-) -> dict[str, np.ndarray]:
-    """Per model, per probe: sim(model, protected) - mean sim(model, other panel models).
+Pairs = Mapping[tuple[str, str], np.ndarray]  # (model a, model b) -> per-probe sim, both orders
 
-    ``answers`` holds the suspect's and the references' answers (one per probe, in probe
-    order); the suspect's contrast is taken against all references, a reference's against
-    the other references (pass the suspect under its label: the caller says which it is).
+
+def text_similarities(
+    protected: Sequence[str], answers: Mapping[str, Sequence[str]]
+) -> tuple[dict[str, np.ndarray], dict[tuple[str, str], np.ndarray]]:
+    """Per probe, each model's answer against the protected answer and against each other's.
+
+    ``answers`` holds one answer per probe (probe order) for each model of the panel.
     """
     names = list(answers)
-    n = len(protected)
     to_prot = {
         k: np.array([pair_similarity(a, p) for a, p in zip(v, protected, strict=True)])
         for k, v in answers.items()
     }
-    pair: dict[tuple[str, str], np.ndarray] = {}
+    pairs: dict[tuple[str, str], np.ndarray] = {}
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             sim = np.array(
                 [pair_similarity(x, y) for x, y in zip(answers[a], answers[b], strict=True)]
             )
-            pair[(a, b)] = pair[(b, a)] = sim
-    out: dict[str, np.ndarray] = {}
-    for a in names:
-        others = [pair[(a, b)] for b in names if b != a]
-        out[a] = to_prot[a] - (np.mean(others, axis=0) if others else np.zeros(n))
-    return out
+            pairs[(a, b)] = pairs[(b, a)] = sim
+    return to_prot, pairs
 
 
-def suspect_centred_contrast(
-    protected: Sequence[str],
-    suspect: Sequence[str],
-    references: Mapping[str, Sequence[str]],
+def contrast_from_similarities(
+    to_protected: Mapping[str, np.ndarray],
+    pairs: Pairs,
+    suspect: str,
+    references: Sequence[str],
     *,
     seed: int,
     alpha: float = 0.05,
@@ -138,21 +135,22 @@ def suspect_centred_contrast(
     n_resamples: int = 2_000,
     clusters: Sequence[str] | None = None,
 ) -> ContrastResult:
-    """The contrast for the suspect and the panel (module docstring); DeclinedError with
+    """The contrast from per-probe similarities (pure; module docstring). DeclinedError with
     fewer than :data:`MIN_REFERENCES` references."""
-    if len(references) < MIN_REFERENCES:
+    refs = list(references)
+    if len(refs) < MIN_REFERENCES:
         raise DeclinedError(
             f"The suspect-centred contrast needs at least {MIN_REFERENCES} reference models "
-            f"(got {len(references)})."
+            f"(got {len(refs)})."
         )
-    refs = dict(references)
-    s_to_prot = np.array([pair_similarity(a, p) for a, p in zip(suspect, protected, strict=True)])
-    d = {
-        r: s_to_prot - np.array([pair_similarity(a, b) for a, b in zip(suspect, v, strict=True)])
-        for r, v in refs.items()
-    }
+    s_to_prot = np.asarray(to_protected[suspect], dtype=np.float64)
+    d = {r: s_to_prot - np.asarray(pairs[(suspect, r)], dtype=np.float64) for r in refs}
     s_contrast = np.mean(list(d.values()), axis=0)
-    r_contrast = contrast_values(protected, refs)  # each reference against the others
+    r_contrast = {  # each reference against the other references, as the suspect against all
+        j: np.asarray(to_protected[j], dtype=np.float64)
+        - np.mean([pairs[(j, r)] for r in refs if r != j], axis=0)
+        for j in refs
+    }
     ml = model_level_test(s_contrast, r_contrast, clusters=clusters, alpha=alpha, n_tests=n_tests)
     per_p: dict[str, float] = {}
     for r, v in d.items():
@@ -166,10 +164,38 @@ def suspect_centred_contrast(
         p_value=ml.p_value,
         p_text=format_p(ml.p_value, floor=floor),
         test_used=ml.test_used,
-        n_probes=len(protected),
+        n_probes=int(s_contrast.size),
         n_references=len(refs),
         suspect_contrast=float(s_contrast.mean()),
         reference_contrasts=dict(ml.reference_values),
         closer_share={r: float(np.mean(v > 0)) for r, v in d.items()},
         per_reference_p=per_p,
+    )
+
+
+def suspect_centred_contrast(
+    protected: Sequence[str],
+    suspect: Sequence[str],
+    references: Mapping[str, Sequence[str]],
+    *,
+    seed: int,
+    alpha: float = 0.05,
+    n_tests: int = 1,
+    n_resamples: int = 2_000,
+    clusters: Sequence[str] | None = None,
+) -> ContrastResult:
+    """The contrast on the models' answers (one per probe, probe order); see the module
+    docstring. The suspect is labelled apart, so a reference may carry any name."""
+    key = "\0suspect"
+    to_prot, pairs = text_similarities(protected, {key: suspect, **references})
+    return contrast_from_similarities(
+        to_prot,
+        pairs,
+        key,
+        list(references),
+        seed=seed,
+        alpha=alpha,
+        n_tests=n_tests,
+        n_resamples=n_resamples,
+        clusters=clusters,
     )

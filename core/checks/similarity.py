@@ -394,6 +394,11 @@ def contrast_details(ctx: RunContext, data: CheckData, references: Sequence[str]
             alpha=ctx.settings.alpha,
             n_tests=ctx.n_tests,
             n_resamples=min(ctx.settings.n_resamples, 2_000),
+            clusters=(
+                tuple(c or f"probe:{p.probe_id}" for c, p in zip(ctx.clusters, ctx.probes))
+                if ctx.clusters
+                else None
+            ),
         )
     except DeclinedError as exc:
         return {"declined": str(exc), "null": CONTRAST_NULL}
