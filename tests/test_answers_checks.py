@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -91,7 +92,7 @@ def _answers(
     return write_jsonl(path, rows)
 
 
-def _settings(world: dict[str, Path], **kw: object) -> CheckSettings:
+def _settings(world: dict[str, Path], **kw: Any) -> CheckSettings:
     return replace(
         CheckSettings(
             protected_names=NAMES,

@@ -22,9 +22,9 @@ from core import __version__
 from core.errors import Terminated
 from core.failures import explain, one_line
 
-from . import cases, check, demo, evidence, experiment, maintenance, policy, report
+from . import capture, cases, check, demo, evidence, experiment, maintenance, policy, report
 
-GROUPS = (cases, evidence, policy, maintenance, check, report, demo, experiment)
+GROUPS = (cases, evidence, policy, maintenance, check, capture, report, demo, experiment)
 
 
 def build_parser() -> argparse.ArgumentParser:
