@@ -21,16 +21,20 @@ from sqlalchemy import select
 
 from core.checks import registry
 from core.checks.available import AvailableInputs
+from core.checks.framework import CheckResult, CheckSpec
 from core.checks.identity import load_suite
+from core.checks.model_level import panel_needed
+from core.checks.plugin import Check, CheckData, RunContext
 from core.checks.runner import CheckInputs, CheckSettings, run_checks
 from core.cli import main
-from core.errors import EvidenceError
+from core.errors import DeclinedError, EvidenceError
 from core.evidence.importer import import_model, import_transcripts
+from core.jobs import JobState
 from core.resources import resource_path
 from core.store.audit import verify_chain
 from core.store.cases import create_case
 from core.store.db import open_case_file
-from core.store.models import TranscriptSet
+from core.store.models import Run, TranscriptSet
 from tests.conftest import write_jsonl
 from tests.tinymodels import build_tiny_gpt2
 
@@ -340,3 +344,55 @@ def test_cli_check_with_answers_only(world, tmp_path: Path, capsys) -> None:
     assert TOKEN_PROBS in checks["likelihood"]["reason"]
     assert checks["similarity"]["n_references"] == 3 and checks["similarity"]["p_value"] is not None
     assert data["parameters"]["n_tests"] == 2
+
+
+def _declines_late(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
+    raise DeclinedError("Declined while computing its statistics (a test check).")
+
+
+LATE = Check(
+    CheckSpec(
+        key="late_decline",
+        title="Declines late (test check)",
+        question="Does nothing?",
+        access="text",
+        null_hypothesis="none",
+        alternative="none",
+        test="none",
+        minimum_inputs="none",
+        passes=(),
+    ),
+    fits=lambda available: None,
+    evaluate=_declines_late,
+)
+
+
+def test_the_holm_family_and_the_panel_advice_count_the_checks_that_ran(world, tmp_path) -> None:
+    """A check chosen but declining during its statistics is not counted: one number."""
+    cf, cid, prot, ctrl = _case(tmp_path, world)
+    qs = _questions(world)
+    suspect = import_transcripts(
+        cf, cid, _answers(tmp_path / "s.jsonl", "q", qs, copy=True, seed=0), "suspect-answers"
+    )
+    refs = tuple(
+        import_transcripts(
+            cf,
+            cid,
+            _answers(tmp_path / f"r{j}.jsonl", f"m{j}", qs, copy=False, seed=50 + j),
+            "reference-answers",
+        )
+        for j in range(3)
+    )
+    inputs = CheckInputs(
+        None, (), prot, ctrl, suspect_answers_id=suspect, reference_answers_ids=refs
+    )
+    with registry.registered(LATE):
+        rep = run_checks(cf, cid, inputs, _settings(world, checks=("similarity", "late_decline")))
+    assert rep.results["late_decline"].verdict == "declined"
+    assert rep.parameters["n_tests"] == 1 and rep.combined.raw.keys() == {"similarity"}
+    ml = rep.results["similarity"].model_level
+    assert ml is not None and ml["panel_needed"] == panel_needed(0.05, 1) == 19
+    assert not any("over 2 checks" in w for w in rep.results["similarity"].warnings)
+    with cf.read_session() as s:
+        assert s.get(Run, rep.run_id).summary["n_tests"] == 1
+    cf.close()
