@@ -230,3 +230,31 @@ def test_cli_capture_imports_with_custody_and_audits_the_act(
         out.write_text(out.read_text(encoding="utf-8").replace("q0", "qX"), encoding="utf-8")
         with pytest.raises(EvidenceError, match="not the file that was captured"):
             import_capture(cf, "DA-CAP-1", out, "reference-answers")
+
+
+def test_only_the_capture_command_reaches_the_capture_module() -> None:
+    """Offline by default: no other module of core or app (the demo, the checks, the GUI)
+    imports the one module that can contact an endpoint, and urllib's opener is imported
+    only inside the function that posts."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    users = set()
+    for path in [*root.joinpath("core").rglob("*.py"), *root.joinpath("app").rglob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            if any(n == "core.evidence.capture" for n in names):
+                users.add(path.relative_to(root).as_posix())
+    assert users == {"core/cli/capture.py"}
+    module = ast.parse((root / "core/evidence/capture.py").read_text(encoding="utf-8"))
+    top = {a.name for node in module.body if isinstance(node, ast.Import) for a in node.names} | {
+        node.module for node in module.body if isinstance(node, ast.ImportFrom)
+    }
+    assert not any(str(n).startswith("urllib.request") for n in top)
