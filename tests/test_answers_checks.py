@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from core.cli import main
 from core.errors import DeclinedError, EvidenceError
 from core.evidence.importer import import_model, import_transcripts
 from core.jobs import JobState
+from core.reports.analyses import check_command
 from core.resources import resource_path
 from core.store.audit import verify_chain
 from core.store.cases import create_case
@@ -196,7 +198,17 @@ def test_an_answers_only_suspect_against_a_mixed_panel(world, tmp_path: Path) ->
     assert set(answer_refs) | {suspect} <= set(rep.inputs["transcript_set_ids"])
     with cf.read_session() as s:
         assert verify_chain(s).ok
+        run = s.get(Run, rep.run_id)
+        # The report's "repeat this run" command names the answer sets as answers.
+        cmd = check_command(run, _paths, "case.dacase", "DA-ANS-1") or ""
+    assert f"--suspect-answers /transcripts/{suspect}" in cmd and "--suspect " not in cmd
+    assert cmd.count("--reference-answers ") == 3 and cmd.count("--reference /models/") == 2
+    assert "MISSING" not in cmd
     cf.close()
+
+
+def _paths(kind: str, value: Any) -> Any:  # (kind, id) -> a record with its path
+    return None if value is None else SimpleNamespace(path=f"/{kind}/{value}")
 
 
 def test_forty_answer_references_get_the_rank_test(world, tmp_path: Path) -> None:
