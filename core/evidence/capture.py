@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from http.client import HTTPException
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -220,7 +221,7 @@ def _exchange(
         headers: Any = None
         try:
             status, raw, headers = post_once(url, body, settings, api_key)
-        except OSError as exc:  # refused, reset, timed out, name not resolved
+        except (OSError, HTTPException) as exc:  # refused, reset, timed out, cut short
             status, raw, last = 0, b"", f"{exc.__class__.__name__}: {exc}"
         received = _now()
         if len(raw) > MAX_RESPONSE_BYTES:
