@@ -395,7 +395,10 @@ def contrast_details(ctx: RunContext, data: CheckData, references: Sequence[str]
             n_tests=ctx.n_tests,
             n_resamples=min(ctx.settings.n_resamples, 2_000),
             clusters=(
-                tuple(c or f"probe:{p.probe_id}" for c, p in zip(ctx.clusters, ctx.probes))
+                tuple(
+                    c or f"probe:{p.probe_id}"
+                    for c, p in zip(ctx.clusters, ctx.probes, strict=True)
+                )
                 if ctx.clusters
                 else None
             ),

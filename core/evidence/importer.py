@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from core.errors import DistillAuditError, EvidenceError
 from core.evidence.custody import ItemsDigest, model_binding, transcript_binding, verify_artifact
 from core.evidence.formats import ARTIFACT_ROLES, REGENERATIONS_ROLE, TRANSCRIPT_ROLES
-from core.store.vocabulary import ANSWERS_ROLES
 from core.evidence.harvest_records import HARVEST_ROLES, HarvestValidator
 from core.evidence.hashing import hash_files, manifest_digest, sha256_file
 from core.evidence.model_folder import ModelInspection, inspect_model
@@ -29,6 +28,7 @@ from core.store import audit
 from core.store.cases import get_case
 from core.store.db import CaseFile
 from core.store.models import ModelArtifact, TranscriptItem, TranscriptSet
+from core.store.vocabulary import ANSWERS_ROLES
 
 
 def _check_role(role: str, allowed: tuple[str, ...]) -> None:
@@ -115,9 +115,7 @@ def _read_all(path: Path, role: str, state: JobState) -> list[TranscriptRecord]:
     return records
 
 
-def answers_model_name(
-    records: list[TranscriptRecord], given: str, source: str, role: str
-) -> str:
+def answers_model_name(records: list[TranscriptRecord], given: str, source: str, role: str) -> str:
     """The model a set of answers came from (a suspect's or reference's answers to the probes).
 
     Each record must answer a probe prompt, and the model must be named: by ``given`` (the
