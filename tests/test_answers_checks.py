@@ -202,7 +202,7 @@ def test_an_answers_only_suspect_against_a_mixed_panel(world, tmp_path: Path) ->
         # The report's "repeat this run" command names the answer sets as answers.
         cmd = check_command(run, _paths, "case.dacase", "DA-ANS-1") or ""
     assert f"--suspect-answers /transcripts/{suspect}" in cmd and "--suspect " not in cmd
-    assert cmd.count("--reference-answers ") == 3 and cmd.count("--reference /models/") == 2
+    assert cmd.count("--reference-answers ") == 3 and cmd.count("--reference /model/") == 2
     assert "MISSING" not in cmd
     cf.close()
 
