@@ -80,6 +80,11 @@ class OutputExistsError(DistillAuditError):
     """An output file already exists and replacing it was not asked for."""
 
 
+class CaptureError(DistillAuditError):
+    """A model's API could not be used to capture answers (refused, unreachable, malformed);
+    nothing was written."""
+
+
 class UnreadableInputError(EvidenceError):
     """An input file cannot be read safely: bad encoding, broken markup, absurd nesting."""
 

@@ -93,16 +93,16 @@ def test_small_panel_says_how_far_the_result_goes() -> None:
     assert "79 independent reference models" in " ".join(four.warnings)
 
 
-def test_legacy_per_probe_verdict_warns_that_its_null_is_not_hd() -> None:
-    """A check not yet moved to the model-level test keeps the per-probe IUT, with a warning."""
-    res = build_result(
-        SPEC, [_comp("a", 0.001), _comp("b", 0.004), _comp("c", 0.02)], n_probes=50, seed=7
-    )
-    assert res.verdict == "supports Hp" and res.p_value == 0.02 and res.model_level is None
-    assert any("not Hd" in w for w in res.warnings)
-    res = build_result(SPEC, [_comp("a", 0.0001), _comp("b", 0.3)], n_probes=50, seed=7)
-    assert res.verdict == "inconclusive" and res.p_value == 0.3
-    assert "1 of the 2" in res.reason and "'b'" in res.reason
+def test_without_the_model_level_test_there_is_no_verdict() -> None:
+    """The legacy per-probe intersection-union verdict is gone: its null is not Hd."""
+    comps = [_comp("a", 0.001), _comp("b", 0.004), _comp("c", 0.02)]
+    res = build_result(SPEC, comps, n_probes=50, seed=7)
+    assert res.verdict == "declined" and res.p_value is None and res.model_level is None
+    assert "not Hd" in res.reason and "no verdict" in res.reason
+    assert len(res.comparisons) == 3 and res.p_per_probe == 0.02  # kept, descriptive only
+    assert res.strength == verbal.NOT_ASSESSED.label
+    combined = combine_holm({"x": res.p_value}, alpha=0.05)
+    assert combined.p_family is None  # a declined check takes no part in Holm
 
 
 def test_strict_alpha_and_wrong_direction_never_read_as_support() -> None:
@@ -155,7 +155,13 @@ def test_to_dict_is_strict_json() -> None:
         ProbeDetail(f"p{i}", {"suspect": np.float64(s[i]), "hit": np.bool_(True)}) for i in range(3)
     ]
     res = build_result(
-        SPEC, [comp, inf_comp], n_probes=30, seed=5, probe_details=details, effect_size=float("nan")
+        SPEC,
+        [comp, inf_comp],
+        n_probes=30,
+        seed=5,
+        probe_details=details,
+        effect_size=float("nan"),
+        model_level=_ml(1.0),
     )
     data = json.loads(json.dumps(res.to_dict(), allow_nan=False))
     assert (

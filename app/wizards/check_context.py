@@ -55,7 +55,7 @@ QUESTIONS: tuple[Question, ...] = (
 
 # How the wizard supplies each input (the checks' reasons end with it).
 HINTS = {
-    "references": "tick at least one reference model",
+    "references": "tick at least one reference model (or a reference's recorded answers)",
     "protected_answers": "import them with role protected-answers",
     "control_answers": "import them with role control-answers",
     "protected_model": "import it with role protected",
@@ -105,11 +105,17 @@ class CheckContext:
 
     def fit_problem(self, key: str, available: AvailableInputs) -> str | None:
         """Why check ``key`` cannot run with the chosen evidence (None: it fits)."""
-        return self.checks[key].fits(available)
+        return self.checks[key].problem(available)
 
-    def hp_count(self, keys: Iterable[str]) -> int:
-        """How many of the chosen checks address Hp (the Holm family size)."""
-        return sum(self.checks[k].spec.addresses_hp for k in keys if k in self.checks)
+    def hp_count(self, keys: Iterable[str], available: AvailableInputs | None = None) -> int:
+        """How many of the chosen checks address Hp and can run with ``available`` (the
+        Holm family size, as the runner counts it: the checks that produce a p-value)."""
+        return sum(
+            self.checks[k].spec.addresses_hp
+            and (available is None or self.checks[k].problem(available) is None)
+            for k in keys
+            if k in self.checks
+        )
 
 
 def load_check_context(cf: CaseFile, case_id: int, state: JobState) -> CheckContext:

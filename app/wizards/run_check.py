@@ -43,11 +43,13 @@ from app.wizards.check_context import (
 from app.wizards.common import WARNING_STYLE, HostWizard, JobPage, explanation
 from app.wizards.run_check_results import ResultsPage
 from core.checks.available import AvailableInputs
+from core.store.vocabulary import REFERENCE_ANSWERS_ROLE, SUSPECT_ANSWERS_ROLE
 
 if TYPE_CHECKING:
     from app.host import Host
 
 NONE = "(none)"
+ANSWERS_ITEM = Qt.ItemDataRole.UserRole + 1  # a reference item that is a set of answers
 SHIPPED_SUITE = "Shipped identity questions (identity_v1)"
 
 
@@ -100,6 +102,7 @@ class EvidencePage(QWizardPage):
             "panel of models known to be independent of the protected model."
         )
         self.suspect = _combo("Suspect model", self)
+        self.suspect_answers = _combo("Suspect's recorded answers (an API-only suspect)", self)
         self.references = QListWidget(self)
         self.references.setAccessibleName("Reference models (the control panel)")
         self.protected_answers = _combo("Protected model's captured answers", self)
@@ -116,6 +119,7 @@ class EvidencePage(QWizardPage):
         self.rows: dict[str, tuple[QLabel, QWidget]] = {}
         for key, text, widget in (
             ("suspect", "&Suspect:", self.suspect),
+            ("suspect_answers", "Suspect's &answers:", self.suspect_answers),
             ("references", "&Reference models:", self.references),
             ("protected_answers", "&Protected answers:", self.protected_answers),
             ("control_answers", "&Control answers:", self.control_answers),
@@ -132,7 +136,7 @@ class EvidencePage(QWizardPage):
         self.suspect.currentIndexChanged.connect(lambda _i: self._fill_references())
         self.protected_answers.currentIndexChanged.connect(lambda _i: self._default_names())
         self.references.itemChanged.connect(lambda _i: self.completeChanged.emit())
-        for box in (self.protected_answers, self.harvested):
+        for box in (self.protected_answers, self.harvested, self.suspect_answers):
             box.currentIndexChanged.connect(lambda _i: self.completeChanged.emit())
 
     def context(self) -> CheckContext:
@@ -167,18 +171,21 @@ class EvidencePage(QWizardPage):
         for box, role in (
             (self.harvested, "harvested-exchanges"),
             (self.regenerations, "regenerations"),
-        ):  # the harvest test's two sets: only sets imported in that role fit
+            (self.suspect_answers, SUSPECT_ANSWERS_ROLE),
+        ):  # the harvest test's two sets, an API-only suspect: only sets of that role fit
             box.blockSignals(True)
             box.clear()
             box.addItem(NONE, None)
             for e in ctx.transcripts:
                 if e.role == role:
                     box.addItem(e.label, e.id)
-            box.setCurrentIndex(1 if box.count() > 1 else 0)
+            box.setCurrentIndex(1 if box.count() > 1 and box is not self.suspect_answers else 0)
             box.blockSignals(False)
         self._fill_references()
         self._default_names()
         needs = ctx.evidence_rows(question(question_key))
+        if self.suspect_answers.count() > 1 and "references" in needs:
+            needs = needs | {"suspect_answers"}  # the case holds an API-only suspect's answers
         for key, (label, widget) in self.rows.items():
             label.setVisible(key in needs)
             widget.setVisible(key in needs)
@@ -205,6 +212,14 @@ class EvidencePage(QWizardPage):
             item.setCheckState(
                 Qt.CheckState.Checked if e.role == "reference" else Qt.CheckState.Unchecked
             )
+        for e in ctx.transcripts:  # references known only by their answers to the probes
+            if e.role != REFERENCE_ANSWERS_ROLE:
+                continue
+            item = QListWidgetItem(f"{e.label} — answers only", self.references)
+            item.setData(Qt.ItemDataRole.UserRole, e.id)
+            item.setData(ANSWERS_ITEM, True)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
         self.references.blockSignals(False)
         self.completeChanged.emit()
 
@@ -213,12 +228,26 @@ class EvidencePage(QWizardPage):
         if names and not self.names.isModified():
             self.names.setText(", ".join(names))
 
-    def reference_ids(self) -> tuple[int, ...]:
+    def _ticked(self, answers: bool) -> tuple[int, ...]:
         return tuple(
             int(self.references.item(i).data(Qt.ItemDataRole.UserRole))
             for i in range(self.references.count())
             if self.references.item(i).checkState() == Qt.CheckState.Checked
+            and bool(self.references.item(i).data(ANSWERS_ITEM)) == answers
         )
+
+    def reference_ids(self) -> tuple[int, ...]:
+        """The ticked reference models."""
+        return self._ticked(False)
+
+    def reference_answers_ids(self) -> tuple[int, ...]:
+        """The ticked references known only by their answers (transcript sets)."""
+        return self._ticked(True)
+
+    def suspect_answers_id(self) -> int | None:
+        """The API-only suspect's answers, when chosen (they replace the suspect model)."""
+        value = self.suspect_answers.currentData()
+        return None if value is None else int(value)
 
     def set_references(self, ids: list[int]) -> None:
         for i in range(self.references.count()):
@@ -245,6 +274,8 @@ class EvidencePage(QWizardPage):
         """The chosen evidence, for the checks' ``fits`` (as the runner will see it)."""
         return AvailableInputs(
             references=len(self.reference_ids()),
+            reference_answers=len(self.reference_answers_ids()),
+            suspect_answers_only=self.suspect_answers_id() is not None,
             protected_answers=self.protected_answers.currentData() is not None,
             control_answers=self.control_answers.currentData() is not None,
             protected_model=self.protected_model_id() is not None,
@@ -256,7 +287,8 @@ class EvidencePage(QWizardPage):
         )
 
     def isComplete(self) -> bool:
-        return self.suspect.currentData() is not None and (
+        suspect = self.suspect.currentData() is not None or self.suspect_answers_id() is not None
+        return suspect and (
             self.protected_answers.currentData() is not None
             or self.harvested.currentData() is not None
         )
@@ -389,9 +421,11 @@ class SettingsPage(QWizardPage):
         wizard = self.wizard()
         if not isinstance(wizard, RunCheckWizard):
             return
-        refs = len(wizard.evidence.reference_ids())
+        ev = wizard.evidence
+        refs = len(ev.reference_ids()) + len(ev.reference_answers_ids())
         ctx = wizard.context
-        tests = max(1, ctx.hp_count(wizard.checks_page.chosen()) if ctx else 0)
+        # The Holm family: the chosen Hp checks that can run (core counts those that ran).
+        tests = max(1, ctx.hp_count(wizard.checks_page.chosen(), ev.available()) if ctx else 0)
         verdict = panel_adequacy(refs, self.alpha.value(), n_tests=tests)
         if verdict.adequate:
             self.adequacy.setText(f"Reference panel: {verdict.message}")
@@ -474,9 +508,12 @@ class RunCheckWizard(HostWizard):
         if cf is None or self.case_id is None:
             return None
         base = ev.base_model.currentData()
+        answers = ev.suspect_answers_id()
         inputs = CheckInputs(
-            suspect_id=int(ev.suspect.currentData()),
+            suspect_id=None if answers is not None else int(ev.suspect.currentData()),
             reference_ids=ev.reference_ids(),
+            suspect_answers_id=answers,
+            reference_answers_ids=ev.reference_answers_ids(),
             protected_answers_id=ev.protected_answers.currentData(),
             control_answers_id=ev.control_answers.currentData(),
             protected_model_id=ev.protected_model_id(),
@@ -496,7 +533,9 @@ class RunCheckWizard(HostWizard):
             num_threads=self.host.settings.cpu_threads,
             dtype=self.host.settings.model_dtype,
         )
-        suspect = ev.suspect.currentText().split(" (")[0]
+        suspect = (
+            ev.suspect_answers.currentText() if answers is not None else ev.suspect.currentText()
+        ).split(" (")[0]
         return self.host.runner.run(
             self._run_checks,
             cf,
@@ -504,7 +543,8 @@ class RunCheckWizard(HostWizard):
             inputs,
             settings,
             self.host.reviewer(),
-            label=f"Check {suspect} against {len(inputs.reference_ids)} reference(s)",
+            label=f"Check {suspect} against "
+            f"{len(inputs.reference_ids) + len(inputs.reference_answers_ids)} reference(s)",
         )
 
     @staticmethod

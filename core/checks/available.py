@@ -11,11 +11,11 @@ imports nothing heavy, so the GUI can use it on the UI thread.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 # How the command line supplies each input; a front end passes its own words in ``hints``.
 CLI_HINTS: Mapping[str, str] = {
-    "references": "give --reference",
+    "references": "give --reference (or --reference-answers)",
     "protected_answers": "give --protected-transcripts",
     "control_answers": "give --control-answers",
     "protected_model": "give --protected-model",
@@ -30,7 +30,7 @@ CLI_HINTS: Mapping[str, str] = {
 class AvailableInputs:
     """Counts and flags of the evidence chosen for a run (the suspect is always given)."""
 
-    references: int = 0
+    references: int = 0  # reference models (weights; answers-only ones are counted apart)
     protected_answers: bool = False
     control_answers: bool = False
     protected_model: bool = False
@@ -40,6 +40,8 @@ class AvailableInputs:
     regenerations: bool = False  # fresh answers to the logged prompts (same model and settings)
     probes: int | None = None  # matched probes; None: not known yet (before the run)
     phrases: bool | None = None  # habitual phrases were learned; None: not known yet
+    reference_answers: int = 0  # references known only by their answers to the probe prompts
+    suspect_answers_only: bool = False  # the suspect is known only by its answers
     hints: Mapping[str, str] = field(default_factory=dict)  # input -> how to supply it here
 
     def hint(self, name: str) -> str:
@@ -80,6 +82,23 @@ def needs_references(available: AvailableInputs) -> str | None:
         "No reference models were given: every check compares the suspect "
         "with a panel of independent reference models."
     )
+
+
+def needs_suspect_model(access: str) -> str:
+    """Why a check that reads more than text declines for a suspect known by its answers."""
+    what = "token probabilities" if access == "log-probs" else "token probabilities and weights"
+    return (
+        f"This check needs the suspect's {what}: only its answers to the probe prompts were "
+        "given (a suspect-answers transcript), so it cannot be measured. The text-only checks "
+        "(identity, similarity) run on answers."
+    )
+
+
+def for_answers(available: AvailableInputs, reads_answers: bool) -> AvailableInputs:
+    """What a check sees: answers-only references count only for a check that reads answers."""
+    if not reads_answers or not available.reference_answers:
+        return available
+    return replace(available, references=available.references + available.reference_answers)
 
 
 def first_problem(*problems: str | None) -> str | None:

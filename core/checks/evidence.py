@@ -22,7 +22,12 @@ from core.jobs import JobState
 from core.store.cases import get_case
 from core.store.db import CaseFile
 from core.store.models import ModelArtifact, TranscriptItem, TranscriptSet
-from core.store.vocabulary import HARVESTED_ROLE, REGENERATIONS_ROLE
+from core.store.vocabulary import (
+    HARVESTED_ROLE,
+    REFERENCE_ANSWERS_ROLE,
+    REGENERATIONS_ROLE,
+    SUSPECT_ANSWERS_ROLE,
+)
 
 if TYPE_CHECKING:
     from core.checks.settings import CheckInputs
@@ -42,8 +47,24 @@ class ModelRef:
     manifest_sha256: str
     tokenizer_hash: str | None
     files: tuple[str, ...] = ()  # the manifest's file names (relative): all a check may read
+    # A model known only by its answers to the probe prompts (role suspect-answers or
+    # reference-answers): the set it came from and its answers; no file is loaded.
+    answers_set: TranscriptRef | None = None
+    answers: tuple[TranscriptEntry, ...] | None = None
+
+    @property
+    def answers_only(self) -> bool:
+        return self.answers is not None
 
     def describe(self) -> dict[str, Any]:
+        if self.answers_set is not None:
+            return {
+                **self.answers_set.describe(),
+                "label": self.label,
+                "model_name": self.name,
+                "role": self.role,
+                "format": "answers",
+            }
         return {
             "artifact_id": self.artifact_id,
             "name": self.name,
@@ -91,9 +112,9 @@ class CaseEvidence:
     def describe(self) -> dict[str, Any]:
         """Input ids and their hashes, for the Run record."""
         models = [
-            self.suspect,
-            *self.references,
-            *(m for m in (self.protected_model, self.base) if m),
+            m
+            for m in (self.suspect, *self.references, self.protected_model, self.base)
+            if m is not None and not m.answers_only
         ]
         return {
             "suspect": self.suspect.describe(),
@@ -115,7 +136,14 @@ class CaseEvidence:
         }
 
     def _sets(self) -> tuple[TranscriptRef | None, ...]:
-        return (self.protected_set, self.control_set, self.harvested_set, self.regenerations_set)
+        answers = tuple(m.answers_set for m in (self.suspect, *self.references))
+        return (
+            self.protected_set,
+            self.control_set,
+            self.harvested_set,
+            self.regenerations_set,
+            *answers,
+        )
 
 
 def load_case_evidence(
@@ -123,7 +151,19 @@ def load_case_evidence(
 ) -> CaseEvidence:
     """Resolve the ids of ``inputs`` within the case and verify them before use;
     NotFoundError / DistillAuditError if unusable, EvidenceChangedError if changed."""
-    if inputs.suspect_id in inputs.reference_ids:
+    if (inputs.suspect_id is None) == (inputs.suspect_answers_id is None):
+        raise DistillAuditError(
+            "Give the suspect either as a model or as its answers to the probe prompts "
+            "(a suspect-answers set), not both and not neither."
+        )
+    if len(set(inputs.reference_answers_ids)) != len(inputs.reference_answers_ids):
+        raise DistillAuditError("A reference-answers set was given twice.")
+    if (
+        inputs.suspect_answers_id is not None
+        and inputs.suspect_answers_id in inputs.reference_answers_ids
+    ):
+        raise DistillAuditError("The suspect's answers cannot also be a reference's answers.")
+    if inputs.suspect_id is not None and inputs.suspect_id in inputs.reference_ids:
         raise DistillAuditError("The suspect cannot also be one of the reference models.")
     if len(set(inputs.reference_ids)) != len(inputs.reference_ids):
         raise DistillAuditError("A reference model was given twice.")
@@ -151,9 +191,8 @@ def load_case_evidence(
                 files=tuple(str(e.get("path", "")) for e in a.manifest or ()),
             )
 
-        suspect = model(inputs.suspect_id, "suspect")
-        assert suspect is not None
-        refs = tuple(
+        suspect_model = model(inputs.suspect_id, "suspect")
+        refs_models = tuple(
             m for m in (model(r, "reference") for r in inputs.reference_ids) if m is not None
         )
         protected_model = model(inputs.protected_model_id, "protected model")
@@ -190,16 +229,47 @@ def load_case_evidence(
         ctrl = tset(inputs.control_answers_id, "control answers")
         harv = tset(inputs.harvested_id, "harvested exchanges", HARVESTED_ROLE)
         regen = tset(inputs.regenerations_id, "regenerations", REGENERATIONS_ROLE)
+
+        def answers(sid: int, what: str, role: str) -> ModelRef:
+            found = tset(sid, what, role)
+            assert found is not None
+            ref, entries = found
+            t = s.get(TranscriptSet, int(sid))
+            assert t is not None
+            name = (t.model_name or t.name).strip() or f"answers #{t.id}"
+            label = name if name not in used else f"{name}#answers-{t.id}"
+            used.add(label)
+            return ModelRef(
+                0,
+                label,
+                name,
+                role,
+                "answers",
+                "",
+                ref.file_sha256,
+                None,
+                answers_set=ref,
+                answers=entries,
+            )
+
+        suspect = suspect_model or answers(
+            int(inputs.suspect_answers_id or 0), "suspect's answers", SUSPECT_ANSWERS_ROLE
+        )
+        refs = refs_models + tuple(
+            answers(sid, "reference's answers", REFERENCE_ANSWERS_ROLE)
+            for sid in inputs.reference_answers_ids
+        )
     if prot is None and harv is None:
         raise DistillAuditError(
             "Give the protected model's captured answers, or the harvested exchanges for the "
             "harvest test: a check run needs one of them."
         )
     models = [suspect, *refs, protected_model, base]
+    answer_sets = [m.answers_set.set_id for m in models if m is not None and m.answers_set]
     verify_inputs(
         cf,
-        [m.artifact_id for m in models if m is not None],
-        [t[0].set_id for t in (prot, ctrl, harv, regen) if t is not None],
+        [m.artifact_id for m in models if m is not None and not m.answers_only],
+        [t[0].set_id for t in (prot, ctrl, harv, regen) if t is not None] + answer_sets,
         state,
         what="no check was run",
     )

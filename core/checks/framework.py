@@ -235,9 +235,8 @@ def build_result(
     references' mean (the effect points towards Hp). ``statistic``, ``effect_size`` and
     ``ci`` default to the model-level value, difference and the difference's interval.
 
-    Without ``model_level`` (a check not yet moved to the model-level test) the verdict
-    falls back to the per-probe intersection-union test, and a warning says that its null
-    is not Hd.
+    Without ``model_level`` there is no verdict: the result is declined (:data:`NO_MODEL_LEVEL`)
+    and the per-reference comparisons are kept as descriptions only.
     """
     if not comparisons:
         return declined(
@@ -260,20 +259,7 @@ def build_result(
         f"against {worst.reference!r})."
     )
     if model_level is None:
-        return _per_probe_result(
-            spec,
-            comps,
-            worst,
-            p_any,
-            n_probes,
-            seed,
-            statistic,
-            effect_size,
-            ci,
-            probe_details,
-            alpha,
-            consistency,
-        )
+        return _no_model_level(spec, comps, p_any, n_probes, seed, probe_details, alpha)
     ml = model_level
     if statistic is None:
         statistic = ml.statistic
@@ -339,61 +325,36 @@ def build_result(
     )
 
 
-def _per_probe_result(
+NO_MODEL_LEVEL = (
+    "No model-level test of Hd was made, so there is no verdict: the per-probe tests "
+    "against each reference (below, descriptive only) have as their null that the two "
+    "models score the same on each probe, which is not Hd, and independent models differ "
+    "systematically, so they would flag an independent suspect far more often than alpha."
+)
+
+
+def _no_model_level(
     spec: CheckSpec,
     comps: tuple[ReferenceComparison, ...],
-    worst: ReferenceComparison,
     p_any: float,
     n_probes: int,
     seed: int | None,
-    statistic: float | None,
-    effect_size: float | None,
-    ci: tuple[float, float] | None,
     probe_details: Sequence[ProbeDetail],
     alpha: float,
-    consistency: str,
 ) -> CheckResult:
-    """The legacy verdict from the per-probe intersection-union test (its null is not Hd)."""
-    p_all = worst.p_value
-    statistic = worst.statistic if statistic is None else statistic
-    effect_size = worst.effect_size if effect_size is None else effect_size
-    ci = worst.ci if ci is None else ci
-    level = strength(p_all, effect_size, min_effect=spec.min_effect)
-    supports = p_all <= alpha and level.supports_hp
-    verdict: Verdict = "supports Hp" if supports else "inconclusive"
-    if not supports:
-        level = INCONCLUSIVE
-    reason = (
-        f"The suspect scored above each of the {len(comps)} reference models probe by probe "
-        f"(intersection-union over the references, largest {p_clause(worst.p_text())})."
-        if supports
-        else consistency
-    )
-    return CheckResult(
-        spec_key=spec.key,
-        verdict=verdict,
-        reason=reason,
-        strength=level.label,
-        null_hypothesis=spec.null_hypothesis,
-        test=spec.test,
-        statistic=statistic,
-        effect_size=effect_size,
-        ci=ci,
-        p_value=p_all,
-        p_value_any=p_any,
-        alpha=alpha,
-        n_probes=n_probes,
+    """Declined: without the model-level test the per-probe comparisons stay descriptive.
+
+    The legacy intersection-union verdict is gone: its null is not Hd, so it could not carry
+    a verdict. The comparisons are kept for the reader, and no p-value enters Holm.
+    """
+    worst = max(comps, key=lambda c: c.p_value)
+    return replace(
+        declined(spec, NO_MODEL_LEVEL, seed=seed, n_probes=n_probes, alpha=alpha),
         n_references=len(comps),
         comparisons=comps,
         probe_details=tuple(probe_details),
-        seed=seed,
-        warnings=(
-            "This verdict rests on per-probe tests against each reference, whose null (the "
-            "two models score the same on each probe) is not Hd: independent models differ "
-            "systematically, so it can flag an independent suspect far more often than alpha.",
-        ),
-        p_per_probe=p_all,
-        p_floor=p_floor(worst.n_resamples),
+        p_value_any=p_any,
+        p_per_probe=worst.p_value,
     )
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ import numpy as np
 import yaml
 
 from core.backends.base import LanguageModel
+from core.checks.answers import answers_to
 from core.checks.available import (
     AvailableInputs,
     first_problem,
@@ -620,6 +621,26 @@ def measure(
     )
 
 
+def measure_answers(
+    ctx: RunContext, data: CheckData, ref: ModelRef, state: JobState
+) -> IdentityAnswers:
+    """A model known only by its answers: every recorded answer to each identity question.
+
+    The first answer to a question counts as its greedy one and any further answers as its
+    sampled ones (each question's hit rate is the share of its answers that hit, so a set
+    with one answer per question is usable too).
+    """
+    plan: IdentityPlan = data.prepared
+    state.set_status(f"Reading the recorded identity answers of {ref.label}")
+    found = answers_to(ref, [(q.qid, q.text) for q in plan.suite.questions], "identity questions")
+    state.set_progress(100)
+    return IdentityAnswers(
+        ref.label,
+        tuple(q.qid for q in plan.suite.questions),
+        tuple(tuple(a.strip() for a in group) for group in found),
+    )
+
+
 def cache_parts(ctx: RunContext, data: CheckData) -> dict[str, Any]:
     """Besides the model and the template, the answers depend on the suite and the sampling."""
     s = ctx.settings
@@ -635,7 +656,7 @@ def cache_parts(ctx: RunContext, data: CheckData) -> dict[str, Any]:
 
 def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
     """The statistics on the suspect's and the references' answers."""
-    return identity_check(
+    result = identity_check(
         data.suspect(ctx),
         data.references(ctx),
         data.prepared.markers,
@@ -643,6 +664,8 @@ def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
         n_tests=ctx.n_tests,
         **ctx.common(),
     )
+    left_out = tuple(f"Reference {k!r} was left out: {v}" for k, v in data.dropped.items())
+    return replace(result, warnings=(*result.warnings, *left_out)) if left_out else result
 
 
 CHECK = Check(
@@ -652,4 +675,5 @@ CHECK = Check(
     measure=measure,
     cache_parts=cache_parts,
     prepare=prepare,
+    measure_answers=measure_answers,
 )

@@ -3,14 +3,18 @@
 A check module builds one :class:`Check` (``CHECK``) and the registry
 (:mod:`core.checks.registry`) lists it. For one run the runner, for each chosen check:
 
-1. ``fits(available)``: why it cannot run with the evidence at hand (the wizard asks the
-   same function), then ``prepare(ctx)`` (e.g. load a question suite, recorded with the
-   run) and ``preflight(ctx, data)`` (a late "cannot run", e.g. a tokenizer comparison);
+1. ``fits(available)`` (through :meth:`Check.problem`, which also declines a check that needs
+   a model when the suspect is known only by its answers): why it cannot run with the
+   evidence at hand (the wizard asks the same function), then ``prepare(ctx)`` (e.g. load
+   a question suite, recorded with the run) and ``preflight(ctx, data)`` (a late "cannot
+   run", e.g. a tokenizer comparison);
 2. for each pass its SPEC names (:data:`core.checks.framework.PASSES`):
    ``measure_protected`` on the protected model; on each model of the suspect and the
    reference panel ``admit`` (None, or why this model cannot be compared: the check then
    declines for the suspect and leaves out a reference) and ``measure``, reused from the
-   process cache when ``cache_parts`` says what determines the measurement;
+   process cache when ``cache_parts`` says what determines the measurement; a model known
+   only by its answers (an API-only suspect or reference) is not loaded: a check with
+   ``measure_answers`` reads its answers, any other check leaves it out (or declines);
 3. ``evaluate(ctx, data, state)``: the statistics (a "weights" check reads weights here).
 
 Checks never see each other; what they share (probes, learned markers, settings) is in
@@ -23,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.checks.available import AvailableInputs
+from core.checks.available import AvailableInputs, for_answers, needs_suspect_model
 from core.checks.framework import PANEL_PASS, PROTECTED_PASS, CheckResult, CheckSpec
 from core.jobs import JobState
 
@@ -118,6 +122,9 @@ Admit = Callable[[RunContext, CheckData, "LanguageModel", "ModelRef", str], "str
 Measure = Callable[
     [RunContext, CheckData, "LanguageModel", "ModelRef", JobState, Keep], Measurement
 ]
+# One answers-only model's measurement from its recorded answers (no model is loaded);
+# DeclinedError when its answers do not cover what the check asks (e.g. a probe unanswered).
+MeasureAnswers = Callable[[RunContext, CheckData, "ModelRef", JobState], Measurement]
 CacheParts = Callable[[RunContext, CheckData], "dict[str, Any] | None"]
 Evaluate = Callable[[RunContext, CheckData, JobState], CheckResult]
 
@@ -135,6 +142,7 @@ class Check:
     preflight: Preflight | None = None
     measure_protected: MeasureProtected | None = None
     admit: Admit | None = None
+    measure_answers: MeasureAnswers | None = None  # None: needs a model, not only its answers
 
     def __post_init__(self) -> None:
         if PANEL_PASS in self.spec.passes and self.measure is None:
@@ -147,3 +155,16 @@ class Check:
     @property
     def key(self) -> str:
         return self.spec.key
+
+    @property
+    def reads_answers(self) -> bool:
+        """The check can measure a model from its answers alone (a text-only check)."""
+        return self.measure_answers is not None
+
+    def problem(self, available: AvailableInputs) -> str | None:
+        """Why the check cannot run with ``available`` (None: it can): the runner's and the
+        wizard's one judgement. A check that needs a model declines for an answers-only
+        suspect and does not count answers-only references; then its own ``fits``."""
+        if available.suspect_answers_only and not self.reads_answers:
+            return needs_suspect_model(self.spec.access)
+        return self.fits(for_answers(available, self.reads_answers))

@@ -183,7 +183,6 @@ def run_checks(
         settings,
         phrases=tuple(m.marker for m in phrases),
         style=tuple(m.marker for m in style),
-        n_tests=max(1, sum(c.spec.addresses_hp for c in chosen)),
     )
     data = {c.key: CheckData(c.key) for c in chosen}
     recorded: dict[str, Any] = {}  # what the checks fixed before the run (e.g. a question suite)
@@ -197,7 +196,6 @@ def run_checks(
             **asdict(settings),
             "checks": [c.key for c in chosen],
             "seed_rule": seed_rule,
-            "n_tests": ctx.n_tests,
             "probe_ids": list(probes.ids),
             "probe_subset": dict(probes.subset) if probes.subset else None,
             "probe_clusters": (
@@ -221,6 +219,8 @@ def run_checks(
             k: replace(r, warnings=(*probes.warnings, *r.warnings)) if specs[k].uses_probes else r
             for k, r in work.run().items()
         }
+        # The Holm family: the Hp checks that produced a p-value (the checks' own n_tests).
+        parameters["n_tests"] = work.ctx.n_tests
         excluded = {k: specs[k].not_hp_reason for k in results if not specs[k].addresses_hp}
         combined = combine_holm(
             {k: r.p_value for k, r in results.items() if specs[k].addresses_hp},
@@ -241,12 +241,13 @@ def run_checks(
             combined,
             suspect=ev.suspect.label,
             base=ev.base.label if ev.base else None,
-            reference_ids={r.label: r.artifact_id for r in ev.references},
+            reference_ids={r.label: r.artifact_id for r in ev.references if not r.answers_only},
             excluded=excluded,
             actor=actor,
         )
         handle.save_summary(
             reused_measurements=work.reused,
+            n_tests=work.ctx.n_tests,
             verdicts={k: r.verdict for k, r in results.items()},
             p_values={k: r.p_value for k, r in results.items()},
             combined=combined.to_dict(),
@@ -272,7 +273,9 @@ def available_inputs(ctx: RunContext) -> AvailableInputs:
     """What the run has, for each check's ``fits`` (the wizard fills the same record)."""
     ev, names = ctx.evidence, [n for n in ctx.settings.protected_names if n.strip()]
     return AvailableInputs(
-        references=len(ev.references),
+        references=sum(not r.answers_only for r in ev.references),
+        reference_answers=sum(r.answers_only for r in ev.references),
+        suspect_answers_only=ev.suspect.answers_only,
         protected_answers=ev.protected_set is not None,
         control_answers=ev.control_set is not None,
         protected_model=ev.protected_model is not None,
@@ -317,7 +320,7 @@ class _Work:
     def _plan(self) -> None:
         available = available_inputs(self.ctx)
         for check in self.checks:
-            problem = check.fits(available)
+            problem = check.problem(available)
             if problem is None and check.preflight is not None:
                 problem = check.preflight(self.ctx, self.data[check.key])
             if problem:
@@ -348,7 +351,39 @@ class _Work:
             self._model_pass(
                 ref, role, self.state.sub(span * n / len(passes), span * (n + 1) / len(passes))
             )
-        for check in self._active():  # the statistics (a weights check reads weights here)
+        self._statistics(weights, span)
+        return {c.key: self.results[c.key] for c in self.checks if c.key in self.results}
+
+    def _hp_ran(self) -> int:
+        """The Hp checks that produced a p-value: the Holm family, the one ``n_tests``."""
+        return sum(
+            1
+            for c in self.checks
+            if c.spec.addresses_hp
+            and c.key in self.results
+            and self.results[c.key].p_value is not None
+        )
+
+    def _statistics(self, weights: list[Check], span: float) -> None:
+        """Each active check's statistics with ``n_tests`` the Hp checks that ran.
+
+        First with the Hp checks still active (those not declined while planning or on the
+        suspect's pass); when some then decline (too few references, no usable probe) the
+        ones that ran are evaluated again with the smaller family, so the rank test's
+        panel size, the panel advice and Holm all count the same checks.
+        """
+        active = self._active()
+        hp = [c for c in active if c.spec.addresses_hp]
+        self.ctx = replace(self.ctx, n_tests=max(1, len(hp)))
+        self._evaluate(active, weights, span)
+        ran = self._hp_ran()
+        if ran and ran != self.ctx.n_tests:
+            self.ctx = replace(self.ctx, n_tests=ran)
+            again = [c for c in hp if self.results[c.key].p_value is not None]
+            self._evaluate(again, [], 97.0)
+
+    def _evaluate(self, checks: list[Check], weights: list[Check], span: float) -> None:
+        for check in checks:  # the statistics (a weights check reads weights here)
             if check in weights:
                 i = weights.index(check)
                 sub = self.state.sub(
@@ -358,7 +393,6 @@ class _Work:
             else:
                 sub = self.state.sub(span, span)
             self._guarded(check, sub)
-        return {c.key: self.results[c.key] for c in self.checks if c.key in self.results}
 
     def _keep(self, key: str, label: str, value: Any) -> None:
         self.partial.setdefault(key, {})[label] = jsonable(value)
@@ -366,6 +400,9 @@ class _Work:
 
     def _model_pass(self, ref: ModelRef, role: str, state: JobState) -> None:
         self.state.check_cancelled()
+        if ref.answers_only:
+            self._answers_pass(ref, role, state)
+            return
         state.set_status(f"Loading {ref.label}")
         model = model_loading.open_model(ref, self.ctx.settings)
         try:
@@ -408,6 +445,40 @@ class _Work:
                 self.models[ref.label]["loaded"] = record()
                 self.save(models=jsonable(self.models))
             model.release()
+
+    def _answers_pass(self, ref: ModelRef, role: str, state: JobState) -> None:
+        """A model known only by its answers: the text-only checks read them, no model loads.
+
+        A check that needs the model leaves such a reference out (the suspect's case was
+        declined while planning); a text-only check whose questions the answers do not cover
+        declines for the suspect and leaves the reference out, saying what is missing.
+        """
+        tasks: list[Check] = []
+        for check in self._active(PANEL_PASS):
+            if check.measure_answers is None:
+                self.data[check.key].dropped[ref.label] = (
+                    "given only as its answers to the probe prompts; this check needs the "
+                    "model's token probabilities"
+                )
+            else:
+                tasks.append(check)
+        for t, check in enumerate(tasks):
+            self.state.check_cancelled()
+            sub = state.sub(100 * t / len(tasks), 100 * (t + 1) / len(tasks))
+            data = self.data[check.key]
+            assert check.measure_answers is not None
+            try:
+                value = check.measure_answers(self.ctx, data, ref, sub)
+            except DeclinedError as exc:
+                if role == "suspect":
+                    self._decline(check, str(exc))
+                else:
+                    data.dropped[ref.label] = str(exc)
+                continue
+            data.measured[ref.label] = value
+            self._keep(check.key, ref.label, value.to_dict())
+            self.state.set_partial_result({"check": check.key, "model": ref.label, "role": role})
+        state.set_progress(100)
 
     def _measure(self, check: Check, model: Any, ref: ModelRef, state: JobState) -> None:
         """One check's measurement of one model, from the process cache when it is there."""

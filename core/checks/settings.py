@@ -17,7 +17,7 @@ from core.checks.probes import DEFAULT_RESPONSE_PREFIX, DEFAULT_TEMPLATE
 class CheckInputs:
     """What to compare, by case-file id (artifacts and transcript sets of one case)."""
 
-    suspect_id: int
+    suspect_id: int | None  # None: the suspect is given by its answers (suspect_answers_id)
     reference_ids: tuple[int, ...]
     protected_answers_id: int | None  # None: only checks that need no probes can run
     control_answers_id: int | None = None
@@ -25,6 +25,10 @@ class CheckInputs:
     base_model_id: int | None = None
     harvested_id: int | None = None  # the harvest test's logged exchanges (transcript set)
     regenerations_id: int | None = None  # and their regenerations (transcript set)
+    # Models known only by their answers to the probe prompts (transcript sets of role
+    # suspect-answers / reference-answers): the text-only checks run on them.
+    suspect_answers_id: int | None = None
+    reference_answers_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

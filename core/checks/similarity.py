@@ -16,7 +16,10 @@ The per-probe *similarity* is the mean of the measures that ran (each in [0, 1])
 before the run. Verdict: the model-level test of Hd (is the suspect's mean similarity
 outside the references' spread?); descriptive, per reference model: the paired sign-flip
 test of the per-probe similarity differences (suspect - reference). Each measure alone
-gets the same tests as secondary statistics (reported, not used for the verdict). An
+gets the same tests as secondary statistics (reported, not used for the verdict), and so
+does the suspect-centred contrast of Nikolic et al. (is the suspect closer to the protected
+answers than to each reference's? :mod:`core.checks.contrast`). A suspect or reference
+known only by its answers (an API-only model) is scored on its recorded answers. An
 output test says "resembles", never "derived from".
 """
 
@@ -26,13 +29,14 @@ import math
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.backends.base import LanguageModel
+from core.checks.answers import answers_to
 from core.checks.available import (
     AvailableInputs,
     first_problem,
@@ -40,6 +44,8 @@ from core.checks.available import (
     needs_protected_answers,
     needs_references,
 )
+from core.checks.contrast import NULL as CONTRAST_NULL
+from core.checks.contrast import suspect_centred_contrast
 from core.checks.framework import CheckResult, CheckSpec
 from core.checks.markers import style_score, tokens
 from core.checks.paired import (
@@ -50,6 +56,7 @@ from core.checks.paired import (
 )
 from core.checks.plugin import Check, CheckData, Keep, RunContext
 from core.checks.probes import ChatTemplate, Probe
+from core.errors import DeclinedError
 from core.jobs import JobState
 
 if TYPE_CHECKING:
@@ -70,7 +77,7 @@ SPEC = CheckSpec(
     "models' answers are (above the reference models' spread).",
     test=model_level_test_text("similarity"),
     minimum_inputs=f"At least {MIN_PROBES} probes with a protected answer and at least 2 reference "
-    "models that can generate text.",
+    "models that can generate text or whose answers to the probe prompts were recorded.",
     can_show="Can show that the suspect's own answers resemble the protected model's more "
     "than the references' do; cannot separate copying from a shared public "
     "source the panel lacks.",
@@ -364,6 +371,43 @@ def measure(
     )
 
 
+def measure_answers(
+    ctx: RunContext, data: CheckData, ref: ModelRef, state: JobState
+) -> GeneratedAnswers:
+    """A model known only by its answers: its first recorded answer to each probe prompt."""
+    state.set_status(f"Reading the recorded answers of {ref.label}")
+    found = answers_to(ref, [(p.probe_id, p.prompt) for p in ctx.probes], "probe prompts")
+    state.set_progress(100)
+    return GeneratedAnswers(
+        ref.label, tuple(p.probe_id for p in ctx.probes), tuple(a[0].strip() for a in found)
+    )
+
+
+def contrast_details(ctx: RunContext, data: CheckData, references: Sequence[str]) -> dict[str, Any]:
+    """The suspect-centred contrast (:mod:`core.checks.contrast`), or why it was not made."""
+    try:
+        res = suspect_centred_contrast(
+            [p.protected for p in ctx.probes],
+            data.measured[ctx.suspect].answers,
+            {r: data.measured[r].answers for r in references},
+            seed=ctx.seed,
+            alpha=ctx.settings.alpha,
+            n_tests=ctx.n_tests,
+            n_resamples=min(ctx.settings.n_resamples, 2_000),
+            clusters=(
+                tuple(
+                    c or f"probe:{p.probe_id}"
+                    for c, p in zip(ctx.clusters, ctx.probes, strict=True)
+                )
+                if ctx.clusters
+                else None
+            ),
+        )
+    except DeclinedError as exc:
+        return {"declined": str(exc), "null": CONTRAST_NULL}
+    return res.to_dict()
+
+
 def cache_parts(ctx: RunContext, data: CheckData) -> dict[str, Any]:
     """Besides the model and the template, the answers depend on the prompts and the length."""
     return {
@@ -392,13 +436,27 @@ def evaluate(ctx: RunContext, data: CheckData, state: JobState) -> CheckResult:
         )
         for label, answers in data.measured.items()
     }
-    return similarity_check(
+    refs = list(data.references(ctx))
+    result = similarity_check(
         scores[ctx.suspect],
-        {r: scores[r] for r in ctx.references},
+        {r: scores[r] for r in refs},
         style_markers=ctx.style,
         embedding_model=embedder.name if embedder else None,
         **ctx.panel(),
     )
+    left_out = [f"Reference {k!r} was left out: {v}" for k, v in data.dropped.items()]
+    return replace(
+        result,
+        details={**result.details, "suspect_centred_contrast": contrast_details(ctx, data, refs)},
+        warnings=(*result.warnings, *left_out),
+    )
 
 
-CHECK = Check(SPEC, fits=fits, evaluate=evaluate, measure=measure, cache_parts=cache_parts)
+CHECK = Check(
+    SPEC,
+    fits=fits,
+    evaluate=evaluate,
+    measure=measure,
+    cache_parts=cache_parts,
+    measure_answers=measure_answers,
+)

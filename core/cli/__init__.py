@@ -24,6 +24,7 @@ from core.failures import explain, one_line
 from core.store.runs import recorded_invocation
 
 from . import (
+    capture,
     cases,
     check,
     demo,
@@ -36,7 +37,19 @@ from . import (
     traffic,
 )
 
-GROUPS = (cases, evidence, policy, maintenance, check, report, demo, experiment, traffic, rerun)
+GROUPS = (
+    cases,
+    evidence,
+    policy,
+    maintenance,
+    check,
+    capture,
+    report,
+    demo,
+    experiment,
+    traffic,
+    rerun,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

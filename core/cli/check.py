@@ -5,6 +5,11 @@ the end (the OUT.json keeps the results); with ``--db`` (and optionally ``--case
 evidence, the run, its results and the draft findings stay in that case file. The exit
 status is 0 whatever the verdicts; non-zero only on errors.
 
+An API-only suspect is given by its answers (``--suspect-answers FILE``) and references
+can be given by theirs (``--reference-answers FILE``, repeated): the text-only checks
+(identity, similarity) run on them, the others decline for an answers-only suspect or
+leave such references out.
+
 The harvest test (``--checks harvest``) needs no reference panel and no probes: give
 ``--harvested FILE`` with ``--regenerations FILE``, or ``--protected-model PATH
 --regenerate K`` to draw the regenerations from a local copy of the protected model.
@@ -47,8 +52,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="test whether a suspect model was trained on a protected "
         "model's outputs, against a panel of independent reference models",
     )
-    p.add_argument(
-        "--suspect", required=True, metavar="PATH", help="the suspect model (folder or .onnx)"
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--suspect", metavar="PATH", help="the suspect model (folder or .onnx)")
+    who.add_argument(
+        "--suspect-answers",
+        metavar="FILE",
+        help="JSONL/CSV of an API-only suspect's answers to the probe prompts (and identity "
+        "questions), e.g. from 'distill-audit capture': only the text-only checks run",
     )
     p.add_argument(
         "--reference",
@@ -56,6 +66,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="PATH",
         help="an independent reference model (repeat for each; the harvest test needs none)",
+    )
+    p.add_argument(
+        "--reference-answers",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="JSONL/CSV of one reference model's answers to the probe prompts (repeat for each: "
+        "a panel of 20-50 models without their weights; used by the text-only checks)",
+    )
+    p.add_argument(
+        "--answers-model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="the model names of --suspect-answers then each --reference-answers, in order, "
+        "where the files carry no 'model' field",
     )
     p.add_argument(
         "--protected-transcripts",
@@ -259,6 +285,36 @@ def _harvest_sets(
     return harvested, regen
 
 
+def _answer_sets(
+    cf: CaseFile, case_id: int, args: argparse.Namespace, state: JobState
+) -> tuple[int | None, tuple[int, ...]]:
+    """Import the suspect's and the references' recorded answers (one set per model)."""
+    from core.store.vocabulary import REFERENCE_ANSWERS_ROLE, SUSPECT_ANSWERS_ROLE
+
+    files = ([args.suspect_answers] if args.suspect_answers else []) + list(args.reference_answers)
+    names = list(args.answers_model)
+    if len(names) > len(files):
+        raise DistillAuditError(
+            f"{len(names)} --answers-model names for {len(files)} answer files: give one name "
+            "per --suspect-answers / --reference-answers file, in order."
+        )
+    names += [""] * (len(files) - len(names))
+    ids = [
+        import_transcripts(
+            cf,
+            case_id,
+            f,
+            SUSPECT_ANSWERS_ROLE if i == 0 and args.suspect_answers else REFERENCE_ANSWERS_ROLE,
+            model_name=n,
+            state=state,
+        )
+        for i, (f, n) in enumerate(zip(files, names, strict=True))
+    ]
+    if args.suspect_answers:
+        return ids[0], tuple(ids[1:])
+    return None, tuple(ids)
+
+
 def _run(
     cf: CaseFile, case_key: str | int, args: argparse.Namespace, state: JobState
 ) -> dict[str, Any]:
@@ -268,7 +324,10 @@ def _run(
         case_id = get_case(s, case_key).id
     state.set_status("Importing evidence")
     sub = state.sub(0, 10)
-    suspect = find_or_import_model(cf, case_id, args.suspect, "suspect", sub)
+    suspect = (
+        find_or_import_model(cf, case_id, args.suspect, "suspect", sub) if args.suspect else None
+    )
+    suspect_answers, reference_answers = _answer_sets(cf, case_id, args, sub)
     refs = tuple(find_or_import_model(cf, case_id, r, "reference", sub) for r in args.reference)
     protected = (
         find_or_import_model(cf, case_id, args.protected_model, "protected", sub)
@@ -307,6 +366,8 @@ def _run(
             base,
             harvested_id=harvested,
             regenerations_id=regen,
+            suspect_answers_id=suspect_answers,
+            reference_answers_ids=reference_answers,
         ),
         settings,
         state.sub(30, 100),
@@ -325,7 +386,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if db:
             with open_case_file(db) as cf:
                 case = args.case or create_case(
-                    cf, f"Check of {Path(args.suspect).name}", next_reference(cf, "CHECK")
+                    cf, f"Check of {_suspect_name(args)}", next_reference(cf, "CHECK")
                 )
                 data = _run(cf, case, args, state)
                 data["case_file"] = str(Path(db).resolve())
@@ -334,7 +395,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 raise DistillAuditError("--case needs --db (the case file that holds the case).")
             with tempfile.TemporaryDirectory(prefix="distill-audit-check-") as tmp:
                 with open_case_file(Path(tmp) / "check.dacase") as cf:
-                    case = create_case(cf, f"Check of {Path(args.suspect).name}", "CHECK-1")
+                    case = create_case(cf, f"Check of {_suspect_name(args)}", "CHECK-1")
                     data = _run(cf, case, args, state)
                 data["case_file"] = None
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -360,6 +421,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     emit(args, data, text)
     return 0
+
+
+def _suspect_name(args: argparse.Namespace) -> str:
+    return Path(args.suspect or args.suspect_answers).name
 
 
 def _seed(text: str) -> int | None:

@@ -29,6 +29,7 @@ from core.store import audit
 from core.store.cases import get_case
 from core.store.db import CaseFile
 from core.store.models import ModelArtifact, TranscriptItem, TranscriptSet
+from core.store.vocabulary import ANSWERS_ROLES
 
 
 def _check_role(role: str, allowed: tuple[str, ...]) -> None:
@@ -123,6 +124,36 @@ def _read_all(path: Path, role: str, state: JobState) -> list[TranscriptRecord]:
     if not records:
         raise EvidenceError(f"{path.name} holds no prompt/response records.")
     return records
+
+
+def answers_model_name(records: list[TranscriptRecord], given: str, source: str, role: str) -> str:
+    """The model a set of answers came from (a suspect's or reference's answers to the probes).
+
+    Each record must answer a probe prompt, and the model must be named: by ``given`` (the
+    importer's model name) or by every record's ``model`` field, one name for the whole
+    set, since a set is one model's answers. EvidenceError otherwise (nothing is written).
+    """
+    for rec in records:
+        if not rec.response.strip():
+            raise EvidenceError(
+                f"{source}, line {rec.line}: the answer is empty; a {role} set holds the "
+                "model's answer to each probe prompt."
+            )
+    named = {str(r.meta.get("model") or r.meta.get("model_name") or "").strip() for r in records}
+    if given.strip():
+        return given.strip()
+    if len(named) == 1 and "" not in named:
+        return named.pop()
+    if len(named - {""}) > 1:
+        raise EvidenceError(
+            f"{source}: the records name {len(named - {''})} different models "
+            f"({', '.join(sorted(named - {''})[:3])}); a {role} set is one model's answers: "
+            "split the file by model and import each as its own set."
+        )
+    raise EvidenceError(
+        f"{source}: say which model gave these answers: give the model's name when importing "
+        "(--model NAME) or a 'model' field in every record."
+    )
 
 
 def _insert_items(
@@ -252,6 +283,8 @@ def import_transcripts(
         else:
             seen[digest] = rec.line
     first_meta = records[0].meta
+    if role in ANSWERS_ROLES:
+        model_name = answers_model_name(records, model_name, p.name, role)
     earliest = min((r.collected_at for r in records if r.collected_at), default=None)
     count = len(records)
     custody = custody.normalised() if custody is not None else None

@@ -344,13 +344,22 @@ def check_command(run: Run, resolve: Resolver, case_file: str, case_ref: str) ->
         ev = resolve(kind, item.get(id_key)) if isinstance(item, Mapping) else None
         return ev.path if ev else None
 
-    suspect = path("model", i.get("suspect"), "artifact_id")
+    def known_by_answers(item: Any) -> bool:  # an API-only model: its answers' transcript set
+        return isinstance(item, Mapping) and item.get("format") == "answers"
+
+    def model_args(item: Any, flag: str) -> list[str]:
+        if known_by_answers(item):
+            return [f"{flag}-answers", path("transcripts", item, "transcript_set_id") or "MISSING"]
+        return [flag, path("model", item, "artifact_id") or "MISSING"]
+
+    suspect_item = i.get("suspect")
     answers = path("transcripts", i.get("protected_answers"), "transcript_set_id")
-    if not suspect or not answers:
+    suspect = model_args(suspect_item, "--suspect")
+    if suspect[1] == "MISSING" or not answers:
         return None
-    argv = ["distill-audit", "check", "--db", case_file, "--case", case_ref, "--suspect", suspect]
+    argv = ["distill-audit", "check", "--db", case_file, "--case", case_ref, *suspect]
     for ref in i.get("references") or []:
-        argv += ["--reference", path("model", ref, "artifact_id") or "MISSING"]
+        argv += model_args(ref, "--reference")
     argv += ["--protected-transcripts", answers]
     for flag, kind, key, id_key in (
         ("--control-answers", "transcripts", "control_answers", "transcript_set_id"),

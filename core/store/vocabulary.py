@@ -10,9 +10,16 @@ from __future__ import annotations
 ARTIFACT_ROLES = ("protected", "suspect", "reference", "base", "experiment-student")
 HARVESTED_ROLE = "harvested-exchanges"  # the provider's log of answers sent to suspect accounts
 REGENERATIONS_ROLE = "regenerations"  # K fresh answers per logged prompt, same model and settings
+# A model known only by its answers to the probe prompts (an API-only suspect or reference):
+# the text-only checks (identity, similarity) run on them; one set per model.
+SUSPECT_ANSWERS_ROLE = "suspect-answers"
+REFERENCE_ANSWERS_ROLE = "reference-answers"
+ANSWERS_ROLES = (SUSPECT_ANSWERS_ROLE, REFERENCE_ANSWERS_ROLE)
 TRANSCRIPT_ROLES = (
     "protected-answers",
     "control-answers",
+    SUSPECT_ANSWERS_ROLE,
+    REFERENCE_ANSWERS_ROLE,
     "probes",
     HARVESTED_ROLE,
     REGENERATIONS_ROLE,
