@@ -206,6 +206,7 @@ def plan(ev: CaseEvidence, settings: CheckSettings) -> Procedure:
             "learned_phrases": [m.to_dict() for m in phrases],
             "learned_style_markers": [m.to_dict() for m in style],
             **recorded,
+            "settings": asdict(settings),  # as given (``recorded`` may reuse a setting's name)
         }
     )
     run_inputs = {**ev.describe(), **jsonable(recorded)}

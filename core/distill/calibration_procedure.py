@@ -70,7 +70,12 @@ def statistic(p_family: float) -> float:
 
 def _settings(parameters: dict[str, Any]) -> tuple[CheckSettings, str]:
     names = {f.name for f in fields(CheckSettings)}
-    values = {k: v for k, v in parameters.items() if k in names}
+    given = parameters.get("settings")
+    if isinstance(given, dict):
+        values = {k: v for k, v in given.items() if k in names}
+    else:  # a run recorded before its settings were kept apart: what a check recorded is
+        # not a setting (e.g. the identity suite's content under the setting's name)
+        values = {k: v for k, v in parameters.items() if k in names and not isinstance(v, dict)}
     for key in ("checks", "protected_names"):
         values[key] = tuple(values.get(key) or ())
     rule = str(parameters.get("seed_rule") or runner.SEED_GIVEN)
@@ -85,17 +90,20 @@ def _id(item: Any, key: str) -> int | None:
 
 def load_procedure(cf: CaseFile, check_run_id: int, case_id: int | None = None) -> CaseProcedure:
     """The procedure of a finished check run (refused if it is not one, or of another case)."""
-    from core.distill.experiment import get_run
+    from core.store.models import Run
 
-    run = get_run(cf, check_run_id)
-    if run.kind != "check" or run.status != "done":
-        raise DistillAuditError(
-            f"Run {check_run_id} is not a finished check run; calibrate against the check run "
-            "whose result the report states."
-        )
-    if case_id is not None and run.case_id != case_id:
+    with cf.read_session() as s:
+        run = s.get(Run, int(check_run_id))
+        if run is None or run.kind != "check" or run.status != "done":
+            raise DistillAuditError(
+                f"Run {check_run_id} is not a finished check run; calibrate against the check "
+                "run whose result the report states."
+            )
+        run_case = int(run.case_id)
+        params, ins = dict(run.parameters or {}), dict(run.inputs or {})
+        summary = dict(run.summary or {})
+    if case_id is not None and run_case != case_id:
         raise DistillAuditError(f"Check run {check_run_id} belongs to another case.")
-    params, ins, summary = dict(run.parameters or {}), dict(run.inputs or {}), run.summary or {}
     suspect = _id(ins.get("suspect"), "artifact_id")
     assert suspect is not None  # every check run records its suspect
     inputs = CheckInputs(
@@ -109,13 +117,13 @@ def load_procedure(cf: CaseFile, check_run_id: int, case_id: int | None = None) 
         regenerations_id=_id(ins.get("regenerations"), "transcript_set_id"),
     )
     settings, rule = _settings(params)
-    ev = load_case_evidence(cf, run.case_id, inputs)
+    ev = load_case_evidence(cf, run_case, inputs)
     prompts = {e.prompt for e in ev.protected_items} | {e.prompt for e in ev.harvested_items}
     combined = summary.get("combined") or {}
     p = combined.get("p_family")
     return CaseProcedure(
         check_run_id=int(check_run_id),
-        case_id=run.case_id,
+        case_id=run_case,
         inputs=inputs,
         settings=settings,
         seed_rule=rule,
