@@ -110,10 +110,10 @@ def test_replaying_the_case_on_its_own_suspect_gives_its_numbers(case_file, case
     assert replay["p_value"] == proc.observed_p is not None
     assert replay["procedure"]["n_tests"] == proc.n_tests == 1
     again = run_checks(
-        case_file, case_id, inputs, replace(SETTINGS, checks=("likelihood", "identity"))
+        case_file, case_id, inputs, replace(SETTINGS, checks=("likelihood", "harvest"))
     )
     other = load_procedure(case_file, again.run_id, case_id)
-    assert other.n_tests == 2 and other.checks == ("likelihood", "identity")
+    assert other.n_tests == 2 and other.checks == ("likelihood", "harvest")  # harvest declines
     assert assess_student(case_file, other, inputs.suspect_id, JobState())["p_value"] == (
         other.observed_p
     )
