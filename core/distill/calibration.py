@@ -299,7 +299,7 @@ def _execute(
         train_pool = [i for i in range(pool.available) if i not in held]
         arms = stage_arms(spec, folder)
         excluded = 0
-        if proc is not None:  # no student trains on the case's probes (or logged prompts)
+        if proc is not None:  # no student trains on the case's probes
             prompts = pool_prompts(folder)
             kept = [i for i in train_pool if prompts[i] not in proc.protected_prompts]
             excluded, train_pool = len(train_pool) - len(kept), kept
@@ -383,7 +383,7 @@ def _execute(
             if excluded:
                 summary["warnings"].append(
                     f"{excluded} pool records share a prompt with the case's protected answers "
-                    "or logged exchanges; no student was trained on them."
+                    "(its probes); no student was trained on them."
                 )
         else:
             summary["warnings"].append(OLD_PROCEDURE)

@@ -118,7 +118,10 @@ def load_procedure(cf: CaseFile, check_run_id: int, case_id: int | None = None) 
     )
     settings, rule = _settings(params)
     ev = load_case_evidence(cf, run_case, inputs)
-    prompts = {e.prompt for e in ev.protected_items} | {e.prompt for e in ev.harvested_items}
+    # The probes' prompts: a student trained on them would be scored on its own training
+    # answers. The logged (harvested) prompts are not excluded: training on the logged
+    # answers is exactly what the harvest test is to detect.
+    prompts = {e.prompt for e in ev.protected_items}
     combined = summary.get("combined") or {}
     p = combined.get("p_family")
     return CaseProcedure(
