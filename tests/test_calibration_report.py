@@ -90,7 +90,7 @@ def test_tippett_figure_renders() -> None:
     fig = tippett_figure([5.0, 20.0, 0.8], [0.1, 0.5, 1.2], 12.0, title="t")
     ax = fig.axes[0]
     assert len(ax.lines) == 4  # Hp, Hd, the case, LR = 1
-    hp_line = ax.lines[0].get_ydata()
+    hp_line = np.asarray(ax.lines[0].get_ydata())
     assert hp_line[0] == 1.0 and hp_line[-1] == 0.0  # a survival curve from 1 down to 0
     assert figure_png(fig, dpi=50)[:8] == b"\x89PNG\r\n\x1a\n"
     empty = tippett_figure([], [])
@@ -117,11 +117,11 @@ def test_the_pdf_section_quotes_the_lr_only_from_a_calibration() -> None:
         return []
 
     rec = _record()
-    text = _pdf_text(lr_section(SimpleNamespace(calibration_lr=[rec]), figure))
+    text = _pdf_text(lr_section([rec], figure))
     assert "replayed check run 3" in text and "Holm over 1" in text
     assert "another teacher" in text and "0/5" in text and "Cllr" in text
     assert rec["likelihood_ratio"]["verbal"]["label"].split()[0] in text
     assert shown and shown[0].startswith("Tippett plot")
-    none = _pdf_text(lr_section(SimpleNamespace(calibration_lr=[]), figure))
+    none = _pdf_text(lr_section([], figure))
     assert "no verbal scale of support" in none and NO_LR.split()[0] in none
     assert "support for Hp" not in none

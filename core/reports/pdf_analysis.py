@@ -257,7 +257,7 @@ def validation(data: ReportData, figures: FigureCounter) -> list[Flowable]:
         )
     from core.reports.pdf_calibration import lr_section
 
-    out += lr_section(data, figures.figure)
+    out += lr_section(data.calibration_lr, figures.figure)
     return out
 
 

@@ -9,13 +9,12 @@ ENFSI verbal equivalent, with the Tippett plot of :func:`core.reports.charts.tip
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reportlab.platypus import Flowable
 
 from core.reports import charts
-from core.reports.data import ReportData
 from core.reports.formatting import DASH, format_rate
 from core.reports.pdf_layout import box, data_table, gap, para
 
@@ -62,9 +61,11 @@ def groups_table(record: dict[str, Any]) -> Flowable:
     )
 
 
-def lr_section(data: ReportData, figure: Callable[[object, str], list[Flowable]]) -> list[Flowable]:
-    """The calibration-of-the-procedure section (``figure``: the document's figure counter)."""
-    records = list(getattr(data, "calibration_lr", None) or [])
+def lr_section(
+    records: Sequence[dict[str, Any]], figure: Callable[[object, str], list[Flowable]]
+) -> list[Flowable]:
+    """The calibration-of-the-procedure section from the bundle's ``calibration_lr``
+    records (``figure``: the document's figure counter)."""
     if not records:
         return [box(NO_LR)]
     out: list[Flowable] = []
