@@ -19,18 +19,38 @@ from core.distill.experiment_harvest import format_table, harvest_power_spec, po
 from core.distill.spec import TrainingSettings
 from core.evidence.importer import import_model, import_transcripts
 from tests.conftest import write_jsonl
-from tests.harvest_world import build_world, sample_answers
+from tests.harvest_world import (
+    harvest_records,
+    prompts,
+    regeneration_records,
+    sample_answers,
+)
+from tests.tinymodels import build_tiny_gpt2
 
 K = 9
+N = int(os.environ.get("HARVEST_POWER_PROMPTS", "30"))
 REPLICATES = int(os.environ.get("HARVEST_POWER_REPLICATES", "2"))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_harvest_power_table(case_file, case_id, tmp_path: Path) -> None:
-    w = build_world(tmp_path / "world", n=40, k=K)
-    items = w["prompts"]
-    twins = sample_answers(w["independent"], items, seed=3)  # another model's answers
-    other = sample_answers(w["teacher"], items, seed=2)  # same teacher, other samples
+    root = tmp_path / "world"
+    teacher = build_tiny_gpt2(root / "teacher", seed=0)
+    base = build_tiny_gpt2(root / "student-base", seed=5)
+    independent = build_tiny_gpt2(root / "independent", seed=6)
+    items = prompts(N)
+    logged = sample_answers(teacher, items, seed=1)
+    regen = [sample_answers(teacher, items, seed=100 + j) for j in range(K)]
+    w = {
+        "teacher": teacher,
+        "suspect": independent,  # the case's suspect: any model; its procedure is what counts
+        "logged": logged,
+        "harvested": write_jsonl(root / "harvest.jsonl", harvest_records(items, logged)),
+        "regenerations": write_jsonl(root / "regen.jsonl", regeneration_records(items, regen)),
+    }
+    twins = sample_answers(independent, items, seed=3)  # another model's answers
+    other = sample_answers(teacher, items, seed=2)  # same teacher, other samples
     rows = lambda answers: [  # noqa: E731
         {"id": f"x{i:03d}", "prompt": p, "response": a}
         for i, (p, a) in enumerate(zip(items, answers, strict=True))
@@ -53,7 +73,7 @@ def test_harvest_power_table(case_file, case_id, tmp_path: Path) -> None:
         logged=str(logged_file),
         twins_answers=str(twins_file),
         other_samples=str(other_file),
-        student=str(tmp_path / "world" / "student-base"),
+        student=str(base),
         replicates=REPLICATES,
         training=TrainingSettings(epochs=1.0, batch_size=4, lr=3e-3, threads=1, eval_every=50),
         null_source="an independent tiny model's sampled answers to the same prompts",
