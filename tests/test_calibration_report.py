@@ -125,3 +125,12 @@ def test_the_pdf_section_quotes_the_lr_only_from_a_calibration() -> None:
     none = _pdf_text(lr_section([], figure))
     assert "no verbal scale of support" in none and NO_LR.split()[0] in none
     assert "support for Hp" not in none
+
+
+def test_the_gui_hook_shows_the_same_tippett_figure() -> None:
+    from app.views.charts import tippett_chart
+
+    lr = _record()["likelihood_ratio"]
+    fig = tippett_chart(lr)
+    assert fig is not None and fig.axes[0].get_xlabel().startswith("log10 likelihood ratio")
+    assert tippett_chart(None) is None and tippett_chart({"lr_hp": []}) is None
