@@ -40,6 +40,17 @@ report reads::
 Teacher agreement (:mod:`core.distill.agreement`) is the share of the held-out teacher
 answers' tokens that a student ranks first; "control" is the mean over the twins.
 
+**The case's procedure** (``spec.procedure_run``, a finished check run of the case): then
+the students are not assessed by the sweep's own :class:`~core.distill.calibration_checks.Panel`
+but by :func:`core.distill.calibration_procedure.assess_student`, i.e. the case's check run
+replayed with the student as the suspect (same checks, panel, probes, settings, seed rule
+and Holm n); the twins (``role = "control"``) train on ``spec.controls``, which must not be
+the case's control answers; distilled students are trained for each of ``spec.epochs``;
+``laundered`` and ``other`` students are reported apart; and the summary gains
+``procedure``, ``groups``, ``false_positive_bound`` and ``likelihood_ratio``
+(:mod:`core.distill.calibration_lr`). Without it the sweep warns that its rates are not
+those of the case's procedure and gives no likelihood ratio.
+
 Intervals are exact Clopper–Pearson 95% intervals (:func:`core.checks.stats.clopper_pearson`);
 with a handful of seeds per N they are wide, and the report must quote them, not the rate.
 """
