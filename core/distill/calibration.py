@@ -488,12 +488,15 @@ def _plan(
                 continue
             rng = random.Random(f"{spec.seed}/{r}/{n}")
             indices = sorted(rng.sample(train_pool, n)) if n < len(train_pool) else list(train_pool)
+            # twins, laundered and other-sample students get the longest recipe: the
+            # hardest null, and the laundered students compare with the strongest positives
+            longest = max(int(e) for e in spec.epochs)
             roles: list[tuple[str, int]] = [("distilled", int(e)) for e in spec.epochs]
-            roles.append(("control", 1))
+            roles.append(("control", longest))
             if spec.laundered:
-                roles.append(("laundered", 1))
+                roles.append(("laundered", longest))
             if spec.other_answers and other_ok:
-                roles.append(("other", 1))
+                roles.append(("other", longest))
             for role, epochs in roles:
                 key = f"n{n}-r{r}-{role}" + (
                     f"-e{epochs}" if role == "distilled" and epochs > 1 else ""

@@ -64,7 +64,7 @@ def groups(
 ) -> list[dict[str, Any]]:
     """Detection (or false-positive) counts per kind of student, overall and per check."""
     keys: list[tuple[str, int]] = []
-    for s in students:
+    for s in students:  # one group per role (and, for distilled students, per epochs)
         key = (str(s["role"]), int(s.get("epochs") or 1))
         if key not in keys and s.get("detected") is not None:
             keys.append(key)
@@ -84,7 +84,7 @@ def groups(
             "group": role,
             "epochs": epochs if role == "distilled" else None,
             "description": GROUP_WORDS.get(role, role)
-            + (f", {epochs} epoch{'s' if epochs > 1 else ''}" if role == "distilled" else ""),
+            + (f", {epochs} epoch{'s' if epochs > 1 else ''}" if role != "start" else ""),
             "quantity": "false_positive" if role in NEGATIVE else "detection",
             "samples": sorted({int(s["n"]) for s in mine}),
             **_rate(k, len(mine)),
