@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -101,6 +102,12 @@ def test_enfsi_scale_only_for_a_measured_ratio() -> None:
     assert isinstance(m, MeasuredLR) and 10 < m.lr < 100  # true LR exp(4) = 55
     assert m.verbal.supports_hp and m.verbal.label.startswith("moderate support for Hp")
     assert m.to_dict()["verbal"]["label"] == m.verbal.label and "Cllr" in m.statement
+    # the words follow the interval's end nearest to 1: an interval across 1 says nothing
+    wide = replace(m, interval=(0.8, 300.0))
+    assert enfsi_level(wide).key == "enfsi_neutral"
+    assert enfsi_level(replace(m, lr=5000.0, interval=(150.0, 9000.0))).label.startswith(
+        "moderately strong support for Hp"
+    )
     useless = measure_lr([0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0], 1.5, n_boot=20)
     assert useless.cllr >= 1 and not useless.verbal.supports_hp
     assert "not informative" in useless.verbal.label

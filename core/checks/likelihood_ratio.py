@@ -391,7 +391,10 @@ def enfsi_level(measured: MeasuredLR) -> StrengthLevel:
     """The ENFSI verbal equivalent of a measured LR (support for Hp, or for Hd below 1).
 
     Only a :class:`MeasuredLR` has a verbal scale of support: a p-value never gets one.
-    A calibration whose Cllr is 1 or more gives ratios that mislead: no support is stated.
+    The words are read from the end of the ratio's interval nearest to 1 (an interval that
+    contains 1 supports neither proposition), so they never claim more than the
+    calibration's own uncertainty allows. A calibration whose Cllr is 1 or more gives
+    ratios that mislead: no support is stated.
     """
     if not isinstance(measured, MeasuredLR):  # a p-value must never reach this scale
         raise TypeError("the ENFSI scale applies only to a measured likelihood ratio")
@@ -403,15 +406,17 @@ def enfsi_level(measured: MeasuredLR) -> StrengthLevel:
             "LR = 1 every time." + _ENFSI_NOTE,
             False,
         )
-    lr = measured.lr
+    lo, hi = measured.interval
+    lr = lo if lo > 1 else hi if hi < 1 else 1.0  # the interval's end nearest to LR = 1
     towards, value = ("Hp", lr) if lr >= 1 else ("Hd", 1.0 / lr)
     for low, words in _ENFSI:
         if value >= low:
             label = f"{words} for {towards} over the alternative"
             definition = (
-                f"The measured likelihood ratio is {'at least' if lr >= 1 else 'at most'} "
-                f"{_fmt(low if lr >= 1 else 1 / low)}: the observed statistic is that many "
-                f"times more probable if {towards} is true than if it is not." + _ENFSI_NOTE
+                f"The measured likelihood ratio (the end of its interval nearest to 1) is "
+                f"{'at least' if lr >= 1 else 'at most'} {_fmt(low if lr >= 1 else 1 / low)}: "
+                f"the observed statistic is that many times more probable if {towards} is "
+                "true than if it is not." + _ENFSI_NOTE
             )
             return StrengthLevel(
                 f"enfsi_{words.split()[0]}_{towards.lower()}",
@@ -422,6 +427,6 @@ def enfsi_level(measured: MeasuredLR) -> StrengthLevel:
     return StrengthLevel(
         "enfsi_neutral",
         "the findings support neither proposition",
-        "The measured likelihood ratio lies between 1/2 and 2." + _ENFSI_NOTE,
+        "The measured likelihood ratio's interval reaches between 1/2 and 2." + _ENFSI_NOTE,
         False,
     )
