@@ -42,30 +42,29 @@ def test_harvest_power_table(case_file, case_id, tmp_path: Path) -> None:
     items = prompts(N)
     logged = sample_answers(teacher, items, seed=1)
     regen = [sample_answers(teacher, items, seed=100 + j) for j in range(K)]
-    w = {
-        "teacher": teacher,
-        "suspect": independent,  # the case's suspect: any model; its procedure is what counts
-        "logged": logged,
-        "harvested": write_jsonl(root / "harvest.jsonl", harvest_records(items, logged)),
-        "regenerations": write_jsonl(root / "regen.jsonl", regeneration_records(items, regen)),
-    }
+    harvest_file = write_jsonl(root / "harvest.jsonl", harvest_records(items, logged))
+    regen_file = write_jsonl(root / "regen.jsonl", regeneration_records(items, regen))
     twins = sample_answers(independent, items, seed=3)  # another model's answers
     other = sample_answers(teacher, items, seed=2)  # same teacher, other samples
-    rows = lambda answers: [  # noqa: E731
-        {"id": f"x{i:03d}", "prompt": p, "response": a}
-        for i, (p, a) in enumerate(zip(items, answers, strict=True))
-    ]
+
+    def rows(answers: list[str]) -> list[dict[str, str]]:
+        return [
+            {"id": f"x{i:03d}", "prompt": p, "response": a}
+            for i, (p, a) in enumerate(zip(items, answers, strict=True))
+        ]
+
     twins_file = write_jsonl(tmp_path / "twins.jsonl", rows(twins))
     other_file = write_jsonl(tmp_path / "other.jsonl", rows(other))
-    logged_file = write_jsonl(tmp_path / "logged.jsonl", rows(w["logged"]))
-    suspect = import_model(case_file, case_id, w["suspect"], "suspect", name="suspect")
-    import_model(case_file, case_id, w["teacher"], "protected", name="teacher")
-    harvested = import_transcripts(case_file, case_id, w["harvested"], "harvested-exchanges")
-    regen = import_transcripts(case_file, case_id, w["regenerations"], "regenerations")
+    logged_file = write_jsonl(tmp_path / "logged.jsonl", rows(logged))
+    # the case's suspect: any model will do; its procedure is what the sweep replays
+    suspect = import_model(case_file, case_id, independent, "suspect", name="suspect")
+    import_model(case_file, case_id, teacher, "protected", name="teacher")
+    harvested = import_transcripts(case_file, case_id, harvest_file, "harvested-exchanges")
+    regen_set = import_transcripts(case_file, case_id, regen_file, "regenerations")
     case_run = run_checks(
         case_file,
         case_id,
-        CheckInputs(suspect, (), None, harvested_id=harvested, regenerations_id=regen),
+        CheckInputs(suspect, (), None, harvested_id=harvested, regenerations_id=regen_set),
         CheckSettings(checks=("harvest",), harvest_min_regenerations=K),
     )
     spec = harvest_power_spec(
