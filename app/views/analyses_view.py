@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.views.charts import ChartView, calibration_chart, probe_chart
+from app.views.charts import ChartView, calibration_chart, probe_chart, tippett_chart
 from app.views.table_model import Column, RecordTableModel
 from app.views.tables import fit_columns, make_table
 from core.checks.pformat import format_p
@@ -193,6 +193,7 @@ class AnalysesView(QWidget):
         self.reason.setWordWrap(True)
         self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.chart = ChartView("Per-probe chart of the selected check", self)
+        self.tippett = ChartView("Tippett plot of the calibration's likelihood ratios", self)
         self.parameters = QPlainTextEdit(self)
         self.parameters.setReadOnly(True)
         self.parameters.setAccessibleName("Parameters and inputs of the run")
@@ -218,6 +219,7 @@ class AnalysesView(QWidget):
         QVBoxLayout(chart_box).addWidget(self.chart)
         rl.addWidget(chart_box, 3)
         self.detail_tabs.addTab(results, "Results")
+        self.detail_tabs.addTab(self.tippett, "Tippett plot")
         self.detail_tabs.addTab(self.text, "Details")
         self.detail_tabs.addTab(self.parameters, "Parameters")
 
@@ -280,6 +282,7 @@ class AnalysesView(QWidget):
                 "No run selected. Run a check with Analysis → Run a check… (Ctrl+R)."
             )
             self.checks.set_records([])
+            self.tippett.set_figure(None)
             self.text.setPlainText("")
             self.parameters.setPlainText("")
             self._on_check()
@@ -296,6 +299,7 @@ class AnalysesView(QWidget):
         if row.error:
             head += f" {row.error}"
         self.headline.setText(head)
+        self.tippett.set_figure(tippett_chart((details.summary or {}).get("likelihood_ratio")))
         self.checks.set_records(details.checks)
         fit_columns(self.check_table, stretch=0, fit=range(1, len(CHECK_COLUMNS)))
         if details.checks:

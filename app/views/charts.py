@@ -7,6 +7,7 @@ is shown, never at start-up.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
@@ -79,3 +80,15 @@ def calibration_chart(rows: list[Any]) -> Figure | None:
     from core.reports.charts import calibration_curve_figure
 
     return calibration_curve_figure(rows, title="Measured detection and false-positive rates")
+
+
+def tippett_chart(lr: Mapping[str, Any] | None) -> Figure | None:
+    """The Tippett plot of a calibration's measured likelihood ratio (a
+    ``core.checks.likelihood_ratio.MeasuredLR.to_dict()``), the PDF's own figure."""
+    if not lr or not lr.get("lr_hp") or not lr.get("lr_hd"):
+        return None
+    from core.reports.charts import tippett_figure
+
+    return tippett_figure(
+        lr["lr_hp"], lr["lr_hd"], lr.get("lr"), title="Tippett plot of the calibration"
+    )

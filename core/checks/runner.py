@@ -27,7 +27,7 @@ from core.checks import model_loading, registry
 from core.checks.available import AvailableInputs
 from core.checks.cache import MEASUREMENTS, cache_key
 from core.checks.chat import rendered_example, template_for
-from core.checks.evidence import ModelRef, load_case_evidence
+from core.checks.evidence import CaseEvidence, ModelRef, load_case_evidence
 from core.checks.findings import out_json, store_results
 from core.checks.framework import (
     PANEL_PASS,
@@ -52,8 +52,11 @@ __all__ = [
     "CheckInputs",
     "CheckRunReport",
     "CheckSettings",
+    "Procedure",
     "SPECS",
     "derive_seed",
+    "evaluate",
+    "plan",
     "run_checks",
 ]
 SEED_DERIVED = (
@@ -135,28 +138,34 @@ def derive_seed(evidence: Mapping[str, Any], settings: CheckSettings) -> int:
     return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16)
 
 
-def run_checks(
-    cf: CaseFile,
-    case_key: int | str,
-    inputs: CheckInputs,
-    settings: CheckSettings | None = None,
-    state: JobState | None = None,
-    *,
-    actor: str | None = None,
-) -> CheckRunReport:
-    """Run the selected checks on a case's evidence and store everything (see the module docstring).
+@dataclass
+class Procedure:
+    """Everything that fixes a run's numbers before any model is run (see :func:`plan`).
 
-    Raises DistillAuditError for unusable inputs (unknown ids, unknown checks), Cancelled
-    when ``state`` is cancelled (the Run is then marked cancelled and keeps the per-probe
-    values computed so far in its summary). A check whose inputs do not fit does not raise:
-    it is reported as declined, with its reason.
+    The calibration sweep (core.distill.calibration_procedure) builds one per student with
+    the case's own settings, so it runs exactly the procedure of the case's check run.
     """
-    settings = settings or CheckSettings()
+
+    evidence: CaseEvidence
+    settings: CheckSettings  # with the seed resolved
+    seed_rule: str
+    chosen: list[Check]
+    ctx: RunContext
+    data: dict[str, CheckData]
+    parameters: dict[str, Any]
+    inputs: dict[str, Any]
+    probe_warnings: tuple[str, ...]
+
+    @property
+    def specs(self) -> dict[str, CheckSpec]:
+        return {c.key: c.spec for c in self.chosen}
+
+
+def plan(ev: CaseEvidence, settings: CheckSettings, state: JobState | None = None) -> Procedure:
+    """The run's checks, seed (by its rule), probes, learned markers, Holm n and parameters;
+    the models' files and memory are checked here, before any run exists."""
     state = state or JobState()
     chosen = registry.select(settings.checks)
-    specs = {c.key: c.spec for c in chosen}
-    state.set_status("Reading the evidence")
-    ev = load_case_evidence(cf, case_key, inputs, state)  # verified before use
     seed_rule = SEED_GIVEN
     if settings.seed is None:
         settings, seed_rule = (
@@ -206,31 +215,84 @@ def run_checks(
             "learned_phrases": [m.to_dict() for m in phrases],
             "learned_style_markers": [m.to_dict() for m in style],
             **recorded,
+            "settings": asdict(settings),  # as given (``recorded`` may reuse a setting's name)
         }
     )
     state.set_status("Checking the models' files and the memory they need")
     loading = model_loading.preflight(_loaded_models(ev, chosen), settings, ctx.probes)
     parameters["model_loading"] = jsonable(loading)
     run_inputs = {**ev.describe(), **jsonable(recorded)}
-    run_id = runs.create_run(cf, ev.case_id, "check", parameters, run_inputs, seed)
+    return Procedure(
+        ev,
+        settings,
+        seed_rule,
+        chosen,
+        ctx,
+        data,
+        parameters,
+        run_inputs,
+        tuple(probes.warnings),
+    )
+
+
+def evaluate(
+    proc: Procedure, save: Callable[..., None], state: JobState
+) -> tuple[dict[str, CheckResult], CombinedResult, dict[str, str]]:
+    """Run the planned checks (one pass per model), combine the Hp checks by Holm and read
+    each Hp check's verbal level from its family-wise p; returns (results, combined, excluded)."""
+    specs = proc.specs
+    work = _Work(proc.ctx, proc.chosen, proc.data, save, state)
+    results = {
+        k: replace(r, warnings=(*proc.probe_warnings, *r.warnings)) if specs[k].uses_probes else r
+        for k, r in work.run().items()
+    }
+    excluded = {k: specs[k].not_hp_reason for k in results if not specs[k].addresses_hp}
+    combined = combine_holm(
+        {k: r.p_value for k, r in results.items() if specs[k].addresses_hp},
+        alpha=proc.settings.alpha,
+        signals={k: registry.signals(k) for k in results},
+    )
+    results = {  # the verbal level of each Hp check is read from its family-wise p
+        k: with_family_p(r, combined.adjusted.get(k), specs[k]) if specs[k].addresses_hp else r
+        for k, r in results.items()
+    }
+    # The Holm family: the Hp checks that produced a p-value (the checks' own n_tests).
+    proc.parameters["n_tests"] = work.ctx.n_tests
+    save(reused_measurements=work.reused, n_tests=work.ctx.n_tests)
+    return results, combined, excluded
+
+
+def run_checks(
+    cf: CaseFile,
+    case_key: int | str,
+    inputs: CheckInputs,
+    settings: CheckSettings | None = None,
+    state: JobState | None = None,
+    *,
+    actor: str | None = None,
+) -> CheckRunReport:
+    """Run the selected checks on a case's evidence and store everything (see the module docstring).
+
+    Raises DistillAuditError for unusable inputs (unknown ids, unknown checks), Cancelled
+    when ``state`` is cancelled (the Run is then marked cancelled and keeps the per-probe
+    values computed so far in its summary). A check whose inputs do not fit does not raise:
+    it is reported as declined, with its reason.
+    """
+    settings = settings or CheckSettings()
+    state = state or JobState()
+    registry.select(settings.checks)  # unknown checks are refused before the evidence is read
+    state.set_status("Reading the evidence")
+    ev = load_case_evidence(cf, case_key, inputs, state)  # verified before use
+    proc = plan(ev, settings, state)
+    settings, parameters, run_inputs, specs = (
+        proc.settings,
+        proc.parameters,
+        proc.inputs,
+        proc.specs,
+    )
+    run_id = runs.create_run(cf, ev.case_id, "check", parameters, run_inputs, settings.seed)
     with runs.running(cf, run_id) as handle:
-        work = _Work(ctx, chosen, data, handle.save_summary, state)
-        results = {
-            k: replace(r, warnings=(*probes.warnings, *r.warnings)) if specs[k].uses_probes else r
-            for k, r in work.run().items()
-        }
-        # The Holm family: the Hp checks that produced a p-value (the checks' own n_tests).
-        parameters["n_tests"] = work.ctx.n_tests
-        excluded = {k: specs[k].not_hp_reason for k in results if not specs[k].addresses_hp}
-        combined = combine_holm(
-            {k: r.p_value for k, r in results.items() if specs[k].addresses_hp},
-            alpha=settings.alpha,
-            signals={k: registry.signals(k) for k in results},
-        )
-        results = {  # the verbal level of each Hp check is read from its family-wise p
-            k: with_family_p(r, combined.adjusted.get(k), specs[k]) if specs[k].addresses_hp else r
-            for k, r in results.items()
-        }
+        results, combined, excluded = evaluate(proc, handle.save_summary, state)
         state.set_status("Storing results and proposing draft findings")
         finding_ids = store_results(
             cf,
@@ -246,8 +308,6 @@ def run_checks(
             actor=actor,
         )
         handle.save_summary(
-            reused_measurements=work.reused,
-            n_tests=work.ctx.n_tests,
             verdicts={k: r.verdict for k, r in results.items()},
             p_values={k: r.p_value for k, r in results.items()},
             combined=combined.to_dict(),

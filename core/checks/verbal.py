@@ -5,7 +5,9 @@ Hp; :func:`core.checks.stats.combine_holm`), so its words never claim more than 
 whole family of tests supports. A p-value says how unusual the data would be *if the
 suspect were an independent model like the references*; it is not a likelihood ratio,
 so the words speak of how unusual the result is, never of "support for Hp over Hd".
-(That scale, ENFSI's, belongs to a measured likelihood ratio and is not defined here.)
+(That scale, ENFSI's, belongs to a measured likelihood ratio: it is applied only by
+:func:`core.checks.likelihood_ratio.enfsi_level`, to a ratio measured on a calibration of the
+case's own procedure.)
 
 The mapping, applied in order:
 

@@ -84,6 +84,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="",
         help="names of the protected model, comma-separated (identity probe)",
     )
+    run.add_argument(
+        "--procedure-run",
+        type=int,
+        metavar="RUN_ID",
+        help="calibrate the case's own check run: every student goes through its checks, "
+        "panel, settings, seed rule and Holm combination (the sweep then gives a likelihood "
+        "ratio); --controls are then the null twins' answers, from another source",
+    )
+    run.add_argument("--null-source", default="", help="where the twins' answers come from")
+    run.add_argument(
+        "--sweep-epochs", default="1", metavar="E[,E...]", help="distilled students per epochs"
+    )
+    run.add_argument(
+        "--laundered", action="store_true", help="also students on paraphrased answers"
+    )
+    run.add_argument(
+        "--other-answers", metavar="FILE", help="the teacher's other samples (other-sample arm)"
+    )
+    run.add_argument("--fpr-target", type=float, default=0.05, help="false-positive bound sought")
     run.add_argument("--probes", type=int, default=50, help="held-out probes in a sweep")
     run.add_argument("--alpha", type=float, default=0.05)
     run.add_argument("--seed", type=int, default=0)
@@ -142,6 +161,15 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _epochs(text: str) -> tuple[int, ...]:
+    from core.errors import DistillAuditError
+
+    values = _names(text)
+    if not values or not all(v.isdigit() and int(v) >= 1 for v in values):
+        raise DistillAuditError(f"Give the epochs as whole numbers >= 1, e.g. 1,2,3; not {text!r}.")
+    return tuple(int(v) for v in values)
+
+
 def _names(text: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
@@ -154,7 +182,7 @@ def build_request(args: argparse.Namespace) -> DistillationRequest:
 
     samples = parse_sample_counts(args.samples)
     sweep = None
-    if len(samples) > 1 or args.reference or args.budget:
+    if len(samples) > 1 or args.reference or args.budget or args.procedure_run is not None:
         sweep = SweepRequest(
             references=tuple(args.reference),
             samples=None if args.budget and args.samples == "all" else samples,
@@ -164,6 +192,12 @@ def build_request(args: argparse.Namespace) -> DistillationRequest:
             n_probes=args.probes,
             protected_names=_names(args.protected_names),
             budget=args.budget,
+            procedure_run=args.procedure_run,
+            null_source=args.null_source,
+            epochs=_epochs(args.sweep_epochs),
+            laundered=args.laundered,
+            other_answers=args.other_answers,
+            fpr_target=args.fpr_target,
         )
     return DistillationRequest(
         teacher=args.teacher,

@@ -40,6 +40,17 @@ report reads::
 Teacher agreement (:mod:`core.distill.agreement`) is the share of the held-out teacher
 answers' tokens that a student ranks first; "control" is the mean over the twins.
 
+**The case's procedure** (``spec.procedure_run``, a finished check run of the case): then
+the students are not assessed by the sweep's own :class:`~core.distill.calibration_checks.Panel`
+but by :func:`core.distill.calibration_procedure.assess_student`, i.e. the case's check run
+replayed with the student as the suspect (same checks, panel, probes, settings, seed rule
+and Holm n); the twins (``role = "control"``) train on ``spec.controls``, which must not be
+the case's control answers; distilled students are trained for each of ``spec.epochs``;
+``laundered`` and ``other`` students are reported apart; and the summary gains
+``procedure``, ``groups``, ``false_positive_bound`` and ``likelihood_ratio``
+(:mod:`core.distill.calibration_lr`). Without it the sweep warns that its rates are not
+those of the case's procedure and gives no likelihood ratio.
+
 Intervals are exact Clopper–Pearson 95% intervals (:func:`core.checks.stats.clopper_pearson`);
 with a handful of seeds per N they are wide, and the report must quote them, not the rate.
 """
@@ -120,13 +131,15 @@ def _validate(
     if case_key is not None:
         with cf.read_session() as s:
             case_id = get_case(s, case_key).id
+    if spec.procedure_run is not None:
+        _validate_procedure(cf, case_id, spec)
     unknown = [c for c in spec.checks if c not in CHECKS]
-    if unknown or not spec.checks:
+    if spec.procedure_run is None and (unknown or not spec.checks):
         raise DistillAuditError(
             f"The sweep can run the checks {', '.join(CHECKS)}; not "
             f"{', '.join(unknown) or '(none chosen)'}."
         )
-    if not spec.references:
+    if not spec.references and spec.procedure_run is None:
         raise DistillAuditError(
             "A calibration sweep needs at least one independent reference model "
             "(--reference): the checks compare every student with that panel."
@@ -135,6 +148,8 @@ def _validate(
         raise DistillAuditError("Give the sample counts as non-negative numbers, e.g. 0,10,50,all.")
     if spec.replicates < 1:
         raise DistillAuditError("A sweep needs at least one replicate seed per sample count.")
+    if not spec.epochs or any(int(e) < 1 for e in spec.epochs):
+        raise DistillAuditError("Give the distilled students' epochs as whole numbers >= 1.")
     if spec.n_probes < MIN_PROBES:
         raise DistillAuditError(f"The checks need at least {MIN_PROBES} held-out probes.")
     out = check_writable(Path(spec.out_dir) if spec.out_dir else default_out_dir(cf))
@@ -144,7 +159,10 @@ def _validate(
             "(--transcripts), not both or neither."
         )
     source = spec.transcripts or spec.prompts or ""
-    for label, path in (("source", source), ("control answers", spec.controls)):
+    files = [("source", source), ("control answers", spec.controls)]
+    if spec.other_answers:
+        files.append(("other answers", spec.other_answers))
+    for label, path in files:
         if not Path(path).is_file() or Path(path).stat().st_size == 0:
             raise EvidenceError(f"The {label} file {path} does not exist or is empty.")
     if spec.prompts and not spec.teacher:
@@ -182,6 +200,30 @@ def _validate(
             f"{spec.n_probes} held-out probes plus at least {smallest} for training."
         )
     return case_id, out, available
+
+
+def _validate_procedure(cf: CaseFile, case_id: int, spec: CalibrationSpec) -> None:
+    """The case's check run exists, and the twins do not train on its control answers.
+
+    Twins trained on the very control answers the checks contrast against lean away from
+    detection by construction, so the false-positive rate they give would flatter.
+    """
+    import hashlib
+
+    from core.distill.calibration_procedure import load_procedure
+
+    if case_id < 0 or spec.procedure_run is None:
+        raise DistillAuditError("Calibrating a case's procedure needs the case (--case).")
+    proc = load_procedure(cf, spec.procedure_run, case_id)
+    path = Path(spec.controls)
+    if proc.control_sha256 and path.is_file():
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest == proc.control_sha256:
+            raise DistillAuditError(
+                "The null twins would train on the case's own control answers, which the checks "
+                "contrast against: give answers from another source (another model, another "
+                "corpus) as the twins' answers."
+            )
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -249,7 +291,12 @@ def _execute(
     cf: CaseFile, run_id: int, spec: CalibrationSpec, folder: Path, state: JobState
 ) -> CalibrationOutcome:
     from core.distill.calibration_checks import Panel, summarise
-    from core.distill.calibration_pool import held_out_probes, stage_pool
+    from core.distill.calibration_lr import procedure_summary
+    from core.distill.calibration_pool import held_out_probes, pool_prompts, stage_arms, stage_pool
+    from core.distill.calibration_procedure import assess_student, load_procedure
+
+    case_id = get_run(cf, run_id, KIND).case_id
+    proc = load_procedure(cf, spec.procedure_run, case_id) if spec.procedure_run else None
 
     started = time.monotonic()
     with runs.running(cf, run_id) as handle:
@@ -261,23 +308,32 @@ def _execute(
         probe_idx = sorted(rng.sample(range(pool.available), spec.n_probes))
         held = set(probe_idx)
         train_pool = [i for i in range(pool.available) if i not in held]
+        arms = stage_arms(spec, folder)
+        excluded = 0
+        if proc is not None:  # no student trains on the case's probes
+            prompts = pool_prompts(folder)
+            kept = [i for i in train_pool if prompts[i] not in proc.protected_prompts]
+            excluded, train_pool = len(train_pool) - len(kept), kept
         samples = sorted(
             {len(train_pool) if n is None else min(int(n), len(train_pool)) for n in spec.samples}
         )
         clamped = sorted(n for n in spec.samples if n is not None and n > len(train_pool))
         probes = held_out_probes(folder, held)
-        state.set_status("Scoring the reference panel on the held-out probes")
-        panel = Panel(spec, probes, folder)
-        panel.score_references(state.sub(5, 10))
+        panel = None
+        if proc is None:
+            state.set_status("Scoring the reference panel on the held-out probes")
+            panel = Panel(spec, probes, folder)
+            panel.score_references(state.sub(5, 10))
         handle.save_summary(
-            alpha=spec.alpha,
-            checks=list(spec.checks),
-            design=DESIGN,
+            alpha=proc.alpha if proc else spec.alpha,
+            checks=list(proc.checks if proc else spec.checks),
+            design=PROCEDURE_DESIGN if proc else DESIGN,
             probes={"n": len(probes), "ids": [p.probe_id for p in probes]},
-            references=panel.reference_summary(),
+            references=panel.reference_summary() if panel else {},
             interval=INTERVAL,
+            **({"procedure": proc.describe()} if proc else {}),
         )
-        plan = _plan(spec, samples, train_pool)
+        plan = _plan(spec, samples, train_pool, arms.get("other_ok"))
         base = _student_spec(spec, folder)
         for number, task in enumerate(plan):
             sub = state.sub(10 + 85 * number / len(plan), 10 + 85 * (number + 1) / len(plan))
@@ -293,6 +349,8 @@ def _execute(
                 students.append(record)
             spec_i = replace(
                 base,
+                transcripts=str(arms.get(task["role"], base.transcripts)),
+                training=_epochs(spec, int(task.get("epochs") or 1)),
                 train_indices=tuple(task["indices"]),
                 eval_indices=tuple(probe_idx),
                 answers="control" if task["role"] == "control" else "teacher",
@@ -313,7 +371,14 @@ def _execute(
                 outcome = run_experiment(
                     cf, get_run(cf, run_id).case_id, spec_i, sub.sub(0, 90), on_created=created
                 )
-            record.update(panel.assess(outcome, task["seed"], sub.sub(90, 100)))
+            if panel is not None:
+                record.update(panel.assess(outcome, task["seed"], sub.sub(90, 100)))
+            else:
+                assert proc is not None
+                if outcome.artifact_id is None:
+                    raise DistillAuditError(f"Student run {outcome.run_id} left no model.")
+                record.update(_trained(outcome))
+                record.update(assess_student(cf, proc, outcome.artifact_id, sub.sub(90, 100)))
             handle.save_summary(
                 students=students,
                 timing={
@@ -322,6 +387,17 @@ def _execute(
                 },
             )
         summary = summarise(spec, samples, students, pool.teacher_file)
+        if proc is not None:
+            measured = procedure_summary(spec, proc, students, run_id)
+            summary["warnings"].extend(measured.pop("lr_warnings"))
+            summary.update(measured)
+            if excluded:
+                summary["warnings"].append(
+                    f"{excluded} pool records share a prompt with the case's protected answers "
+                    "(its probes); no student was trained on them."
+                )
+        else:
+            summary["warnings"].append(OLD_PROCEDURE)
         if clamped:
             summary["warnings"].append(
                 f"Sample counts {', '.join(map(str, clamped))} exceed the {len(train_pool)} "
@@ -344,13 +420,52 @@ DESIGN = (
     "reference panel; detected = the Holm-combined result supports Hp at alpha."
 )
 INTERVAL = "Clopper-Pearson exact 95%"
+PROCEDURE_DESIGN = (
+    "For each N and replicate: students fine-tuned on N of the protected model's answers "
+    "(for each number of epochs; Hp), null twins fine-tuned with the same recipe on answers "
+    "from another source than the case's control answers (Hd), and, where asked, students on "
+    "paraphrased answers and on other samples of the same model (reported apart). Every "
+    "student goes through the case's own check run: the same checks, panel, probes, settings, "
+    "seed rule and Holm combination; detected = the case's combined result would state that "
+    "some check reaches Holm-adjusted p <= alpha."
+)
+OLD_PROCEDURE = (
+    "This sweep did not replay a check run of the case (no --procedure-run): its checks "
+    "are its own, and its control twins trained on the control answers the checks contrast "
+    "against, which leans them away from detection. Its false-positive rate flatters the "
+    "checks and gives no likelihood ratio; calibrate against the case's check run instead."
+)
 
 
 # --- pieces ---------------------------------------------------------------------------------
 
 
+def _epochs(spec: CalibrationSpec, epochs: int) -> Any:
+    """The recipe run ``epochs`` times over (1: the recipe itself)."""
+    t = spec.training
+    if epochs == 1:
+        return t
+    if t.steps is not None:
+        return replace(t, steps=t.steps * epochs)
+    return replace(t, epochs=t.epochs * epochs)
+
+
+def _trained(outcome: ExperimentOutcome) -> dict[str, Any]:
+    """What the sweep records about a student's training (not its checks)."""
+    summary = ExperimentSummary.from_dict(outcome.summary or {})
+    return {
+        "run_id": outcome.run_id,
+        "artifact_id": outcome.artifact_id,
+        "teacher_agreement": summary.last_eval_agreement,
+        "train_seconds": summary.compute_seconds.get("training"),
+    }
+
+
 def _plan(
-    spec: CalibrationSpec, samples: Sequence[int], train_pool: list[int]
+    spec: CalibrationSpec,
+    samples: Sequence[int],
+    train_pool: list[int],
+    other_ok: set[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Every student of the sweep, in order: (N, replicate, role, seed, training records)."""
     tasks = []
@@ -373,15 +488,34 @@ def _plan(
                 continue
             rng = random.Random(f"{spec.seed}/{r}/{n}")
             indices = sorted(rng.sample(train_pool, n)) if n < len(train_pool) else list(train_pool)
-            for role in ("distilled", "control"):
+            # twins, laundered and other-sample students get the longest recipe: the
+            # hardest null, and the laundered students compare with the strongest positives
+            longest = max(int(e) for e in spec.epochs)
+            roles: list[tuple[str, int]] = [("distilled", int(e)) for e in spec.epochs]
+            roles.append(("control", longest))
+            if spec.laundered:
+                roles.append(("laundered", longest))
+            if spec.other_answers and other_ok:
+                roles.append(("other", longest))
+            for role, epochs in roles:
+                key = f"n{n}-r{r}-{role}" + (
+                    f"-e{epochs}" if role == "distilled" and epochs > 1 else ""
+                )
+                mine = indices
+                if role == "other":
+                    assert other_ok is not None
+                    mine = [i for i in indices if i in other_ok]
+                    if not mine:
+                        continue
                 tasks.append(
                     {
-                        "key": f"n{n}-r{r}-{role}",
+                        "key": key,
                         "n": n,
                         "replicate": r,
                         "seed": seed,
                         "role": role,
-                        "indices": indices,
+                        "epochs": epochs,
+                        "indices": mine,
                     }
                 )
     return tasks

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.checks.probes import ChatTemplate, Probe
 from core.distill.data import ControlIndex, Selection, read_items, stage_items, usable
@@ -105,3 +105,53 @@ def held_out_probes(folder: Path, held: set[int]) -> list[Probe]:
                 t, c = json.loads(lt), json.loads(lc)
                 probes.append(Probe(t["id"], t["prompt"], t["response"], c["response"]))
     return probes
+
+
+def pool_prompts(folder: Path) -> list[str]:
+    """The prompt of every pool record, by index."""
+    with (folder / "pool" / "teacher.jsonl").open(encoding="utf-8") as fh:
+        return [str(json.loads(line)["prompt"]) for line in fh]
+
+
+def stage_arms(spec: CalibrationSpec, folder: Path) -> dict[str, Any]:
+    """The extra training files of a sweep, line ``i`` answering pool prompt ``i``.
+
+    ``laundered``: the teacher's answers paraphrased (:mod:`core.distill.paraphrase`);
+    ``other``: the same teacher's *other* samples (``spec.other_answers``, matched by
+    prompt; ``other_ok`` holds the records that have one; the others keep the teacher's
+    answer and are never trained on). Staged once; a resumed sweep reuses the files.
+    """
+    from core.distill.paraphrase import paraphrase_file
+
+    pool = folder / "pool"
+    arms: dict[str, Any] = {}
+    if spec.laundered:
+        target = pool / "laundered.jsonl"
+        if not target.is_file():
+            paraphrase_file(pool / "teacher.jsonl", target)
+        arms["laundered"] = target
+    if spec.other_answers:
+        target, ok_file = pool / "other.jsonl", pool / "other_ok.json"
+        if not (target.is_file() and ok_file.is_file()):
+            index = ControlIndex(spec.other_answers, pool / ".other")
+            ok: list[int] = []
+            try:
+                tmp = target.with_suffix(".partial")
+                with (
+                    (pool / "teacher.jsonl").open(encoding="utf-8") as fin,
+                    tmp.open("w", encoding="utf-8") as fout,
+                ):
+                    for i, line in enumerate(fin):
+                        rec = json.loads(line)
+                        other = index.get(rec["prompt"])
+                        if other is not None and other.strip() != str(rec["response"]).strip():
+                            rec["response"] = other
+                            ok.append(i)
+                        fout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                tmp.replace(target)
+            finally:
+                index.close()
+            ok_file.write_text(json.dumps(ok), encoding="utf-8")
+        arms["other"] = target
+        arms["other_ok"] = set(json.loads(ok_file.read_text(encoding="utf-8")))
+    return arms

@@ -232,6 +232,15 @@ class CalibrationSpec:
     price_file: str | None = None
     price_in: float | None = None
     price_out: float | None = None
+    # The case's procedure (core.distill.calibration_procedure): with a finished check run,
+    # every student goes through that run's checks, panel, settings, seed rule and Holm n
+    # (``checks``, ``references``, ``alpha``, ``n_resamples`` above are then not used).
+    procedure_run: int | None = None
+    null_source: str = ""  # where the twins' answers (``controls``) come from, in words
+    epochs: tuple[int, ...] = (1,)  # distilled students for each number of epochs
+    laundered: bool = False  # also students on paraphrased teacher answers (reported apart)
+    other_answers: str | None = None  # same teacher, other samples (reported apart)
+    fpr_target: float = 0.05  # the false-positive bound the twins' count is sized for
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -243,6 +252,7 @@ class CalibrationSpec:
         values["generation"] = GenerationSettings(**values.get("generation", {}))
         for key in ("references", "samples", "checks", "protected_names"):
             values[key] = tuple(values.get(key) or ())
+        values["epochs"] = tuple(values.get("epochs") or (1,))
         return cls(**values)
 
 

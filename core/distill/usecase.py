@@ -53,6 +53,12 @@ class SweepRequest:
     n_probes: int = 50
     protected_names: tuple[str, ...] = ()
     budget: str | None = None  # "quick" | "standard" (core.distill.budgets)
+    procedure_run: int | None = None  # replay this check run of the case on every student
+    null_source: str = ""  # where the twins' answers come from, in words
+    epochs: tuple[int, ...] = (1,)  # distilled students for each number of epochs
+    laundered: bool = False  # also students on paraphrased teacher answers
+    other_answers: str | None = None  # the same teacher's other samples (reported apart)
+    fpr_target: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,12 @@ class DistillationRequest:
             price_file=self.price_file,
             price_in=self.price_in,
             price_out=self.price_out,
+            procedure_run=sweep.procedure_run,
+            null_source=sweep.null_source,
+            epochs=tuple(sweep.epochs),
+            laundered=sweep.laundered,
+            other_answers=sweep.other_answers,
+            fpr_target=sweep.fpr_target,
             **sizes,
         )
         if sweep.budget:

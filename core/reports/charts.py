@@ -252,6 +252,63 @@ def harvest_rank_figure(
     return fig
 
 
+def tippett_figure(
+    lr_hp: Sequence[float],
+    lr_hd: Sequence[float],
+    observed_lr: float | None = None,
+    *,
+    title: str = "",
+    width_in: float = 6.4,
+) -> Figure:
+    """Tippett plot of a calibration's likelihood ratios (:mod:`core.checks.likelihood_ratio`).
+
+    For every threshold t on log10 LR, the share of distilled students (Hp, solid) and of
+    null twins (Hd, dashed) whose leave-one-out LR is at least t; the case's measured LR,
+    when given, is a vertical line. Hp curves far to the right and Hd curves far to the
+    left mean the ratios discriminate; an Hd curve reaching far right means misleading
+    support for Hp.
+    """
+    hp = np.log10(np.clip(np.asarray(list(lr_hp), dtype=float), 1e-300, None))
+    hd = np.log10(np.clip(np.asarray(list(lr_hd), dtype=float), 1e-300, None))
+    with rc_context(_STYLE):
+        fig = Figure(figsize=(width_in, 3.0), layout="constrained")
+        ax = fig.add_subplot()
+        if hp.size == 0 or hd.size == 0:
+            ax.text(
+                0.5, 0.5, "No calibration ratios", ha="center", va="center", transform=ax.transAxes
+            )
+            ax.set_axis_off()
+            return fig
+        both = np.concatenate([hp, hd] + ([np.log10([observed_lr])] if observed_lr else []))
+        lo, hi = float(both.min()) - 0.5, float(both.max()) + 0.5
+        grid = np.linspace(lo, hi, 400)
+        for values, colour, style, name in (
+            (hp, SUSPECT_COLOUR, "-", f"distilled students (Hp), N = {hp.size}"),
+            (hd, ACCENT, "--", f"null twins (Hd), N = {hd.size}"),
+        ):
+            share = (values[None, :] >= grid[:, None]).mean(axis=1)
+            ax.plot(grid, share, color=colour, linestyle=style, linewidth=1.4, label=name)
+        if observed_lr is not None and observed_lr > 0:
+            ax.axvline(
+                float(np.log10(observed_lr)),
+                color="#444444",
+                linestyle=":",
+                linewidth=1.2,
+                label=f"this case: LR = {observed_lr:.3g}",
+            )
+        ax.axvline(0.0, color="#bbbbbb", linewidth=0.8)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("log10 likelihood ratio (leave-one-out on the calibration)")
+        ax.set_ylabel("Share with LR at least this")
+        ax.grid(color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.legend(loc="lower left")
+        if title:
+            ax.set_title(title, loc="left")
+    return fig
+
+
 def figure_png(fig: Figure, dpi: int = PRINT_DPI) -> bytes:
     """Opaque RGB PNG bytes of a figure, without metadata that changes from run to run.
 

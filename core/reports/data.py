@@ -341,6 +341,9 @@ class ReportData:
     verbal_scale: list[dict[str, Any]]
     glossary: list[dict[str, str]]
     notes: dict[str, str]  # section key -> why the section has no data
+    # calibrations of the case's own procedure: rates per group, FPR bound, measured LR
+    # (core.reports.calibration_lr)
+    calibration_lr: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (NaN and infinities become null)."""

@@ -34,6 +34,7 @@ from core.reports.analyses import (
     combined_info,
     run_category,
 )
+from core.reports.calibration_lr import calibration_lr_record
 from core.reports.data import (
     REPORT_FORMAT_VERSION,
     AuditRow,
@@ -527,6 +528,7 @@ def _read(
         combined=combined,
         calibration=[row for r in cal_runs for row in calibration_rows(r)],
         calibration_runs=[brief(r) for r in cal_runs],
+        calibration_lr=[x for x in (calibration_lr_record(r) for r in cal_runs) if x],
         experiments=[brief(r) for r in runs if run_category(r) == "experiment"],
         findings=[
             FindingRecord(

@@ -255,6 +255,9 @@ def validation(data: ReportData, figures: FigureCounter) -> list[Flowable]:
             "samples (bars: 95% CI); dashed lines and bands: false-positive "
             "rate on independent controls with its 95% CI.",
         )
+    from core.reports.pdf_calibration import lr_section
+
+    out += lr_section(data.calibration_lr, figures.figure)
     return out
 
 
