@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from reportlab import rl_config
 from reportlab.platypus import Flowable, PageBreak
 
-from core.reports import pdf_analysis, pdf_back, pdf_front
+from core.reports import pdf_analysis, pdf_back, pdf_front, pdf_opinion
 from core.reports.bundle import content_sha256
 from core.reports.data import ReportData
 from core.reports.pdf_layout import ReportTemplate, numbered_canvas, register_fonts
@@ -22,28 +22,30 @@ from core.reports.wording import REPORT_TITLE
 
 
 def story(data: ReportData, content_hash: str) -> list[Flowable]:
-    """Every flowable of the report, in order (sections start on a new page)."""
+    """Every flowable of the report, in order: the opinion on page one, then the body,
+    then the appendices (each appendix starts on a new page; body sections flow on)."""
     figures = pdf_analysis.FigureCounter()
-    sections: list[list[Flowable]] = [
-        pdf_front.executive_summary(data),
-        pdf_front.evidence(data),
-        pdf_analysis.methods(data),
-        pdf_analysis.validation(data, figures),
-        pdf_analysis.results(data, figures),
-        pdf_analysis.interpretation(data),
-        pdf_back.contract_mapping(data),
-        pdf_back.findings(data),
-        pdf_back.hash_list(data, content_hash),
+    body: list[list[Flowable]] = [
+        pdf_opinion.declarations(data),
+        pdf_opinion.terms(data),
+        pdf_analysis.checks_section(data, figures, "4"),
+        pdf_analysis.validation(data, figures, "5"),
+        pdf_analysis.interpretation(data, "6"),
+        pdf_back.findings(data, "7"),
+        pdf_front.evidence(data, "8"),
+    ]
+    appendices: list[list[Flowable]] = [
+        pdf_back.evidence_items(data, content_hash),
+        pdf_back.run_parameters(data),
         pdf_back.audit_log(data),
         pdf_back.reproduction(data),
-        pdf_back.glossary(data),
-        pdf_back.not_adopted(data),
-        pdf_back.certification(data, content_hash),
+        pdf_back.glossary(data) + pdf_back.not_adopted(data),
     ]
-    out = pdf_front.cover(data, content_hash) + pdf_front.contents()
-    for i, section in enumerate(sections):
-        if i:
-            out.append(PageBreak())
+    out = pdf_opinion.opinion(data) + [PageBreak()] + pdf_front.contents()
+    for section in body:
+        out += section
+    for section in appendices:
+        out.append(PageBreak())
         out += section
     return out
 

@@ -91,7 +91,7 @@ def cover(data: ReportData, content_hash: str) -> list[Flowable]:
 def contents() -> list[Flowable]:
     toc = TableOfContents(dotsMinLevel=0)
     toc.levelStyles = [STYLES["toc0"], STYLES["toc1"]]
-    return [para("Contents", "h1"), toc, PageBreak()]
+    return [para("Contents", "h1"), toc]
 
 
 def _model_names(data: ReportData, role: str) -> str:
@@ -197,7 +197,7 @@ def executive_summary(data: ReportData) -> list[Flowable]:
     return out
 
 
-def _evidence_detail(e: EvidenceRecord) -> list[Flowable]:
+def evidence_detail(e: EvidenceRecord) -> list[Flowable]:
     pairs: list[tuple[str, object]] = [
         ("Role", e.role),
         ("Description", f"{e.format}; {e.description}"),
@@ -237,9 +237,9 @@ def _evidence_detail(e: EvidenceRecord) -> list[Flowable]:
     return out
 
 
-def evidence(data: ReportData) -> list[Flowable]:
-    out = heading("2", "Evidence and chain of custody", 0)
-    out += heading("2.1", "Re-verification at export")
+def evidence(data: ReportData, n: str = "8") -> list[Flowable]:
+    out = heading(n, "Evidence and chain of custody", 0)
+    out += heading(f"{n}.1", "Re-verification at export")
     v = data.verification
     if not data.evidence:
         out.append(box(wording.NOTES["evidence"]))
@@ -280,7 +280,7 @@ def evidence(data: ReportData) -> list[Flowable]:
             ),
         ]
     if data.evidence:
-        out += heading("2.2", "Inventory")
+        out += heading(f"{n}.2", "Inventory")
         out.append(
             data_table(
                 ["Item", "Name", "Kind", "Role", "Files", "Imported (UTC)", "Re-verified"],
@@ -302,10 +302,7 @@ def evidence(data: ReportData) -> list[Flowable]:
                 [7, 27, 11, 12, 7, 21, 13],
             )
         )
-        out += heading("2.3", "Items of evidence")
-        for e in data.evidence:
-            out += _evidence_detail(e)
-    out += heading("2.4" if data.evidence else "2.2", "Chain of custody: the audit log")
+    out += heading(f"{n}.3" if data.evidence else f"{n}.2", "Chain of custody: the audit log")
     ch = data.chain
     status = (
         "intact: every event links to its predecessor and its content hash matches"
@@ -317,7 +314,7 @@ def evidence(data: ReportData) -> list[Flowable]:
             f"Every import, analysis, review and export is recorded in the case file's append-only "
             f"audit log, in which each event stores the SHA-256 of its predecessor. At export the "
             f"chain of {ch.events} events was verified: {status}. The {len(data.audit)} events of "
-            "this case are listed in Appendix B."
+            "this case are listed in Appendix C."
         )
     )
     out.append(

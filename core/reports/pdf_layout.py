@@ -130,7 +130,8 @@ STYLES: dict[str, ParagraphStyle] = {
         "cell_head", fontName=SANS_BOLD, fontSize=7.8, leading=10, textColor=colors.white
     ),
     "cell_small": _style("cell_small", fontSize=6.8, leading=8.6, textColor=GREY),
-    "mono": _style("mono", fontName=MONO, fontSize=7, leading=9),
+    "mono": _style("mono", fontName=MONO, fontSize=8, leading=10, spaceAfter=2),
+    "audit_head": _style("audit_head", fontSize=8.4, leading=11, spaceBefore=4, keepWithNext=1),
     "mono_cell": _style("mono_cell", fontName=MONO, fontSize=6.8, leading=8.6),
     "note": _style("note", fontSize=8.8, leading=12),
     "note_strong": _style("note_strong", fontName=SANS_BOLD, fontSize=9.2, leading=12.6),
