@@ -1,8 +1,10 @@
 """The PDF report: assembles the sections into one ReportLab platypus document.
 
-Rendering is deterministic: ReportLab's invariant mode fixes the document's dates and
-ids, fonts are embedded subsets of fixed files, and figures are metadata-free PNGs, so
-the same :class:`ReportData` always gives the same bytes.
+Rendering is deterministic: ReportLab's invariant mode fixes the document's ids, the
+creation and modification dates are the export time recorded in the data
+(``meta.generated_at``, see :mod:`core.reports.pdfa`), fonts are embedded subsets of fixed
+files and figures are metadata-free PNGs, so the same :class:`ReportData` always gives the
+same bytes. The signer post-processes the bytes :func:`build_pdf` returns.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from contextlib import contextmanager
 from reportlab import rl_config
 from reportlab.platypus import Flowable, PageBreak
 
-from core.reports import pdf_analysis, pdf_back, pdf_front, pdf_opinion
+from reportlab.pdfgen.canvas import Canvas
+
+from core.reports import pdf_analysis, pdf_back, pdf_front, pdf_opinion, pdfa
 from core.reports.bundle import content_sha256
 from core.reports.data import ReportData
 from core.reports.pdf_layout import ReportTemplate, numbered_canvas, register_fonts
@@ -55,16 +59,20 @@ def build_pdf(data: ReportData, content_hash: str | None = None) -> tuple[bytes,
     register_fonts()
     content_hash = content_hash or content_sha256(data)
     buf = io.BytesIO()
-    doc = ReportTemplate(
-        buf,
-        title=f"{REPORT_TITLE}: {data.case.reference} ({data.meta.report_id})",
-        author=data.meta.prepared_by or "Distill Audit",
-        subject=f"{data.case.title}; report content SHA-256 {content_hash}",
-    )
+    title = f"{REPORT_TITLE}: {data.case.reference} ({data.meta.report_id})"
+    author = data.examiner.name or data.meta.prepared_by or "Distill Audit"
+    subject = f"{data.case.title}; report content SHA-256 {content_hash}"
+    doc = ReportTemplate(buf, title=title, author=author, subject=subject)
+    when = data.meta.generated_at
+
+    def archival(canvas: Canvas) -> None:
+        pdfa.apply(canvas, title=title, author=author, subject=subject, when=when)
+
     canvas = numbered_canvas(
         f"{data.case.reference}  ·  {data.case.title}"[:95],
         f"Report {data.meta.report_id}  ·  {data.meta.generated_at[:10]}",
         content_hash,
+        archival,
     )
     with _binary_streams():
         doc.multiBuild(story(data, content_hash), canvasmaker=canvas)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reportlab.platypus import Flowable, KeepInFrame, PageBreak, Paragraph
+from reportlab.platypus import Flowable, KeepInFrame, PageBreak, Paragraph, TableStyle
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from core.reports import wording
@@ -17,6 +17,7 @@ from core.reports.formatting import (
     le,
 )
 from core.reports.pdf_layout import (
+    BASE_FONT,
     MARGIN_BOTTOM,
     MARGIN_TOP,
     PAGE,
@@ -89,7 +90,12 @@ def cover(data: ReportData, content_hash: str) -> list[Flowable]:
 
 
 def contents() -> list[Flowable]:
-    toc = TableOfContents(dotsMinLevel=0)
+    toc = TableOfContents(
+        dotsMinLevel=0,
+        tableStyle=TableStyle(
+            [BASE_FONT, ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 0)]
+        ),
+    )
     toc.levelStyles = [STYLES["toc0"], STYLES["toc1"]]
     return [para("Contents", "h1"), toc]
 

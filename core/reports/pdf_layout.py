@@ -10,7 +10,7 @@ and a canvas that defers page output writes the header (case reference) and the 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -66,6 +66,11 @@ _FONT_FILES = {
 }
 
 
+# Every table names the embedded font for all its cells: ReportLab's default cell font is
+# Helvetica, which a PDF/A file may not use unembedded.
+BASE_FONT: Any = ("FONT", (0, 0), (-1, -1), SANS, 7.8)
+
+
 def register_fonts() -> None:
     """Register the embedded fonts once per process (idempotent)."""
     if SANS in pdfmetrics.getRegisteredFontNames():
@@ -86,6 +91,7 @@ def _style(name: str, **kw: Any) -> ParagraphStyle:
         "textColor": INK,
         "alignment": TA_LEFT,
         "splitLongWords": 1,
+        "bulletFontName": SANS,
     }
     return ParagraphStyle(name, **{**base, **kw})
 
@@ -213,6 +219,7 @@ def box(flowables: Sequence[Flowable] | str, kind: str = "note") -> Table:
     t.setStyle(
         TableStyle(
             [
+                BASE_FONT,
                 ("BACKGROUND", (0, 0), (-1, -1), bg),
                 ("LINEBEFORE", (0, 0), (0, -1), 3, edge),
                 ("BOX", (0, 0), (-1, -1), 0.4, edge),
@@ -262,6 +269,7 @@ def data_table(
     body += [[_cellify(v, cols[i], i in mono) for i, v in enumerate(row)] for row in rows]
     t = Table(body, colWidths=cols, repeatRows=1, hAlign="LEFT", splitByRow=1)
     style = [
+        BASE_FONT,
         ("FONT", (0, 1), (-1, -1), *_FONTS[False]),
         ("TEXTCOLOR", (0, 1), (-1, -1), INK),
         *[("FONT", (c, 1), (c, -1), *_FONTS[True]) for c in mono],
@@ -291,6 +299,7 @@ def kv_table(pairs: Sequence[tuple[str, Any]], label_width: float = 0.24) -> Tab
     t.setStyle(
         TableStyle(
             [
+                BASE_FONT,
                 ("FONT", (1, 0), (1, -1), *_FONTS[False]),
                 ("TEXTCOLOR", (1, 0), (1, -1), INK),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -345,6 +354,9 @@ class ReportTemplate(BaseDocTemplate):
             creator="Distill Audit",
             invariant=1,
             pageCompression=1,
+            initialFontName=SANS,  # else every page names Helvetica, which is not embedded
+            initialFontSize=9,
+            initialLeading=12.6,
         )
         frame = Frame(
             MARGIN_X,
@@ -376,8 +388,14 @@ class ReportTemplate(BaseDocTemplate):
         super().build(flowables, **kw)
 
 
-def numbered_canvas(header_left: str, header_right: str, content_hash: str) -> type[Canvas]:
-    """A canvas class that draws header and footer with 'Page x of y' when the PDF is saved."""
+def numbered_canvas(
+    header_left: str,
+    header_right: str,
+    content_hash: str,
+    before_save: Callable[[Canvas], None] | None = None,
+) -> type[Canvas]:
+    """A canvas class that draws header and footer with 'Page x of y' when the PDF is saved;
+    ``before_save`` adds document-level entries (PDF/A metadata) just before it is written."""
 
     class NumberedCanvas(Canvas):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -394,6 +412,8 @@ def numbered_canvas(header_left: str, header_right: str, content_hash: str) -> t
                 self.__dict__.update(state)
                 self._furniture(total)
                 super().showPage()
+            if before_save is not None:
+                before_save(self)
             super().save()
 
         def _furniture(self, total: int) -> None:

@@ -13,12 +13,15 @@ from core.reports import wording
 from core.reports.data import ModelOpinion, ReportData, TermsInForce
 from core.reports.formatting import DASH, format_time
 from core.reports.pdf_layout import (
+    BASE_FONT,
     INK,
+    SANS,
     STYLES,
     WIDTH,
     box,
     data_table,
     gap,
+    hash_cell,
     heading,
     kv_table,
     lines,
@@ -142,8 +145,8 @@ def declarations(data: ReportData) -> list[Flowable]:
     out.append(
         data_table(
             ["Item", "Material", "Role", "SHA-256 (Appendix A)"],
-            [[e.label, e.name, e.role, e.sha256[:16] + "…"] for e in data.evidence],
-            [8, 46, 18, 28],
+            [[e.label, e.name, e.role, hash_cell(e.sha256)] for e in data.evidence],
+            [8, 38, 16, 38],
             mono=(3,),
         )
         if data.evidence
@@ -179,9 +182,10 @@ def declarations(data: ReportData) -> list[Flowable]:
     t.setStyle(
         TableStyle(
             [
+                BASE_FONT,
                 ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
                 ("LINEBELOW", (1, 0), (1, -1), 0.6, INK),
-                ("FONT", (1, 0), (1, -1), "DASans", 9),
+                ("FONT", (1, 0), (1, -1), SANS, 9),
             ]
         )
     )
