@@ -32,9 +32,9 @@ _STYLE: Any = {  # matplotlib types the keys as a Literal of every rcParam
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.edgecolor": "#444444",
-    "xtick.labelsize": 7.5,
-    "ytick.labelsize": 7.5,
-    "legend.fontsize": 7.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
     "legend.frameon": False,
     "svg.hashsalt": "distill-audit",
     "path.simplify": True,
@@ -81,7 +81,7 @@ def _count_figure(shown: Sequence[ProbeSeries], *, title: str, width_in: float) 
         ax.set_ylim(0, 1.05)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
-        ax.legend(fontsize=7, frameon=False)
+        ax.legend(fontsize=8, frameon=False)
         if title:
             ax.set_title(title, loc="left")
     return fig
@@ -172,7 +172,7 @@ def _hit_rate_figure(shown: Sequence[ProbeSeries], *, title: str, width_in: floa
         ax.barh(positions, rates, height=0.55, color=[_colour(s) for s in shown], alpha=0.8)
         for pos, s, rate in zip(positions, shown, rates, strict=True):
             ax.text(
-                rate + 0.01, pos, f"{int(sum(s.values))}/{len(s.values)}", va="center", fontsize=7.5
+                rate + 0.01, pos, f"{int(sum(s.values))}/{len(s.values)}", va="center", fontsize=8
             )
         ax.set_yticks(positions, [_label(s) for s in shown])
         ax.set_xlim(0, 1.08)

@@ -14,6 +14,7 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 from core.errors import DistillAuditError, OutputExistsError
 from core.jobs import JobState
 from core.reports.bundle import bundle_json, content_sha256, csv_tables
-from core.reports.data import ReportData
+from core.reports.data import ExaminerDetails, ReportData
 from core.reports.gather import EXPORT_ACTION, gather_report_data
 from core.reports.pdf import build_pdf
 from core.store import audit
@@ -210,6 +211,8 @@ def export_report(
     actor: str | None = None,
     state: JobState | None = None,
     overwrite: bool = True,
+    runs: Sequence[int] | None = None,
+    examiner: ExaminerDetails | None = None,
 ) -> ExportResult:
     """Gather, render and write a case's report; record a ``report.exported`` audit event.
 
@@ -217,7 +220,9 @@ def export_report(
     the report's date for reproducible exports. Raises :class:`DistillAuditError` when a
     destination cannot be written (nothing is written then), and
     :class:`OutputExistsError` when a file exists and ``overwrite`` is false (the CLI
-    passes ``--force``; the GUI's save dialog has asked already).
+    passes ``--force``; the GUI's save dialog has asked already). ``runs`` chooses the check
+    runs the report covers (default: completed, not superseded); ``examiner`` fills the
+    examiner's declarations (blanks to complete otherwise).
     """
     cf.require_writable()  # the export is recorded in the audit log: fail before any work
     state = state or JobState()
@@ -231,7 +236,13 @@ def export_report(
         _preflight(Path(csv_dir).expanduser().absolute(), create=True)
     _refuse_existing([t for t in (pdf_final, json_final) if t is not None], overwrite)
     data = gather_report_data(
-        cf, case_key, generated_at=generated_at, prepared_by=prepared_by, state=state.sub(0, 55)
+        cf,
+        case_key,
+        generated_at=generated_at,
+        prepared_by=prepared_by,
+        state=state.sub(0, 55),
+        runs=runs,
+        examiner=examiner,
     )
     state.check_cancelled()
     state.set_status("Rendering the report")

@@ -22,8 +22,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from core import __version__
 from core.checks.verbal import definitions
+from core.errors import NotFoundError
 from core.evidence.custody import HashCache, check_case_records, file_status
 from core.jobs import JobState
+from core.policy.persist import series_key
+from core.policy.versions import VersionInfo, in_force
 from core.reports import wording
 from core.reports.analyses import (
     brief,
@@ -52,9 +55,6 @@ from core.reports.data import (
     VerificationInfo,
 )
 from core.reports.opinion import build_opinion
-from core.errors import NotFoundError
-from core.policy.persist import series_key
-from core.policy.versions import VersionInfo, in_force
 from core.store.audit import verify_chain
 from core.store.cases import get_case
 from core.store.db import CaseFile
@@ -437,7 +437,9 @@ def gather_report_data(
     return data
 
 
-def select_runs(check_runs: Sequence[Run], wanted: Sequence[int] | None) -> tuple[list[Run], dict[str, str]]:
+def select_runs(
+    check_runs: Sequence[Run], wanted: Sequence[int] | None
+) -> tuple[list[Run], dict[str, str]]:
     """The check runs a report covers, and why each other one is left out.
 
     Default: completed runs only, and of several runs on the same model under test the
@@ -502,7 +504,11 @@ def _terms_in_force(
             )
             cats = list(dict.fromkeys(t.category for t in tags))
             linked = sorted(
-                {c.finding_id for c in accepted if c.clause_number == cl.number and c.version == pol.version}
+                {
+                    c.finding_id
+                    for c in accepted
+                    if c.clause_number == cl.number and c.version == pol.version
+                }
             )
             if not linked and not set(cats) & set(wording.CONDUCT_CATEGORIES):
                 continue

@@ -91,8 +91,7 @@ def _model_opinion(data: ReportData, run_id: int, checks: list[CheckRecord]) -> 
             f" Harvest test (exact rank-sum, N = {harvest.n_probes} logged prompts): p = "
             f"{harvest_text}; "
             + (
-                f"{name} favours the very answers the protected model sent to the logged "
-                "accounts."
+                f"{name} favours the very answers the protected model sent to the logged accounts."
                 if tie
                 else f"{name} does not favour the answers sent to the logged accounts over "
                 "their regenerations."
@@ -146,9 +145,7 @@ def _error_rates(data: ReportData) -> str:
 def build_opinion(data: ReportData, runs_left_out: dict[str, str]) -> Opinion:
     """The opinion of a report's data (call after checks and findings are gathered)."""
     run_ids = list(dict.fromkeys(c.run_id for c in data.checks))
-    models = [
-        _model_opinion(data, r, [c for c in data.checks if c.run_id == r]) for r in run_ids
-    ]
+    models = [_model_opinion(data, r, [c for c in data.checks if c.run_id == r]) for r in run_ids]
     order = {"suspect": 0, "other party": 1, "control": 2}
     models.sort(key=lambda m: (order.get(m.role, 3), m.run_id))
     return Opinion(

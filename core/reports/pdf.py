@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from reportlab import rl_config
-from reportlab.platypus import Flowable, PageBreak
-
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, PageBreak
 
 from core.reports import pdf_analysis, pdf_back, pdf_front, pdf_opinion, pdfa
 from core.reports.bundle import content_sha256

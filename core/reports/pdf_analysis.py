@@ -625,7 +625,7 @@ def checks_section(data: ReportData, figures: FigureCounter, number: str) -> lis
         groups.setdefault(c.key, []).append(c)
     order = [m.run_id for m in (data.opinion.models if data.opinion else [])]
     rank = {r: i for i, r in enumerate(order)}
-    for i, (key, group) in enumerate(groups.items(), 1):
+    for i, group in enumerate(groups.values(), 1):
         group.sort(key=lambda c: rank.get(c.run_id, len(rank) + c.run_id))
         first = group[0]
         out += heading(f"{number}.{i}", first.title)

@@ -15,7 +15,6 @@ from core.reports.pdf_layout import (
     box,
     data_table,
     gap,
-    hash_cell,
     heading,
     lines,
     mono,

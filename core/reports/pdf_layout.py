@@ -68,7 +68,7 @@ _FONT_FILES = {
 
 # Every table names the embedded font for all its cells: ReportLab's default cell font is
 # Helvetica, which a PDF/A file may not use unembedded.
-BASE_FONT: Any = ("FONT", (0, 0), (-1, -1), SANS, 7.8)
+BASE_FONT: Any = ("FONT", (0, 0), (-1, -1), SANS, 8)
 
 
 def register_fonts() -> None:
@@ -100,7 +100,7 @@ STYLES: dict[str, ParagraphStyle] = {
     "body": _style("body", spaceAfter=5),
     "numbered": _style("numbered", leftIndent=15, bulletIndent=0, spaceAfter=4),
     "bullet": _style("bullet", leftIndent=12, bulletIndent=2, spaceAfter=3),
-    "small": _style("small", fontSize=7.8, leading=10.2, textColor=GREY),
+    "small": _style("small", fontSize=8, leading=10.4, textColor=GREY),
     "h1": _style(
         "h1",
         fontName=SANS_BOLD,
@@ -130,15 +130,15 @@ STYLES: dict[str, ParagraphStyle] = {
         spaceAfter=3,
         keepWithNext=1,
     ),
-    "cell": _style("cell", fontSize=7.8, leading=10),
-    "cell_bold": _style("cell_bold", fontName=SANS_BOLD, fontSize=7.8, leading=10),
+    "cell": _style("cell", fontSize=8, leading=10.2),
+    "cell_bold": _style("cell_bold", fontName=SANS_BOLD, fontSize=8, leading=10.2),
     "cell_head": _style(
-        "cell_head", fontName=SANS_BOLD, fontSize=7.8, leading=10, textColor=colors.white
+        "cell_head", fontName=SANS_BOLD, fontSize=8, leading=10.2, textColor=colors.white
     ),
-    "cell_small": _style("cell_small", fontSize=6.8, leading=8.6, textColor=GREY),
+    "cell_small": _style("cell_small", fontSize=8, leading=10, textColor=GREY),
     "mono": _style("mono", fontName=MONO, fontSize=8, leading=10, spaceAfter=2),
     "audit_head": _style("audit_head", fontSize=8.4, leading=11, spaceBefore=4, keepWithNext=1),
-    "mono_cell": _style("mono_cell", fontName=MONO, fontSize=6.8, leading=8.6),
+    "mono_cell": _style("mono_cell", fontName=MONO, fontSize=8, leading=10),
     "note": _style("note", fontSize=8.8, leading=12),
     "note_strong": _style("note_strong", fontName=SANS_BOLD, fontSize=9.2, leading=12.6),
     "toc0": _style("toc0", fontName=SANS_BOLD, fontSize=10, leading=15, leftIndent=0),
@@ -147,7 +147,7 @@ STYLES: dict[str, ParagraphStyle] = {
         "cover_kicker", fontName=SANS_BOLD, fontSize=9, textColor=GREY, leading=12
     ),
     "cover_title": _style(
-        "cover_title", fontName=SANS_BOLD, fontSize=24, leading=29, textColor=NAVY, spaceAfter=6
+        "cover_title", fontName=SANS_BOLD, fontSize=17, leading=21, textColor=NAVY, spaceAfter=4
     ),
     "cover_sub": _style("cover_sub", fontSize=13, leading=17, textColor=INK, spaceAfter=14),
 }
@@ -171,7 +171,7 @@ def lines(*parts: tuple[str, str]) -> Paragraph:
     marks = {
         "bold": "<b>{}</b>",
         "plain": "{}",
-        "small": '<font size="6.8" color="#5f6b76">{}</font>',
+        "small": '<font size="8" color="#5f6b76">{}</font>',
     }
     return Paragraph(
         "<br/>".join(marks[kind].format(text(value)) for value, kind in parts if value),
@@ -185,7 +185,7 @@ def mono(value: str, style: str = "mono_cell") -> Paragraph:
 
 def hash_cell(digest: str | None) -> str:
     """A SHA-256 as two lines of 32 hex digits, for a monospaced table column."""
-    return f"{digest[:32]}\n{digest[32:]}" if digest else "—"
+    return f"{digest[:32]}\n{digest[32:]}" if digest else "—"  # monospaced, breaks at 32
 
 
 class Heading(Paragraph):
@@ -234,7 +234,7 @@ def box(flowables: Sequence[Flowable] | str, kind: str = "note") -> Table:
 
 
 _CELL_PAD = 4
-_FONTS = {False: (SANS, 7.8, 10), True: (MONO, 6.8, 8.6)}
+_FONTS = {False: (SANS, 8, 10.2), True: (MONO, 8, 10)}
 
 
 def _cellify(value: Any, width: float, monospaced: bool = False) -> Any:
@@ -422,21 +422,21 @@ def numbered_canvas(
             self.setStrokeColor(RULE)
             self.setLineWidth(0.5)
             if self._pageNumber > 1:
-                self.setFont(SANS, 7.5)
+                self.setFont(SANS, 8)
                 self.setFillColor(GREY)
                 self.drawString(MARGIN_X, h - 14 * mm, header_left)
                 self.drawRightString(w - MARGIN_X, h - 14 * mm, header_right)
                 self.line(MARGIN_X, h - 15.8 * mm, w - MARGIN_X, h - 15.8 * mm)
             self.line(MARGIN_X, 13.5 * mm, w - MARGIN_X, 13.5 * mm)
             self.setFillColor(GREY)
-            self.setFont(SANS, 6.8)
+            self.setFont(SANS, 8)
             label = "Report content SHA-256: "
             self.drawString(MARGIN_X, 9.5 * mm, label)
-            self.setFont(MONO, 6.6)
+            self.setFont(MONO, 8)
             self.drawString(
-                MARGIN_X + pdfmetrics.stringWidth(label, SANS, 6.8), 9.5 * mm, content_hash
+                MARGIN_X + pdfmetrics.stringWidth(label, SANS, 8), 9.5 * mm, content_hash
             )
-            self.setFont(SANS_BOLD, 7.5)
+            self.setFont(SANS_BOLD, 8)
             self.setFillColor(INK)
             self.drawRightString(w - MARGIN_X, 9.5 * mm, f"Page {self._pageNumber} of {total}")
             self.restoreState()

@@ -177,6 +177,7 @@ GLOSSARY = (
 def glossary() -> list[dict[str, str]]:
     return [{"term": t, "definition": d} for t, d in GLOSSARY]
 
+
 # Categories of terms-of-service clauses that concern the conduct a distillation case
 # examines (taxonomy ids, resources/policy taxonomy); clauses in these categories of the
 # version in force are quoted in full, whether or not a finding was linked to them.
