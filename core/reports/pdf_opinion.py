@@ -68,7 +68,8 @@ def opinion(data: ReportData) -> list[Flowable]:
         para(f"{wording.REPORT_TITLE}: {c.title}", "cover_title"),
         para(
             f"Report {m.report_id}  ·  case {c.reference}  ·  {format_time(m.generated_at)}  ·  "
-            f"examiner: {_blank(data.examiner.name)}",
+            f"examiner: {_blank(data.examiner.name)}  ·  prepared by: "
+            f"{m.prepared_by or 'not recorded'}",
             "small",
         ),
         gap(2),
@@ -201,7 +202,8 @@ def terms(data: ReportData) -> list[Flowable]:
         out.append(
             box(
                 "No conduct date is recorded or no terms of service were imported, so no version "
-                "in force can be named."
+                "in force can be named. "
+                + wording.NOTES["clauses"]
             )
         )
         return out
@@ -231,6 +233,8 @@ def terms(data: ReportData) -> list[Flowable]:
             if rows
             else box("No clause of this version is tagged with a category of the conduct.")
         )
+    if not [c for c in data.clause_links if c.finding_status == "accepted"]:
+        out.append(box(wording.NOTES["clauses"]))
     out.append(gap(2))
     out.append(para(wording.LEGAL_CONCLUSIONS, "small"))
     return out
