@@ -306,3 +306,79 @@ def test_read_only_folder(exported: Exported, tmp_path: Path) -> None:
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o700)
+
+
+def test_every_number_in_the_pdf_comes_from_the_bundle(exported: Exported) -> None:
+    """p-values with N, Holm p, effects with their own interval, hashes and counts: each one
+    the bundle holds is printed in the PDF, formatted one way."""
+    from core.reports.formatting import format_ci, format_num, format_p, format_p_n
+
+    content = json.loads((exported.folder / "bundle.json").read_text("utf-8"))["content"]
+    text, dense = exported.text, exported.dense
+    checked = 0
+    for c in content["checks"]:
+        if c["status"] != "done" or c["p_value"] is None:
+            continue
+        assert format_p_n(c["p_value"], c["n_probes"], c["p_floor"]) in text, c["key"]
+        if c["p_family"] is not None:
+            assert format_p(c["p_family"]) in text
+        effect = f"{format_num(c['effect_size'])} {format_ci(c['ci_low'], c['ci_high'])}"
+        assert effect.strip() in text, c["key"]
+        for r in c["results"]:
+            d_z = f"{format_num(r['effect_size'])} {format_ci(r['ci_low'], r['ci_high'])}"
+            assert d_z.strip() in text
+        checked += 1
+    assert checked >= 1
+    for m in content["opinion"]["models"]:
+        assert m["model"] in exported.pages[0]
+        assert m["family_p_text"] in text
+    for e in content["evidence"]:
+        for f in e["files"]:
+            assert f["sha256"] in dense, f["path"]
+    for ev in content["audit"]:
+        assert ev["hash"] in dense
+    assert content["chain"]["head_hash"] in dense
+    assert f"{content['opinion']['drafts_left_out']} draft finding(s)" in text or (
+        content["opinion"]["drafts_left_out"] == 0
+    )
+    assert "…" not in text  # nothing truncated: wrapped instead
+
+
+def test_archival_pdf(exported: Exported) -> None:
+    """PDF/A-2b as far as pypdf can tell (veraPDF is not available)."""
+    reader = PdfReader(exported.folder / "report.pdf")
+    fonts = {}
+    for page in reader.pages:
+        for f in (page["/Resources"].get("/Font") or {}).values():
+            f = f.get_object()
+            fd = f.get("/FontDescriptor")
+            if fd is None and "/DescendantFonts" in f:
+                fd = f["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+            fonts[str(f["/BaseFont"])] = fd is not None and "/FontFile2" in fd.get_object()
+    assert fonts and all(fonts.values()), fonts
+    assert not any("Helvetica" in name for name in fonts)
+    root = reader.trailer["/Root"]
+    intent = root["/OutputIntents"][0].get_object()
+    assert intent["/S"] == "/GTS_PDFA1"
+    assert intent["/DestOutputProfile"].get_object().get_data()[36:40] == b"acsp"  # ICC magic
+    xmp = root["/Metadata"].get_object().get_data().decode("utf-8")
+    assert "<pdfaid:part>2</pdfaid:part>" in xmp
+    assert "<pdfaid:conformance>B</pdfaid:conformance>" in xmp
+    assert "<xmp:CreateDate>2025-11-03T12:00:00Z</xmp:CreateDate>" in xmp
+    assert reader.metadata is not None
+    assert reader.metadata["/CreationDate"] == "D:20251103120000+00'00'"
+    assert reader.metadata["/ModDate"] == reader.metadata["/CreationDate"]
+
+
+def test_examiner_file(tmp_path: Path) -> None:
+    from core.errors import DistillAuditError
+    from core.reports.examiner import load_examiner
+
+    good = tmp_path / "examiner.yaml"
+    good.write_text("name: Dr A. Example\nqualifications: PhD, 10 years\n", encoding="utf-8")
+    ex = load_examiner(good)
+    assert ex.name == "Dr A. Example" and ex.qualifications == "PhD, 10 years"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: X\nsalary: 3\n", encoding="utf-8")
+    with pytest.raises(DistillAuditError, match="unknown keys: salary"):
+        load_examiner(bad)
