@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -347,18 +348,19 @@ def test_every_number_in_the_pdf_comes_from_the_bundle(exported: Exported) -> No
 def test_archival_pdf(exported: Exported) -> None:
     """PDF/A-2b as far as pypdf can tell (veraPDF is not available)."""
     reader = PdfReader(exported.folder / "report.pdf")
-    fonts = {}
+    fonts: dict[str, bool] = {}
     for page in reader.pages:
-        for f in (page["/Resources"].get("/Font") or {}).values():
-            f = f.get_object()
-            fd = f.get("/FontDescriptor")
+        resources: Any = page["/Resources"]
+        for ref in (resources.get("/Font") or {}).values():
+            f: Any = ref.get_object()
+            fd: Any = f.get("/FontDescriptor")
             if fd is None and "/DescendantFonts" in f:
                 fd = f["/DescendantFonts"][0].get_object()["/FontDescriptor"]
             fonts[str(f["/BaseFont"])] = fd is not None and "/FontFile2" in fd.get_object()
     assert fonts and all(fonts.values()), fonts
     assert not any("Helvetica" in name for name in fonts)
-    root = reader.trailer["/Root"]
-    intent = root["/OutputIntents"][0].get_object()
+    root: Any = reader.trailer["/Root"]
+    intent: Any = root["/OutputIntents"][0].get_object()
     assert intent["/S"] == "/GTS_PDFA1"
     assert intent["/DestOutputProfile"].get_object().get_data()[36:40] == b"acsp"  # ICC magic
     xmp = root["/Metadata"].get_object().get_data().decode("utf-8")

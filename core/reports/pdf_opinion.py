@@ -202,8 +202,7 @@ def terms(data: ReportData) -> list[Flowable]:
         out.append(
             box(
                 "No conduct date is recorded or no terms of service were imported, so no version "
-                "in force can be named. "
-                + wording.NOTES["clauses"]
+                "in force can be named. " + wording.NOTES["clauses"]
             )
         )
         return out
