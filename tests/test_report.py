@@ -384,3 +384,51 @@ def test_examiner_file(tmp_path: Path) -> None:
     bad.write_text("name: X\nsalary: 3\n", encoding="utf-8")
     with pytest.raises(DistillAuditError, match="unknown keys: salary"):
         load_examiner(bad)
+
+
+def test_gui_pdf_json_and_csv_agree_for_one_run(exported: Exported, qapp: Any) -> None:
+    """The Analyses tab's results table (its model, read through core.records), the PDF,
+    the JSON bundle and results.csv show the same p-values and effects for run 1."""
+    from PySide6.QtCore import Qt
+
+    from app.views.analyses_view import CHECK_COLUMNS
+    from app.views.table_model import RecordTableModel
+    from core.records import run_details
+    from core.reports.formatting import format_ci, format_num, format_p
+
+    model: RecordTableModel[Any] = RecordTableModel(CHECK_COLUMNS)
+    model.set_records(run_details(exported.cf, 1).checks)
+    names = [c.header for c in CHECK_COLUMNS]
+    gui = {
+        model.data(model.index(r, 0), Qt.ItemDataRole.DisplayRole): {
+            n: model.data(model.index(r, i), Qt.ItemDataRole.DisplayRole)
+            for i, n in enumerate(names)
+        }
+        for r in range(model.rowCount())
+    }
+    content = json.loads((exported.folder / "bundle.json").read_text("utf-8"))["content"]
+    table = (exported.folder / "csv" / "results.csv").read_text("utf-8-sig")
+    compared = 0
+    for c in content["checks"]:
+        if c["run_id"] != 1 or c["p_value"] is None:
+            continue
+        shown = gui[c["title"]]
+        p_text = format_p(c["p_value"], c["p_floor"])
+        assert shown["p"] == p_text and p_text in exported.text
+        assert shown["Holm p"] == format_p(c["p_family"])
+        assert shown["Effect"] == format_num(c["effect_size"])
+        assert shown["95% CI"] == format_ci(c["ci_low"], c["ci_high"])
+        effect = f"{format_num(c['effect_size'])} {format_ci(c['ci_low'], c['ci_high'])}"
+        assert effect in exported.text
+        line = next(
+            r
+            for r in csv.DictReader(io.StringIO(table))
+            if r["run_id"] == "1" and r["metric"] == f"{c['key']}.summary"
+        )
+        assert float(line["p_value"]) == c["p_value"]
+        assert float(line["effect_size"]) == c["effect_size"]
+        assert float(line["effect_ci_low"]) == c["ci_low"]
+        assert float(line["effect_ci_high"]) == c["ci_high"]
+        assert float(line["check_p_holm_across_checks"]) == c["p_family"]
+        compared += 1
+    assert compared >= 1
