@@ -42,7 +42,7 @@ SECTIONS = (
     "7 Findings as reviewed",
     "8 Evidence and chain of custody",
     "A Evidence items and file hashes",
-    "B Runs: parameters and software",
+    "B Runs: parameters, software and per-reference comparisons",
     "C Audit log of the case",
     "D Reproduction commands",
     "E Glossary",

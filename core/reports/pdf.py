@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from reportlab import rl_config
+from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, PageBreak
+from reportlab.platypus import CondPageBreak, Flowable, PageBreak
 
 from core.reports import pdf_analysis, pdf_back, pdf_front, pdf_opinion, pdfa
 from core.reports.bundle import content_sha256
@@ -39,12 +40,12 @@ def story(data: ReportData, content_hash: str) -> list[Flowable]:
     ]
     appendices: list[list[Flowable]] = [
         pdf_back.evidence_items(data, content_hash),
-        pdf_back.run_parameters(data),
+        pdf_back.run_parameters(data) + pdf_analysis.comparisons_appendix(data, "B.2"),
         pdf_back.audit_log(data),
         pdf_back.reproduction(data),
         pdf_back.glossary(data) + pdf_back.not_adopted(data),
     ]
-    out = pdf_opinion.opinion(data) + [PageBreak()] + pdf_front.contents()
+    out = pdf_opinion.opinion(data) + [CondPageBreak(90 * mm)] + pdf_front.contents()
     for section in body:
         out += section
     for section in appendices:

@@ -401,7 +401,7 @@ def _harvest_section(c: CheckRecord, figures: FigureCounter) -> list[Flowable]:
     d = c.details
 
     def pct(x: object) -> str:
-        return f"{100 * float(x):.0f}%" if isinstance(x, (int, float)) else "-"
+        return format_rate(float(x)) if isinstance(x, (int, float)) else DASH
 
     lo, hi = (d.get("top_share_ci") or [None, None])[:2]
     ks = d.get("k_values") or []
@@ -509,25 +509,7 @@ def interpretation(data: ReportData, number: str = "6") -> list[Flowable]:
     )
     out += heading(f"{number}.2", "What a p-value does not say")
     out.append(box(wording.P_VALUE_CAUTION, "warn"))
-    out += heading(f"{number}.3", "Reading of each check")
-    if data.checks:
-        out.append(
-            data_table(
-                ["Check", "Level on the verbal scale", "Basis"],
-                [
-                    [
-                        f"{c.title}, {_run_label(data, c.run_id)}",
-                        para(c.strength, "cell_bold"),
-                        c.reason or c.error or DASH,
-                    ]
-                    for c in data.checks
-                ],
-                [24, 24, 52],
-            )
-        )
-    else:
-        out.append(box(wording.NOTES["checks"]))
-    out += heading(f"{number}.4", "Limitations")
+    out += heading(f"{number}.3", "Limitations")
     out += [Paragraph(text(item), STYLES["bullet"], bulletText="•") for item in data.limitations]
     return out
 
@@ -571,9 +553,15 @@ def _verdict_rows(data: ReportData, group: list[CheckRecord]) -> list[list[objec
     rows: list[list[object]] = []
     for c in group:
         if not c.completed or c.verdict == "declined":
-            why = c.reason or c.error or c.status
             rows.append(
-                [_run_label(data, c.run_id), para(c.verdict, "cell_bold"), why, DASH, DASH, DASH]
+                [
+                    _run_label(data, c.run_id),
+                    para(c.verdict if c.completed else f"not completed ({c.status})", "cell_bold"),
+                    "no test (reason below)",
+                    DASH,
+                    DASH,
+                    DASH,
+                ]
             )
             continue
         rows.append(
@@ -645,6 +633,14 @@ def checks_section(data: ReportData, figures: FigureCounter, number: str) -> lis
                 [25, 17, 11, 19, 16, 12],
             )
         )
+        for c in group:
+            basis = c.reason or c.error or ""
+            if basis:
+                out.append(
+                    Paragraph(
+                        f"<b>{text(_run_label(data, c.run_id))}:</b> {text(basis)}", STYLES["small"]
+                    )
+                )
         first_ml = next((c for c in group if c.test_used), None)
         if first_ml is not None:
             out.append(
@@ -663,29 +659,10 @@ def checks_section(data: ReportData, figures: FigureCounter, number: str) -> lis
                     "small",
                 )
             )
-        comps = _comparison_rows(data, group)
-        if comps:
-            out.append(gap(1.5))
-            out.append(
-                data_table(
-                    [
-                        "Model under test",
-                        "Compared with",
-                        "Mean per-probe difference",
-                        "Effect size d_z [95% CI of d_z]",
-                        "Per-probe p (N)",
-                        "Holm p within check",
-                    ],
-                    comps,
-                    [25, 14, 14, 21, 15, 11],
-                )
-            )
-            methods_ = list(dict.fromkeys(r.method for c in group for r in c.results if r.method))
+        if any(c.results for c in group):
             out.append(
                 para(
-                    "Per comparison (descriptive; their null is not Hd): "
-                    + "; ".join(methods_)
-                    + ".",
+                    "The per-reference comparisons of this check (descriptive) are in Appendix B.",
                     "small",
                 )
             )
@@ -725,4 +702,42 @@ def checks_section(data: ReportData, figures: FigureCounter, number: str) -> lis
             )
         if data.combined[0].signal_note:
             out.append(para(data.combined[0].signal_note, "small"))
+    return out
+
+
+def comparisons_appendix(data: ReportData, number: str) -> list[Flowable]:
+    """Per check, the descriptive per-reference tests of every model under test."""
+    out = heading(number, "Per-reference comparisons (descriptive)")
+    out.append(
+        para(
+            "Each model under test against each reference, probe by probe. These tests do not "
+            "decide a verdict (their null is not Hd); each effect d_z is printed with the 95% "
+            "interval of d_z."
+        )
+    )
+    groups: dict[str, list[CheckRecord]] = {}
+    for c in data.checks:
+        if c.results:
+            groups.setdefault(c.key, []).append(c)
+    if not groups:
+        out.append(box("No check recorded per-reference comparisons."))
+    for group in groups.values():
+        out.append(para(group[0].title, "h3"))
+        out.append(
+            data_table(
+                [
+                    "Model under test",
+                    "Compared with",
+                    "Mean per-probe difference",
+                    "Effect size d_z [95% CI of d_z]",
+                    "Per-probe p (N)",
+                    "Holm p within check",
+                ],
+                _comparison_rows(data, group),
+                [25, 14, 14, 21, 15, 11],
+            )
+        )
+        methods_ = list(dict.fromkeys(r.method for c in group for r in c.results if r.method))
+        if methods_:
+            out.append(para("; ".join(methods_) + ".", "small"))
     return out

@@ -314,7 +314,8 @@ def _full(value: object) -> str:
 
 def run_parameters(data: ReportData) -> list[Flowable]:
     """Appendix B: seed, parameters, software and timing of every run in the report, in full."""
-    out = heading("B", "Runs: parameters and software", 0)
+    out = heading("B", "Runs: parameters, software and per-reference comparisons", 0)
+    out += heading("B.1", "Parameters and software of each run")
     out.append(
         para(
             "Every setting each run recorded, unabridged (JSON, keys sorted); the probe lists are "
