@@ -34,6 +34,7 @@ from core.reports.analyses import (
     check_command,
     check_records,
     combined_info,
+    evidence_root,
     run_category,
 )
 from core.reports.data import (
@@ -574,7 +575,10 @@ def _read(
     ).all()
     resolve = _resolver(evidence)
     check_runs, left_out = select_runs([r for r in runs if run_category(r) == "check"], wanted)
-    commands = {r.id: check_command(r, resolve, case_file, case.reference) for r in check_runs}
+    root = evidence_root(e.path for e in evidence if e.kind != "policy")
+    commands = {
+        r.id: check_command(r, resolve, case_file, case.reference, root) for r in check_runs
+    }
     checks = [c for r in check_runs for c in check_records(r, resolve, commands[r.id])]
     combined = [c for c in (combined_info(r) for r in check_runs) if c is not None]
     cal_runs = [r for r in runs if run_category(r) == "calibration"]
@@ -697,7 +701,15 @@ def _reproduction(
 ) -> list[ReproStep]:
     db = shlex.quote(data.meta.case_file)
     ref = shlex.quote(data.case.reference)
+    root = evidence_root(e.path for e in data.evidence if e.kind != "policy")
     steps = [
+        ReproStep(
+            "Work in the evidence folder: the paths below are relative to the folder that held "
+            f"the evidence at import ({Path(root).name if root else 'not recorded'}), so the "
+            "calls run wherever verified copies of it lie",
+            "cd EVIDENCE_FOLDER",
+            "command",
+        ),
         ReproStep(
             "Re-verify the evidence hashes",
             f"distill-audit --db {db} evidence verify --case {ref}",

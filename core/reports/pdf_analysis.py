@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 
-from reportlab.platypus import Flowable, Paragraph
+from reportlab.lib.units import mm
+from reportlab.platypus import CondPageBreak, Flowable, Paragraph
 
 from core.checks.pformat import at_most
 from core.checks.stats import p_floor
@@ -722,7 +723,8 @@ def comparisons_appendix(data: ReportData, number: str) -> list[Flowable]:
     if not groups:
         out.append(box("No check recorded per-reference comparisons."))
     for group in groups.values():
-        out.append(para(group[0].title, "h3"))
+        out.append(CondPageBreak(40 * mm))
+        out.append(para(group[0].title, "h3_flow"))
         out.append(
             data_table(
                 [

@@ -130,6 +130,10 @@ STYLES: dict[str, ParagraphStyle] = {
         spaceAfter=3,
         keepWithNext=1,
     ),
+    # An h3 before a long table: keepWithNext would move the whole table to the next page.
+    "h3_flow": _style(
+        "h3_flow", fontName=SANS_BOLD, fontSize=9.4, leading=12.5, spaceBefore=7, spaceAfter=3
+    ),
     "cell": _style("cell", fontSize=8, leading=10.2),
     "cell_bold": _style("cell_bold", fontName=SANS_BOLD, fontSize=8, leading=10.2),
     "cell_head": _style(

@@ -7,7 +7,7 @@ which the JSON bundle holds too; a blank the examiner must complete is printed a
 from __future__ import annotations
 
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
+from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Table, TableStyle
 
 from core.reports import wording
 from core.reports.data import ModelOpinion, ReportData, TermsInForce
@@ -207,11 +207,12 @@ def terms(data: ReportData) -> list[Flowable]:
         )
         return out
     for t in data.terms_in_force:
+        out.append(CondPageBreak(45 * mm))
         out.append(
             para(
                 f"{t.provider}: {t.document}, version {t.version} ({t.policy_label}), in force "
                 f"on {t.conduct_date}; versions in the case: {', '.join(t.versions_considered)}.",
-                "h3",
+                "h3_flow",
             )
         )
         rows = [
@@ -227,7 +228,7 @@ def terms(data: ReportData) -> list[Flowable]:
             data_table(
                 ["Clause", "Verbatim text (version in force)", "Category", "Linked finding"],
                 rows,
-                [9, 61, 18, 12],
+                [13, 57, 18, 12],
             )
             if rows
             else box("No clause of this version is tagged with a category of the conduct.")
