@@ -1,116 +1,22 @@
-"""The back of the PDF: contract mapping, reviewed findings and the appendices."""
+"""The back of the PDF: reviewed findings and the appendices (hashes, runs, audit log, ...)."""
 
 from __future__ import annotations
 
-from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph
 
 from core.reports import wording
 from core.reports.data import ClauseLinkRecord, FindingRecord, ReportData
 from core.reports.formatting import DASH, compact, format_time
 from core.reports.pdf_layout import (
-    INK,
     STYLES,
-    WIDTH,
     box,
     data_table,
-    gap,
     heading,
     lines,
     mono,
     para,
     text,
 )
-
-STATEMENT_WORDS = 45
-
-
-def _short(statement: str, words: int = STATEMENT_WORDS) -> str:
-    parts = statement.split()
-    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
-
-
-def _clause_cell(c: ClauseLinkRecord) -> Flowable:
-    dates = f"effective {c.effective_from or '?'} to {c.effective_to or 'open'}"
-    return lines(
-        (f"{c.provider} — {c.document}", "bold"),
-        (f"Version in force: {c.version} ({dates})", "plain"),
-        (f"Conduct date: {c.conduct_date or 'not recorded'}", "plain"),
-        (
-            f"Clause {c.clause_number}" + (f": {c.clause_heading}" if c.clause_heading else ""),
-            "plain",
-        ),
-        ("Category: " + (", ".join(c.categories) or "none tagged"), "plain"),
-        (c.in_force_note, "small"),
-    )
-
-
-def _quote_cell(c: ClauseLinkRecord) -> Flowable:
-    quote = f"“{c.quotation}{' […]' if c.quotation_truncated else ''}”"
-    return lines(
-        (quote, "plain"),
-        (f"Note: {c.note}" if c.note else "", "small"),
-        (f"Source: {c.policy_label or 'policy'} (Appendix A)", "small"),
-    )
-
-
-def _related(group: list[ClauseLinkRecord], findings: dict[int, FindingRecord]) -> Flowable:
-    ids = sorted({c.finding_id for c in group})
-    if len(ids) == 1:
-        return lines(
-            (f"Finding {ids[0]}", "bold"), (_short(findings[ids[0]].statement, 30), "plain")
-        )
-    return lines((f"{len(ids)} findings", "bold"), (", ".join(map(str, ids)), "plain"))
-
-
-def contract_mapping(data: ReportData) -> list[Flowable]:
-    out = heading("7", "Contract mapping", 0)
-    out.append(para(wording.LEGAL_NOTE))
-    links = [c for c in data.clause_links if c.finding_status == "accepted"]
-    if not links:
-        out.append(box(wording.NOTES["clauses"]))
-    else:
-        out.append(
-            para(
-                "Findings linked to the same clause, version and conduct date are "
-                "grouped in one row; Section 8 gives each finding in full."
-            )
-        )
-        findings = {f.id: f for f in data.findings}
-        groups: dict[tuple[str, ...], list[ClauseLinkRecord]] = {}
-        for c in links:
-            key = (
-                c.provider,
-                c.document,
-                c.version,
-                c.clause_number,
-                c.conduct_date or "",
-                c.in_force_note,
-                c.quotation,
-                c.note,
-            )
-            groups.setdefault(key, []).append(c)
-        rows = [
-            [_clause_cell(g[0]), _quote_cell(g[0]), _related(g, findings)] for g in groups.values()
-        ]
-        out.append(
-            data_table(
-                ["Clause and version in force", "Quotation (at most 60 words)", "Related findings"],
-                rows,
-                [31, 45, 24],
-            )
-        )
-    others = len(data.clause_links) - len(links)
-    if others:
-        out += [
-            gap(2),
-            para(
-                f"{others} further clause link(s) belong to findings that were not "
-                "accepted and are not mapped here (Appendix F).",
-                "small",
-            ),
-        ]
-    return out
 
 
 def _finding_cell(f: FindingRecord) -> Flowable:
@@ -260,38 +166,6 @@ def not_adopted(data: ReportData) -> list[Flowable]:
             ["#", "Status", "Finding", "Reviewer", "Reviewer's note"], rows, [5, 10, 45, 12, 28]
         )
     )
-    return out
-
-
-def certification(data: ReportData, content_hash: str) -> list[Flowable]:
-    out = heading("F", "Certification", 0)
-    out.append(
-        para(
-            wording.CERTIFICATION.format(
-                date=format_time(data.meta.generated_at),
-                content_hash=content_hash,
-                tool_version=data.meta.tool_version,
-                case_file=data.meta.case_file,
-            )
-        )
-    )
-    out.append(gap(8))
-    blank = [
-        [para(label, "cell_bold"), ""]
-        for label in ("Name", "Role", "Organisation", "Signature", "Date", "Place")
-    ]
-    t = Table(
-        blank,
-        colWidths=[WIDTH * 0.22, WIDTH * 0.6],
-        rowHeights=[13 * mm] * len(blank),
-        hAlign="LEFT",
-    )
-    t.setStyle(
-        TableStyle(
-            [("VALIGN", (0, 0), (-1, -1), "BOTTOM"), ("LINEBELOW", (1, 0), (1, -1), 0.6, INK)]
-        )
-    )
-    out.append(t)
     return out
 
 

@@ -78,15 +78,6 @@ CONTENT_HASH_NOTE = (
     "of this PDF file is recorded in the case file's audit log when the report is exported."
 )
 
-CERTIFICATION = (
-    "I certify that the copies of the evidence listed in Appendix A are authenticated by "
-    "their SHA-256 hash values: each file was re-hashed when this report was produced on "
-    "{date} and the values were compared with those recorded when the evidence was "
-    "imported into the case file, with the outcome stated in Section 2. I further certify "
-    "that this report, identified by its content hash {content_hash}, was produced by "
-    "Distill Audit {tool_version} from case file {case_file} and that I have read it."
-)
-
 GLOSSARY = (
     (
         "Hp",
