@@ -73,5 +73,5 @@ def test_full_demo_review_writes_the_report(tmp_path: Path) -> None:
     assert main(["--db", str(db), "demo"]) == 0
     pdf = tmp_path / "demo-report.pdf"
     text = "".join(page.extract_text() for page in PdfReader(pdf).pages[:6])
-    assert DEMO_REFERENCE in text and "Executive summary" in text
+    assert DEMO_REFERENCE in text and "1 Opinion" in text and "clean control" in text
     assert (tmp_path / "demo-report.json").is_file()

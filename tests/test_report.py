@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -31,21 +32,21 @@ from tests.conftest import write_jsonl
 from tests.test_report_case import GENERATED_AT, build_report_case
 
 SECTIONS = (
+    "1 Opinion",
     "Contents",
-    "1 Executive summary",
-    "2 Evidence and chain of custody",
-    "3 Methods",
-    "4 Validation: measured error rates",
-    "5 Results",
-    "6 Interpretation",
-    "7 Contract mapping",
-    "8 Findings as reviewed",
-    "A Hash list",
-    "B Audit log of the case",
-    "C Reproduction commands",
-    "D Glossary",
-    "E Findings not adopted",
-    "F Certification",
+    "2 The examiner, instructions and materials",
+    "3 Terms of service in force and the clauses concerned",
+    "4 The checks: method and results",
+    "5 Validation: measured error rates",
+    "6 Interpretation and limitations",
+    "7 Findings as reviewed",
+    "8 Evidence and chain of custody",
+    "A Evidence items and file hashes",
+    "B Runs: parameters, software and per-reference comparisons",
+    "C Audit log of the case",
+    "D Reproduction commands",
+    "E Glossary",
+    "F Findings not adopted",
 )
 
 
@@ -111,15 +112,10 @@ def test_sections_and_identification(exported: Exported) -> None:
     for title in SECTIONS:
         assert title in text, title
     cover = exported.pages[0]
-    for item in (
-        "DA-TEST-7-R01",
-        "2025-11-03 12:00:00 UTC",
-        "Dr. E. Example",
-        "Morrow & Vance LLP for Halcyon Labs",
-        "Distill Audit 0.1.0",
-        "Questions addressed",
-    ):
+    for item in ("DA-TEST-7-R01", "2025-11-03 12:00:00 UTC", "Dr. E. Example", "1 Opinion"):
         assert item in cover, item
+    assert "Morrow & Vance LLP for Halcyon Labs" in text  # instructed by (Section 2)
+    assert "[to be completed by the examiner]" in text  # no examiner given: marked blanks
     assert "Hp" in text and "Hd" in text and "reference model" in text
     assert "probability of distillation" not in text.lower()
     assert " proves " not in text.lower()
@@ -175,18 +171,18 @@ def test_clause_quotation_and_contract_mapping(exported: Exported) -> None:
     with exported.cf.read_session() as s:
         clause = s.scalars(select(Clause)).one()
         quote, truncated = quotation(clause.text)
+        full = " ".join(clause.text.split())
     assert truncated and len(quote.split()) == 60
-    assert f"“{quote} […]”" in exported.text
-    assert "Version in force: 2025-01" in exported.text
-    assert "competing-model training" in exported.text
-    assert "legal conclusion left to counsel" in exported.text
+    assert f"“{full}”" in exported.text  # Section 3 quotes the clause in force in full
+    assert "version 2025-01" in exported.text and "in force on" in exported.text
+    assert "legal conclusion for counsel" in exported.text
 
 
 def test_findings_reviewed_and_not_adopted(exported: Exported) -> None:
     with exported.cf.read_session() as s:
         findings = s.scalars(select(Finding)).all()
-    section8 = exported.text.split("8 Findings as reviewed")[-1].split("A Hash list")[0]
-    appendix_e = exported.text.split("E Findings not adopted")[-1].split("F Certification")[0]
+    section8 = exported.text.split("7 Findings as reviewed")[-1].split("8 Evidence and")[0]
+    appendix_e = exported.text.split("F Findings not adopted")[-1]
     for f in findings:
         head = " ".join(f.statement.split()[:6])
         if f.status == "accepted":
@@ -311,3 +307,128 @@ def test_read_only_folder(exported: Exported, tmp_path: Path) -> None:
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o700)
+
+
+def test_every_number_in_the_pdf_comes_from_the_bundle(exported: Exported) -> None:
+    """p-values with N, Holm p, effects with their own interval, hashes and counts: each one
+    the bundle holds is printed in the PDF, formatted one way."""
+    from core.reports.formatting import format_ci, format_num, format_p, format_p_n
+
+    content = json.loads((exported.folder / "bundle.json").read_text("utf-8"))["content"]
+    text, dense = exported.text, exported.dense
+    checked = 0
+    for c in content["checks"]:
+        if c["status"] != "done" or c["p_value"] is None:
+            continue
+        assert format_p_n(c["p_value"], c["n_probes"], c["p_floor"]) in text, c["key"]
+        if c["p_family"] is not None:
+            assert format_p(c["p_family"]) in text
+        effect = f"{format_num(c['effect_size'])} {format_ci(c['ci_low'], c['ci_high'])}"
+        assert effect.strip() in text, c["key"]
+        for r in c["results"]:
+            d_z = f"{format_num(r['effect_size'])} {format_ci(r['ci_low'], r['ci_high'])}"
+            assert d_z.strip() in text
+        checked += 1
+    assert checked >= 1
+    for m in content["opinion"]["models"]:
+        assert m["model"] in exported.pages[0]
+        assert m["family_p_text"] in text
+    for e in content["evidence"]:
+        for f in e["files"]:
+            assert f["sha256"] in dense, f["path"]
+    for ev in content["audit"]:
+        assert ev["hash"] in dense
+    assert content["chain"]["head_hash"] in dense
+    assert f"{content['opinion']['drafts_left_out']} draft finding(s)" in text or (
+        content["opinion"]["drafts_left_out"] == 0
+    )
+    assert "…" not in text  # nothing truncated: wrapped instead
+
+
+def test_archival_pdf(exported: Exported) -> None:
+    """PDF/A-2b as far as pypdf can tell (veraPDF is not available)."""
+    reader = PdfReader(exported.folder / "report.pdf")
+    fonts: dict[str, bool] = {}
+    for page in reader.pages:
+        resources: Any = page["/Resources"]
+        for ref in (resources.get("/Font") or {}).values():
+            f: Any = ref.get_object()
+            fd: Any = f.get("/FontDescriptor")
+            if fd is None and "/DescendantFonts" in f:
+                fd = f["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+            fonts[str(f["/BaseFont"])] = fd is not None and "/FontFile2" in fd.get_object()
+    assert fonts and all(fonts.values()), fonts
+    assert not any("Helvetica" in name for name in fonts)
+    root: Any = reader.trailer["/Root"]
+    intent: Any = root["/OutputIntents"][0].get_object()
+    assert intent["/S"] == "/GTS_PDFA1"
+    assert intent["/DestOutputProfile"].get_object().get_data()[36:40] == b"acsp"  # ICC magic
+    xmp = root["/Metadata"].get_object().get_data().decode("utf-8")
+    assert "<pdfaid:part>2</pdfaid:part>" in xmp
+    assert "<pdfaid:conformance>B</pdfaid:conformance>" in xmp
+    assert "<xmp:CreateDate>2025-11-03T12:00:00Z</xmp:CreateDate>" in xmp
+    assert reader.metadata is not None
+    assert reader.metadata["/CreationDate"] == "D:20251103120000+00'00'"
+    assert reader.metadata["/ModDate"] == reader.metadata["/CreationDate"]
+
+
+def test_examiner_file(tmp_path: Path) -> None:
+    from core.errors import DistillAuditError
+    from core.reports.examiner import load_examiner
+
+    good = tmp_path / "examiner.yaml"
+    good.write_text("name: Dr A. Example\nqualifications: PhD, 10 years\n", encoding="utf-8")
+    ex = load_examiner(good)
+    assert ex.name == "Dr A. Example" and ex.qualifications == "PhD, 10 years"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: X\nsalary: 3\n", encoding="utf-8")
+    with pytest.raises(DistillAuditError, match="unknown keys: salary"):
+        load_examiner(bad)
+
+
+def test_gui_pdf_json_and_csv_agree_for_one_run(exported: Exported, qapp: Any) -> None:
+    """The Analyses tab's results table (its model, read through core.records), the PDF,
+    the JSON bundle and results.csv show the same p-values and effects for run 1."""
+    from PySide6.QtCore import Qt
+
+    from app.views.analyses_view import CHECK_COLUMNS
+    from app.views.table_model import RecordTableModel
+    from core.records import run_details
+    from core.reports.formatting import format_ci, format_num, format_p
+
+    model: RecordTableModel[Any] = RecordTableModel(CHECK_COLUMNS)
+    model.set_records(run_details(exported.cf, 1).checks)
+    names = [c.header for c in CHECK_COLUMNS]
+    gui = {
+        model.data(model.index(r, 0), Qt.ItemDataRole.DisplayRole): {
+            n: model.data(model.index(r, i), Qt.ItemDataRole.DisplayRole)
+            for i, n in enumerate(names)
+        }
+        for r in range(model.rowCount())
+    }
+    content = json.loads((exported.folder / "bundle.json").read_text("utf-8"))["content"]
+    table = (exported.folder / "csv" / "results.csv").read_text("utf-8-sig")
+    compared = 0
+    for c in content["checks"]:
+        if c["run_id"] != 1 or c["p_value"] is None:
+            continue
+        shown = gui[c["title"]]
+        p_text = format_p(c["p_value"], c["p_floor"])
+        assert shown["p"] == p_text and p_text in exported.text
+        assert shown["Holm p"] == format_p(c["p_family"])
+        assert shown["Effect"] == format_num(c["effect_size"])
+        assert shown["95% CI"] == format_ci(c["ci_low"], c["ci_high"])
+        effect = f"{format_num(c['effect_size'])} {format_ci(c['ci_low'], c['ci_high'])}"
+        assert effect in exported.text
+        line = next(
+            r
+            for r in csv.DictReader(io.StringIO(table))
+            if r["run_id"] == "1" and r["metric"] == f"{c['key']}.summary"
+        )
+        assert float(line["p_value"]) == c["p_value"]
+        assert float(line["effect_size"]) == c["effect_size"]
+        assert float(line["effect_ci_low"]) == c["ci_low"]
+        assert float(line["effect_ci_high"]) == c["ci_high"]
+        assert float(line["check_p_holm_across_checks"]) == c["p_family"]
+        compared += 1
+    assert compared >= 1

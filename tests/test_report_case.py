@@ -438,13 +438,16 @@ def test_gather_reads_checks_calibration_and_clauses(
     assert [e.label for e in data.evidence] == ["M1", "M2", "M3", "M4", "M5", "T1", "P1"]
     assert data.verification.ok and data.verification.files_checked > 7
     assert data.chain.ok and len(data.chain.head_hash) == 64
+    # By default a failed run is left out, and page one says so.
     assert [(c.run_id, c.key) for c in data.checks] == [
         (1, "likelihood"),
         (1, "identity"),
         (1, "similarity"),
-        (2, "identity"),
     ]
-    lik, ident, sim, failed = data.checks
+    assert data.opinion is not None and data.opinion.runs_left_out == {"2": "failed, no result"}
+    chosen = gather_report_data(case_file, built.reference, generated_at=GENERATED_AT, runs=[1, 2])
+    assert [(c.run_id, c.key) for c in chosen.checks][-1] == (2, "identity")
+    lik, ident, sim, failed = chosen.checks
     assert lik.completed and lik.verdict == "supports Hp" and lik.title.startswith("Teacher")
     assert lik.references == ["M3 OpenRef-1", "M4 OpenRef-2", "M5 OpenRef-3"]
     assert [s.role for s in lik.series] == ["suspect", "reference", "reference", "reference"]

@@ -30,6 +30,7 @@ from app.views.charts import ChartView, calibration_chart, probe_chart, tippett_
 from app.views.table_model import Column, RecordTableModel
 from app.views.tables import fit_columns, make_table
 from core.checks.pformat import format_p
+from core.reports.formatting import format_ci, format_num
 
 if TYPE_CHECKING:
     from app.host import Host
@@ -85,13 +86,13 @@ CHECK_COLUMNS: list[Column[Any]] = [
     ),
     Column(
         "Effect",
-        lambda c: fmt(c.effect_size),
+        lambda c: format_num(c.effect_size),  # as the report prints it
         align_right=True,
         tooltip=lambda c: "The suspect's model-level difference from the references' mean",
     ),
     Column(
         "95% CI",
-        lambda c: "—" if c.ci_low is None else f"{fmt(c.ci_low)}–{fmt(c.ci_high)}",
+        lambda c: format_ci(c.ci_low, c.ci_high) or "—",
         tooltip=lambda c: "The interval of that difference (its own interval)",
     ),
     Column("Probes", lambda c: c.n_probes if c.n_probes is not None else "—", align_right=True),

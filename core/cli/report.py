@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import DistillAuditError
+from core.reports.data import ExaminerDetails
 from core.reports.pades import SigningCredentials
 
 from .common import emit, open_db, progress
@@ -55,6 +56,24 @@ def _export_options(p: argparse.ArgumentParser, *, required: bool) -> None:
         metavar="ISO-8601",
         help="fix the report's date (UTC), e.g. 2025-11-03T12:00:00Z, to re-export "
         "a byte-identical report from the same case-file state",
+    )
+    p.add_argument(
+        "--runs",
+        default=None,
+        metavar="1,3",
+        help="the check runs the report covers, by id (default: every completed run that no "
+        "later run on the same model supersedes)",
+    )
+    p.add_argument("--examiner", default="", help="the examiner's name (page one, signature)")
+    p.add_argument("--qualifications", default="", help="the examiner's qualifications, one line")
+    p.add_argument("--organisation", default="", help="the examiner's organisation")
+    p.add_argument("--instructions", default="", help="the instructions received, in brief")
+    p.add_argument(
+        "--examiner-file",
+        default=None,
+        metavar="EXAMINER.yaml",
+        help="YAML with name, qualifications, organisation, instructions, independence "
+        "(flags given as well take precedence)",
     )
     p.add_argument(
         "--sign-key",
@@ -122,6 +141,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     kg.set_defaults(func=cmd_keygen)
 
 
+def _runs(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError as exc:
+        raise DistillAuditError(
+            f"--runs {text!r} is not a list of run ids (e.g. --runs 1,3)."
+        ) from exc
+
+
+def _examiner(args: argparse.Namespace) -> ExaminerDetails:
+    from core.reports.examiner import load_examiner
+
+    base = load_examiner(args.examiner_file) if args.examiner_file else ExaminerDetails()
+    for name in ("examiner", "qualifications", "organisation", "instructions"):
+        value = getattr(args, name, "") or ""
+        if value:
+            setattr(base, "name" if name == "examiner" else name, value)
+    return base
+
+
 def _parse_when(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -180,6 +221,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             state=state,
             overwrite=args.force,
             sign=sign,
+            runs=_runs(args.runs),
+            examiner=_examiner(args),
         )
     lines = [
         f"Wrote report {result.report_id} ({result.pages} pages) to {result.pdf_path}",

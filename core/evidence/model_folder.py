@@ -57,7 +57,19 @@ class ModelInspection:
     details: dict[str, Any] = field(default_factory=dict)
 
     def tokenizer_hash(self) -> str:
-        """Hash over the tokenizer files' names and contents: equal hashes, same tokenizer."""
+        """The tokenizer's identity, computed as the checks compute it
+        (:func:`core.backends.encoding.tokenizer_hash`, over the tokenization rules), so the
+        inventory, the report and the checks' results name one hash for one tokenizer. Only
+        a tokenizer that cannot be loaded (which no check can use either) is identified by
+        its files' names and contents instead."""
+        from core.backends.encoding import load_tokenizer, tokenizer_hash
+        from core.errors import ModelLoadError
+
+        if self.tokenizer_files:
+            try:
+                return tokenizer_hash(load_tokenizer(self.tokenizer_files[0].parent))
+            except ModelLoadError:
+                pass
         h = hashlib.sha256()
         for f in sorted(self.tokenizer_files, key=lambda p: p.name):
             h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")

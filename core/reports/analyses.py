@@ -18,6 +18,7 @@ Missing items are reported as not recorded, never guessed.
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -336,13 +337,29 @@ def combined_info(run: Run) -> CombinedInfo | None:
     return None
 
 
-def check_command(run: Run, resolve: Resolver, case_file: str, case_ref: str) -> str | None:
-    """The ``distill-audit check`` call that repeats a check run with its seed and settings."""
+def evidence_root(paths: Iterable[str]) -> str | None:
+    """The folder all evidence paths share (the reproduction commands are relative to it)."""
+    found = [str(Path(p).parent) for p in paths if p]
+    if not found:
+        return None
+    try:
+        return os.path.commonpath(found)
+    except ValueError:  # paths on different drives
+        return None
+
+
+def check_command(
+    run: Run, resolve: Resolver, case_file: str, case_ref: str, root: str | None = None
+) -> str | None:
+    """The ``distill-audit check`` call that repeats a check run with its seed and settings;
+    evidence paths relative to ``root`` (the evidence folder), so the call travels."""
     p, i = run.parameters or {}, run.inputs or {}
 
     def path(kind: str, item: Any, id_key: str) -> str | None:
         ev = resolve(kind, item.get(id_key)) if isinstance(item, Mapping) else None
-        return ev.path if ev else None
+        if ev is None:
+            return None
+        return os.path.relpath(ev.path, root) if root else ev.path
 
     def known_by_answers(item: Any) -> bool:  # an API-only model: its answers' transcript set
         return isinstance(item, Mapping) and item.get("format") == "answers"
@@ -392,7 +409,8 @@ def check_command(run: Run, resolve: Resolver, case_file: str, case_ref: str) ->
         argv += ["--template", str(p["template"]).replace("\n", "\\n")]
     suite = p.get("identity_suite")
     if isinstance(suite, Mapping) and suite.get("path"):
-        argv += ["--identity-suite", str(suite["path"])]
+        spath = str(suite["path"])
+        argv += ["--identity-suite", os.path.relpath(spath, root) if root else spath]
     argv += ["--json", f"run-{run.id}-repeat.json"]
     return shlex.join(argv)
 

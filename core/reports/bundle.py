@@ -126,9 +126,9 @@ def csv_tables(data: ReportData) -> dict[str, bytes]:
                 "metric",
                 "comparison",
                 "value",
-                "ci_low",
-                "ci_high",
                 "effect_size",
+                "effect_ci_low",
+                "effect_ci_high",
                 "effect_name",
                 "p_value",
                 "n",
@@ -150,9 +150,9 @@ def csv_tables(data: ReportData) -> dict[str, bytes]:
                         r.metric,
                         r.comparison,
                         r.value,
+                        r.effect_size,
                         r.ci_low,
                         r.ci_high,
-                        r.effect_size,
                         r.effect_name,
                         r.p_value,
                         r.n,
@@ -166,7 +166,8 @@ def csv_tables(data: ReportData) -> dict[str, bytes]:
                     for c in data.checks
                     for r in c.results
                 ),
-                # A check with no reference comparisons (the harvest test) gets its summary row.
+                # Every check's model-level result (the verdict's statistic, effect with its
+                # own interval and p), whether or not it has per-reference comparisons.
                 (
                     [
                         c.run_id,
@@ -177,10 +178,10 @@ def csv_tables(data: ReportData) -> dict[str, bytes]:
                         f"{c.key}.summary",
                         "",
                         c.statistic,
+                        c.effect_size,
                         c.ci_low,
                         c.ci_high,
-                        c.effect_size,
-                        "",
+                        "difference from the references' mean",
                         c.p_value,
                         c.n_probes,
                         "",
@@ -191,7 +192,7 @@ def csv_tables(data: ReportData) -> dict[str, bytes]:
                         c.test,
                     ]
                     for c in data.checks
-                    if not c.results and c.p_value is not None
+                    if c.p_value is not None
                 ),
             ),
         ),

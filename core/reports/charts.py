@@ -32,9 +32,9 @@ _STYLE: Any = {  # matplotlib types the keys as a Literal of every rcParam
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.edgecolor": "#444444",
-    "xtick.labelsize": 7.5,
-    "ytick.labelsize": 7.5,
-    "legend.fontsize": 7.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
     "legend.frameon": False,
     "svg.hashsalt": "distill-audit",
     "path.simplify": True,
@@ -45,6 +45,46 @@ def is_binary(series: Sequence[ProbeSeries]) -> bool:
     """True when every per-probe value is 0 or 1 (hit / no hit, as in the identity probe)."""
     values = [v for s in series for v in s.values]
     return bool(values) and all(v in (0, 1) for v in values)
+
+
+def is_count(series: Sequence[ProbeSeries], most: int = 8) -> bool:
+    """True when the per-probe values are small whole counts (0, 1, 2, ...): bars, not boxes."""
+    values = [v for s in series for v in s.values]
+    return (
+        bool(values)
+        and all(float(v).is_integer() and 0 <= v <= most for v in values)
+        and not is_binary(series)
+    )
+
+
+def _count_figure(shown: Sequence[ProbeSeries], *, title: str, width_in: float) -> Figure:
+    """Grouped bars: for each count, the share of each model's probes with that count."""
+    top = int(max(v for s in shown for v in s.values))
+    counts = np.arange(top + 1)
+    with rc_context(_STYLE):
+        fig = Figure(figsize=(width_in, 2.6), layout="constrained")
+        ax = fig.add_subplot()
+        width = 0.8 / len(shown)
+        for j, s in enumerate(shown):
+            shares = [sum(1 for v in s.values if v == k) / len(s.values) for k in counts]
+            ax.bar(
+                counts - 0.4 + width * (j + 0.5),
+                shares,
+                width=width * 0.92,
+                color=_colour(s),
+                alpha=0.9 if s.role == "suspect" else 0.35 + 0.5 * j / len(shown),
+                label=_label(s).replace("\n", ", "),
+            )
+        ax.set_xticks(counts)
+        ax.set_xlabel("Count per probe")
+        ax.set_ylabel("Share of probes")
+        ax.set_ylim(0, 1.05)
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.legend(fontsize=8, frameon=False)
+        if title:
+            ax.set_title(title, loc="left")
+    return fig
 
 
 def _colour(s: ProbeSeries) -> str:
@@ -72,6 +112,8 @@ def probe_distribution_figure(
     shown = [s for s in series if s.values]
     if shown and is_binary(shown):
         return _hit_rate_figure(shown, title=title, width_in=width_in)
+    if shown and is_count(shown):
+        return _count_figure(shown, title=title, width_in=width_in)
     with rc_context(_STYLE):
         height = 0.95 + 0.36 * max(len(shown), 1)
         fig = Figure(figsize=(width_in, min(height, 7.5)), layout="constrained")
@@ -130,7 +172,7 @@ def _hit_rate_figure(shown: Sequence[ProbeSeries], *, title: str, width_in: floa
         ax.barh(positions, rates, height=0.55, color=[_colour(s) for s in shown], alpha=0.8)
         for pos, s, rate in zip(positions, shown, rates, strict=True):
             ax.text(
-                rate + 0.01, pos, f"{int(sum(s.values))}/{len(s.values)}", va="center", fontsize=7.5
+                rate + 0.01, pos, f"{int(sum(s.values))}/{len(s.values)}", va="center", fontsize=8
             )
         ax.set_yticks(positions, [_label(s) for s in shown])
         ax.set_xlim(0, 1.08)

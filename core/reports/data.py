@@ -344,6 +344,9 @@ class ReportData:
     # calibrations of the case's own procedure: rates per group, FPR bound, measured LR
     # (core.reports.calibration_lr)
     calibration_lr: list[dict[str, Any]] = field(default_factory=list)
+    examiner: ExaminerDetails = field(default_factory=lambda: ExaminerDetails())
+    terms_in_force: list[TermsInForce] = field(default_factory=list)
+    opinion: Opinion | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (NaN and infinities become null)."""
@@ -358,3 +361,81 @@ class ReportData:
             if e.kind == kind and e.id == id_:
                 return e.label
         return ""
+
+
+@dataclass
+class ExaminerDetails:
+    """Who gives the opinion and on what instructions (FRCP 26(a)(2)(B), CPR 35 / PD 35).
+
+    The case file has no fields for these, so they come with the export (CLI flags, a YAML
+    file or the GUI's export dialog); an empty field prints as a marked blank to complete.
+    """
+
+    name: str = ""
+    qualifications: str = ""
+    instructions: str = ""
+    organisation: str = ""
+    independence: str = ""  # empty: the standard statement of wording.INDEPENDENCE
+
+
+@dataclass
+class TermsClause:
+    """One clause of the version in force that concerns the conduct examined, verbatim."""
+
+    number: str
+    heading: str
+    text: str  # the clause's full text as stored (white space normalised), never cut
+    categories: list[str]  # taxonomy category ids
+    category_labels: list[str]
+    finding_ids: list[int]  # accepted findings linked to this clause
+
+
+@dataclass
+class TermsInForce:
+    """A provider's document as in force on the conduct date (core.policy's in-force lookup)."""
+
+    provider: str
+    document: str
+    version: str
+    effective_from: str | None
+    effective_to: str | None
+    conduct_date: str
+    policy_label: str
+    policy_sha256: str
+    versions_considered: list[str]
+    clauses: list[TermsClause] = field(default_factory=list)
+
+
+@dataclass
+class ModelOpinion:
+    """What the checks of one run say about one model under test (page one of the report)."""
+
+    run_id: int
+    model: str
+    label: str  # M3, ...
+    role: str  # suspect | control | other party
+    role_text: str
+    checks: list[str]  # titles of the checks that produced a result
+    supporting: list[str]  # titles of the checks at Holm-adjusted p <= alpha
+    family_p: float | None
+    family_p_text: str
+    family_n: int  # checks in the Holm family
+    harvest_p: float | None
+    harvest_p_text: str
+    harvest_n: int | None
+    alpha: float
+    shows: str
+    does_not_show: str
+
+
+@dataclass
+class Opinion:
+    """Page one: the opinion per model under test, and what was left out of it."""
+
+    models: list[ModelOpinion]
+    accepted_findings: int
+    drafts_left_out: int
+    rejected_left_out: int
+    runs_included: list[int]
+    runs_left_out: dict[str, str]  # run id -> why it is not in this report
+    error_rates: str

@@ -14,6 +14,7 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 from core.errors import DistillAuditError, OutputExistsError
 from core.jobs import JobState
 from core.reports.bundle import bundle_json, content_sha256, csv_tables
-from core.reports.data import ReportData
+from core.reports.data import ExaminerDetails, ReportData
 from core.reports.gather import EXPORT_ACTION, gather_report_data
 from core.reports.pades import SigningCredentials, sign_pdf_bytes, signer_summary
 from core.reports.pdf import build_pdf
@@ -212,6 +213,8 @@ def export_report(
     state: JobState | None = None,
     overwrite: bool = True,
     sign: SigningCredentials | None = None,
+    runs: Sequence[int] | None = None,
+    examiner: ExaminerDetails | None = None,
 ) -> ExportResult:
     """Gather, render and write a case's report; record a ``report.exported`` audit event.
 
@@ -219,7 +222,9 @@ def export_report(
     the report's date for reproducible exports. Raises :class:`DistillAuditError` when a
     destination cannot be written (nothing is written then), and
     :class:`OutputExistsError` when a file exists and ``overwrite`` is false (the CLI
-    passes ``--force``; the GUI's save dialog has asked already). With ``sign`` the PDF is
+    passes ``--force``; the GUI's save dialog has asked already). ``runs`` chooses the check
+    runs the report covers (default: completed, not superseded); ``examiner`` fills the
+    examiner's declarations (blanks to complete otherwise). With ``sign`` the PDF is
     signed (PAdES B-B, incremental update) after rendering; the recorded PDF hash is the
     signed file's.
     """
@@ -236,7 +241,13 @@ def export_report(
     _refuse_existing([t for t in (pdf_final, json_final) if t is not None], overwrite)
     signer = signer_summary(sign) if sign is not None else None  # bad key: fail before work
     data = gather_report_data(
-        cf, case_key, generated_at=generated_at, prepared_by=prepared_by, state=state.sub(0, 55)
+        cf,
+        case_key,
+        generated_at=generated_at,
+        prepared_by=prepared_by,
+        state=state.sub(0, 55),
+        runs=runs,
+        examiner=examiner,
     )
     state.check_cancelled()
     state.set_status("Rendering the report")

@@ -67,8 +67,8 @@ def le(sentence: str) -> str:
     return sentence.replace("<=", "≤").replace(">=", "≥")
 
 
-def compact(value: Any, limit: int = 400) -> str:
-    """A short one-line rendering of a parameter dict or list for tables."""
+def compact(value: Any, limit: int | None = 400) -> str:
+    """A one-line rendering of a parameter dict or list for tables (``limit=None``: in full)."""
     import json
 
     s = (
@@ -76,4 +76,4 @@ def compact(value: Any, limit: int = 400) -> str:
         if isinstance(value, str)
         else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     )
-    return s if len(s) <= limit else s[: limit - 1] + "…"
+    return s if limit is None or len(s) <= limit else s[: limit - 1] + "…"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from core import __version__
 from core.checks.verbal import definitions
+from core.errors import NotFoundError
 from core.evidence.custody import HashCache, check_case_records, file_status
 from core.evidence.source_custody import custody_by_item
 from core.jobs import JobState
+from core.policy.persist import series_key
+from core.policy.versions import VersionInfo, in_force
 from core.reports import wording
 from core.reports.analyses import (
     brief,
@@ -32,6 +35,7 @@ from core.reports.analyses import (
     check_command,
     check_records,
     combined_info,
+    evidence_root,
     run_category,
 )
 from core.reports.calibration_lr import calibration_lr_record
@@ -43,13 +47,17 @@ from core.reports.data import (
     CheckRecord,
     ClauseLinkRecord,
     EvidenceRecord,
+    ExaminerDetails,
     FileRecord,
     FindingRecord,
     ReportData,
     ReportMeta,
     ReproStep,
+    TermsClause,
+    TermsInForce,
     VerificationInfo,
 )
+from core.reports.opinion import build_opinion
 from core.store.audit import verify_chain
 from core.store.cases import get_case
 from core.store.db import CaseFile
@@ -340,7 +348,7 @@ def _limitations(
     if not evidence_ok:
         specific.append(
             "At least one evidence file no longer matches the hash recorded at "
-            "import (Section 2); results based on it should not be relied on "
+            "import (Section 8); results based on it should not be relied on "
             "until the discrepancy is explained."
         )
     done = [c for c in data_checks if c.completed]
@@ -367,7 +375,7 @@ def _limitations(
     if drafts:
         specific.append(
             f"{drafts} draft finding(s) have not been reviewed and are not part of "
-            "this report's findings (Appendix E)."
+            "this report's findings (Appendix F)."
         )
     general = list(wording.GENERAL_LIMITATIONS)
     main = (
@@ -389,17 +397,22 @@ def gather_report_data(
     generated_at: datetime | None = None,
     prepared_by: str = "",
     state: JobState | None = None,
+    runs: Sequence[int] | None = None,
+    examiner: ExaminerDetails | None = None,
 ) -> ReportData:
     """Read everything a report shows for a case, re-verify its evidence, verify the audit chain.
 
     ``generated_at`` fixes the report's date (tests, reproducible re-exports); by default
-    it is now (UTC). Writes nothing to the case file.
+    it is now (UTC). ``runs`` names the check runs the report covers (default: every
+    completed run that no later run of the same model supersedes). Writes nothing to the
+    case file.
     """
     state = state or JobState()
     when = _utc(generated_at)
     state.set_status("Reading the case file")
     with cf.read_session() as s:
-        data = _read(s, case_key, when, prepared_by, Path(cf.path).name)
+        data, left_out = _read(s, case_key, when, prepared_by, Path(cf.path).name, runs)
+    data.examiner = examiner or ExaminerDetails()
     altered = _reverify(cf, data.case.id, data.evidence, state.sub(0, 95))
     problems = [
         {
@@ -422,13 +435,123 @@ def gather_report_data(
     data.limitations, data.main_limitation = _limitations(
         data.checks, calibrated, not problems, data.chain, drafts
     )
+    data.opinion = build_opinion(data, left_out)
     state.set_progress(100)
     return data
 
 
+def select_runs(
+    check_runs: Sequence[Run], wanted: Sequence[int] | None
+) -> tuple[list[Run], dict[str, str]]:
+    """The check runs a report covers, and why each other one is left out.
+
+    Default: completed runs only, and of several runs on the same model under test the
+    latest (the earlier ones are superseded). ``wanted`` names runs explicitly; a run id
+    that is not a check run of the case is refused.
+    """
+    by_id = {r.id: r for r in check_runs}
+    if wanted is not None:
+        unknown = [str(i) for i in wanted if i not in by_id]
+        if unknown:
+            raise NotFoundError(
+                f"No check run {', '.join(unknown)} in this case; the check runs are "
+                f"{', '.join(str(i) for i in by_id) or 'none'}."
+            )
+        keep = set(wanted)
+        return [r for r in check_runs if r.id in keep], {
+            str(r.id): "not selected for this report" for r in check_runs if r.id not in keep
+        }
+    left: dict[str, str] = {}
+    latest: dict[Any, int] = {}
+    for r in check_runs:
+        if r.status != "done":
+            left[str(r.id)] = f"{r.status}, no result"
+            continue
+        suspect = (r.inputs or {}).get("suspect") or {}
+        key = (suspect.get("artifact_id") if isinstance(suspect, dict) else None) or f"run{r.id}"
+        if key in latest:
+            left[str(latest[key])] = f"superseded by run {r.id} on the same model"
+        latest[key] = r.id
+    keep_ids = set(latest.values())
+    return [r for r in check_runs if r.id in keep_ids], left
+
+
+def _terms_in_force(
+    pols: Sequence[Policy],
+    labels: dict[int, str],
+    conduct: Any,
+    links: list[ClauseLinkRecord],
+) -> list[TermsInForce]:
+    """Per provider and document: the version in force on the conduct date and its clauses
+    on the conduct examined (core.policy's in-force lookup; clause text in full)."""
+    if conduct is None:
+        return []
+    series: dict[tuple[str, str], list[Policy]] = {}
+    for p in pols:
+        series.setdefault((p.provider, series_key(p.title)), []).append(p)
+    accepted = [c for c in links if c.finding_status == "accepted"]
+    out: list[TermsInForce] = []
+    for (provider, _key), versions in series.items():
+        infos = [
+            VersionInfo(p.version, p.effective_from, p.effective_to, p.title, p.source_sha256, p.id)
+            for p in versions
+        ]
+        hit = in_force(infos, conduct)
+        pol = next((p for p in versions if hit is not None and p.id == hit.policy_id), None)
+        if pol is None:
+            continue
+        clauses = []
+        for cl in pol.clauses:
+            tags = sorted(
+                (t for t in cl.tags if t.status != "removed"), key=lambda t: (-t.score, t.category)
+            )
+            cats = list(dict.fromkeys(t.category for t in tags))
+            linked = sorted(
+                {
+                    c.finding_id
+                    for c in accepted
+                    if c.clause_number == cl.number and c.version == pol.version
+                }
+            )
+            if not linked and not set(cats) & set(wording.CONDUCT_CATEGORIES):
+                continue
+            clauses.append(
+                TermsClause(
+                    cl.number,
+                    cl.heading or "",
+                    " ".join(cl.text.split()),
+                    cats,
+                    [wording.category_label(c) for c in cats],
+                    linked,
+                )
+            )
+        out.append(
+            TermsInForce(
+                provider=provider,
+                document=pol.title,
+                version=pol.version,
+                effective_from=_day(pol.effective_from),
+                effective_to=_day(pol.effective_to),
+                conduct_date=_day(conduct) or "",
+                policy_label=labels.get(pol.id, ""),
+                policy_sha256=pol.source_sha256,
+                versions_considered=[
+                    f"{p.version} (from {_day(p.effective_from) or '?'})" for p in versions
+                ],
+                clauses=clauses,
+            )
+        )
+    return out
+
+
 def _read(
-    s: Session, case_key: int | str, when: datetime, prepared_by: str, case_file: str
-) -> ReportData:
+    s: Session,
+    case_key: int | str,
+    when: datetime,
+    prepared_by: str,
+    case_file: str,
+    wanted: Sequence[int] | None = None,
+) -> tuple[ReportData, dict[str, str]]:
     case = get_case(s, case_key)
     cid = case.id
     arts = s.scalars(
@@ -457,8 +580,11 @@ def _read(
         select(Run).where(Run.case_id == cid).order_by(Run.id).options(selectinload(Run.results))
     ).all()
     resolve = _resolver(evidence)
-    check_runs = [r for r in runs if run_category(r) == "check"]
-    commands = {r.id: check_command(r, resolve, case_file, case.reference) for r in check_runs}
+    check_runs, left_out = select_runs([r for r in runs if run_category(r) == "check"], wanted)
+    root = evidence_root(e.path for e in evidence if e.kind != "policy")
+    commands = {
+        r.id: check_command(r, resolve, case_file, case.reference, root) for r in check_runs
+    }
     checks = [c for r in check_runs for c in check_records(r, resolve, commands[r.id])]
     combined = [c for c in (combined_info(r) for r in check_runs) if c is not None]
     cal_runs = [r for r in runs if run_category(r) == "calibration"]
@@ -570,9 +696,15 @@ def _read(
     reruns = {  # the latest recorded re-run of each run (core.checks.rerun)
         e.entity_id: dict(e.details or {}, at=iso(e.at)) for e in events if e.action == RERUN_ACTION
     }
-    data.reproduction = _reproduction(data, list(runs), commands, reruns)
+    data.terms_in_force = _terms_in_force(pols, policy_labels, case.conduct_date, links)
+    data.reproduction = _reproduction(
+        data,
+        [r for r in runs if run_category(r) != "check" or r.id in commands],
+        commands,
+        reruns,
+    )
     data.notes = _notes(data)
-    return data
+    return data, left_out
 
 
 def _rerun_note(rerun: dict[str, Any]) -> str:
@@ -596,7 +728,15 @@ def _reproduction(
 ) -> list[ReproStep]:
     db = shlex.quote(data.meta.case_file)
     ref = shlex.quote(data.case.reference)
+    root = evidence_root(e.path for e in data.evidence if e.kind != "policy")
     steps = [
+        ReproStep(
+            "Work in the evidence folder: the paths below are relative to the folder that held "
+            f"the evidence at import ({Path(root).name if root else 'not recorded'}), so the "
+            "calls run wherever verified copies of it lie",
+            "cd EVIDENCE_FOLDER",
+            "command",
+        ),
         ReproStep(
             "Re-verify the evidence hashes",
             f"distill-audit --db {db} evidence verify --case {ref}",

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 
-from reportlab.platypus import Flowable, Paragraph
+from reportlab.lib.units import mm
+from reportlab.platypus import CondPageBreak, Flowable, Paragraph
 
 from core.checks.pformat import at_most
 from core.checks.stats import p_floor
@@ -178,8 +179,8 @@ def _rate_ci(low: float | None, high: float | None) -> str:
     return f"[{format_rate(low)}, {format_rate(high)}]"
 
 
-def validation(data: ReportData, figures: FigureCounter) -> list[Flowable]:
-    out = heading("4", "Validation: measured error rates", 0)
+def validation(data: ReportData, figures: FigureCounter, number: str = "4") -> list[Flowable]:
+    out = heading(number, "Validation: measured error rates", 0)
     out.append(
         para(
             "A test's p-value rests on its assumptions; how often a check actually flags distilled "
@@ -194,7 +195,7 @@ def validation(data: ReportData, figures: FigureCounter) -> list[Flowable]:
                 [
                     para(wording.NO_CALIBRATION, "note_strong"),
                     para(
-                        "The results in Section 5 must therefore be read without an empirical "
+                        "The results in Section 4 must therefore be read without an empirical "
                         "check of the tests' error rates on models like these; they rest on the "
                         "tests' stated assumptions alone.",
                         "note",
@@ -404,7 +405,7 @@ def _harvest_section(c: CheckRecord, figures: FigureCounter) -> list[Flowable]:
     d = c.details
 
     def pct(x: object) -> str:
-        return f"{100 * float(x):.0f}%" if isinstance(x, (int, float)) else "-"
+        return format_rate(float(x)) if isinstance(x, (int, float)) else DASH
 
     lo, hi = (d.get("top_share_ci") or [None, None])[:2]
     ks = d.get("k_values") or []
@@ -490,9 +491,9 @@ def _lineage_scale(data: ReportData) -> list[dict[str, str]]:
     return [lv.to_dict() for lv in SCALE] if any(c.key == "lineage" for c in data.checks) else []
 
 
-def interpretation(data: ReportData) -> list[Flowable]:
-    out = heading("6", "Interpretation", 0)
-    out += heading("6.1", "The verbal scale")
+def interpretation(data: ReportData, number: str = "6") -> list[Flowable]:
+    out = heading(number, "Interpretation and limitations", 0)
+    out += heading(f"{number}.1", "The verbal scale")
     out.append(
         para(
             "Each check's level is expressed on a fixed verbal scale defined before any run, "
@@ -510,26 +511,238 @@ def interpretation(data: ReportData) -> list[Flowable]:
             [26, 74],
         )
     )
-    out += heading("6.2", "What a p-value does not say")
+    out += heading(f"{number}.2", "What a p-value does not say")
     out.append(box(wording.P_VALUE_CAUTION, "warn"))
-    out += heading("6.3", "Reading of each check")
-    if data.checks:
+    out += heading(f"{number}.3", "Limitations")
+    out += [Paragraph(text(item), STYLES["bullet"], bulletText="•") for item in data.limitations]
+    return out
+
+
+def _run_label(data: ReportData, run_id: int) -> str:
+    """'suspect-osprey (M3, suspect)': the model a run tested, with its role on page one."""
+    op = data.opinion
+    for m in op.models if op else []:
+        if m.run_id == run_id:
+            return f"{m.model} ({m.label}, {m.role}; run {run_id})"
+    return f"run {run_id}"
+
+
+def _method_table(c: CheckRecord) -> Flowable:
+    return kv_table(
+        [
+            ("Question", c.question),
+            ("Access level", ACCESS.get(c.access, c.access)),
+            ("Null hypothesis", c.null_hypothesis),
+            ("Alternative", c.alternative),
+            ("Test", c.test),
+            ("Probe suite", _suite(c)),
+            ("Reference panel", _inputs(c, True)),
+            (
+                "Significance level",
+                f"alpha = {c.alpha:g}"
+                + (f"; minimum effect size {c.min_effect:g}" if c.min_effect is not None else "")
+                + "; seeds, parameters and software of each run: Appendix B",
+            ),
+        ]
+    )
+
+
+def _p_cell(c: CheckRecord) -> str:
+    if c.key == "lineage":
+        return format_lineage_p(c.p_value, c.results)
+    return format_p_n(c.p_value, c.n_probes, c.p_floor)
+
+
+def _verdict_rows(data: ReportData, group: list[CheckRecord]) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for c in group:
+        if not c.completed or c.verdict == "declined":
+            rows.append(
+                [
+                    _run_label(data, c.run_id),
+                    para(c.verdict if c.completed else f"not completed ({c.status})", "cell_bold"),
+                    "no test (reason below)",
+                    DASH,
+                    DASH,
+                    DASH,
+                ]
+            )
+            continue
+        rows.append(
+            [
+                _run_label(data, c.run_id),
+                para(f"{c.verdict} ({c.strength})", "cell_bold"),
+                format_num(c.statistic),
+                f"{format_num(c.effect_size)} {format_ci(c.ci_low, c.ci_high)}".strip(),
+                _p_cell(c),
+                format_p(c.p_family) if c.p_family is not None else "not combined",
+            ]
+        )
+    return rows
+
+
+def _comparison_rows(data: ReportData, group: list[CheckRecord]) -> list[list[object]]:
+    return [
+        [
+            _run_label(data, c.run_id),
+            r.comparison or DASH,
+            format_num(r.value),
+            f"{format_num(r.effect_size)} {format_ci(r.ci_low, r.ci_high)}".strip(),
+            format_p_n(r.p_value, r.n, p_floor(r.n_resamples)),
+            format_p(r.p_adjusted),
+        ]
+        for c in group
+        if c.completed
+        for r in c.results
+    ]
+
+
+def checks_section(data: ReportData, figures: FigureCounter, number: str) -> list[Flowable]:
+    """One subsection per check: its method once, then one row per model under test."""
+    out = heading(number, "The checks: method and results", 0)
+    out.append(
+        para(
+            "Each check states its question, the access to the models it needs and the null "
+            "hypothesis it tests; probes, thresholds and seeds were fixed before the run. A "
+            "verdict's p is the model-level test's (the suspect against the spread of the "
+            "reference models) with its N; the per-reference tests are descriptive. Every effect "
+            "is printed with its own 95% interval. Per-probe values: CSV tables and JSON bundle."
+        )
+    )
+    if not data.checks:
+        out.append(box(wording.NOTES["checks"]))
+        return out
+    groups: dict[str, list[CheckRecord]] = {}
+    for c in data.checks:
+        groups.setdefault(c.key, []).append(c)
+    order = [m.run_id for m in (data.opinion.models if data.opinion else [])]
+    rank = {r: i for i, r in enumerate(order)}
+    for i, group in enumerate(groups.values(), 1):
+        group.sort(key=lambda c: rank.get(c.run_id, len(rank) + c.run_id))
+        first = group[0]
+        out += heading(f"{number}.{i}", first.title)
+        out.append(_method_table(first))
+        out.append(gap(2))
         out.append(
             data_table(
-                ["Check", "Level on the verbal scale", "Basis"],
                 [
-                    [
-                        f"{c.title} (run {c.run_id})",
-                        para(c.strength, "cell_bold"),
-                        c.reason or c.error or DASH,
-                    ]
-                    for c in data.checks
+                    "Model under test",
+                    "Verdict (verbal scale)",
+                    "Suspect's value",
+                    "Difference from the references [95% interval]",
+                    "Model-level p (N)",
+                    "Holm across checks",
                 ],
-                [24, 24, 52],
+                _verdict_rows(data, group),
+                [25, 17, 11, 19, 16, 12],
             )
         )
-    else:
-        out.append(box(wording.NOTES["checks"]))
-    out += heading("6.4", "Limitations")
-    out += [Paragraph(text(item), STYLES["bullet"], bulletText="•") for item in data.limitations]
+        for c in group:
+            basis = c.reason or c.error or ""
+            if basis:
+                out.append(
+                    Paragraph(
+                        f"<b>{text(_run_label(data, c.run_id))}:</b> {text(basis)}", STYLES["small"]
+                    )
+                )
+        first_ml = next((c for c in group if c.test_used), None)
+        if first_ml is not None:
+            out.append(
+                para(
+                    f"Model-level test ({first_ml.test_used}): the p states how often a result at "
+                    "least this extreme would occur if the model were an independent model like "
+                    "the references."
+                    + (
+                        f" The assumption-free rank test needs at least {first_ml.panel_needed} "
+                        f"references; this panel has {first_ml.n_references}."
+                        if first_ml.panel_needed is not None
+                        and first_ml.n_references is not None
+                        and first_ml.n_references < first_ml.panel_needed
+                        else ""
+                    ),
+                    "small",
+                )
+            )
+        if any(c.results for c in group):
+            out.append(
+                para(
+                    "The per-reference comparisons of this check (descriptive) are in Appendix B.",
+                    "small",
+                )
+            )
+        shown = next((c for c in group if c.completed and c.verdict != "declined"), None)
+        if shown is not None and shown.details.get("rank_histogram"):
+            out += _harvest_section(shown, figures)
+        elif shown is not None and shown.series:
+            fig = charts.probe_distribution_figure(shown.series, xlabel=shown.score_label)
+            what = (
+                "share of probes at each count"
+                if charts.is_count(shown.series)
+                else "per-probe values (points: probes; boxes: quartiles and median)"
+            )
+            out += figures.figure(
+                fig,
+                f"{shown.title}, {_run_label(data, shown.run_id)}: {what} for the model under "
+                "test and each reference model"
+                + (f"; unit: {shown.unit}" if shown.unit else "")
+                + ".",
+            )
+        warnings = list(dict.fromkeys(w for c in group for w in c.warnings))
+        if warnings:
+            out.append(
+                box(
+                    [para("Recorded by the check", "cell_bold")]
+                    + [Paragraph(text(w), STYLES["bullet"], bulletText="•") for w in warnings]
+                )
+            )
+    if data.combined:
+        out += heading(f"{number}.{len(groups) + 1}", "Across checks")
+        for cb in data.combined:
+            out.append(
+                para(
+                    f"{_run_label(data, cb.run_id)} — {cb.method}: {le(cb.statement)}."
+                    + "".join(f" {v}" for v in cb.excluded.values())
+                )
+            )
+        if data.combined[0].signal_note:
+            out.append(para(data.combined[0].signal_note, "small"))
+    return out
+
+
+def comparisons_appendix(data: ReportData, number: str) -> list[Flowable]:
+    """Per check, the descriptive per-reference tests of every model under test."""
+    out = heading(number, "Per-reference comparisons (descriptive)")
+    out.append(
+        para(
+            "Each model under test against each reference, probe by probe. These tests do not "
+            "decide a verdict (their null is not Hd); each effect d_z is printed with the 95% "
+            "interval of d_z."
+        )
+    )
+    groups: dict[str, list[CheckRecord]] = {}
+    for c in data.checks:
+        if c.results:
+            groups.setdefault(c.key, []).append(c)
+    if not groups:
+        out.append(box("No check recorded per-reference comparisons."))
+    for group in groups.values():
+        out.append(CondPageBreak(40 * mm))
+        out.append(para(group[0].title, "h3_flow"))
+        out.append(
+            data_table(
+                [
+                    "Model under test",
+                    "Compared with",
+                    "Mean per-probe difference",
+                    "Effect size d_z [95% CI of d_z]",
+                    "Per-probe p (N)",
+                    "Holm p within check",
+                ],
+                _comparison_rows(data, group),
+                [25, 14, 14, 21, 15, 11],
+            )
+        )
+        methods_ = list(dict.fromkeys(r.method for c in group for r in c.results if r.method))
+        if methods_:
+            out.append(para("; ".join(methods_) + ".", "small"))
     return out

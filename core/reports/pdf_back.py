@@ -1,115 +1,22 @@
-"""The back of the PDF: contract mapping, reviewed findings and the appendices."""
+"""The back of the PDF: reviewed findings and the appendices (hashes, runs, audit log, ...)."""
 
 from __future__ import annotations
 
-from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph
 
 from core.reports import wording
 from core.reports.data import ClauseLinkRecord, FindingRecord, ReportData
 from core.reports.formatting import DASH, compact, format_time
 from core.reports.pdf_layout import (
-    INK,
-    WIDTH,
+    STYLES,
     box,
     data_table,
-    gap,
-    hash_cell,
     heading,
     lines,
     mono,
     para,
+    text,
 )
-
-STATEMENT_WORDS = 45
-
-
-def _short(statement: str, words: int = STATEMENT_WORDS) -> str:
-    parts = statement.split()
-    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
-
-
-def _clause_cell(c: ClauseLinkRecord) -> Flowable:
-    dates = f"effective {c.effective_from or '?'} to {c.effective_to or 'open'}"
-    return lines(
-        (f"{c.provider} — {c.document}", "bold"),
-        (f"Version in force: {c.version} ({dates})", "plain"),
-        (f"Conduct date: {c.conduct_date or 'not recorded'}", "plain"),
-        (
-            f"Clause {c.clause_number}" + (f": {c.clause_heading}" if c.clause_heading else ""),
-            "plain",
-        ),
-        ("Category: " + (", ".join(c.categories) or "none tagged"), "plain"),
-        (c.in_force_note, "small"),
-    )
-
-
-def _quote_cell(c: ClauseLinkRecord) -> Flowable:
-    quote = f"“{c.quotation}{' […]' if c.quotation_truncated else ''}”"
-    return lines(
-        (quote, "plain"),
-        (f"Note: {c.note}" if c.note else "", "small"),
-        (f"Source: {c.policy_label or 'policy'} (Appendix A)", "small"),
-    )
-
-
-def _related(group: list[ClauseLinkRecord], findings: dict[int, FindingRecord]) -> Flowable:
-    ids = sorted({c.finding_id for c in group})
-    if len(ids) == 1:
-        return lines(
-            (f"Finding {ids[0]}", "bold"), (_short(findings[ids[0]].statement, 30), "plain")
-        )
-    return lines((f"{len(ids)} findings", "bold"), (", ".join(map(str, ids)), "plain"))
-
-
-def contract_mapping(data: ReportData) -> list[Flowable]:
-    out = heading("7", "Contract mapping", 0)
-    out.append(para(wording.LEGAL_NOTE))
-    links = [c for c in data.clause_links if c.finding_status == "accepted"]
-    if not links:
-        out.append(box(wording.NOTES["clauses"]))
-    else:
-        out.append(
-            para(
-                "Findings linked to the same clause, version and conduct date are "
-                "grouped in one row; Section 8 gives each finding in full."
-            )
-        )
-        findings = {f.id: f for f in data.findings}
-        groups: dict[tuple[str, ...], list[ClauseLinkRecord]] = {}
-        for c in links:
-            key = (
-                c.provider,
-                c.document,
-                c.version,
-                c.clause_number,
-                c.conduct_date or "",
-                c.in_force_note,
-                c.quotation,
-                c.note,
-            )
-            groups.setdefault(key, []).append(c)
-        rows = [
-            [_clause_cell(g[0]), _quote_cell(g[0]), _related(g, findings)] for g in groups.values()
-        ]
-        out.append(
-            data_table(
-                ["Clause and version in force", "Quotation (at most 60 words)", "Related findings"],
-                rows,
-                [31, 45, 24],
-            )
-        )
-    others = len(data.clause_links) - len(links)
-    if others:
-        out += [
-            gap(2),
-            para(
-                f"{others} further clause link(s) belong to findings that were not "
-                "accepted and are not mapped here (Appendix E).",
-                "small",
-            ),
-        ]
-    return out
 
 
 def _finding_cell(f: FindingRecord) -> Flowable:
@@ -126,14 +33,14 @@ def _clause_refs(f: FindingRecord, links: dict[int, ClauseLinkRecord]) -> str:
     return "; ".join(refs) or DASH
 
 
-def findings(data: ReportData) -> list[Flowable]:
-    out = heading("8", "Findings as reviewed", 0)
+def findings(data: ReportData, number: str = "7") -> list[Flowable]:
+    out = heading(number, "Findings as reviewed", 0)
     accepted = data.findings_with_status("accepted")
     out.append(
         para(
             "Findings are statements drafted from the results and reviewed by a person; only those "
             "a reviewer accepted are listed here. Rejected findings and drafts not yet reviewed "
-            "are listed in Appendix E with the reviewer's notes."
+            "are listed in Appendix F with the reviewer's notes."
         )
     )
     if not accepted:
@@ -162,10 +69,10 @@ def findings(data: ReportData) -> list[Flowable]:
 
 
 def hash_list(data: ReportData, content_hash: str) -> list[Flowable]:
-    out = heading("A", "Hash list", 0)
+    out = heading("A.2", "Hash list")
     out.append(
         para(
-            "SHA-256 of every evidence file as recorded at import (Section 2 gives the "
+            "SHA-256 of every evidence file as recorded at import (Section 8 gives the "
             "re-verification at export)."
         )
     )
@@ -174,13 +81,13 @@ def hash_list(data: ReportData, content_hash: str) -> list[Flowable]:
         out.append(data_table(["Item", "File", "SHA-256"], rows, [7, 33, 60], mono=(1, 2)))
     else:
         out.append(box(wording.NOTES["evidence"]))
-    out += heading("A.1", "Report content hash")
+    out += heading("A.3", "Report content hash")
     out += [para(wording.CONTENT_HASH_NOTE), mono(content_hash, "mono")]
     return out
 
 
 def audit_log(data: ReportData) -> list[Flowable]:
-    out = heading("B", "Audit log of the case", 0)
+    out = heading("C", "Audit log of the case", 0)
     out.append(
         para(
             f"All {len(data.audit)} audit events recorded for this case, oldest first. The chain "
@@ -188,28 +95,25 @@ def audit_log(data: ReportData) -> list[Flowable]:
             f"head is event #{data.chain.head_event_id or 0}."
         )
     )
-    rows = []
+    # One entry per event, details in full: a paragraph (unlike a table cell) can run on
+    # over pages, so a long event (a run's probe list) is printed whole, never cut.
     for e in data.audit:
-        action = lines(
-            (e.action, "bold"),
-            (f"{e.entity} {e.entity_id or ''}".strip(), "plain"),
-            (compact(e.details, 180) if e.details else "", "small"),
-        )
-        rows.append([str(e.id), format_time(e.at), e.actor, action, hash_cell(e.hash)])
-    if rows:
+        entity = f"{e.entity} {e.entity_id or ''}".strip()
         out.append(
-            data_table(
-                ["#", "Time (UTC)", "Actor", "Action, entity, details", "Event hash"],
-                rows,
-                [6, 16, 12, 37, 29],
-                mono=(4,),
+            Paragraph(
+                f"<b>#{e.id}</b>  {text(format_time(e.at))}  ·  {text(e.actor)}  ·  "
+                f"<b>{text(e.action)}</b>  {text(entity)}",
+                STYLES["audit_head"],
             )
         )
+        out.append(mono(f"event hash {e.hash}  ·  previous {e.prev_hash}", "mono"))
+        if e.details:
+            out.append(mono(compact(e.details, None), "mono"))
     return out
 
 
 def reproduction(data: ReportData) -> list[Flowable]:
-    out = heading("C", "Reproduction commands", 0)
+    out = heading("D", "Reproduction commands", 0)
     out.append(
         para(
             "The calls below repeat the verification and the analyses with the same seeds and "
@@ -224,7 +128,7 @@ def reproduction(data: ReportData) -> list[Flowable]:
 
 
 def glossary(data: ReportData) -> list[Flowable]:
-    out = heading("D", "Glossary", 0)
+    out = heading("E", "Glossary", 0)
     out.append(
         data_table(
             ["Term", "Meaning"],
@@ -236,7 +140,7 @@ def glossary(data: ReportData) -> list[Flowable]:
 
 
 def not_adopted(data: ReportData) -> list[Flowable]:
-    out = heading("E", "Findings not adopted", 0)
+    out = heading("F", "Findings not adopted", 0)
     rest = [f for f in data.findings if f.status != "accepted"]
     if not rest:
         out.append(box("Every finding of this case was accepted by a reviewer."))
@@ -265,33 +169,63 @@ def not_adopted(data: ReportData) -> list[Flowable]:
     return out
 
 
-def certification(data: ReportData, content_hash: str) -> list[Flowable]:
-    out = heading("F", "Certification", 0)
+def evidence_items(data: ReportData, content_hash: str) -> list[Flowable]:
+    """Appendix A: every item of evidence with its files and hashes, in full."""
+    from core.reports.pdf_front import evidence_detail
+
+    out = heading("A", "Evidence items and file hashes", 0)
+    out += heading("A.1", "Items of evidence")
+    if not data.evidence:
+        out.append(box(wording.NOTES["evidence"]))
+    for e in data.evidence:
+        out += evidence_detail(e)
+    return out + hash_list(data, content_hash)
+
+
+def _full(value: object) -> str:
+    return compact(value, None)
+
+
+def run_parameters(data: ReportData) -> list[Flowable]:
+    """Appendix B: seed, parameters, software and timing of every run in the report, in full."""
+    out = heading("B", "Runs: parameters, software and per-reference comparisons", 0)
+    out += heading("B.1", "Parameters and software of each run")
     out.append(
         para(
-            wording.CERTIFICATION.format(
-                date=format_time(data.meta.generated_at),
-                content_hash=content_hash,
-                tool_version=data.meta.tool_version,
-                case_file=data.meta.case_file,
-            )
+            "Every setting each run recorded, unabridged (JSON, keys sorted); the probe lists are "
+            "in the JSON bundle."
         )
     )
-    out.append(gap(8))
-    blank = [
-        [para(label, "cell_bold"), ""]
-        for label in ("Name", "Role", "Organisation", "Signature", "Date", "Place")
-    ]
-    t = Table(
-        blank,
-        colWidths=[WIDTH * 0.22, WIDTH * 0.6],
-        rowHeights=[13 * mm] * len(blank),
-        hAlign="LEFT",
-    )
-    t.setStyle(
-        TableStyle(
-            [("VALIGN", (0, 0), (-1, -1), "BOTTOM"), ("LINEBELOW", (1, 0), (1, -1), 0.6, INK)]
+    seen: set[int] = set()
+    rows = []
+    for c in data.checks:
+        if c.run_id in seen:
+            continue
+        seen.add(c.run_id)
+        rows.append(
+            [
+                str(c.run_id),
+                lines(
+                    (f"{c.kind}, {c.status}", "bold"),
+                    (f"seed {c.seed if c.seed is not None else 'none'}", "plain"),
+                    (f"started {format_time(c.started_at)}", "plain"),
+                    (f"finished {format_time(c.finished_at)}", "plain"),
+                ),
+                mono(_full(c.parameters) if c.parameters else "none recorded"),
+                mono(_full(c.software) if c.software else "not recorded"),
+            ]
         )
-    )
-    out.append(t)
+    for r in data.calibration_runs + data.experiments:
+        rows.append(
+            [
+                str(r.run_id),
+                lines((f"{r.kind}, {r.status}", "bold"), (f"seed {r.seed}", "plain")),
+                mono(_full(r.parameters) if r.parameters else "none recorded"),
+                mono(_full(r.software) if r.software else "not recorded"),
+            ]
+        )
+    if rows:
+        out.append(data_table(["Run", "Run", "Parameters", "Software"], rows, [6, 18, 48, 28]))
+    else:
+        out.append(box("No run is part of this report."))
     return out

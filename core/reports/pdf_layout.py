@@ -10,7 +10,7 @@ and a canvas that defers page output writes the header (case reference) and the 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -66,6 +66,11 @@ _FONT_FILES = {
 }
 
 
+# Every table names the embedded font for all its cells: ReportLab's default cell font is
+# Helvetica, which a PDF/A file may not use unembedded.
+BASE_FONT: Any = ("FONT", (0, 0), (-1, -1), SANS, 8)
+
+
 def register_fonts() -> None:
     """Register the embedded fonts once per process (idempotent)."""
     if SANS in pdfmetrics.getRegisteredFontNames():
@@ -86,6 +91,7 @@ def _style(name: str, **kw: Any) -> ParagraphStyle:
         "textColor": INK,
         "alignment": TA_LEFT,
         "splitLongWords": 1,
+        "bulletFontName": SANS,
     }
     return ParagraphStyle(name, **{**base, **kw})
 
@@ -94,7 +100,7 @@ STYLES: dict[str, ParagraphStyle] = {
     "body": _style("body", spaceAfter=5),
     "numbered": _style("numbered", leftIndent=15, bulletIndent=0, spaceAfter=4),
     "bullet": _style("bullet", leftIndent=12, bulletIndent=2, spaceAfter=3),
-    "small": _style("small", fontSize=7.8, leading=10.2, textColor=GREY),
+    "small": _style("small", fontSize=8, leading=10.4, textColor=GREY),
     "h1": _style(
         "h1",
         fontName=SANS_BOLD,
@@ -124,14 +130,19 @@ STYLES: dict[str, ParagraphStyle] = {
         spaceAfter=3,
         keepWithNext=1,
     ),
-    "cell": _style("cell", fontSize=7.8, leading=10),
-    "cell_bold": _style("cell_bold", fontName=SANS_BOLD, fontSize=7.8, leading=10),
-    "cell_head": _style(
-        "cell_head", fontName=SANS_BOLD, fontSize=7.8, leading=10, textColor=colors.white
+    # An h3 before a long table: keepWithNext would move the whole table to the next page.
+    "h3_flow": _style(
+        "h3_flow", fontName=SANS_BOLD, fontSize=9.4, leading=12.5, spaceBefore=7, spaceAfter=3
     ),
-    "cell_small": _style("cell_small", fontSize=6.8, leading=8.6, textColor=GREY),
-    "mono": _style("mono", fontName=MONO, fontSize=7, leading=9),
-    "mono_cell": _style("mono_cell", fontName=MONO, fontSize=6.8, leading=8.6),
+    "cell": _style("cell", fontSize=8, leading=10.2),
+    "cell_bold": _style("cell_bold", fontName=SANS_BOLD, fontSize=8, leading=10.2),
+    "cell_head": _style(
+        "cell_head", fontName=SANS_BOLD, fontSize=8, leading=10.2, textColor=colors.white
+    ),
+    "cell_small": _style("cell_small", fontSize=8, leading=10, textColor=GREY),
+    "mono": _style("mono", fontName=MONO, fontSize=8, leading=10, spaceAfter=2),
+    "audit_head": _style("audit_head", fontSize=8.4, leading=11, spaceBefore=4, keepWithNext=1),
+    "mono_cell": _style("mono_cell", fontName=MONO, fontSize=8, leading=10),
     "note": _style("note", fontSize=8.8, leading=12),
     "note_strong": _style("note_strong", fontName=SANS_BOLD, fontSize=9.2, leading=12.6),
     "toc0": _style("toc0", fontName=SANS_BOLD, fontSize=10, leading=15, leftIndent=0),
@@ -140,7 +151,7 @@ STYLES: dict[str, ParagraphStyle] = {
         "cover_kicker", fontName=SANS_BOLD, fontSize=9, textColor=GREY, leading=12
     ),
     "cover_title": _style(
-        "cover_title", fontName=SANS_BOLD, fontSize=24, leading=29, textColor=NAVY, spaceAfter=6
+        "cover_title", fontName=SANS_BOLD, fontSize=17, leading=21, textColor=NAVY, spaceAfter=4
     ),
     "cover_sub": _style("cover_sub", fontSize=13, leading=17, textColor=INK, spaceAfter=14),
 }
@@ -164,7 +175,7 @@ def lines(*parts: tuple[str, str]) -> Paragraph:
     marks = {
         "bold": "<b>{}</b>",
         "plain": "{}",
-        "small": '<font size="6.8" color="#5f6b76">{}</font>',
+        "small": '<font size="8" color="#5f6b76">{}</font>',
     }
     return Paragraph(
         "<br/>".join(marks[kind].format(text(value)) for value, kind in parts if value),
@@ -178,7 +189,7 @@ def mono(value: str, style: str = "mono_cell") -> Paragraph:
 
 def hash_cell(digest: str | None) -> str:
     """A SHA-256 as two lines of 32 hex digits, for a monospaced table column."""
-    return f"{digest[:32]}\n{digest[32:]}" if digest else "—"
+    return f"{digest[:32]}\n{digest[32:]}" if digest else "—"  # monospaced, breaks at 32
 
 
 class Heading(Paragraph):
@@ -212,6 +223,7 @@ def box(flowables: Sequence[Flowable] | str, kind: str = "note") -> Table:
     t.setStyle(
         TableStyle(
             [
+                BASE_FONT,
                 ("BACKGROUND", (0, 0), (-1, -1), bg),
                 ("LINEBEFORE", (0, 0), (0, -1), 3, edge),
                 ("BOX", (0, 0), (-1, -1), 0.4, edge),
@@ -226,7 +238,7 @@ def box(flowables: Sequence[Flowable] | str, kind: str = "note") -> Table:
 
 
 _CELL_PAD = 4
-_FONTS = {False: (SANS, 7.8, 10), True: (MONO, 6.8, 8.6)}
+_FONTS = {False: (SANS, 8, 10.2), True: (MONO, 8, 10)}
 
 
 def _cellify(value: Any, width: float, monospaced: bool = False) -> Any:
@@ -261,6 +273,7 @@ def data_table(
     body += [[_cellify(v, cols[i], i in mono) for i, v in enumerate(row)] for row in rows]
     t = Table(body, colWidths=cols, repeatRows=1, hAlign="LEFT", splitByRow=1)
     style = [
+        BASE_FONT,
         ("FONT", (0, 1), (-1, -1), *_FONTS[False]),
         ("TEXTCOLOR", (0, 1), (-1, -1), INK),
         *[("FONT", (c, 1), (c, -1), *_FONTS[True]) for c in mono],
@@ -290,6 +303,7 @@ def kv_table(pairs: Sequence[tuple[str, Any]], label_width: float = 0.24) -> Tab
     t.setStyle(
         TableStyle(
             [
+                BASE_FONT,
                 ("FONT", (1, 0), (1, -1), *_FONTS[False]),
                 ("TEXTCOLOR", (1, 0), (1, -1), INK),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -344,6 +358,9 @@ class ReportTemplate(BaseDocTemplate):
             creator="Distill Audit",
             invariant=1,
             pageCompression=1,
+            initialFontName=SANS,  # else every page names Helvetica, which is not embedded
+            initialFontSize=9,
+            initialLeading=12.6,
         )
         frame = Frame(
             MARGIN_X,
@@ -375,8 +392,14 @@ class ReportTemplate(BaseDocTemplate):
         super().build(flowables, **kw)
 
 
-def numbered_canvas(header_left: str, header_right: str, content_hash: str) -> type[Canvas]:
-    """A canvas class that draws header and footer with 'Page x of y' when the PDF is saved."""
+def numbered_canvas(
+    header_left: str,
+    header_right: str,
+    content_hash: str,
+    before_save: Callable[[Canvas], None] | None = None,
+) -> type[Canvas]:
+    """A canvas class that draws header and footer with 'Page x of y' when the PDF is saved;
+    ``before_save`` adds document-level entries (PDF/A metadata) just before it is written."""
 
     class NumberedCanvas(Canvas):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -393,6 +416,8 @@ def numbered_canvas(header_left: str, header_right: str, content_hash: str) -> t
                 self.__dict__.update(state)
                 self._furniture(total)
                 super().showPage()
+            if before_save is not None:
+                before_save(self)
             super().save()
 
         def _furniture(self, total: int) -> None:
@@ -401,21 +426,21 @@ def numbered_canvas(header_left: str, header_right: str, content_hash: str) -> t
             self.setStrokeColor(RULE)
             self.setLineWidth(0.5)
             if self._pageNumber > 1:
-                self.setFont(SANS, 7.5)
+                self.setFont(SANS, 8)
                 self.setFillColor(GREY)
                 self.drawString(MARGIN_X, h - 14 * mm, header_left)
                 self.drawRightString(w - MARGIN_X, h - 14 * mm, header_right)
                 self.line(MARGIN_X, h - 15.8 * mm, w - MARGIN_X, h - 15.8 * mm)
             self.line(MARGIN_X, 13.5 * mm, w - MARGIN_X, 13.5 * mm)
             self.setFillColor(GREY)
-            self.setFont(SANS, 6.8)
+            self.setFont(SANS, 8)
             label = "Report content SHA-256: "
             self.drawString(MARGIN_X, 9.5 * mm, label)
-            self.setFont(MONO, 6.6)
+            self.setFont(MONO, 8)
             self.drawString(
-                MARGIN_X + pdfmetrics.stringWidth(label, SANS, 6.8), 9.5 * mm, content_hash
+                MARGIN_X + pdfmetrics.stringWidth(label, SANS, 8), 9.5 * mm, content_hash
             )
-            self.setFont(SANS_BOLD, 7.5)
+            self.setFont(SANS_BOLD, 8)
             self.setFillColor(INK)
             self.drawRightString(w - MARGIN_X, 9.5 * mm, f"Page {self._pageNumber} of {total}")
             self.restoreState()

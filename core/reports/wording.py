@@ -78,15 +78,6 @@ CONTENT_HASH_NOTE = (
     "of this PDF file is recorded in the case file's audit log when the report is exported."
 )
 
-CERTIFICATION = (
-    "I certify that the copies of the evidence listed in Appendix A are authenticated by "
-    "their SHA-256 hash values: each file was re-hashed when this report was produced on "
-    "{date} and the values were compared with those recorded when the evidence was "
-    "imported into the case file, with the outcome stated in Section 2. I further certify "
-    "that this report, identified by its content hash {content_hash}, was produced by "
-    "Distill Audit {tool_version} from case file {case_file} and that I have read it."
-)
-
 GLOSSARY = (
     (
         "Hp",
@@ -176,3 +167,39 @@ GLOSSARY = (
 
 def glossary() -> list[dict[str, str]]:
     return [{"term": t, "definition": d} for t, d in GLOSSARY]
+
+
+# Categories of terms-of-service clauses that concern the conduct a distillation case
+# examines (taxonomy ids, resources/policy taxonomy); clauses in these categories of the
+# version in force are quoted in full, whether or not a finding was linked to them.
+CONDUCT_CATEGORIES = (
+    "competing-model-ban",
+    "permits-distillation",
+    "reverse-engineering",
+    "automated-access",
+    "derived-model-obligations",
+    "output-ownership",
+)
+
+INDEPENDENCE = (
+    "I understand that my duty is to help the court on matters within my expertise and "
+    "that this duty overrides any obligation to the party instructing or paying me. The "
+    "opinions stated are my own, and I have not been asked to reach any particular result."
+)
+
+LEGAL_CONCLUSIONS = (
+    "Whether any clause was breached is a legal conclusion for counsel and the court; this "
+    "report quotes the clauses and states the version in force, it does not construe them."
+)
+
+TO_COMPLETE = "[to be completed by the examiner]"
+
+
+def category_label(category_id: str) -> str:
+    """The taxonomy's label of a clause category (the id itself if the taxonomy lacks it)."""
+    from core.policy.taxonomy import load_taxonomy
+
+    try:
+        return load_taxonomy().category(category_id).label
+    except (KeyError, LookupError, ValueError):
+        return category_id
