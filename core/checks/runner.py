@@ -326,7 +326,7 @@ def _loaded_models(ev: Any, chosen: list[Check]) -> list[ModelRef]:
         refs.append(ev.protected_model)
     if any(PANEL_PASS in c.spec.passes for c in chosen):
         refs += [ev.suspect, *ev.references]
-    return refs
+    return [r for r in refs if not r.answers_only]  # answers-only models open no files
 
 
 def available_inputs(ctx: RunContext) -> AvailableInputs:

@@ -131,7 +131,8 @@ def load_procedure(cf: CaseFile, check_run_id: int, case_id: int | None = None) 
         settings=settings,
         seed_rule=rule,
         checks=tuple(params.get("checks") or ()),
-        n_tests=int(params.get("n_tests") or 1),
+        # The Holm family of the case's run: the Hp checks that produced a p-value.
+        n_tests=int(summary.get("n_tests") or params.get("n_tests") or 1),
         alpha=float(params.get("alpha", settings.alpha)),
         observed_p=float(p) if p is not None else None,
         protected_prompts=frozenset(prompts),
@@ -147,12 +148,13 @@ def assess_student(
     ev = load_case_evidence(cf, proc.case_id, inputs, state.sub(0, 5))
     planned = runner.plan(ev, proc.settings)
     checks = tuple(c.key for c in planned.chosen)
-    if checks != proc.checks or planned.ctx.n_tests != proc.n_tests:
+    if checks != proc.checks:
         raise DistillAuditError(  # the registry changed since the case's run: not comparable
-            f"The calibration would run {', '.join(checks)} (Holm over {planned.ctx.n_tests}), "
-            f"not the case's {', '.join(proc.checks)} (Holm over {proc.n_tests})."
+            f"The calibration would run {', '.join(checks)}, "
+            f"not the case's {', '.join(proc.checks)}."
         )
     results, combined, _ = runner.evaluate(planned, lambda **_: None, state.sub(5, 100))
+    # Holm runs over the checks that produced a p-value, for the student as for the case.
     p = combined.p_family
     return {
         "detected": bool(combined.supporting),
@@ -160,7 +162,7 @@ def assess_student(
         "statistic": statistic(p) if p is not None else None,
         "procedure": {
             "checks": list(checks),
-            "n_tests": planned.ctx.n_tests,
+            "n_tests": int(planned.parameters.get("n_tests") or planned.ctx.n_tests),
             "seed": planned.settings.seed,
             "seed_rule": planned.seed_rule,
             "settings": {k: v for k, v in asdict(planned.settings).items() if k != "seed"},
