@@ -22,9 +22,21 @@ from core import __version__
 from core.errors import Terminated
 from core.failures import explain, one_line
 
-from . import cases, check, demo, evidence, experiment, maintenance, policy, report
+from . import (
+    cases,
+    check,
+    demo,
+    evidence,
+    experiment,
+    maintenance,
+    policy,
+    report,
+    traffic_analysis,
+)
 
-GROUPS = (cases, evidence, policy, maintenance, check, report, demo, experiment)
+# traffic_analysis joins the ``traffic`` group when another module has created it: keep it
+# after that module here.
+GROUPS = (cases, evidence, policy, maintenance, check, report, demo, experiment, traffic_analysis)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -120,8 +120,8 @@ def open_engine(
     session = spark or spark_session(spark_master or "local[2]")
     frame = arrow.to_pandas()
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).dt.tz_localize(None)
-    session.createDataFrame(frame[list(table.columns)], _spark_schema(table)).createOrReplaceTempView(
-        REQUESTS_TABLE
-    )
+    session.createDataFrame(
+        frame[list(table.columns)], _spark_schema(table)
+    ).createOrReplaceTempView(REQUESTS_TABLE)
     backend = ibis.pyspark.connect(session)
     return Engine("spark", backend, backend.table(REQUESTS_TABLE))

@@ -173,29 +173,75 @@ def indicators(c: Mapping[str, float], params: AnalysisParams) -> list[Indicator
         fired = (value >= thr) if ge else (value <= thr)
         out.append(Indicator(name, value, thr, bool(den) and fired, counts, num, den, meaning))
 
-    add("template_reuse", c["n_templated"], n, th.template_reuse, True,
-        f"share of requests whose skeleton was sent >= {th.template_min_repeat} times")
-    add("reasoning_share", c["n_reasoning"], n, th.reasoning_share, True,
-        "share of requests asking for step-by-step reasoning")
-    add("tool_trace_share", c["n_tool"], n, th.tool_trace_share, True,
-        "share of requests asking for tool-use or function-call traces")
-    add("identity_share", c["n_identity"], n, th.identity_share, True,
-        "share of requests asking about the model's identity or system prompt")
-    covered = sum(
-        1 for cat in CATEGORIES if _share(c[f"cat_{cat}"], n) >= th.category_min_share
+    add(
+        "template_reuse",
+        c["n_templated"],
+        n,
+        th.template_reuse,
+        True,
+        f"share of requests whose skeleton was sent >= {th.template_min_repeat} times",
     )
-    add("capability_coverage", covered, 1, th.capability_coverage, True,
+    add(
+        "reasoning_share",
+        c["n_reasoning"],
+        n,
+        th.reasoning_share,
+        True,
+        "share of requests asking for step-by-step reasoning",
+    )
+    add(
+        "tool_trace_share",
+        c["n_tool"],
+        n,
+        th.tool_trace_share,
+        True,
+        "share of requests asking for tool-use or function-call traces",
+    )
+    add(
+        "identity_share",
+        c["n_identity"],
+        n,
+        th.identity_share,
+        True,
+        "share of requests asking about the model's identity or system prompt",
+    )
+    covered = sum(1 for cat in CATEGORIES if _share(c[f"cat_{cat}"], n) >= th.category_min_share)
+    add(
+        "capability_coverage",
+        covered,
+        1,
+        th.capability_coverage,
+        True,
         f"capability categories each covered by >= {th.category_min_share:.0%} of requests "
-        f"(of {len(CATEGORIES)})")
-    add("under_rate_limit", c["hours_near"], c["hours_active"], th.under_rate_limit, True,
+        f"(of {len(CATEGORIES)})",
+    )
+    add(
+        "under_rate_limit",
+        c["hours_near"],
+        c["hours_active"],
+        th.under_rate_limit,
+        True,
         f"share of active hours with {th.near_limit_low:.0%}-100% of the "
-        f"{params.rate_limit_per_hour}/hour limit")
+        f"{params.rate_limit_per_hour}/hour limit",
+    )
     if params.release_dates:
-        add("after_release", c["n_after_release"], n, th.after_release, True,
-            f"share of requests within {th.release_window_days} days after a release")
+        add(
+            "after_release",
+            c["n_after_release"],
+            n,
+            th.after_release,
+            True,
+            f"share of requests within {th.release_window_days} days after a release",
+        )
     if params.served_regions:
-        add("region_mismatch", c["n_unserved"], n, th.region_mismatch, True,
-            "share of requests from a country the service does not serve")
+        add(
+            "region_mismatch",
+            c["n_unserved"],
+            n,
+            th.region_mismatch,
+            True,
+            "share of requests from a country the service does not serve",
+        )
     add("volume", n, 1, th.volume, False, "requests in the period")
     hours = float(c["hours_active"])
     mean = _share(c["hourly_sum"], hours)
@@ -203,12 +249,25 @@ def indicators(c: Mapping[str, float], params: AnalysisParams) -> list[Indicator
     cv = (var**0.5) / mean if mean else 0.0
     enough = hours >= th.regularity_min_hours and mean >= 3.0
     out.append(
-        Indicator("regularity", cv, th.regularity_cv, enough and cv <= th.regularity_cv, False,
-                  c["hourly_sum"], hours,
-                  "coefficient of variation of requests per active hour (low = steady; needs >= 3/hour)")
+        Indicator(
+            "regularity",
+            cv,
+            th.regularity_cv,
+            enough and cv <= th.regularity_cv,
+            False,
+            c["hourly_sum"],
+            hours,
+            "coefficient of variation of requests per active hour (low = steady; needs >= 3/hour)",
+        )
     )
-    add("tokens_out_per_in", c["output_tokens"], c["input_tokens"], th.tokens_out_per_in, False,
-        "output tokens per input token")
+    add(
+        "tokens_out_per_in",
+        c["output_tokens"],
+        c["input_tokens"],
+        th.tokens_out_per_in,
+        False,
+        "output tokens per input token",
+    )
     return out
 
 

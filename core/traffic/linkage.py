@@ -56,9 +56,7 @@ def link_expressions(p: ir.Table, th: Thresholds) -> dict[str, ir.Table]:
     return {"payment": pay, "infrastructure": infra, "template": skel, "timing": buckets}
 
 
-def _group_links(
-    frame: pd.DataFrame, keys: list[str], kind: str, th: Thresholds
-) -> Iterable[Link]:
+def _group_links(frame: pd.DataFrame, keys: list[str], kind: str, th: Thresholds) -> Iterable[Link]:
     for key, rows in frame.groupby(keys, sort=True):
         accounts = sorted(set(rows["account_id"]))
         if len(accounts) < 2 or len(accounts) > th.link_max_group:
@@ -80,7 +78,9 @@ def _template_links(frame: pd.DataFrame, th: Thresholds) -> Iterable[Link]:
             shared[(a, b)].append(str(skeleton))
     for (a, b), skeletons in sorted(shared.items()):
         if len(skeletons) >= th.link_min_shared_templates:
-            yield Link(a, b, "template", f"{len(skeletons)} shared templates, e.g. {skeletons[0]!r}")
+            yield Link(
+                a, b, "template", f"{len(skeletons)} shared templates, e.g. {skeletons[0]!r}"
+            )
 
 
 def _timing_links(frame: pd.DataFrame, th: Thresholds) -> Iterable[Link]:
@@ -111,7 +111,9 @@ def build_links(frames: dict[str, pd.DataFrame], th: Thresholds) -> list[Link]:
     """Every link, from the grouped tables of :func:`link_expressions` (computed)."""
     links: list[Link] = []
     links += _group_links(frames["payment"], ["payment_fingerprint"], "payment", th)
-    links += _group_links(frames["infrastructure"], ["ip_prefix", "user_agent"], "infrastructure", th)
+    links += _group_links(
+        frames["infrastructure"], ["ip_prefix", "user_agent"], "infrastructure", th
+    )
     links += _template_links(frames["template"], th)
     links += _timing_links(frames["timing"], th)
     return links

@@ -114,12 +114,30 @@ TOOL_PROMPTS = (
     "Return the function call JSON trace for get_weather(city='{name}', days={n}).",
 )
 OPENINGS = (
-    "", "hi, ", "hello! ", "quick question: ", "please help: ", "hey, ", "so, ", "ok, ",
-    "i was wondering, ", "one more thing: ", "sorry to bother you, ", "good morning! ",
+    "",
+    "hi, ",
+    "hello! ",
+    "quick question: ",
+    "please help: ",
+    "hey, ",
+    "so, ",
+    "ok, ",
+    "i was wondering, ",
+    "one more thing: ",
+    "sorry to bother you, ",
+    "good morning! ",
 )
 CLOSINGS = (
-    "", " thanks!", " thank you.", " keep it short.", " in plain words please.", " cheers",
-    " any tips?", " be brief.", " ty", " no rush.",
+    "",
+    " thanks!",
+    " thank you.",
+    " keep it short.",
+    " in plain words please.",
+    " cheers",
+    " any tips?",
+    " be brief.",
+    " ty",
+    " no rush.",
 )
 IDENTITY_PROMPTS = (
     "Who are you and what model are you?",
@@ -230,16 +248,16 @@ class _World:
         aid = f"acct-{label}-{len(self.truth.accounts):05d}"
         self.truth.accounts[aid] = AccountTruth(aid, kind, group)
         r = self.rng
-        base = {
-            "account_id": aid,
-            "org": None,
-            "payment": f"pay-{r.getrandbits(48):012x}" if r.random() < 0.7 else None,
-            "country": r.choice(self.cfg.served_regions),
-            "ips": (self._ip(),),
-            "user_agent": r.choice(BROWSERS),
-        }
-        base.update(over)
-        return _Account(**base)
+        return _Account(
+            account_id=aid,
+            org=over.get("org"),
+            payment=over["payment"]
+            if "payment" in over
+            else (f"pay-{r.getrandbits(48):012x}" if r.random() < 0.7 else None),
+            country=over.get("country") or r.choice(self.cfg.served_regions),
+            ips=over.get("ips") or (self._ip(),),
+            user_agent=over.get("user_agent") or r.choice(BROWSERS),
+        )
 
     def _random_time(self) -> datetime:
         return self.cfg.start + timedelta(seconds=self.rng.uniform(0, self.cfg.days * 86400))
@@ -368,7 +386,8 @@ class _World:
             )
             for _ in range(n):
                 item = self._fill(r.choice(SWEEP["math"] + SWEEP["code"]))
-                prompt = f"Benchmark item {r.randint(1, 9999)}: {item} Answer with the final answer only."
+                number = r.randint(1, 9999)
+                prompt = f"Benchmark item {number}: {item} Answer with the final answer only."
                 yield self._row(acct, self._random_time(), prompt)
 
     def university_class(self) -> Iterator[dict]:
