@@ -32,7 +32,8 @@ class Engine:
     table: ir.Table
 
     def execute(self, expr: ir.Table) -> pd.DataFrame:
-        return expr.to_pandas()
+        """The expression's rows (through Arrow: ibis's own pandas conversion warns)."""
+        return expr.to_pyarrow().to_pandas()
 
     def close(self) -> None:
         if self.name == "duckdb":
