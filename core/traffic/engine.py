@@ -10,6 +10,7 @@ sessions are set to UTC), so the engines agree to the row.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def spark_session(master: str = "local[2]", app: str = "distill-audit-traffic") 
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "false")
         .getOrCreate()
     )
 
@@ -71,6 +72,17 @@ def _spark_schema(table: ir.Table) -> Any:
     return st.StructType(
         [st.StructField(name, spark_type(dtype), True) for name, dtype in table.schema().items()]
     )
+
+
+def _spark_rows(arrow: Any) -> list[tuple[Any, ...]]:
+    """Plain Python rows (None for missing, UTC datetimes without zone) for Spark."""
+    columns = []
+    for name in arrow.column_names:
+        values = arrow.column(name).to_pylist()
+        if name == "timestamp":
+            values = [v.astimezone(UTC).replace(tzinfo=None) if v else None for v in values]
+        columns.append(values)
+    return list(zip(*columns, strict=True))
 
 
 def _check_columns(columns: list[str], path: Path) -> None:
@@ -119,10 +131,8 @@ def open_engine(
     finally:
         raw.close()
     session = spark or spark_session(spark_master or "local[2]")
-    frame = arrow.to_pandas()
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).dt.tz_localize(None)
-    session.createDataFrame(
-        frame[list(table.columns)], _spark_schema(table)
-    ).createOrReplaceTempView(REQUESTS_TABLE)
+    session.createDataFrame(_spark_rows(arrow), _spark_schema(table)).createOrReplaceTempView(
+        REQUESTS_TABLE
+    )
     backend = ibis.pyspark.connect(session)
     return Engine("spark", backend, backend.table(REQUESTS_TABLE))
