@@ -65,7 +65,9 @@ def prepared(t: ir.Table, params: AnalysisParams) -> ir.Table:
         .re_replace(r"\s+", " ")
         .substr(0, SKELETON_CHARS)
     )
-    epoch = t.timestamp.epoch_seconds().cast("int64")
+    # Whole seconds, rounded down on both engines (a plain cast rounds on DuckDB, truncates
+    # on Spark).
+    epoch = t.timestamp.epoch_seconds().floor().cast("int64")
     window = params.thresholds.release_window_days * 86400
     after = ibis.literal(False)
     for day in params.release_dates:
