@@ -139,12 +139,14 @@ def test_campaign_figures_trace_to_rows(seed1: tuple[TrafficAnalysis, GroundTrut
     with duckdb.connect(str(path), read_only=True) as con:
         for c in analysis.campaigns:
             marks = ", ".join("?" * len(c.accounts))
-            n, tin, tout, first, last = con.execute(
+            found = con.execute(
                 "SELECT count(*), sum(input_tokens), sum(output_tokens), "
-                "epoch(min(timestamp))::BIGINT, epoch(max(timestamp))::BIGINT "
+                "floor(epoch(min(timestamp)))::BIGINT, floor(epoch(max(timestamp)))::BIGINT "
                 f"FROM requests WHERE account_id IN ({marks})",
                 list(c.accounts),
             ).fetchone()
+            assert found is not None
+            n, tin, tout, first, last = found
             assert (c.requests, c.input_tokens, c.output_tokens) == (n, tin, tout)
             assert len(c.request_ids) == n
             assert c.first_seen == datetime.fromtimestamp(first, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
