@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import ibis
 import networkx as nx
 import pandas as pd
 import yaml
@@ -219,7 +220,10 @@ def analyse(
     """Indicators, links and campaigns of the logs on ``engine`` (progress per step)."""
     state = state or JobState()
     th = params.thresholds
-    p = prepared(engine.table, params)
+    state.set_status("traffic analysis: preparing the requests")
+    # Computed once (normalised skeletons, keyword flags) and kept by the engine: a
+    # temporary table on DuckDB, a cached DataFrame on Spark.
+    p = engine.materialise(prepared(engine.table, params), "prepared_requests")
     steps = {**account_expressions(p, params), **link_expressions(p, th)}
     frames: dict[str, pd.DataFrame] = {}
     total = len(steps) + 2
@@ -236,17 +240,13 @@ def analyse(
     state.set_progress(total - 1, total)
     state.check_cancelled()
     state.set_status("traffic analysis: request ids of each campaign")
-    members = {a: c for c in campaigns for a in c.accounts}
+    members = {a: c.id for c in campaigns for a in c.accounts}
     if members:
-        ids = engine.execute(
-            engine.table.filter(engine.table.account_id.isin(sorted(members))).select(
-                "account_id", "request_id"
-            )
-        )
-        by_campaign: dict[str, list[str]] = {}
-        for account, request in zip(ids["account_id"], ids["request_id"], strict=True):
-            by_campaign.setdefault(members[str(account)].id, []).append(str(request))
+        wanted = ibis.memtable({"account_id": list(members), "campaign_id": list(members.values())})
+        t = engine.table
+        ids = engine.execute(t.join(wanted, "account_id").select(t.request_id, wanted.campaign_id))
+        by_campaign = ids.groupby("campaign_id")["request_id"].agg(lambda s: sorted(map(str, s)))
         for c in campaigns:
-            c.request_ids = tuple(sorted(by_campaign.get(c.id, [])))
+            c.request_ids = tuple(by_campaign.get(c.id, []))
     state.set_progress(total, total)
     return TrafficAnalysis(engine.name, params, counts, links, campaigns)

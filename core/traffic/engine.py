@@ -36,6 +36,16 @@ class Engine:
         """The expression's rows (through Arrow: ibis's own pandas conversion warns)."""
         return expr.to_pyarrow().to_pandas()
 
+    def materialise(self, expr: ir.Table, name: str) -> ir.Table:
+        """``expr`` computed once and kept for the session: a temporary table on DuckDB
+        (the log file itself stays read-only), a cached DataFrame on Spark."""
+        if self.name == "duckdb":
+            # Plain SQL: ibis 12's create_table emits DDL that DuckDB 2 no longer parses.
+            sql = ibis.to_sql(expr, dialect="duckdb")
+            self.backend.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+            return self.backend.table(name)
+        return expr.cache()
+
     def close(self) -> None:
         if self.name == "duckdb":
             self.backend.con.close()

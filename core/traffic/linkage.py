@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -56,9 +57,19 @@ def link_expressions(p: ir.Table, th: Thresholds) -> dict[str, ir.Table]:
     return {"payment": pay, "infrastructure": infra, "template": skel, "timing": buckets}
 
 
+def _groups(frame: pd.DataFrame, keys: list[str], member: str) -> dict[Any, set[Any]]:
+    """``member`` values by ``keys`` (plain dicts: far faster than iterating a groupby)."""
+    out: dict[Any, set[Any]] = defaultdict(set)
+    columns = [frame[k].tolist() for k in keys]
+    for key, value in zip(zip(*columns, strict=True), frame[member].tolist(), strict=True):
+        out[key if len(keys) > 1 else key[0]].add(value)
+    return out
+
+
 def _group_links(frame: pd.DataFrame, keys: list[str], kind: str, th: Thresholds) -> Iterable[Link]:
-    for key, rows in frame.groupby(keys, sort=True):
-        accounts = sorted(set(rows["account_id"]))
+    groups = _groups(frame, keys, "account_id")
+    for key in sorted(groups):
+        accounts = sorted(str(a) for a in groups[key])
         if len(accounts) < 2 or len(accounts) > th.link_max_group:
             continue
         label = " + ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
@@ -70,8 +81,9 @@ def _group_links(frame: pd.DataFrame, keys: list[str], kind: str, th: Thresholds
 
 def _template_links(frame: pd.DataFrame, th: Thresholds) -> Iterable[Link]:
     shared: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for skeleton, rows in frame.groupby("skeleton", sort=True):
-        accounts = sorted(set(rows["account_id"]))
+    groups = _groups(frame, ["skeleton"], "account_id")
+    for skeleton in sorted(groups):
+        accounts = sorted(str(a) for a in groups[skeleton])
         if len(accounts) > th.link_max_group:
             continue
         for a, b in combinations(accounts, 2):
@@ -86,25 +98,27 @@ def _template_links(frame: pd.DataFrame, th: Thresholds) -> Iterable[Link]:
 def _timing_links(frame: pd.DataFrame, th: Thresholds) -> Iterable[Link]:
     from datasketch import MinHash, MinHashLSH
 
+    groups = _groups(frame, ["account_id"], "bucket")
     sets = {
-        str(a): set(int(b) for b in rows["bucket"])
-        for a, rows in frame.groupby("account_id", sort=True)
-        if len(rows) >= th.sync_min_buckets
+        str(a): {int(b) for b in buckets}
+        for a, buckets in sorted(groups.items())
+        if len(buckets) >= th.sync_min_buckets
     }
     if len(sets) < 2:
         return
     lsh = MinHashLSH(threshold=th.sync_jaccard, num_perm=th.sync_num_perm)
+    base = MinHash(num_perm=th.sync_num_perm, seed=1)
     for account, buckets in sets.items():
-        mh = MinHash(num_perm=th.sync_num_perm, seed=1)
+        mh = MinHash(
+            num_perm=th.sync_num_perm, seed=1, permutations=base.permutations, scheme=base.scheme
+        )
         mh.update_batch([str(b).encode() for b in sorted(buckets)])
-        lsh.insert(account, mh)
         for other in lsh.query(mh):
-            if other == account:
-                continue
             a, b = sorted((account, str(other)))
             jaccard = len(sets[a] & sets[b]) / len(sets[a] | sets[b])
             if jaccard >= th.sync_jaccard:
                 yield Link(a, b, "timing", f"Jaccard {jaccard:.2f} of active 10-minute buckets")
+        lsh.insert(account, mh)
 
 
 def build_links(frames: dict[str, pd.DataFrame], th: Thresholds) -> list[Link]:
