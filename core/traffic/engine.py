@@ -2,15 +2,17 @@
 
 Both give an Ibis table ``requests`` with the canonical columns; the analysis never knows
 which engine it runs on. DuckDB opens the log store read-only. Spark (local mode or a
-cluster URL) reads the same rows, handed over as an Arrow table, into a temporary view:
-the grouping and joins then run in Spark. Times are handled as epoch seconds in UTC (both
+cluster URL) reads the same rows from a Parquet copy DuckDB writes, into a temporary view
+(on a cluster the temporary folder must be one the workers can read): the grouping and joins
+then run in Spark. Times are handled as epoch seconds in UTC (both
 sessions are set to UTC), so the engines agree to the row.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ class Engine:
     name: str
     backend: Any
     table: ir.Table
+    scratch: Path | None = None
 
     def execute(self, expr: ir.Table) -> pd.DataFrame:
         """The expression's rows (through Arrow: ibis's own pandas conversion warns)."""
@@ -49,6 +52,8 @@ class Engine:
     def close(self) -> None:
         if self.name == "duckdb":
             self.backend.con.close()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def spark_session(master: str = "local[2]", app: str = "distill-audit-traffic") -> Any:
@@ -62,37 +67,9 @@ def spark_session(master: str = "local[2]", app: str = "distill-audit-traffic") 
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "false")
+        .config("spark.driver.memory", "4g")
         .getOrCreate()
     )
-
-
-def _spark_schema(table: ir.Table) -> Any:
-    """The Spark schema of the requests table (given, so all-empty columns keep their type)."""
-    from pyspark.sql import types as st
-
-    def spark_type(dtype: Any) -> Any:
-        if dtype.is_timestamp():
-            return st.TimestampType()
-        if dtype.is_integer():
-            return st.LongType()
-        if dtype.is_floating():
-            return st.DoubleType()
-        return st.StringType()
-
-    return st.StructType(
-        [st.StructField(name, spark_type(dtype), True) for name, dtype in table.schema().items()]
-    )
-
-
-def _spark_rows(arrow: Any) -> list[tuple[Any, ...]]:
-    """Plain Python rows (None for missing, UTC datetimes without zone) for Spark."""
-    columns = []
-    for name in arrow.column_names:
-        values = arrow.column(name).to_pylist()
-        if name == "timestamp":
-            values = [v.astimezone(UTC).replace(tzinfo=None) if v else None for v in values]
-        columns.append(values)
-    return list(zip(*columns, strict=True))
 
 
 def _check_columns(columns: list[str], path: Path) -> None:
@@ -136,13 +113,18 @@ def open_engine(
     _check_columns(list(table.columns), p)
     if engine == "duckdb":
         return Engine("duckdb", con, table)
+    # Spark reads the rows from a Parquet copy written by DuckDB (no rows pass through
+    # Python); the copy lives in a temporary folder removed by close().
+    folder = Path(tempfile.mkdtemp(prefix="distill-audit-traffic-"))
+    parquet = folder / "requests.parquet"
     try:
-        arrow = table.to_pyarrow()
+        raw.execute(f"COPY {REQUESTS_TABLE} TO '{parquet}' (FORMAT PARQUET)")
+    except duckdb.Error as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise EvidenceError(f"{p.name} could not be handed to Spark ({exc}).") from exc
     finally:
         raw.close()
     session = spark or spark_session(spark_master or "local[2]")
-    session.createDataFrame(_spark_rows(arrow), _spark_schema(table)).createOrReplaceTempView(
-        REQUESTS_TABLE
-    )
+    session.read.parquet(str(parquet)).createOrReplaceTempView(REQUESTS_TABLE)
     backend = ibis.pyspark.connect(session)
-    return Engine("spark", backend, backend.table(REQUESTS_TABLE))
+    return Engine("spark", backend, backend.table(REQUESTS_TABLE), folder)
