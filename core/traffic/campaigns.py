@@ -20,6 +20,7 @@ from typing import Any
 import ibis
 import networkx as nx
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from core.errors import DistillAuditError
@@ -242,7 +243,10 @@ def analyse(
     state.set_status("traffic analysis: request ids of each campaign")
     members = {a: c.id for c in campaigns for a in c.accounts}
     if members:
-        wanted = ibis.memtable({"account_id": list(members), "campaign_id": list(members.values())})
+        # From Arrow: ibis builds a memtable from a dict through pandas, which warns.
+        wanted = ibis.memtable(
+            pa.table({"account_id": list(members), "campaign_id": list(members.values())})
+        )
         t = engine.table
         ids = engine.execute(t.join(wanted, "account_id").select(t.request_id, wanted.campaign_id))
         by_campaign = ids.groupby("campaign_id")["request_id"].agg(lambda s: sorted(map(str, s)))
