@@ -22,6 +22,7 @@ from core.traffic.engine import open_engine, spark_session
 from core.traffic.indicators import prepared
 from core.traffic.simulate import SimulationConfig, simulate
 from core.traffic.thresholds import AnalysisParams
+from core.traffic.validation import validate
 
 BASE_ROWS = 5500  # rows of the default SimulationConfig, roughly
 
@@ -64,6 +65,10 @@ def run(folder: Path, rows: int) -> dict[str, Any]:
     result = analyse(engine, params)
     out["duckdb_s"] = time.perf_counter() - t0
     out["campaigns_flagged"] = len(result.flagged)
+    checked = validate(result, truth)
+    out["precision"] = checked.precision.describe()
+    out["recall"] = checked.recall.describe()
+    out["hard_negatives_flagged"] = sum(checked.hard_negatives.values())
     # pandas: the same prepared columns, fetched once, then grouped in pandas.
     t0 = time.perf_counter()
     frame = engine.execute(prepared(engine.table, params))
