@@ -35,8 +35,11 @@ from . import (
     report,
     rerun,
     traffic,
+    traffic_analysis,
 )
 
+# traffic_analysis joins the ``traffic`` group that core/cli/traffic.py creates: keep it
+# after that module here.
 GROUPS = (
     cases,
     evidence,
@@ -48,6 +51,7 @@ GROUPS = (
     demo,
     experiment,
     traffic,
+    traffic_analysis,
     rerun,
 )
 
