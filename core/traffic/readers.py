@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from core.errors import EvidenceError, UnreadableInputError
+from core.evidence.formats import JSONL_SUFFIXES as FORMAT_JSONL_SUFFIXES
 from core.jobs import JobState
 from core.traffic.mapping import RowRejected
 
 Item = tuple[int, dict[str, Any] | None, RowRejected | None]
 
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+JSONL_SUFFIXES = FORMAT_JSONL_SUFFIXES  # the same JSON Lines suffixes as transcripts
 CSV_SUFFIXES = (".csv", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 LOG_SUFFIXES = (
