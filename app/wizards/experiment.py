@@ -137,7 +137,7 @@ class DataPage(QWizardPage):
         self.method.addItem("sequence level (fine-tune on the answers)", "sequence")
         self.method.addItem("logit level (match the teacher's distributions)", "logit")
         self.sweep = QCheckBox(
-            "Calibrate the checks: a &sweep of students at several sample "
+            "Calibrate the checks: a s&weep of students at several sample "
             "counts, each with its control twin",
             self,
         )
@@ -173,8 +173,8 @@ class DataPage(QWizardPage):
         form.addRow("&Samples:", self.samples)
         form.addRow("&Method:", self.method)
         form.addRow(self.sweep)
-        form.addRow("Sample &counts:", self.sweep_samples)
-        form.addRow("Seeds &per count:", self.replicates)
+        form.addRow("Sample co&unts:", self.sweep_samples)
+        form.addRow("See&ds per count:", self.replicates)
         form.addRow("Held-out &probes:", self.probes)
         form.addRow(self.panel)
         for signal in (
@@ -253,9 +253,9 @@ class TrainingPage(QWizardPage):
         form = QFormLayout(self)
         form.addRow("S&teps:", self.steps)
         form.addRow("&Epochs:", self.epochs)
-        form.addRow("&Batch size:", self.batch)
+        form.addRow("Batch si&ze:", self.batch)
         form.addRow("T&hreads:", self.threads)
-        form.addRow("S&eed:", self.seed)
+        form.addRow("See&d:", self.seed)
         form.addRow(self.onnx)
         form.addRow("Saved in:", self.out)
 

@@ -201,7 +201,7 @@ class ChooseVersionsPage(QWizardPage):
         self.new.setAccessibleName("Newer version")
         form = QFormLayout(self)
         form.addRow("&Older version:", self.old)
-        form.addRow("&Newer version:", self.new)
+        form.addRow("Ne&wer version:", self.new)
         for box in (self.old, self.new):
             box.currentIndexChanged.connect(lambda _i: self.completeChanged.emit())
 

@@ -120,8 +120,8 @@ class EvidencePage(QWizardPage):
             ("protected_answers", "&Protected answers:", self.protected_answers),
             ("control_answers", "&Control answers:", self.control_answers),
             ("protected_model", "Protected &model:", self.protected_model),
-            ("base_model", "&Base model:", self.base_model),
-            ("names", "Protected &names:", self.names),
+            ("base_model", "Base mo&del:", self.base_model),
+            ("names", "Names of the pro&tected model:", self.names),
             ("harvested", "&Harvested exchanges:", self.harvested),
             ("regenerations", "Re&generations:", self.regenerations),
         ):
@@ -183,9 +183,9 @@ class EvidencePage(QWizardPage):
             label.setVisible(key in needs)
             widget.setVisible(key in needs)
         self.rows["base_model"][0].setText(
-            "Protected model (as &base):"
+            "Protected mo&del (as base):"
             if question(question_key).protected_as_base
-            else "&Base model:"
+            else "Base mo&del:"
         )
 
     def _question(self) -> str:
@@ -363,7 +363,7 @@ class SettingsPage(QWizardPage):
         form.addRow("&Seed:", self.seed)
         advanced = QGroupBox("Advanced", self)
         aform = QFormLayout(advanced)
-        aform.addRow("&Resamples:", self.resamples)
+        aform.addRow("R&esamples:", self.resamples)
         aform.addRow("Chat &template:", self.template)
         form.addRow(advanced)
         form.addRow(self.adequacy)

@@ -10,10 +10,10 @@ only shows the result, and the import comes later.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 from core.errors import EvidenceError
