@@ -49,6 +49,7 @@ def verdict_summary(row: RunRow) -> str:
 
 RUN_COLUMNS: list[Column[RunRow]] = [
     Column("Run", lambda r: r.id, align_right=True),
+    Column("Model tested", lambda r: r.subject or "—", tooltip=lambda r: r.label),
     Column("Kind", lambda r: r.category),
     Column("Status", lambda r: r.status, tooltip=lambda r: r.error or r.status),
     Column("Started (UTC)", lambda r: r.created_at[:16].replace("T", " ")),
@@ -109,7 +110,7 @@ def _experiment_text(d: RunDetails) -> str:
     from core.distill.summaries import CalibrationSummary, ExperimentSummary
 
     p = d.parameters
-    lines = [f"Run {d.row.id} ({d.row.kind}): {d.row.status}."]
+    lines = [f"{d.row.label} ({d.row.kind}): {d.row.status}."]
     if d.row.error:
         lines.append(f"Stopped: {d.row.error}")
     if p.get("method"):
@@ -246,7 +247,7 @@ class AnalysesView(QWidget):
         keep = select_run if select_run is not None else self.selected_run_id()
         rows = run_rows(cf, case_id) if cf is not None and case_id is not None else []
         self.runs.set_records(rows)
-        fit_columns(self.run_table, stretch=4, fit=(0, 1, 2, 3))
+        fit_columns(self.run_table, stretch=5, fit=(0, 1, 2, 3, 4))
         ids = [r.id for r in rows]
         if rows:
             self.select_run(keep if keep in ids else ids[0])
@@ -285,7 +286,7 @@ class AnalysesView(QWidget):
             self._on_check()
             return
         row = details.row
-        head = f"Run {row.id} — {row.category}, {row.status}."
+        head = f"{row.label}: {row.category}, {row.status}."
         if details.combined is not None:
             head += f" Combined (Holm over the checks): {details.combined.statement}."
             if details.combined.signal_note:

@@ -194,10 +194,13 @@ class EvidencePage(QWizardPage):
 
     def _fill_references(self) -> None:
         ctx, suspect = self.context(), self.suspect.currentData()
+        same = {e.sha256 for e in ctx.models if e.id == suspect and e.sha256}
         self.references.blockSignals(True)
         self.references.clear()
         for e in ctx.models:
-            if e.id == suspect or e.role in ("protected", "base"):
+            # never the suspect itself, a second record of its files (core refuses both) or
+            # another model under test (its ONNX export, the clean twin): not independent
+            if e.id == suspect or e.sha256 in same or e.role in ("protected", "base", "suspect"):
                 continue
             item = QListWidgetItem(e.label, self.references)
             item.setData(Qt.ItemDataRole.UserRole, e.id)

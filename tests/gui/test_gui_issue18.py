@@ -1,0 +1,117 @@
+"""Issue 18 (first half): the bugs a non-technical reviewer met in the workbench.
+
+Each test reproduces one bug on real parts (the demo case file copied per test, real
+widgets offscreen, core's own use cases) and holds its fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.records import evidence_choices
+from core.store.models import Finding, FindingRun
+from core.store.runs import create_run
+from tests.gui import fixtures as gui_fixtures
+from tests.gui.fixtures import needs_demo
+
+demo_case_master = gui_fixtures.demo_case_master
+demo_window = gui_fixtures.demo_window
+window = gui_fixtures.window
+
+pytestmark = needs_demo
+
+
+def _model(win: Any, name: str) -> Any:
+    (choice,) = [c for c in evidence_choices(win.case_file, win.case_id) if c.name == name]
+    return choice
+
+
+def _check_run(win: Any, suspect: str) -> int:
+    m = _model(win, suspect)
+    inputs = {"suspect": {"artifact_id": m.id, "name": m.name, "role": m.role}}
+    return create_run(win.case_file, win.case_id, "check", {"checks": ["likelihood"]}, inputs, 1)
+
+
+def test_every_screen_names_the_model_a_run_tested(demo_window: Any) -> None:
+    """18.1: runs of the distilled suspect and of its clean twin looked alike."""
+    win = demo_window
+    first, second = _check_run(win, "suspect-osprey"), _check_run(win, "clean-osprey")
+    with win.case_file.session() as s:
+        finding = Finding(case_id=win.case_id, statement="Draft", strength="moderate")
+        s.add(finding)
+        s.flush()
+        s.add(FindingRun(finding_id=finding.id, run_id=second))
+    win.refresh_case()
+
+    assert f"Run {first} — suspect-osprey (suspect)" in win.overview.latest.text()
+    assert f"Run {second} — clean-osprey (suspect)" in win.overview.latest.text()
+
+    view = win.analyses_view
+    win.tabs.setCurrentWidget(view)
+    shown = {view.runs.data(view.runs.index(r, 1)) for r in range(view.runs.rowCount())}
+    assert {"suspect-osprey (suspect)", "clean-osprey (suspect)"} <= shown
+    view.run_table.selectRow([r.id for r in view.runs.records()].index(second))
+    assert view.headline.text().startswith(f"Run {second} — clean-osprey (suspect)")
+
+    findings = win.findings_view
+    win.tabs.setCurrentWidget(findings)
+    (row,) = findings.model.records()
+    assert findings.model.data(findings.model.index(0, 4)) == (
+        f"Run {second} — clean-osprey (suspect)"
+    )
+    findings.table.selectRow(0)
+    assert f"Run {second} — clean-osprey (suspect)" in findings.status.text()
+
+
+def _second_record_of(win: Any, name: str, role: str) -> int:
+    """A second record of a model's files, as a case file made before 18.7 may hold."""
+    from sqlalchemy import inspect, select
+
+    from core.store.models import ModelArtifact
+
+    with win.case_file.session() as s:
+        a = s.execute(select(ModelArtifact).where(ModelArtifact.name == name)).scalar_one()
+        cols = {c.key: getattr(a, c.key) for c in inspect(ModelArtifact).mapper.column_attrs}
+        cols.pop("id")
+        copy = ModelArtifact(**{**cols, "role": role, "name": f"{name}-again"})
+        s.add(copy)
+        s.flush()
+        return int(copy.id)
+
+
+def test_the_suspect_cannot_be_ticked_as_its_own_reference(demo_window: Any, qtbot: Any) -> None:
+    """18.8: a second record of the suspect's files was offered (and ticked) as a reference;
+    core refuses it and the wizard does not offer it."""
+    import pytest
+
+    from core.checks.evidence import load_case_evidence
+    from core.checks.settings import CheckInputs
+    from core.errors import DistillAuditError
+    from tests.gui.fixtures import wait_page
+
+    win = demo_window
+    twin = _second_record_of(win, "suspect-osprey", "reference")
+    suspect = _model(win, "suspect-osprey")
+    protected = _model_set(win, "protected-answers")
+    with pytest.raises(DistillAuditError, match="cannot be its own reference"):
+        load_case_evidence(
+            win.case_file, win.case_id, CheckInputs(suspect.id, (twin,), protected)
+        )
+
+    wizard = win.analysis.run_check()
+    wait_page(wizard, wizard.question_page, qtbot)
+    wizard.next()
+    ev = wizard.evidence
+    assert ev.suspect.currentData() == suspect.id
+    offered = [ev.references.item(i).text() for i in range(ev.references.count())]
+    assert offered and not [t for t in offered if t.startswith("suspect-osprey")]
+    assert twin not in ev.reference_ids()
+    wizard.reject()
+
+
+def _model_set(win: Any, role: str) -> int:
+    return next(
+        c.id
+        for c in evidence_choices(win.case_file, win.case_id)
+        if c.kind == "transcripts" and c.role == role
+    )
