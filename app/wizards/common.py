@@ -91,8 +91,11 @@ class JobPage(QWizardPage):
     """Runs ``start()`` (which returns a Job) on entry; complete once the job succeeded.
 
     The job is drawn by a :class:`JobProgress`, as in the jobs panel; what went wrong is
-    said once, in the page's red :attr:`error` line.
+    said once, in the page's red :attr:`error` line. A page whose ``start()`` may rightly
+    have nothing to do (no earlier version to compare with) sets ``complete_when_idle``.
     """
+
+    complete_when_idle = False
 
     def __init__(
         self,
@@ -106,6 +109,7 @@ class JobPage(QWizardPage):
         self.setTitle(title)
         self.setSubTitle(subtitle)
         self._start = start
+        self._idle = False  # start() returned no job
         self.compact = compact  # hide the progress widgets once the job succeeded
         self.job: Job | None = None
         self.result: Any = None
@@ -124,8 +128,13 @@ class JobPage(QWizardPage):
         show_message(self.error, "")
         self.progress.show_idle("Starting…")
         self.job = self._start()
+        self._idle = self.job is None
         if self.job is None:
             self.progress.show_idle("Nothing to do.")
+            if self.complete_when_idle:  # nothing to do is an answer: Finish goes on
+                self.progress.setVisible(False)
+                self.idle()
+            self.completeChanged.emit()
             return
         wizard = self.wizard()
         if isinstance(wizard, HostWizard):
@@ -151,7 +160,12 @@ class JobPage(QWizardPage):
             pass
 
     def isComplete(self) -> bool:
-        return self.job is not None and self.job.outcome == DONE
+        if self.job is None:
+            return self._idle and self.complete_when_idle
+        return self.job.outcome == DONE
+
+    def idle(self) -> None:
+        """Hook: ``start()`` had nothing to do and the page is complete without a job."""
 
     def cancel(self) -> None:
         if self.job is not None:

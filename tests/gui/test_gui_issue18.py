@@ -94,9 +94,7 @@ def test_the_suspect_cannot_be_ticked_as_its_own_reference(demo_window: Any, qtb
     suspect = _model(win, "suspect-osprey")
     protected = _model_set(win, "protected-answers")
     with pytest.raises(DistillAuditError, match="cannot be its own reference"):
-        load_case_evidence(
-            win.case_file, win.case_id, CheckInputs(suspect.id, (twin,), protected)
-        )
+        load_case_evidence(win.case_file, win.case_id, CheckInputs(suspect.id, (twin,), protected))
 
     wizard = win.analysis.run_check()
     wait_page(wizard, wizard.question_page, qtbot)
@@ -115,3 +113,33 @@ def _model_set(win: Any, role: str) -> int:
         for c in evidence_choices(win.case_file, win.case_id)
         if c.kind == "transcripts" and c.role == role
     )
+
+
+def test_importing_a_first_terms_version_can_finish(window: Any, qtbot: Any) -> None:
+    """18.5: the first version of a document ended on "Nothing to do" with Finish disabled."""
+    from datetime import date
+
+    from PySide6.QtWidgets import QWizard
+
+    from tests.gui.fixtures import demo_world, new_case, wait_page
+
+    win = window
+    new_case(win)
+    wizard = win.evidence.import_policy(demo_world() / "policies" / "terms_v1.md")
+    wait_page(wizard, wizard.found_page, qtbot)
+    wizard.next()
+    wizard.details.widget("provider").setText("Halcyon Labs")
+    wizard.details.widget("version").setText("v1")
+    wizard.details.widget("effective_from").set_value(date(2025, 1, 1))
+    wizard.next()
+    wait_page(wizard, wizard.importing, qtbot)
+    wizard.next()
+    changes = wizard.changes
+    assert wizard.currentPage() is changes and changes.job is None
+    assert changes.isComplete()
+    assert wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
+    assert "nothing to compare" in changes.summary.text()
+    assert not changes.table.isVisibleTo(changes)
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    assert [r.version for r in win.policies_view.policies.records()] == ["v1"]
+    assert win.errors.calls == []
