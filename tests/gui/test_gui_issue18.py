@@ -143,3 +143,24 @@ def test_importing_a_first_terms_version_can_finish(window: Any, qtbot: Any) -> 
     wizard.button(QWizard.WizardButton.FinishButton).click()
     assert [r.version for r in win.policies_view.policies.records()] == ["v1"]
     assert win.errors.calls == []
+
+
+def test_experiment_samples_default_to_what_the_answers_allow(demo_window: Any, qtbot: Any) -> None:
+    """18.4: 200 samples were asked of a 150-record source, refused only after Start."""
+    from core.distill.data import training_limit
+
+    win = demo_window
+    wizard = win.analysis.run_experiment()
+    wizard.next()
+    d = wizard.data_page
+    qtbot.waitUntil(lambda: d.limit is not None, timeout=30_000)
+    expected = training_limit(d.answers.currentData(), d.controls.currentData())
+    assert expected.available == 150 and expected.most == 120  # a fifth (30) held out
+    assert d.limit == expected
+    assert d.samples.value() == 120 and d.samples.maximum() == 120
+    assert "At most 120 training samples" in d.limit_label.text()
+    d.samples.setValue(500)
+    assert d.samples.value() == 120  # what does not fit cannot be typed
+    assert d.isComplete()
+    wizard.reject()
+    qtbot.waitUntil(lambda: not win.runner.active_jobs(), timeout=30_000)
