@@ -65,6 +65,7 @@ class HostWizard(QWizard):
         self.setOption(QWizard.WizardOption.HaveHelpButton, False)
         self.resize(760, 560)
         self.jobs: list[Job] = []  # jobs started by this wizard's pages
+        self.closing = False  # reject() is under way (its background jobs go on)
         for which, name_ in (
             (QWizard.WizardButton.NextButton, "Next page"),
             (QWizard.WizardButton.BackButton, "Previous page"),
@@ -84,6 +85,7 @@ class HostWizard(QWizard):
         for job in self.jobs:
             if job not in keep:
                 job.cancel()
+        self.closing = True  # QWizard's reject cleans the pages up: not a step back
         super().reject()
 
 
@@ -144,8 +146,15 @@ class JobPage(QWizardPage):
         self.completeChanged.emit()
 
     def cleanupPage(self) -> None:
-        """Going back stops the job (imports and checks write nothing until they finish)."""
-        if self.job is not None and not self.job.is_finished:
+        """Going back stops the job (imports and checks write nothing until they finish);
+        closing the wizard does not stop a job that goes on in the jobs panel."""
+        wizard = self.wizard()
+        goes_on = (
+            isinstance(wizard, HostWizard)
+            and wizard.closing
+            and self.job in wizard.background_jobs()
+        )
+        if self.job is not None and not self.job.is_finished and not goes_on:
             self.job.cancel()
         self._detach()
         self.job = None

@@ -164,3 +164,40 @@ def test_experiment_samples_default_to_what_the_answers_allow(demo_window: Any, 
     assert d.isComplete()
     wizard.reject()
     qtbot.waitUntil(lambda: not win.runner.active_jobs(), timeout=30_000)
+
+
+def test_closing_a_running_wizard_leaves_the_job_in_the_jobs_panel(
+    demo_window: Any, qtbot: Any
+) -> None:
+    """18.3: the wizard was modal and closing it (Cancel, or the window's X) killed the run
+    although the page said "you can close the wizard: the run goes on"."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QWizard
+
+    from app.jobs import DONE
+    from tests.gui.fixtures import Recorder, wait_jobs
+    from tests.gui.test_gui_wizards import start_check
+
+    win = demo_window
+    wizard = start_check(win, qtbot)
+    assert wizard.windowModality() == Qt.WindowModality.NonModal and not wizard.isModal()
+    job = wizard.run_page.job
+    assert job is not None and not job.is_finished
+    wizard.button(QWizard.WizardButton.CancelButton).click()  # closes the wizard only
+    assert not wizard.isVisible()
+    row = win.jobs_panel.rows[job]
+    assert row.cancel_button.isEnabled()
+    wait_jobs(win, qtbot, 180_000)
+    assert job.outcome == DONE
+
+    # closing the main window while a job runs asks first; "no" keeps window and job
+    wizard = start_check(win, qtbot)
+    job = wizard.run_page.job
+    wizard.close()  # the window's X
+    assert not job.is_finished
+    asked = Recorder(False)
+    win.ask_cancel_running_jobs = asked
+    assert not win.close()
+    assert asked.calls and not job.is_finished
+    wait_jobs(win, qtbot, 180_000)
+    assert job.outcome == DONE
