@@ -97,3 +97,13 @@ class EvidenceChangedError(EvidenceError):
     did not hold."""
 
     exit_code = 1
+
+
+class DuplicateEvidenceError(EvidenceError):
+    """The same files (same hashes) are already evidence of this case: importing them again
+    would give two records of one thing. The message names the existing record;
+    ``existing_id`` is its id (a model artifact or a transcript set)."""
+
+    def __init__(self, message: str, existing_id: int) -> None:
+        super().__init__(message)
+        self.existing_id = existing_id

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from core.errors import DistillAuditError, EvidenceError
+from core.errors import DistillAuditError, DuplicateEvidenceError, EvidenceError
 from core.evidence.custody import ItemsDigest, model_binding, transcript_binding, verify_artifact
 from core.evidence.formats import ARTIFACT_ROLES, REGENERATIONS_ROLE, TRANSCRIPT_ROLES
 from core.evidence.harvest_records import HARVEST_ROLES, HarvestValidator
@@ -55,8 +55,10 @@ def import_model(
     with cf.read_session() as s:
         case_id = get_case(s, case_key).id
     entries = hash_files(info.root, info.files, state)
+    digest = manifest_digest(entries)
     state.set_status("Recording the evidence")
     with cf.session(state) as s:
+        _refuse_duplicate_model(s, case_id, digest, role)
         art = ModelArtifact(
             case_id=case_id,
             name=name or info.root.name,
@@ -64,7 +66,7 @@ def import_model(
             format=info.format,
             path=str(info.root.resolve()),
             manifest=[e.to_dict() for e in entries],
-            manifest_sha256=manifest_digest(entries),
+            manifest_sha256=digest,
             total_size=sum(e.size for e in entries),
             architecture=info.architecture,
             parameter_count=info.parameter_count,
@@ -136,6 +138,50 @@ def _insert_items(
         ]
         s.execute(insert(TranscriptItem), rows)
         state.set_progress(start + len(rows), len(records))
+
+
+def _refuse_duplicate_model(s: Session, case_id: int, digest: str, role: str) -> None:
+    """DuplicateEvidenceError when the case already holds a model with these files in this
+    role (the same model in another role, e.g. the protected model as a base, is another
+    piece of evidence)."""
+    same = (
+        s.execute(
+            select(ModelArtifact).where(
+                ModelArtifact.case_id == case_id,
+                ModelArtifact.manifest_sha256 == digest,
+                ModelArtifact.role == role,
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if same is not None:
+        raise DuplicateEvidenceError(
+            f"These files are already in the case as model record {same.id} ({same.name!r}, "
+            f"role {same.role}); nothing was imported. Use that record.",
+            same.id,
+        )
+
+
+def _refuse_duplicate_transcripts(s: Session, case_id: int, digest: str, role: str) -> None:
+    """DuplicateEvidenceError when the case already holds this transcript file in this role."""
+    same = (
+        s.execute(
+            select(TranscriptSet).where(
+                TranscriptSet.case_id == case_id,
+                TranscriptSet.file_sha256 == digest,
+                TranscriptSet.role == role,
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if same is not None:
+        raise DuplicateEvidenceError(
+            f"This file is already in the case as transcript set {same.id} ({same.name!r}, "
+            f"role {same.role}); nothing was imported. Use that record.",
+            same.id,
+        )
 
 
 def find_model(
@@ -243,6 +289,7 @@ def import_transcripts(
     # second import (or any change) waits only for the inserts, never for the reading.
     state.set_status("Recording the evidence")
     with cf.session(state) as s:
+        _refuse_duplicate_transcripts(s, case_id, file_hash, role)
         tset = TranscriptSet(
             case_id=case_id,
             name=name or p.stem,

@@ -201,3 +201,35 @@ def test_closing_a_running_wizard_leaves_the_job_in_the_jobs_panel(
     assert asked.calls and not job.is_finished
     wait_jobs(win, qtbot, 180_000)
     assert job.outcome == DONE
+
+
+def test_importing_the_same_model_again_points_to_the_existing_record(
+    demo_window: Any, qtbot: Any
+) -> None:
+    """18.7: Back, then Import again, made a second identical model record without a word."""
+    from sqlalchemy import func, select
+
+    from core.errors import DuplicateEvidenceError
+    from core.store.models import ModelArtifact
+    from tests.gui.fixtures import demo_world, wait_page
+
+    win = demo_window
+    existing = _model(win, "suspect-osprey")
+    with win.case_file.read_session() as s:
+        before = s.execute(select(func.count()).select_from(ModelArtifact)).scalar_one()
+    wizard = win.evidence.add_evidence(demo_world() / "models" / "suspect-osprey")
+    wait_page(wizard, wizard.found_page, qtbot)
+    wizard.next()
+    role = wizard.details.widget("role")
+    role.setCurrentIndex(role.findData("suspect"))
+    wizard.next()
+    page = wizard.importing
+    qtbot.waitUntil(lambda: page.job is not None and page.job.is_finished, timeout=60_000)
+    assert isinstance(page.job.error, DuplicateEvidenceError)
+    assert page.job.error.existing_id == existing.id
+    assert f"model record {existing.id} ('suspect-osprey'" in page.error.text()
+    assert not page.isComplete()
+    with win.case_file.read_session() as s:
+        after = s.execute(select(func.count()).select_from(ModelArtifact)).scalar_one()
+    assert after == before
+    wizard.reject()
