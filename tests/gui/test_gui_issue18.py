@@ -233,3 +233,31 @@ def test_importing_the_same_model_again_points_to_the_existing_record(
         after = s.execute(select(func.count()).select_from(ModelArtifact)).scalar_one()
     assert after == before
     wizard.reject()
+
+
+def test_rerunning_a_check_does_not_propose_the_same_draft_twice(
+    demo_window: Any, qtbot: Any
+) -> None:
+    """18.7: re-running a check re-proposed the same draft finding; one per (check, suspect)."""
+    from sqlalchemy import select
+
+    from core.store.models import AuditEvent
+    from tests.gui.fixtures import wait_page
+    from tests.gui.test_gui_wizards import start_check
+
+    win = demo_window
+    runs = []
+    for _ in range(2):
+        wizard = start_check(win, qtbot)
+        wait_page(wizard, wizard.run_page, qtbot, 180_000)
+        qtbot.waitUntil(lambda w=wizard: w.currentPage() is w.results, timeout=5000)
+        runs.append(wizard.run_id)
+        wizard.accept()
+    win.tabs.setCurrentWidget(win.findings_view)
+    (finding,) = win.findings_view.model.records()
+    assert finding.status == "draft" and set(finding.run_ids) == set(runs)
+    assert f"Run {runs[1]}," in finding.statement  # the wording of the newest run
+    with win.case_file.read_session() as s:
+        acts = [e.action for e in s.execute(select(AuditEvent)).scalars()]
+    assert acts.count("finding.proposed") == 1 and acts.count("finding.reproposed") == 1
+    assert win.errors.calls == []
