@@ -10,6 +10,7 @@ it has saved so far (its partial results).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -114,10 +115,9 @@ def _experiment_text(d: RunDetails) -> str:
     if d.row.error:
         lines.append(f"Stopped: {d.row.error}")
     if p.get("method"):
-        lines.append(
-            f"Method: {p.get('method')}-level distillation on the {p.get('answers')} "
-            f"answers; seed {p.get('seed')}."
-        )
+        source = p.get("answers") or p.get("transcripts") or p.get("source")
+        on = f"the {Path(str(source)).name} answers" if source else "the captured answers"
+        lines.append(f"Method: {p.get('method')}-level distillation on {on}; seed {p.get('seed')}.")
     if d.row.category == "calibration":
         sweep = CalibrationSummary.from_dict(d.summary)
         lines += _cost_lines(sweep.cost)
@@ -149,8 +149,10 @@ def _experiment_text(d: RunDetails) -> str:
 
 def _cost_lines(cost: CostEstimate | None) -> list[str]:
     lines = []
+    presets = (cost.extra.get("presets") if cost else None) or []
+    currency = {str(p.get("key")): str(p.get("currency") or "USD") for p in presets}
     for row in cost.by_samples if cost else []:
-        prices = ", ".join(f"{k} {v:.4g}" for k, v in row.prices.items())
+        prices = ", ".join(f"{k} {v:.4g} {currency.get(k, 'USD')}" for k, v in row.prices.items())
         lines.append(
             f"API cost of {row.n} samples ({row.tokens_in} tokens in, "
             f"{row.tokens_out} out): {prices}."

@@ -58,7 +58,7 @@ def import_model(
     digest = manifest_digest(entries)
     state.set_status("Recording the evidence")
     with cf.session(state) as s:
-        _refuse_duplicate_model(s, case_id, digest, role)
+        _refuse_duplicate_model(s, case_id, digest, role, name or info.root.name)
         art = ModelArtifact(
             case_id=case_id,
             name=name or info.root.name,
@@ -140,16 +140,18 @@ def _insert_items(
         state.set_progress(start + len(rows), len(records))
 
 
-def _refuse_duplicate_model(s: Session, case_id: int, digest: str, role: str) -> None:
+def _refuse_duplicate_model(s: Session, case_id: int, digest: str, role: str, name: str) -> None:
     """DuplicateEvidenceError when the case already holds a model with these files in this
-    role (the same model in another role, e.g. the protected model as a base, is another
-    piece of evidence)."""
+    role under this name (importing it again, e.g. after Back in the wizard, would make a
+    second identical record). The same files in another role (the protected model as a
+    base) or deliberately named apart are recorded as another piece of evidence."""
     same = (
         s.execute(
             select(ModelArtifact).where(
                 ModelArtifact.case_id == case_id,
                 ModelArtifact.manifest_sha256 == digest,
                 ModelArtifact.role == role,
+                ModelArtifact.name == name,
             )
         )
         .scalars()

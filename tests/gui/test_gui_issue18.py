@@ -261,3 +261,43 @@ def test_rerunning_a_check_does_not_propose_the_same_draft_twice(
         acts = [e.action for e in s.execute(select(AuditEvent)).scalars()]
     assert acts.count("finding.proposed") == 1 and acts.count("finding.reproposed") == 1
     assert win.errors.calls == []
+
+
+def test_error_details_are_the_plain_message_and_what_to_do() -> None:
+    """18.10: "Show Details" on an error showed a Python traceback."""
+    import errno
+
+    from app.dialogs.messages import describe_error
+    from core.errors import EvidenceError
+
+    try:
+        raise EvidenceError("answers.jsonl line 3 is not JSON.\n  Fix the line.")
+    except EvidenceError as exc:
+        message, details = describe_error(exc)
+    assert message == "answers.jsonl line 3 is not JSON. Fix the line."
+    assert "Traceback" not in details and "What to do" in details and message in details
+    full = OSError(errno.ENOSPC, "No space left on device", "/cases/x.dacase")
+    message, details = describe_error(full)
+    assert "disk is full" in message and "Traceback" not in details
+    message, details = describe_error(ZeroDivisionError("bug"), "Traceback (most recent…)")
+    assert "bug" in message and "Traceback" in details  # a bug: support needs it
+
+
+def test_experiment_text_names_its_answers_and_the_cost_currency() -> None:
+    """18.10: "on the None answers"; the cost had no currency."""
+    from app.views.analyses_view import _cost_lines, _experiment_text
+    from core.distill.summaries import CostEstimate
+    from core.records import RunDetails, RunRow
+
+    row = RunRow(4, "experiment", "experiment", "done", "2025-01-01", None, [], {}, None, 1.0)
+    text = _experiment_text(
+        RunDetails(row, {"method": "sequence", "seed": 1}, {}, {}, [], None, [])
+    )
+    assert "None" not in text and "on the captured answers" in text
+    cost = CostEstimate.from_dict(
+        {
+            "presets": [{"key": "lumen", "currency": "USD"}],
+            "by_samples": [{"n": 10, "tokens_in": 5, "tokens_out": 7, "prices": {"lumen": 0.5}}],
+        }
+    )
+    assert _cost_lines(cost) == ["API cost of 10 samples (5 tokens in, 7 out): lumen 0.5 USD."]
