@@ -48,6 +48,17 @@ def verdict_summary(row: RunRow) -> str:
     return ", ".join(row.checks) or row.kind
 
 
+def effect_quantity(c: Any) -> str:
+    """What a check row's Effect (and its 95% CI, always of the same quantity) measures.
+
+    core.checks.framework pairs them: the model-level difference with its own interval,
+    or, without a model-level test, the check's own effect with its own interval.
+    """
+    if getattr(c, "test_used", ""):
+        return "the suspect's model-level difference from the references' mean"
+    return f"the check's own effect size ({c.test or 'its test'})"
+
+
 RUN_COLUMNS: list[Column[RunRow]] = [
     Column("Run", lambda r: r.id, align_right=True),
     Column("Model tested", lambda r: r.subject or "—", tooltip=lambda r: r.label),
@@ -89,12 +100,12 @@ CHECK_COLUMNS: list[Column[Any]] = [
         "Effect",
         lambda c: fmt(c.effect_size),
         align_right=True,
-        tooltip=lambda c: "The suspect's model-level difference from the references' mean",
+        tooltip=lambda c: effect_quantity(c),
     ),
     Column(
         "95% CI",
         lambda c: "—" if c.ci_low is None else f"{fmt(c.ci_low)}–{fmt(c.ci_high)}",
-        tooltip=lambda c: "The interval of that difference (its own interval)",
+        tooltip=lambda c: f"95% interval of the same quantity as Effect: {effect_quantity(c)}",
     ),
     Column("Probes", lambda c: c.n_probes if c.n_probes is not None else "—", align_right=True),
     Column(

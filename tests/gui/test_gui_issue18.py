@@ -301,3 +301,22 @@ def test_experiment_text_names_its_answers_and_the_cost_currency() -> None:
         }
     )
     assert _cost_lines(cost) == ["API cost of 10 samples (5 tokens in, 7 out): lumen 0.5 USD."]
+
+
+def test_effect_and_interval_are_labelled_with_one_quantity() -> None:
+    """18.2: the CI column's label named another quantity than the Effect beside it."""
+    from types import SimpleNamespace
+
+    from app.views.analyses_view import CHECK_COLUMNS
+
+    effect_col, ci_col = (
+        next(c for c in CHECK_COLUMNS if c.header == t) for t in ("Effect", "95% CI")
+    )
+    effect, ci = effect_col.tooltip, ci_col.tooltip
+    assert effect is not None and ci is not None
+    model_level = SimpleNamespace(test_used="predictive", test="sign-flip")
+    legacy = SimpleNamespace(test_used="", test="exact rank-sum test")
+    for c in (model_level, legacy):
+        assert ci(c).endswith(effect(c))
+    assert "model-level difference" in effect(model_level)
+    assert "rank-sum" in effect(legacy) and "model-level" not in effect(legacy)
