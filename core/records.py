@@ -49,6 +49,7 @@ __all__ = [
     "evidence_choices",
     "evidence_items",
     "next_reference",
+    "reference_problem",
     "policy_rows",
     "run_category",
     "run_details",
@@ -87,6 +88,17 @@ def case_details(cf: CaseFile, case: int | str) -> CaseDetails:
             conduct_date=c.conduct_date.isoformat() if c.conduct_date else None,
             updated_at=c.updated_at.isoformat(timespec="seconds"),
         )
+
+
+def reference_problem(cf: CaseFile, reference: str) -> str | None:
+    """Why ``reference`` cannot name a new case (the same words create_case refuses with),
+    or None; the New case dialog checks the field as it is typed."""
+    reference = reference.strip()
+    if not reference:
+        return None
+    with cf.read_session() as s:
+        taken = s.execute(select(Case.id).where(Case.reference == reference)).first()
+    return f"A case with reference {reference!r} already exists in {cf.path}." if taken else None
 
 
 def next_reference(cf: CaseFile, prefix: str) -> str:

@@ -320,3 +320,21 @@ def test_effect_and_interval_are_labelled_with_one_quantity() -> None:
         assert ci(c).endswith(effect(c))
     assert "model-level difference" in effect(model_level)
     assert "rank-sum" in effect(legacy) and "model-level" not in effect(legacy)
+
+
+def test_a_taken_case_reference_is_reported_on_the_field(window: Any) -> None:
+    """18.10: a duplicate case reference was reported only on the new-case dialog's last page."""
+    from tests.gui.fixtures import new_case
+
+    win = window
+    new_case(win, reference="DA-GUI-1")
+    wizard = win.case_files.new_case()
+    page = wizard.identification
+    page.title_edit.setText("Second matter")
+    page.reference.setText("DA-GUI-1")
+    assert not page.isComplete()
+    assert page.reference_error.isVisibleTo(page)
+    assert "reference 'DA-GUI-1' already exists" in page.reference_error.text()
+    page.reference.setText("DA-GUI-2")
+    assert page.isComplete() and not page.reference_error.isVisibleTo(page)
+    wizard.reject()
