@@ -338,3 +338,17 @@ def import_transcripts(
         )
         state.set_progress(100)
         return tset.id
+
+
+def find_or_import_transcripts(
+    cf: CaseFile, case_key: int | str, path: str | Path, role: str, **kwargs: Any
+) -> int:
+    """Import a transcript file, or reuse the case's set of the same file in the same role.
+
+    A check run from the command line names its files each time; running it again must
+    not record the same evidence twice (the check verifies every input before use).
+    """
+    try:
+        return import_transcripts(cf, case_key, path, role, **kwargs)
+    except DuplicateEvidenceError as exc:
+        return exc.existing_id
