@@ -39,6 +39,7 @@ demo-assets: $(STAMP)
 	$(BIN)/python resources/demo_build/build.py
 
 app: $(STAMP)
+	$(BIN)/python installers/check_qt_libs.py
 	$(BIN)/distill-audit-gui
 
 # The same checks as .pre-commit-config.yaml; mypy reads its files and settings from

@@ -421,7 +421,8 @@ class MainWindow(QMainWindow):
         wizard.finished.connect(
             lambda _r, w=wizard: self.wizards.remove(w) if w in self.wizards else None
         )
-        wizard.open()
+        wizard.setWindowModality(Qt.WindowModality.NonModal)  # the window stays usable:
+        wizard.show()  # a run it started goes on in the jobs panel after it closes
         return wizard
 
     def apply_settings(self, settings: AppSettings) -> None:

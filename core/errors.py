@@ -115,3 +115,13 @@ class LogMappingError(EvidenceError):
 class LogStoreChangedError(EvidenceChangedError):
     """The case's log store (the DuckDB file beside the case file) is missing, or no longer
     holds what the case file recorded at each import."""
+
+
+class DuplicateEvidenceError(EvidenceError):
+    """The same files (same hashes) are already evidence of this case: importing them again
+    would give two records of one thing. The message names the existing record;
+    ``existing_id`` is its id (a model artifact or a transcript set)."""
+
+    def __init__(self, message: str, existing_id: int) -> None:
+        super().__init__(message)
+        self.existing_id = existing_id

@@ -11,6 +11,7 @@ DEFAULT_HD) are re-exported so the GUI never imports the ORM module itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -48,10 +49,12 @@ __all__ = [
     "evidence_choices",
     "evidence_items",
     "next_reference",
+    "reference_problem",
     "policy_rows",
     "run_category",
     "run_details",
     "run_rows",
+    "run_subject",
     "transcript_names",
 ]
 
@@ -85,6 +88,17 @@ def case_details(cf: CaseFile, case: int | str) -> CaseDetails:
             conduct_date=c.conduct_date.isoformat() if c.conduct_date else None,
             updated_at=c.updated_at.isoformat(timespec="seconds"),
         )
+
+
+def reference_problem(cf: CaseFile, reference: str) -> str | None:
+    """Why ``reference`` cannot name a new case (the same words create_case refuses with),
+    or None; the New case dialog checks the field as it is typed."""
+    reference = reference.strip()
+    if not reference:
+        return None
+    with cf.read_session() as s:
+        taken = s.execute(select(Case.id).where(Case.reference == reference)).first()
+    return f"A case with reference {reference!r} already exists in {cf.path}." if taken else None
 
 
 def next_reference(cf: CaseFile, prefix: str) -> str:
@@ -157,6 +171,28 @@ class RunRow:
     verdicts: dict[str, str]
     error: str | None
     progress: float
+    subject: str = ""  # which model the run tested: "suspect-osprey (suspect)"
+
+    @property
+    def label(self) -> str:
+        """How every screen names the run: "Run 3 — suspect-osprey (suspect)"."""
+        return f"Run {self.id} — {self.subject}" if self.subject else f"Run {self.id}"
+
+
+def run_subject(category: str, inputs: dict[str, Any]) -> str:
+    """Which model a run tested, from its recorded inputs (its name and case role).
+
+    A check names its suspect; an experiment or a sweep the teacher it distilled. Runs of
+    the distilled suspect and of its clean twin differ only here, so every list names it.
+    """
+    if category == "check":
+        suspect = inputs.get("suspect") or {}
+        name = str(suspect.get("name") or suspect.get("label") or "")
+        role = str(suspect.get("role") or "")
+        return f"{name} ({role})" if name and role else name
+    teacher = inputs.get("teacher") or {}
+    path = str(teacher.get("path") or "")
+    return f"teacher {PurePath(path).name}" if path else ""
 
 
 @dataclass(frozen=True)
@@ -185,6 +221,7 @@ def _run_row(run: Run) -> RunRow:
         verdicts={str(k): str(v) for k, v in (summary.get("verdicts") or {}).items()},
         error=run.error,
         progress=float(run.progress or 0.0),
+        subject=run_subject(run_category(run.kind), dict(run.inputs or {})),
     )
 
 
@@ -279,6 +316,7 @@ class EvidenceChoice:
     role: str
     path: str
     detail: str
+    sha256: str = ""  # manifest digest (models) or file hash (transcripts): same files, same hash
 
     @property
     def label(self) -> str:
@@ -299,7 +337,7 @@ def evidence_items(cf: CaseFile, case: int | str) -> list[EvidenceItem]:
 def evidence_choices(cf: CaseFile, case_id: int) -> list[EvidenceChoice]:
     """The case's models and transcript sets, for the check and experiment wizards."""
     return [
-        EvidenceChoice(e.kind, e.id, e.name, e.role, e.path, e.description)
+        EvidenceChoice(e.kind, e.id, e.name, e.role, e.path, e.description, e.sha256)
         for e in evidence_items(cf, case_id)
     ]
 

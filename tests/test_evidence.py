@@ -312,3 +312,19 @@ def test_find_or_import_model_reuses_the_cases_model(
         assert s.get(ModelArtifact, other).name == "Panel model"
     with pytest.raises(DistillAuditError, match="Unknown role 'bystander'"):
         find_or_import_model(case_file, case_id, folder, "bystander")
+
+
+def test_the_same_transcript_file_twice_in_one_role_is_refused(
+    tmp_path: Path, case_file, case_id
+) -> None:
+    """Issue 18.7: duplicate evidence (same hash, same role) points to the existing record."""
+    from core.errors import DuplicateEvidenceError
+    from core.evidence.importer import import_transcripts
+    from tests.gui.fixtures import write_jsonl
+
+    path = write_jsonl(tmp_path / "answers.jsonl")
+    first = import_transcripts(case_file, case_id, path, "protected-answers")
+    with pytest.raises(DuplicateEvidenceError, match=f"transcript set {first} ") as err:
+        import_transcripts(case_file, case_id, path, "protected-answers")
+    assert err.value.existing_id == first
+    assert import_transcripts(case_file, case_id, path, "control-answers") != first

@@ -229,3 +229,12 @@ def test_the_demo_control_answers_are_recognised() -> None:
     assert found.defaults["role"] == "control-answers"
     found = preview_evidence(demo_world() / "transcripts" / "protected_probe_answers.jsonl")
     assert found.defaults["role"] == "protected-answers"
+
+
+def test_records_naming_the_model_human_default_to_control_answers(tmp_path: Path) -> None:
+    """Issue 18.6: the records say model "human"; the file name says nothing about whose."""
+    found = preview_evidence(_answers(tmp_path / "probe_answers.jsonl", ["human"] * 4))
+    assert found.defaults["role"] == "control-answers"
+    lumen = preview_evidence(_answers(tmp_path / "answers_b.jsonl", ["Lumen"] * 4))
+    assert lumen.defaults["role"] == "protected-answers"
+    assert guess_transcript_role(Path("a.jsonl"), 3, 3, ["Human annotators"]) == "control-answers"

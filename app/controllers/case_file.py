@@ -77,8 +77,12 @@ class CaseFileController(Controller):
         if self.host.case_file is None:
             return None
         from app.dialogs.new_case import NewCaseWizard
+        from core.records import reference_problem
 
-        wizard = NewCaseWizard(self._create_case, self.host.dialog_parent())
+        cf = self.host.case_file
+        wizard = NewCaseWizard(
+            self._create_case, self.host.dialog_parent(), lambda r: reference_problem(cf, r)
+        )
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.accepted.connect(lambda: self.host.refresh_cases(select_id=wizard.case_id))
         wizard.open()

@@ -15,9 +15,21 @@ from core.errors import DistillAuditError
 
 
 def describe_error(error: BaseException, traceback_text: str = "") -> tuple[str, str]:
-    """(plain message, details) for an exception: user errors read as they are, bugs say so."""
-    if isinstance(error, DistillAuditError):
-        message = str(error) or type(error).__name__
+    """(plain message, details) for an exception: user errors read as they are, bugs say so.
+
+    An expected failure (a typed error, or a disk / case-file failure core.failures
+    explains) gets its one-line message and, as details, that message and what to do,
+    never a traceback; only a bug's details carry the traceback for support.
+    """
+    from core.failures import explain, one_line
+
+    explained = error if isinstance(error, DistillAuditError) else explain(error)
+    if explained is not None:
+        message = one_line(str(explained)) or type(explained).__name__
+        return message, (
+            f"{message}\n\nWhat to do: correct what the message names (a file, a setting, "
+            "the disk) and try again. Nothing was changed by the step that stopped."
+        )
     else:
         message = (
             f"Distill Audit hit an unexpected problem ({type(error).__name__}: {error}). "

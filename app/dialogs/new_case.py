@@ -53,8 +53,13 @@ def _error_label(parent: QWidget) -> QLabel:
 
 
 class IdentificationPage(QWizardPage):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        check_reference: Callable[[str], str | None] | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._check_reference = check_reference  # core.records.reference_problem
         self.setTitle("Identify the case")
         self.setSubTitle("A short title and a unique reference, as used in your files.")
         self.title_edit = QLineEdit(self)
@@ -75,11 +80,28 @@ class IdentificationPage(QWizardPage):
         form.addRow("&Reference:", self.reference)
         form.addRow("&Parties:", self.parties)
         form.addRow("&Commissioned by:", self.commissioned_by)
+        self.reference_error = _error_label(self)
+        self.reference_error.setAccessibleName("Why this reference cannot be used")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.reference_error)
         layout.addStretch(1)
         self.registerField("title*", self.title_edit)
         self.registerField("reference*", self.reference)
+        self.reference.textChanged.connect(lambda _t: self._on_reference())
+
+    def reference_problem(self) -> str | None:
+        check = self._check_reference
+        return check(self.reference.text()) if check is not None else None
+
+    def _on_reference(self) -> None:
+        problem = self.reference_problem()
+        self.reference_error.setText(problem or "")
+        self.reference_error.setVisible(bool(problem))
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return super().isComplete() and self.reference_problem() is None
 
 
 class HypothesesPage(QWizardPage):
@@ -120,7 +142,10 @@ class NewCaseWizard(QWizard):
     """Two pages; on Finish calls ``submit(NewCaseInput) -> case id`` and keeps the id."""
 
     def __init__(
-        self, submit: Callable[[NewCaseInput], int], parent: QWidget | None = None
+        self,
+        submit: Callable[[NewCaseInput], int],
+        parent: QWidget | None = None,
+        check_reference: Callable[[str], str | None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("New case")
@@ -129,7 +154,7 @@ class NewCaseWizard(QWizard):
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
         self._submit = submit
         self.case_id: int | None = None
-        self.identification = IdentificationPage(self)
+        self.identification = IdentificationPage(self, check_reference)
         self.hypotheses = HypothesesPage(self)
         self.addPage(self.identification)
         self.addPage(self.hypotheses)

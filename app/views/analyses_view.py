@@ -10,6 +10,7 @@ it has saved so far (its partial results).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -48,8 +49,20 @@ def verdict_summary(row: RunRow) -> str:
     return ", ".join(row.checks) or row.kind
 
 
+def effect_quantity(c: Any) -> str:
+    """What a check row's Effect (and its 95% CI, always of the same quantity) measures.
+
+    core.checks.framework pairs them: the model-level difference with its own interval,
+    or, without a model-level test, the check's own effect with its own interval.
+    """
+    if getattr(c, "test_used", ""):
+        return "the suspect's model-level difference from the references' mean"
+    return f"the check's own effect size ({c.test or 'its test'})"
+
+
 RUN_COLUMNS: list[Column[RunRow]] = [
     Column("Run", lambda r: r.id, align_right=True),
+    Column("Model tested", lambda r: r.subject or "—", tooltip=lambda r: r.label),
     Column("Kind", lambda r: r.category),
     Column("Status", lambda r: r.status, tooltip=lambda r: r.error or r.status),
     Column("Started (UTC)", lambda r: r.created_at[:16].replace("T", " ")),
@@ -88,12 +101,12 @@ CHECK_COLUMNS: list[Column[Any]] = [
         "Effect",
         lambda c: format_num(c.effect_size),  # as the report prints it
         align_right=True,
-        tooltip=lambda c: "The suspect's model-level difference from the references' mean",
+        tooltip=lambda c: effect_quantity(c),
     ),
     Column(
         "95% CI",
         lambda c: format_ci(c.ci_low, c.ci_high) or "—",
-        tooltip=lambda c: "The interval of that difference (its own interval)",
+        tooltip=lambda c: f"95% interval of the same quantity as Effect: {effect_quantity(c)}",
     ),
     Column("Probes", lambda c: c.n_probes if c.n_probes is not None else "—", align_right=True),
     Column(
@@ -110,14 +123,13 @@ def _experiment_text(d: RunDetails) -> str:
     from core.distill.summaries import CalibrationSummary, ExperimentSummary
 
     p = d.parameters
-    lines = [f"Run {d.row.id} ({d.row.kind}): {d.row.status}."]
+    lines = [f"{d.row.label} ({d.row.kind}): {d.row.status}."]
     if d.row.error:
         lines.append(f"Stopped: {d.row.error}")
     if p.get("method"):
-        lines.append(
-            f"Method: {p.get('method')}-level distillation on the {p.get('answers')} "
-            f"answers; seed {p.get('seed')}."
-        )
+        source = p.get("answers") or p.get("transcripts") or p.get("source")
+        on = f"the {Path(str(source)).name} answers" if source else "the captured answers"
+        lines.append(f"Method: {p.get('method')}-level distillation on {on}; seed {p.get('seed')}.")
     if d.row.category == "calibration":
         sweep = CalibrationSummary.from_dict(d.summary)
         lines += _cost_lines(sweep.cost)
@@ -149,8 +161,10 @@ def _experiment_text(d: RunDetails) -> str:
 
 def _cost_lines(cost: CostEstimate | None) -> list[str]:
     lines = []
+    presets = (cost.extra.get("presets") if cost else None) or []
+    currency = {str(p.get("key")): str(p.get("currency") or "USD") for p in presets}
     for row in cost.by_samples if cost else []:
-        prices = ", ".join(f"{k} {v:.4g}" for k, v in row.prices.items())
+        prices = ", ".join(f"{k} {v:.4g} {currency.get(k, 'USD')}" for k, v in row.prices.items())
         lines.append(
             f"API cost of {row.n} samples ({row.tokens_in} tokens in, "
             f"{row.tokens_out} out): {prices}."
@@ -249,7 +263,7 @@ class AnalysesView(QWidget):
         keep = select_run if select_run is not None else self.selected_run_id()
         rows = run_rows(cf, case_id) if cf is not None and case_id is not None else []
         self.runs.set_records(rows)
-        fit_columns(self.run_table, stretch=4, fit=(0, 1, 2, 3))
+        fit_columns(self.run_table, stretch=5, fit=(0, 1, 2, 3, 4))
         ids = [r.id for r in rows]
         if rows:
             self.select_run(keep if keep in ids else ids[0])
@@ -289,7 +303,7 @@ class AnalysesView(QWidget):
             self._on_check()
             return
         row = details.row
-        head = f"Run {row.id} — {row.category}, {row.status}."
+        head = f"{row.label}: {row.category}, {row.status}."
         if details.combined is not None:
             head += f" Combined (Holm over the checks): {details.combined.statement}."
             if details.combined.signal_note:

@@ -35,6 +35,18 @@ if TYPE_CHECKING:
 
 STATUS_COLOURS = {"accepted": "#1b5e20", "rejected": "#b00020", "draft": "#6d4c00"}
 
+
+def run_names(ids: tuple[int, ...] | list[int], labels: dict[int, str]) -> str:
+    """The runs a finding came from, each named with the model it tested."""
+    return "; ".join(labels.get(i, f"Run {i}") for i in ids) or "—"
+
+
+def columns(labels: dict[int, str]) -> list[Column[FindingView]]:
+    """The findings table's columns; ``labels`` (run id → "Run 3 — suspect-osprey
+    (suspect)") is filled on each load."""
+    return [*COLUMNS[:4], Column("Runs", lambda f: run_names(f.run_ids, labels)), COLUMNS[-1]]
+
+
 COLUMNS: list[Column[FindingView]] = [
     Column("ID", lambda f: f.id, align_right=True),
     Column("Status", lambda f: f.status),
@@ -65,7 +77,8 @@ class FindingsView(QWidget):
     def __init__(self, host: Host, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.host = host
-        self.model: RecordTableModel[FindingView] = RecordTableModel(COLUMNS, self)
+        self.run_labels: dict[int, str] = {}
+        self.model: RecordTableModel[FindingView] = RecordTableModel(columns(self.run_labels), self)
         self.table = make_table("Findings", self)
         self.table.setModel(self.model)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._show())
@@ -158,11 +171,15 @@ class FindingsView(QWidget):
     # --- reading -------------------------------------------------------------------
     def load(self, conduct_date: str | None = None) -> None:
         """Re-read the findings and the clauses they can be linked to."""
+        from core.records import run_rows
         from core.store.findings import list_findings
 
         cf, case_id = self.host.case_file, self.host.case_id
         keep = self.selected()
         rows = list_findings(cf, case_id) if cf is not None and case_id is not None else []
+        self.run_labels.clear()
+        if cf is not None and case_id is not None:
+            self.run_labels.update({r.id: r.label for r in run_rows(cf, case_id)})
         self.model.set_records(rows)
         fit_columns(self.table, stretch=2, fit=(0, 1, 3, 4, 5))
         for row, f in enumerate(rows):
@@ -241,7 +258,7 @@ class FindingsView(QWidget):
             return
         who = f" by {f.reviewer}" if f.reviewer else ""
         self.status.setText(
-            f"{f.status}{who} · {f.strength} · run(s) {', '.join(map(str, f.run_ids)) or '—'}"
+            f"{f.status}{who} · {f.strength} · {run_names(f.run_ids, self.run_labels)}"
         )
         self.status.setStyleSheet(f"color: {STATUS_COLOURS.get(f.status, '')}; font-weight: bold;")
         self.statement.setPlainText(f.statement)

@@ -130,7 +130,7 @@ class OverviewView(QScrollArea):
         for run in runs[:3]:
             verdicts = "; ".join(f"{k}: {v}" for k, v in run.verdicts.items())
             lines.append(
-                f"Run {run.id} ({run.category}, {run.status}"
+                f"{run.label} ({run.category}, {run.status}"
                 f"{', ' + run.created_at[:10] if run.created_at else ''})"
                 + (f" — {verdicts}" if verdicts else "")
             )

@@ -332,7 +332,7 @@ class DetailsPage(QWizardPage):
             MODEL,
             [
                 ("role", "&Role in the case:", _combo("Role of the model", ARTIFACT_ROLES, self)),
-                ("name", "&Name:", _line("Name of the model", self)),
+                ("name", "N&ame:", _line("Name of the model", self)),
                 (
                     "collector",
                     "&Collected by:",
@@ -366,7 +366,7 @@ class DetailsPage(QWizardPage):
                     "&Role in the case:",
                     _combo("Role of the transcripts", TRANSCRIPT_ROLES, self),
                 ),
-                ("name", "&Name:", _line("Name of the transcript set", self)),
+                ("name", "N&ame:", _line("Name of the transcript set", self)),
                 (
                     "source",
                     "&How obtained:",
@@ -381,7 +381,7 @@ class DetailsPage(QWizardPage):
                 ("collector", "&Collected by:", _line("Who collected the transcripts", self)),
                 (
                     "collected_at",
-                    "Collected &at:",
+                    "Collected a&t:",
                     OptionalDate("Time the transcripts were collected", self, with_time=True),
                 ),
                 *_custody_rows(self),

@@ -60,7 +60,7 @@ HINTS = {
     "control_answers": "import them with role control-answers",
     "protected_model": "import it with role protected",
     "base_model": "import one with role base",
-    "names": "type them under Protected names",
+    "names": "type them under Names of the protected model",
     "harvested": "import the provider's log with role harvested-exchanges",
     "regenerations": "import them with role regenerations (or draw them: distill-audit check "
     "--protected-model PATH --regenerate K)",

@@ -65,6 +65,7 @@ class HostWizard(QWizard):
         self.setOption(QWizard.WizardOption.HaveHelpButton, False)
         self.resize(760, 560)
         self.jobs: list[Job] = []  # jobs started by this wizard's pages
+        self.closing = False  # reject() is under way (its background jobs go on)
         for which, name_ in (
             (QWizard.WizardButton.NextButton, "Next page"),
             (QWizard.WizardButton.BackButton, "Previous page"),
@@ -84,6 +85,7 @@ class HostWizard(QWizard):
         for job in self.jobs:
             if job not in keep:
                 job.cancel()
+        self.closing = True  # QWizard's reject cleans the pages up: not a step back
         super().reject()
 
 
@@ -91,8 +93,11 @@ class JobPage(QWizardPage):
     """Runs ``start()`` (which returns a Job) on entry; complete once the job succeeded.
 
     The job is drawn by a :class:`JobProgress`, as in the jobs panel; what went wrong is
-    said once, in the page's red :attr:`error` line.
+    said once, in the page's red :attr:`error` line. A page whose ``start()`` may rightly
+    have nothing to do (no earlier version to compare with) sets ``complete_when_idle``.
     """
+
+    complete_when_idle = False
 
     def __init__(
         self,
@@ -106,6 +111,7 @@ class JobPage(QWizardPage):
         self.setTitle(title)
         self.setSubTitle(subtitle)
         self._start = start
+        self._idle = False  # start() returned no job
         self.compact = compact  # hide the progress widgets once the job succeeded
         self.job: Job | None = None
         self.result: Any = None
@@ -124,8 +130,13 @@ class JobPage(QWizardPage):
         show_message(self.error, "")
         self.progress.show_idle("Starting…")
         self.job = self._start()
+        self._idle = self.job is None
         if self.job is None:
             self.progress.show_idle("Nothing to do.")
+            if self.complete_when_idle:  # nothing to do is an answer: Finish goes on
+                self.progress.setVisible(False)
+                self.idle()
+            self.completeChanged.emit()
             return
         wizard = self.wizard()
         if isinstance(wizard, HostWizard):
@@ -135,8 +146,15 @@ class JobPage(QWizardPage):
         self.completeChanged.emit()
 
     def cleanupPage(self) -> None:
-        """Going back stops the job (imports and checks write nothing until they finish)."""
-        if self.job is not None and not self.job.is_finished:
+        """Going back stops the job (imports and checks write nothing until they finish);
+        closing the wizard does not stop a job that goes on in the jobs panel."""
+        wizard = self.wizard()
+        goes_on = (
+            isinstance(wizard, HostWizard)
+            and wizard.closing
+            and self.job in wizard.background_jobs()
+        )
+        if self.job is not None and not self.job.is_finished and not goes_on:
             self.job.cancel()
         self._detach()
         self.job = None
@@ -151,7 +169,12 @@ class JobPage(QWizardPage):
             pass
 
     def isComplete(self) -> bool:
-        return self.job is not None and self.job.outcome == DONE
+        if self.job is None:
+            return self._idle and self.complete_when_idle
+        return self.job.outcome == DONE
+
+    def idle(self) -> None:
+        """Hook: ``start()`` had nothing to do and the page is complete without a job."""
 
     def cancel(self) -> None:
         if self.job is not None:

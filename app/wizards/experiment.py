@@ -16,7 +16,7 @@ report quotes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -132,12 +132,17 @@ class DataPage(QWizardPage):
         self.samples.setRange(0, 10_000_000)
         self.samples.setSpecialValueText("all")
         self.samples.setValue(200)
+        self.limit_label = QLabel(self)  # what core says fits (core.distill.data.training_limit)
+        self.limit_label.setAccessibleName("How many training samples fit")
+        self.limit_label.setWordWrap(True)
+        self.limit: Any = None  # core.distill.data.TrainingLimit of the chosen answers
+        self._limit_job: Any = None
         self.method = QComboBox(self)
         self.method.setAccessibleName("Distillation method")
         self.method.addItem("sequence level (fine-tune on the answers)", "sequence")
         self.method.addItem("logit level (match the teacher's distributions)", "logit")
         self.sweep = QCheckBox(
-            "Calibrate the checks: a &sweep of students at several sample "
+            "Calibrate the checks: a s&weep of students at several sample "
             "counts, each with its control twin",
             self,
         )
@@ -171,10 +176,11 @@ class DataPage(QWizardPage):
         form.addRow("&Answers:", self.answers)
         form.addRow("&Control twin:", self.controls)
         form.addRow("&Samples:", self.samples)
+        form.addRow(self.limit_label)
         form.addRow("&Method:", self.method)
         form.addRow(self.sweep)
-        form.addRow("Sample &counts:", self.sweep_samples)
-        form.addRow("Seeds &per count:", self.replicates)
+        form.addRow("Sample co&unts:", self.sweep_samples)
+        form.addRow("See&ds per count:", self.replicates)
         form.addRow("Held-out &probes:", self.probes)
         form.addRow(self.panel)
         for signal in (
@@ -184,7 +190,48 @@ class DataPage(QWizardPage):
             self.sweep_samples.textChanged,
         ):
             signal.connect(lambda *_: self._changed())
+        for signal in (self.answers.currentIndexChanged, self.controls.currentIndexChanged):
+            signal.connect(lambda *_: self._count())
         self._changed()
+
+    def initializePage(self) -> None:
+        self._count()
+
+    def _count(self) -> None:
+        """Ask core how many training samples the chosen answers allow (off the UI thread)."""
+        from core.distill.data import training_limit
+
+        host, answers = self.wizard_host(), self.answers.currentData()
+        self.limit = None
+        self.limit_label.setText("Counting the usable records…" if answers else "")
+        self.completeChanged.emit()
+        if host is None or answers is None:
+            return
+        job = host.runner.run(
+            training_limit,
+            answers,
+            self.controls.currentData(),
+            pass_state=False,
+            quiet=True,
+            label="Count the usable training records",
+        )
+        self._limit_job = job
+        job.finished.connect(self._counted)
+
+    def wizard_host(self) -> Any:
+        return getattr(self.wizard(), "host", None)
+
+    def _counted(self, job: Any) -> None:
+        if job is not self._limit_job:
+            return  # an earlier choice's count
+        if job.error is not None or job.result is None:
+            self.limit_label.setText(f"Could not count the records: {job.error or 'stopped'}")
+            return
+        self.limit = job.result
+        most = self.limit.most
+        self.samples.setMaximum(max(0, most))  # the default (200) comes down to what fits
+        self.limit_label.setText(self.limit.text)
+        self.completeChanged.emit()
 
     def _changed(self) -> None:
         on = self.sweep.isChecked()
@@ -205,6 +252,8 @@ class DataPage(QWizardPage):
 
     def isComplete(self) -> bool:
         if self.answers.currentData() is None:
+            return False
+        if self.limit is not None and self.limit.most <= 0:
             return False
         if self.sweep.isChecked():
             return (
@@ -253,9 +302,9 @@ class TrainingPage(QWizardPage):
         form = QFormLayout(self)
         form.addRow("S&teps:", self.steps)
         form.addRow("&Epochs:", self.epochs)
-        form.addRow("&Batch size:", self.batch)
+        form.addRow("Batch si&ze:", self.batch)
         form.addRow("T&hreads:", self.threads)
-        form.addRow("S&eed:", self.seed)
+        form.addRow("See&d:", self.seed)
         form.addRow(self.onnx)
         form.addRow("Saved in:", self.out)
 

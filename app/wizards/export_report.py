@@ -111,7 +111,7 @@ class FilesPage(QWizardPage):
         self.pdf = QLineEdit(self)
         self.pdf.setAccessibleName("PDF file")
         self.pdf.textChanged.connect(self.completeChanged)
-        browse = QPushButton("&Browse…", self)
+        browse = QPushButton("Bro&wse…", self)
         browse.setAccessibleName("Choose the PDF file")
         browse.clicked.connect(self._browse)
         self.with_json = QCheckBox("Also the &JSON bundle (same name, .json)", self)
@@ -132,7 +132,7 @@ class FilesPage(QWizardPage):
         form.addRow("&PDF:", holder)
         form.addRow("", self.with_json)
         form.addRow("", self.with_csv)
-        form.addRow("Prepared &by:", self.prepared_by)
+        form.addRow("Prepared b&y:", self.prepared_by)
         form.addRow(self.error)
 
     def initializePage(self) -> None:

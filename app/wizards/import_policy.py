@@ -55,7 +55,13 @@ def diff_html(word_diff: str) -> str:
 
 
 class ChangesPage(JobPage):
-    """Clause-level changes between two versions, one row per clause; unchanged hidden."""
+    """Clause-level changes between two versions, one row per clause; unchanged hidden.
+
+    With no earlier version (the first terms of a document) there is nothing to compare:
+    the page says so and the wizard can finish.
+    """
+
+    complete_when_idle = True
 
     def __init__(self, wizard: HostWizard, start: Any) -> None:
         super().__init__(
@@ -89,7 +95,18 @@ class ChangesPage(JobPage):
         self.model.set_records([])
         self.detail.clear()
         self.summary.setText("")
+        for w in (self.show_unchanged, self.table, self.detail):
+            w.setVisible(True)
         super().initializePage()
+
+    def idle(self) -> None:
+        for w in (self.show_unchanged, self.table, self.detail):
+            w.setVisible(False)
+        self.summary.setText(
+            "This is the first version of this document in the case: there is nothing to "
+            "compare it with yet. Finish to close; the next version you import is compared "
+            "with this one."
+        )
 
     def succeeded(self, result: Any) -> None:
         self.changes = list(result or [])
@@ -201,7 +218,7 @@ class ChooseVersionsPage(QWizardPage):
         self.new.setAccessibleName("Newer version")
         form = QFormLayout(self)
         form.addRow("&Older version:", self.old)
-        form.addRow("&Newer version:", self.new)
+        form.addRow("Ne&wer version:", self.new)
         for box in (self.old, self.new):
             box.currentIndexChanged.connect(lambda _i: self.completeChanged.emit())
 

@@ -124,8 +124,8 @@ class EvidencePage(QWizardPage):
             ("protected_answers", "&Protected answers:", self.protected_answers),
             ("control_answers", "&Control answers:", self.control_answers),
             ("protected_model", "Protected &model:", self.protected_model),
-            ("base_model", "&Base model:", self.base_model),
-            ("names", "Protected &names:", self.names),
+            ("base_model", "Base mo&del:", self.base_model),
+            ("names", "Names of the pro&tected model:", self.names),
             ("harvested", "&Harvested exchanges:", self.harvested),
             ("regenerations", "Re&generations:", self.regenerations),
         ):
@@ -190,9 +190,9 @@ class EvidencePage(QWizardPage):
             label.setVisible(key in needs)
             widget.setVisible(key in needs)
         self.rows["base_model"][0].setText(
-            "Protected model (as &base):"
+            "Protected mo&del (as base):"
             if question(question_key).protected_as_base
-            else "&Base model:"
+            else "Base mo&del:"
         )
 
     def _question(self) -> str:
@@ -201,10 +201,13 @@ class EvidencePage(QWizardPage):
 
     def _fill_references(self) -> None:
         ctx, suspect = self.context(), self.suspect.currentData()
+        same = {e.sha256 for e in ctx.models if e.id == suspect and e.sha256}
         self.references.blockSignals(True)
         self.references.clear()
         for e in ctx.models:
-            if e.id == suspect or e.role in ("protected", "base"):
+            # never the suspect itself, a second record of its files (core refuses both) or
+            # another model under test (its ONNX export, the clean twin): not independent
+            if e.id == suspect or e.sha256 in same or e.role in ("protected", "base", "suspect"):
                 continue
             item = QListWidgetItem(e.label, self.references)
             item.setData(Qt.ItemDataRole.UserRole, e.id)
@@ -395,7 +398,7 @@ class SettingsPage(QWizardPage):
         form.addRow("&Seed:", self.seed)
         advanced = QGroupBox("Advanced", self)
         aform = QFormLayout(advanced)
-        aform.addRow("&Resamples:", self.resamples)
+        aform.addRow("R&esamples:", self.resamples)
         aform.addRow("Chat &template:", self.template)
         form.addRow(advanced)
         form.addRow(self.adequacy)

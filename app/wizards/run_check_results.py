@@ -60,12 +60,12 @@ class ResultsPage(QWizardPage):
         if run_id is None or cf is None:
             return
         self.details = run_details(cf, run_id)
-        combined = self.details.combined
+        combined, label = self.details.combined, self.details.row.label
         self.combined.setText(
-            f"Run {run_id}. Combined over the checks (Holm): {combined.statement}. "
+            f"{label}. Combined over the checks (Holm): {combined.statement}. "
             f"{combined.signal_note + ' ' if combined.signal_note else ''}{combined.limit}"
             if combined
-            else f"Run {run_id}."
+            else f"{label}."
         )
         self.model.set_records(self.details.checks)
         fit_columns(self.table, stretch=0, fit=range(1, len(CHECK_COLUMNS)))

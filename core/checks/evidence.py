@@ -195,6 +195,18 @@ def load_case_evidence(
         refs_models = tuple(
             m for m in (model(r, "reference") for r in inputs.reference_ids) if m is not None
         )
+        for r in refs_models:  # the same files imported twice are still the suspect
+            if (
+                suspect_model is not None
+                and r.manifest_sha256
+                and r.manifest_sha256 == suspect_model.manifest_sha256
+            ):
+                raise DistillAuditError(
+                    f"Reference model {r.name!r} (record {r.artifact_id}) holds the same files as "
+                    f"the suspect {suspect_model.name!r} (record {suspect_model.artifact_id}): "
+                    "the suspect "
+                    "cannot be its own reference; untick it."
+                )
         protected_model = model(inputs.protected_model_id, "protected model")
         base = model(inputs.base_model_id, "base model")
 

@@ -17,13 +17,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from core.checks.framework import CheckResult, CheckSpec
 from core.checks.identity import identity_finding
 from core.checks.pformat import at_most, p_clause
 from core.checks.stats import CombinedResult, format_p, jsonable
 from core.store import audit
 from core.store.db import CaseFile
-from core.store.models import Finding, FindingRun, Result, Run
+from core.store.models import AuditEvent, Finding, FindingRun, Result, Run
 
 P_MEANING = (
     "A p-value says how unusual these data would be if the suspect were an independent "
@@ -145,6 +148,36 @@ def finding_statement(
     )
 
 
+def _suspect_of(run: Run | None) -> Any:
+    return ((run.inputs or {}).get("suspect") or {}).get("artifact_id") if run else None
+
+
+def _open_draft(s: Session, case_id: int, key: str, run_id: int) -> Finding | None:
+    """The draft finding an earlier run of check ``key`` on this run's suspect proposed.
+
+    Re-running a check must not propose the same draft twice: findings are one per
+    (check, suspect) until a reviewer decides; an accepted or rejected one stays as it is
+    and a new draft is proposed beside it.
+    """
+    suspect = _suspect_of(s.get(Run, run_id))
+    if suspect is None:
+        return None
+    events = s.execute(
+        select(AuditEvent).where(
+            AuditEvent.case_id == case_id, AuditEvent.action == "finding.proposed"
+        )
+    ).scalars()
+    for event in events:
+        if (event.details or {}).get("check") != key or event.entity_id is None:
+            continue
+        finding = s.get(Finding, int(event.entity_id))
+        if finding is None or finding.status != "draft":
+            continue
+        if any(_suspect_of(link.run) == suspect for link in finding.run_links):
+            return finding
+    return None
+
+
 def store_results(
     cf: CaseFile,
     run_id: int,
@@ -237,6 +270,26 @@ def store_results(
             text = finding_statement(
                 specs[key], res, run_id, suspect=suspect, base=base, combined=combined
             )
+            earlier = _open_draft(s, case_id, key, run_id)
+            if earlier is not None:  # the same check on the same suspect: one draft, more runs
+                earlier.statement, earlier.strength = text, res.strength
+                s.add(FindingRun(finding_id=earlier.id, run_id=run_id))
+                audit.record(
+                    s,
+                    "finding.reproposed",
+                    "finding",
+                    earlier.id,
+                    case_id=case_id,
+                    actor=actor,
+                    details={
+                        "run_id": run_id,
+                        "check": key,
+                        "strength": res.strength,
+                        "statement": text,
+                    },
+                )
+                finding_ids.append(earlier.id)
+                continue
             finding = Finding(
                 case_id=case_id, statement=text, strength=res.strength, status="draft"
             )

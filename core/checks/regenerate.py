@@ -125,7 +125,7 @@ def generate_regenerations(
     file goes to ``out_dir`` (default: a folder next to the case file).
     """
     from core.backends.factory import load_model
-    from core.evidence.importer import import_transcripts
+    from core.evidence.importer import find_or_import_transcripts
 
     if k < 1:
         raise DistillAuditError("The number of regenerations per prompt (K) must be at least 1.")
@@ -181,7 +181,7 @@ def generate_regenerations(
         f"{harvested['id']} from protected model {model_info['name']!r} (manifest sha256 "
         f"{model_info['manifest_sha256']}), taken to be model version {version!r}; seed {seed}."
     )
-    set_id = import_transcripts(
+    set_id = find_or_import_transcripts(
         case_file,
         case_id,
         path,

@@ -26,7 +26,7 @@ from typing import Any
 
 from core.errors import DistillAuditError
 from core.evidence.custody import hash_cache
-from core.evidence.importer import find_or_import_model, import_transcripts
+from core.evidence.importer import find_or_import_model, find_or_import_transcripts
 from core.jobs import JobState
 from core.store.cases import create_case, get_case
 from core.store.db import CaseFile, open_case_file
@@ -263,9 +263,11 @@ def _harvest_sets(
 
     if not args.harvested:
         return None, None
-    harvested = import_transcripts(cf, case_id, args.harvested, HARVESTED_ROLE, state=state)
+    harvested = find_or_import_transcripts(cf, case_id, args.harvested, HARVESTED_ROLE, state=state)
     if args.regenerations:
-        regen = import_transcripts(cf, case_id, args.regenerations, REGENERATIONS_ROLE, state=state)
+        regen = find_or_import_transcripts(
+            cf, case_id, args.regenerations, REGENERATIONS_ROLE, state=state
+        )
         return harvested, regen
     if args.regenerate is None:
         return harvested, None
@@ -300,7 +302,7 @@ def _answer_sets(
         )
     names += [""] * (len(files) - len(names))
     ids = [
-        import_transcripts(
+        find_or_import_transcripts(
             cf,
             case_id,
             f,
@@ -338,12 +340,14 @@ def _run(
         find_or_import_model(cf, case_id, args.base_model, "base", sub) if args.base_model else None
     )
     prot_set = (
-        import_transcripts(cf, case_id, args.protected_transcripts, "protected-answers", state=sub)
+        find_or_import_transcripts(
+            cf, case_id, args.protected_transcripts, "protected-answers", state=sub
+        )
         if args.protected_transcripts
         else None
     )
     ctrl_set = (
-        import_transcripts(cf, case_id, args.control_answers, "control-answers", state=sub)
+        find_or_import_transcripts(cf, case_id, args.control_answers, "control-answers", state=sub)
         if args.control_answers
         else None
     )

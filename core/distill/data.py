@@ -320,3 +320,39 @@ class TokenStore(Sequence[TrainExample]):
         """Examples left out because the prompt alone filled the context window."""
         meta = self.folder / "meta.json"
         return int(json.loads(meta.read_text(encoding="utf-8"))["dropped"]) if meta.is_file() else 0
+
+
+@dataclass(frozen=True)
+class TrainingLimit:
+    """How many training samples one experiment on a source can have (for the wizard)."""
+
+    available: int  # usable records (with a matching control answer when a twin is trained)
+    held_out: int  # kept for evaluation
+    most: int  # the largest training sample that fits
+
+    @property
+    def text(self) -> str:
+        return (
+            f"At most {self.most} training samples: the answers hold {self.available} usable "
+            f"records, {self.held_out} of them held out for evaluation."
+        )
+
+
+def training_limit(
+    source: str | Path, controls: str | Path | None = None, n_eval: int = 32
+) -> TrainingLimit:
+    """The training-sample limit :func:`select` will apply, counted the way it counts."""
+    import shutil
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix=".limit-"))
+    index = None
+    try:
+        index = ControlIndex(controls, work) if controls else None
+        available = sum(1 for _ in usable(source, "transcripts", index))
+    finally:
+        if index is not None:
+            index.close()
+        shutil.rmtree(work, ignore_errors=True)
+    held = max(0, min(n_eval, available // 5))
+    return TrainingLimit(available, held, available - held)

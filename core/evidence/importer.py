@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from core.errors import DistillAuditError, EvidenceError
+from core.errors import DistillAuditError, DuplicateEvidenceError, EvidenceError
 from core.evidence.custody import ItemsDigest, model_binding, transcript_binding, verify_artifact
 from core.evidence.formats import ARTIFACT_ROLES, REGENERATIONS_ROLE, TRANSCRIPT_ROLES
 from core.evidence.harvest_records import HARVEST_ROLES, HarvestValidator
@@ -64,10 +64,12 @@ def import_model(
         case_id = get_case(s, case_key).id
     entries = hash_files(info.root, info.files, state)
     custody = custody.normalised() if custody is not None else None
-    receipt = [manifest_digest(entries)] + ([entries[0].sha256] if len(entries) == 1 else [])
+    digest = manifest_digest(entries)
+    receipt = [digest] + ([entries[0].sha256] if len(entries) == 1 else [])
     check_source_hash(custody, receipt, info.root.name)
     state.set_status("Recording the evidence")
     with cf.session(state) as s:
+        _refuse_duplicate_model(s, case_id, digest, role, name or info.root.name)
         art = ModelArtifact(
             case_id=case_id,
             name=name or info.root.name,
@@ -75,7 +77,7 @@ def import_model(
             format=info.format,
             path=str(info.root.resolve()),
             manifest=[e.to_dict() for e in entries],
-            manifest_sha256=manifest_digest(entries),
+            manifest_sha256=digest,
             total_size=sum(e.size for e in entries),
             architecture=info.architecture,
             parameter_count=info.parameter_count,
@@ -178,6 +180,52 @@ def _insert_items(
         ]
         s.execute(insert(TranscriptItem), rows)
         state.set_progress(start + len(rows), len(records))
+
+
+def _refuse_duplicate_model(s: Session, case_id: int, digest: str, role: str, name: str) -> None:
+    """DuplicateEvidenceError when the case already holds a model with these files in this
+    role under this name (importing it again, e.g. after Back in the wizard, would make a
+    second identical record). The same files in another role (the protected model as a
+    base) or deliberately named apart are recorded as another piece of evidence."""
+    same = (
+        s.execute(
+            select(ModelArtifact).where(
+                ModelArtifact.case_id == case_id,
+                ModelArtifact.manifest_sha256 == digest,
+                ModelArtifact.role == role,
+                ModelArtifact.name == name,
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if same is not None:
+        raise DuplicateEvidenceError(
+            f"These files are already in the case as model record {same.id} ({same.name!r}, "
+            f"role {same.role}); nothing was imported. Use that record.",
+            same.id,
+        )
+
+
+def _refuse_duplicate_transcripts(s: Session, case_id: int, digest: str, role: str) -> None:
+    """DuplicateEvidenceError when the case already holds this transcript file in this role."""
+    same = (
+        s.execute(
+            select(TranscriptSet).where(
+                TranscriptSet.case_id == case_id,
+                TranscriptSet.file_sha256 == digest,
+                TranscriptSet.role == role,
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if same is not None:
+        raise DuplicateEvidenceError(
+            f"This file is already in the case as transcript set {same.id} ({same.name!r}, "
+            f"role {same.role}); nothing was imported. Use that record.",
+            same.id,
+        )
 
 
 def find_model(
@@ -293,6 +341,7 @@ def import_transcripts(
     # second import (or any change) waits only for the inserts, never for the reading.
     state.set_status("Recording the evidence")
     with cf.session(state) as s:
+        _refuse_duplicate_transcripts(s, case_id, file_hash, role)
         tset = TranscriptSet(
             case_id=case_id,
             name=name or p.stem,
@@ -340,3 +389,17 @@ def import_transcripts(
         record_at_import(s, case_id, "transcripts", tset.id, custody, [file_hash], actor)
         state.set_progress(100)
         return tset.id
+
+
+def find_or_import_transcripts(
+    cf: CaseFile, case_key: int | str, path: str | Path, role: str, **kwargs: Any
+) -> int:
+    """Import a transcript file, or reuse the case's set of the same file in the same role.
+
+    A check run from the command line names its files each time; running it again must
+    not record the same evidence twice (the check verifies every input before use).
+    """
+    try:
+        return import_transcripts(cf, case_key, path, role, **kwargs)
+    except DuplicateEvidenceError as exc:
+        return exc.existing_id

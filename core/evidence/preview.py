@@ -10,6 +10,7 @@ only shows the result, and the import comes later.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -82,19 +83,24 @@ def format_size(n: float) -> str:
     return str(n)
 
 
-def guess_transcript_role(path: Path, records: int, with_response: int) -> str:
-    """The role a transcript file most likely plays, from its answers and its name.
+def guess_transcript_role(
+    path: Path, records: int, with_response: int, models: Sequence[str] = ()
+) -> str:
+    """The role a transcript file most likely plays, from its answers and its names.
 
-    Records without answers are probes. Otherwise the first word of the file name that
-    says whose answers these are decides ("human_answers" → control-answers,
-    "protected_api_capture" → protected-answers); with no such word, protected-answers.
+    Records without answers are probes. Otherwise the first word that says whose answers
+    these are decides: first in the model names the records give (a file whose records
+    name the model "human" holds control answers, whatever the file is called), then in
+    the file name ("human_answers" → control-answers, "protected_api_capture" →
+    protected-answers); with no such word, protected-answers.
     """
     if records == 0 or with_response < records:
         return "probes"
-    for word in re.split(r"[^a-z0-9]+", Path(path).stem.lower()):
-        for prefix, role in ROLE_WORDS:
-            if word.startswith(prefix):
-                return role
+    for text in (*models, Path(path).stem):
+        for word in re.split(r"[^a-z0-9]+", str(text).lower()):
+            for prefix, role in ROLE_WORDS:
+                if word.startswith(prefix):
+                    return role
     return "protected-answers"
 
 
@@ -139,7 +145,7 @@ def preview_transcripts(path: Path, state: JobState | None = None) -> EvidencePr
     ]
     defaults = {
         "name": path.stem,
-        "role": guess_transcript_role(path, count, answered),
+        "role": guess_transcript_role(path, count, answered, stats.models),
         "provider": str(meta.get("provider") or ""),
         "model_name": str(meta.get("model") or ""),
         "collector": str(meta.get("collector") or ""),

@@ -262,3 +262,37 @@ def unnamed_controls(root: Any) -> list[Any]:
             if not w.accessibleName():
                 bad.append(w)
     return bad
+
+
+def mnemonic_clashes(wizard: Any) -> dict[str, list[str]]:
+    """Alt+letter keys used twice on a wizard's current page (labels, buttons, its buttons).
+
+    Qt gives a clashing Alt+key to whichever widget comes first, so Alt+N could move the
+    focus to a field instead of pressing Next.
+    """
+    import re
+
+    from PySide6.QtWidgets import QAbstractButton, QGroupBox, QLabel, QWizard
+
+    texts: list[str] = []
+    page = wizard.currentPage()
+    for cls in (QLabel, QAbstractButton, QGroupBox):
+        for w in page.findChildren(cls):
+            if w.isVisibleTo(page):
+                texts.append(w.title() if isinstance(w, QGroupBox) else w.text())
+    for which in (
+        QWizard.WizardButton.BackButton,
+        QWizard.WizardButton.NextButton,
+        QWizard.WizardButton.FinishButton,
+        QWizard.WizardButton.CancelButton,
+        QWizard.WizardButton.CommitButton,
+    ):
+        button = wizard.button(which)
+        if button is not None and button.isVisible():
+            texts.append(button.text())
+    seen: dict[str, list[str]] = {}
+    for text in texts:
+        m = re.search(r"&([^&\s])", text.replace("&&", ""))
+        if m:
+            seen.setdefault(m.group(1).lower(), []).append(text)
+    return {k: v for k, v in seen.items() if len(v) > 1}

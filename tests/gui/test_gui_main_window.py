@@ -141,7 +141,7 @@ def test_a_malformed_transcript_shows_the_line_and_imports_nothing(window, qtbot
     assert job.outcome == FAILED
     ((title, message, details),) = window.errors.calls
     assert "line 3" in message and "bad.jsonl" in message
-    assert "EvidenceError" in details
+    assert "What to do" in details and "EvidenceError" not in details  # issue 18.10
     assert window.evidence_view.model.rowCount() == 0
     with window.case_file.read_session() as s:
         assert s.execute(select(func.count()).select_from(TranscriptSet)).scalar_one() == 0

@@ -19,6 +19,7 @@ from tests.gui import fixtures as gui_fixtures
 from tests.gui.fixtures import (
     Recorder,
     demo_world,
+    mnemonic_clashes,
     needs_demo,
     unnamed_controls,
     wait_jobs,
@@ -39,9 +40,11 @@ def actions(win) -> list[str]:
 
 
 def check_pages(wizard) -> None:
-    """Every control on the current page is named for assistive technology; it renders."""
+    """Every control on the current page is named for assistive technology, no Alt+key is
+    used twice on it (issue 18.9: Alt+N went to a field, not Next); it renders."""
     page = wizard.currentPage()
     assert unnamed_controls(page) == [], page.title()
+    assert mnemonic_clashes(wizard) == {}, page.title()
     assert not wizard.grab().isNull()
 
 
