@@ -99,7 +99,7 @@ def _custody_rows(parent: QWidget) -> list[tuple[str, str, QWidget]]:
         ("collection_method", "Collection method:", method),
         (
             "production_no",
-            "Production (&Bates) no.:",
+            "Production (Bates) no.:",
             _line("Production number", parent, "optional, e.g. HAL-0000123"),
         ),
         (
