@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.table_model import Column, RecordTableModel
-from app.views.tables import fit_columns, make_table
+from app.views.tables import fit_columns, make_filter_box, make_table
 
 if TYPE_CHECKING:
     from app.host import Host
@@ -69,6 +69,7 @@ class FindingsView(QWidget):
         self.table = make_table("Findings", self)
         self.table.setModel(self.model)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._show())
+        self.filter = make_filter_box(self.table, self)
         self.summary = QLabel(self)
         self.summary.setAccessibleName("Findings summary")
 
@@ -138,8 +139,13 @@ class FindingsView(QWidget):
         rl.addWidget(review)
         rl.addWidget(link_box)
         rl.addStretch(1)
+        left = QWidget(self)
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.filter)
+        ll.addWidget(self.table)
         split = QSplitter(Qt.Orientation.Horizontal, self)
-        split.addWidget(self.table)
+        split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(0, 1)
         split.setSizes([560, 520])
@@ -168,9 +174,9 @@ class FindingsView(QWidget):
         for row, f in enumerate(rows):
             self.model.set_row_colour(row, None)
             if keep is not None and f.id == keep.id:
-                self.table.selectRow(row)
+                self.table.select_source_row(row)
         if rows and self.selected() is None:
-            self.table.selectRow(0)
+            self.table.select_source_row(0)
         counts = {s: sum(f.status == s for f in rows) for s in ("draft", "accepted", "rejected")}
         self.summary.setText(
             f"{len(rows)} finding(s): {counts['draft']} draft, "
@@ -204,13 +210,13 @@ class FindingsView(QWidget):
         self.clause.setCurrentIndex(max(0, first_tagged))
 
     def selected(self) -> FindingView | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.model.record(rows[0].row()) if rows else None
+        row = self.table.selected_source_row()
+        return self.model.record(row) if row is not None else None
 
     def select_finding(self, finding_id: int) -> None:
         for row, f in enumerate(self.model.records()):
             if f.id == finding_id:
-                self.table.selectRow(row)
+                self.table.select_source_row(row)
 
     @Slot()
     def _show(self) -> None:

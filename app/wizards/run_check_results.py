@@ -77,10 +77,10 @@ class ResultsPage(QWizardPage):
             else "No check reached alpha after Holm across the checks, so no finding was proposed."
         )
         if self.details.checks:
-            self.table.selectRow(0)
+            self.table.select_source_row(0)
 
     def _on_check(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        record = self.model.record(rows[0].row()) if rows else None
+        row = self.table.selected_source_row()
+        record = self.model.record(row) if row is not None else None
         self.reason.setText("\n".join([record.reason, *record.warnings]) if record else "")
         self.chart.set_figure(probe_chart(record) if record else None)
