@@ -32,6 +32,7 @@ from PySide6.QtGui import (
     QIcon,
 )
 from PySide6.QtWidgets import (
+    QDialog,
     QDockWidget,
     QFileDialog,
     QInputDialog,
@@ -57,6 +58,7 @@ from app.views.audit_view import AuditView
 from app.views.case_list import CaseListView
 from app.views.evidence_view import EvidenceView
 from app.views.findings_view import FindingsView
+from app.views.font_size import apply_font_size
 from app.views.jobs_panel import JobsPanel
 from app.views.overview import OverviewView
 from app.views.policies_view import PoliciesView
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
         self.case_file: CaseFile | None = None
         self.case_id: int | None = None
         self.settings = settings or load_settings()
+        apply_font_size(self.settings.font_size)
         self.runner = runner or JobRunner(self)
         self.runner.unhandled_failure.connect(self._on_unhandled_failure)
         self.runner.job_finished.connect(self._on_job_finished)
@@ -430,6 +433,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         save_settings(settings)
         self._last_dir = settings.data_folder or self._last_dir
+        apply_font_size(settings.font_size)
 
     def show_tab(self, tab: Tab) -> None:
         self.tabs.setCurrentWidget(self._tab_widgets[tab])
@@ -509,6 +513,16 @@ class MainWindow(QMainWindow):
     def open_file(self, path: Path) -> None:
         """Open an exported file with the system's viewer."""
         QDesktopServices.openUrl(QUrl.fromLocalFile(QFileInfo(str(path)).absoluteFilePath()))
+
+    def show_help(self) -> QDialog:
+        """Help → Help and glossary (non-modal, so it can stay open beside the case)."""
+        from app.help.help_dialog import HelpDialog
+
+        dialog = HelpDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.help_dialog = dialog
+        return dialog
 
     def show_about(self) -> None:
         from PySide6 import __version__ as qt_version
