@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QWidget,
     QWizard,
@@ -62,6 +63,7 @@ from app.views.font_size import apply_font_size
 from app.views.jobs_panel import JobsPanel
 from app.views.overview import OverviewView
 from app.views.policies_view import PoliciesView
+from app.views.welcome import WelcomeView
 from core import __version__
 from core.errors import DistillAuditError
 from core.resources import resource_path
@@ -161,7 +163,18 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([300, 980])
         splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
+        self.welcome = WelcomeView(
+            self.action("demo_case"),
+            self.action("open_case_file"),
+            self.action("new_case"),
+            lambda path: self.open_case_file(path, create=False),
+            self,
+        )
+        self.welcome.set_recent(self.settings.recent_files)
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(splitter)
+        self.setCentralWidget(self.pages)
 
         self.jobs_panel = JobsPanel(self.runner, self)
         self.jobs_panel.partial_requested.connect(self.analysis.show_partial_results)
@@ -195,6 +208,7 @@ class MainWindow(QMainWindow):
         if self.case_file is not None:
             self.case_file.close()
         self.case_file = cf
+        self.pages.setCurrentIndex(1)  # the case, no longer the welcome page
         self.revision_label.setText(f"Schema revision {revision}")
         if cf.backup_path:
             self.statusBar().showMessage(

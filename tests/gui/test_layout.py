@@ -47,3 +47,27 @@ def test_help_shows_the_reports_glossary(window: Any) -> None:
         assert g["term"] in text and g["definition"][:40] in text
     assert "Run a check" in dialog.guide.toPlainText()
     dialog.close()
+
+
+def test_welcome_page_until_a_case_file_opens(qtbot: Any, tmp_path: Any) -> None:
+    from app.main_window import MainWindow
+    from app.settings import AppSettings
+
+    earlier = tmp_path / "earlier.dacase"
+    first = MainWindow(settings=AppSettings(recent_files=[]))
+    qtbot.addWidget(first)
+    assert first.open_case_file(earlier)  # a real case file to list as recent
+    first.close()
+    win = MainWindow(settings=AppSettings(recent_files=[str(earlier), str(tmp_path / "gone")]))
+    qtbot.addWidget(win)
+    assert win.pages.currentWidget() is win.welcome
+    labels = [b.text() for b in win.welcome.buttons.values()]
+    assert labels == ["Open the &demo case", "&Open a case file…", "&New case…"]
+    assert win.welcome.recent.count() == 1  # the missing file is not offered
+    item = win.welcome.recent.item(0)
+    assert item.data(256) == str(earlier)
+    win.welcome.recent.itemActivated.emit(item)
+    assert win.case_file is not None and win.case_file.path == earlier
+    assert win.pages.currentIndex() == 1
+    win.runner.cancel_and_wait()
+    win.close()
