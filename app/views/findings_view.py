@@ -15,12 +15,14 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -146,7 +148,14 @@ class FindingsView(QWidget):
         ll.addWidget(self.table)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(left)
-        split.addWidget(right)
+        # The review panel scrolls rather than forcing the window taller than a laptop
+        # screen (with the Jobs panel open the window must fit 700 px).
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(right)
+        split.addWidget(scroll)
         split.setStretchFactor(0, 1)
         split.setSizes([560, 520])
         split.setChildrenCollapsible(False)
