@@ -38,7 +38,7 @@ def test_no_clipped_text_on_any_tab(demo_window: Any, qtbot: Any, size: tuple[in
     assert demo_window.minimumSizeHint().height() <= SIZES[0][1]
 
 
-def test_no_clipped_text_on_the_wizards_first_pages_and_dialogs(demo_window: Any, qtbot: Any) -> None:
+def test_no_clipped_text_on_wizard_first_pages_and_dialogs(demo_window: Any, qtbot: Any) -> None:
     problems = []
     for name, open_wizard in WIZARDS:
         wizard = open_wizard(demo_window)
