@@ -129,3 +129,19 @@ def test_evidence_detail_pane_shows_collection_source_hashes_and_sizes(qtbot: An
     qtbot.addWidget(dialog)
     assert dialog.values["Imported by"].text() == "A. Reviewer"
     assert dialog.files is not None and "e" * 64 in dialog.files.toPlainText()
+
+
+def test_refitting_columns_scrolls_back_to_the_left_edge(qtbot: Any) -> None:
+    from app.views.tables import fit_columns
+
+    view, model = _table(qtbot)
+    model.set_records([Row(1, "x" * 400, "d" * 64)])
+    view.resize(200, 120)
+    view.show()
+    fit_columns(view, stretch=2, fit=(0, 1))
+    bar = view.horizontalScrollBar()
+    assert bar.maximum() > 0  # the long name needs scrolling
+    bar.setValue(bar.maximum())
+    model.set_records([Row(2, "y" * 400, "e" * 64)])  # the next run's rows
+    fit_columns(view, stretch=2, fit=(0, 1))
+    assert bar.maximum() > 0 and bar.value() == 0
