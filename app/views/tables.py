@@ -167,3 +167,20 @@ def fit_columns(view: QTableView, stretch: int, fit: Iterable[int] = ()) -> None
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             view.resizeColumnToContents(col)
     view.horizontalScrollBar().setValue(0)
+
+
+def fit_rows(view: QTableView, at_least: int = 3, at_most: int = 8) -> int:
+    """Keep ``view`` tall enough to show its rows whole (between the two bounds).
+
+    A layout may otherwise squeeze a short table to a row and a half; returns the
+    minimum height set, in pixels.
+    """
+    rows = max(at_least, min(at_most, view.model().rowCount() if view.model() else 0))
+    height = (
+        view.horizontalHeader().sizeHint().height()
+        + rows * view.verticalHeader().defaultSectionSize()
+        + 2 * view.frameWidth()
+        + (view.horizontalScrollBar().sizeHint().height() if view.horizontalScrollBar() else 0)
+    )
+    view.setMinimumHeight(height)
+    return height

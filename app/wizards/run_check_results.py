@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget, QWizardPage
 from app.views.analyses_view import CHECK_COLUMNS
 from app.views.charts import ChartView, probe_chart
 from app.views.table_model import RecordTableModel
-from app.views.tables import fit_columns, make_table
+from app.views.tables import fit_columns, fit_rows, make_table
 
 if TYPE_CHECKING:
     from core.records import RunDetails
@@ -68,6 +68,7 @@ class ResultsPage(QWizardPage):
             else f"Run {run_id}."
         )
         self.model.set_records(self.details.checks)
+        fit_rows(self.table)  # every verdict whole, not a row and a half
         fit_columns(self.table, stretch=0, fit=range(1, len(CHECK_COLUMNS)))
         found = self.details.summary.get("findings") or []
         self.findings.setText(

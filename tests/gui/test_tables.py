@@ -145,3 +145,13 @@ def test_refitting_columns_scrolls_back_to_the_left_edge(qtbot: Any) -> None:
     model.set_records([Row(2, "y" * 400, "e" * 64)])  # the next run's rows
     fit_columns(view, stretch=2, fit=(0, 1))
     assert bar.maximum() > 0 and bar.value() == 0
+
+
+def test_fit_rows_keeps_every_row_whole(qtbot: Any) -> None:
+    from app.views.tables import fit_rows
+
+    view, _model = _table(qtbot)
+    height = fit_rows(view, at_least=3)
+    row = view.verticalHeader().defaultSectionSize()
+    assert view.minimumHeight() == height
+    assert height >= view.horizontalHeader().sizeHint().height() + 3 * row
