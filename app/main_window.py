@@ -32,6 +32,7 @@ from PySide6.QtGui import (
     QIcon,
 )
 from PySide6.QtWidgets import (
+    QDialog,
     QDockWidget,
     QFileDialog,
     QInputDialog,
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QWidget,
     QWizard,
@@ -57,9 +59,11 @@ from app.views.audit_view import AuditView
 from app.views.case_list import CaseListView
 from app.views.evidence_view import EvidenceView
 from app.views.findings_view import FindingsView
+from app.views.font_size import apply_font_size
 from app.views.jobs_panel import JobsPanel
 from app.views.overview import OverviewView
 from app.views.policies_view import PoliciesView
+from app.views.welcome import WelcomeView
 from core import __version__
 from core.errors import DistillAuditError
 from core.resources import resource_path
@@ -100,6 +104,7 @@ class MainWindow(QMainWindow):
         self.case_file: CaseFile | None = None
         self.case_id: int | None = None
         self.settings = settings or load_settings()
+        apply_font_size(self.settings.font_size)
         self.runner = runner or JobRunner(self)
         self.runner.unhandled_failure.connect(self._on_unhandled_failure)
         self.runner.job_finished.connect(self._on_job_finished)
@@ -158,7 +163,18 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([300, 980])
         splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
+        self.welcome = WelcomeView(
+            self.action("demo_case"),
+            self.action("open_case_file"),
+            self.action("new_case"),
+            lambda path: self.open_case_file(path, create=False),
+            self,
+        )
+        self.welcome.set_recent(self.settings.recent_files)
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(splitter)
+        self.setCentralWidget(self.pages)
 
         self.jobs_panel = JobsPanel(self.runner, self)
         self.jobs_panel.partial_requested.connect(self.analysis.show_partial_results)
@@ -192,6 +208,7 @@ class MainWindow(QMainWindow):
         if self.case_file is not None:
             self.case_file.close()
         self.case_file = cf
+        self.pages.setCurrentIndex(1)  # the case, no longer the welcome page
         self.revision_label.setText(f"Schema revision {revision}")
         if cf.backup_path:
             self.statusBar().showMessage(
@@ -431,6 +448,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         save_settings(settings)
         self._last_dir = settings.data_folder or self._last_dir
+        apply_font_size(settings.font_size)
 
     def show_tab(self, tab: Tab) -> None:
         self.tabs.setCurrentWidget(self._tab_widgets[tab])
@@ -510,6 +528,16 @@ class MainWindow(QMainWindow):
     def open_file(self, path: Path) -> None:
         """Open an exported file with the system's viewer."""
         QDesktopServices.openUrl(QUrl.fromLocalFile(QFileInfo(str(path)).absoluteFilePath()))
+
+    def show_help(self) -> QDialog:
+        """Help → Help and glossary (non-modal, so it can stay open beside the case)."""
+        from app.help.help_dialog import HelpDialog
+
+        dialog = HelpDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.help_dialog = dialog
+        return dialog
 
     def show_about(self) -> None:
         from PySide6 import __version__ as qt_version

@@ -184,6 +184,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
         (),
         "Build (once) and open the shipped demonstration case",
     ),
+    ActionSpec(
+        "help",
+        "&Help and glossary",
+        lambda w: w.show_help(),
+        (_STD.HelpContents, "F1"),
+        "How a case goes, and the report's glossary",
+    ),
     ActionSpec("about", "&About Distill Audit", lambda w: w.show_about(), role=_ROLE.AboutRole),
 )
 
@@ -218,7 +225,7 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("&View", (GO_TO_TABS, SEPARATOR, JOBS_PANEL, "refresh")),
-    ("&Help", ("demo_case", SEPARATOR, "about")),
+    ("&Help", ("help", "demo_case", SEPARATOR, "about")),
 )
 
 # The buttons above a tab's table, by tab.

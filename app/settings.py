@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 MAX_RECENT = 8
+MIN_FONT, MAX_FONT = 7, 28
 
 
 def default_threads() -> int:
@@ -36,6 +37,7 @@ class AppSettings:
     default_alpha: float = 0.05
     data_folder: str = field(default_factory=lambda: str(Path.home()))
     reviewer_name: str = ""
+    font_size: int = 0  # points; 0 = the system's size (app/views/font_size.py applies it)
     recent_files: list[str] = field(default_factory=list)
     model_dtype: str = "auto"  # the precision models run at (core.backends.precision.DTYPES)
 
@@ -62,6 +64,12 @@ def _valid(name: str, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 256
     if name == "default_alpha":
         return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
+    if name == "font_size":
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and (value == 0 or MIN_FONT <= value <= MAX_FONT)
+        )
     if name in ("data_folder", "reviewer_name"):
         return isinstance(value, str)
     if name == "model_dtype":

@@ -1,4 +1,4 @@
-"""Edit → Settings: CPU threads, model precision, the default alpha, data folder, reviewer."""
+"""Edit → Settings: CPU threads, model precision, alpha, data folder, reviewer, text size."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import AppSettings
+from app.settings import MAX_FONT, MIN_FONT, AppSettings
 from core.backends.precision import DTYPES
 
 DTYPE_LABELS = {
@@ -69,6 +69,12 @@ class SettingsDialog(QDialog):
         self.reviewer = QLineEdit(settings.reviewer_name, self)
         self.reviewer.setAccessibleName("Reviewer name")
         self.reviewer.setPlaceholderText("Your name, as it should appear in the audit log")
+        self.font_size = QSpinBox(self)
+        self.font_size.setAccessibleName("Text size in points")
+        self.font_size.setRange(MIN_FONT - 1, MAX_FONT)
+        self.font_size.setSpecialValueText("System default")
+        self.font_size.setSuffix(" pt")
+        self.font_size.setValue(settings.font_size or MIN_FONT - 1)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.folder, 1)
@@ -96,6 +102,7 @@ class SettingsDialog(QDialog):
         form.addRow("Default &alpha:", self.alpha)
         form.addRow("Default data &folder:", holder)
         form.addRow("&Reviewer name:", self.reviewer)
+        form.addRow("Text si&ze:", self.font_size)
         form.addRow(note)
         form.addRow(buttons)
 
@@ -111,6 +118,7 @@ class SettingsDialog(QDialog):
             default_alpha=round(self.alpha.value(), 6),
             data_folder=folder,
             reviewer_name=self.reviewer.text().strip(),
+            font_size=0 if self.font_size.value() < MIN_FONT else self.font_size.value(),
             recent_files=list(self._settings.recent_files),
             model_dtype=str(self.dtype.currentData() or "auto"),
         )

@@ -9,7 +9,6 @@ it has saved so far (its partial results).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.charts import ChartView, calibration_chart, probe_chart, tippett_chart
+from app.views.readable import readable_lines
 from app.views.table_model import Column, RecordTableModel
 from app.views.tables import fit_columns, make_table
 from core.checks.pformat import format_p
@@ -180,6 +180,17 @@ def _partial_text(d: RunDetails) -> str:
     return "Saved so far (per-probe values kept in the run): " + "; ".join(parts) + "."
 
 
+def parameters_text(d: RunDetails) -> str:
+    """The Parameters page: the run's settings, inputs and partial results as labelled lines."""
+    lines = ["Parameters", *readable_lines(d.parameters, 1), "", "Inputs"]
+    lines += readable_lines(d.inputs, 1)
+    partial = d.summary.get("partial") or {}
+    if partial:
+        lines += ["", "Partial results (saved before the run finished)"]
+        lines += readable_lines(partial, 1)
+    return "\n".join(lines)[:200_000]
+
+
 class AnalysesView(QWidget):
     """Runs on the left; the selected run's results, reasons, chart and parameters."""
 
@@ -275,12 +286,12 @@ class AnalysesView(QWidget):
             if rec.id == run_id:
                 if self.selected_run_id() == run_id:
                     self._on_run()  # reselecting: re-read (the run may have progressed)
-                self.run_table.selectRow(row)
+                self.run_table.select_source_row(row)
                 return
 
     def selected_run_id(self) -> int | None:
-        rows = self.run_table.selectionModel().selectedRows()
-        return self.runs.record(rows[0].row()).id if rows else None
+        row = self.run_table.selected_source_row()
+        return self.runs.record(row).id if row is not None else None
 
     @Slot()
     def _on_run(self) -> None:
@@ -318,7 +329,7 @@ class AnalysesView(QWidget):
         self.checks.set_records(details.checks)
         fit_columns(self.check_table, stretch=0, fit=range(1, len(CHECK_COLUMNS)))
         if details.checks:
-            self.check_table.selectRow(0)
+            self.check_table.select_source_row(0)
         else:
             self._on_check()
         self.text.setPlainText(
@@ -326,18 +337,11 @@ class AnalysesView(QWidget):
             if row.category != "check"
             else "\n\n".join(f"{c.title}: {c.reason}" for c in details.checks)
         )
-        self.parameters.setPlainText(
-            json.dumps(
-                {"parameters": details.parameters, "inputs": details.inputs},
-                indent=2,
-                ensure_ascii=False,
-                default=str,
-            )[:200_000]
-        )
+        self.parameters.setPlainText(parameters_text(details))
 
     def selected_check(self) -> Any | None:
-        rows = self.check_table.selectionModel().selectedRows()
-        return self.checks.record(rows[0].row()) if rows else None
+        row = self.check_table.selected_source_row()
+        return self.checks.record(row) if row is not None else None
 
     @Slot()
     def _on_check(self) -> None:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views.table_model import Column, RecordTableModel
-from app.views.tables import fit_columns, make_table
+from app.views.tables import fit_columns, make_filter_box, make_table
 
 if TYPE_CHECKING:
     from core.records import AuditRow
@@ -36,6 +36,7 @@ COLUMNS: list[Column[AuditRow]] = [
         "Hash",
         lambda r: r.hash[:12] + "…",
         tooltip=lambda r: f"SHA-256 of this event:\n{r.hash}\nPrevious event:\n{r.prev_hash}",
+        copy=lambda r: r.hash,
     ),
 ]
 
@@ -53,6 +54,7 @@ class AuditView(QWidget):
         self.table = make_table("Audit events", self)
         self.table.setAccessibleDescription("The append-only, hash-chained audit log")
         self.table.setModel(self.model)
+        self.filter = make_filter_box(self.table, self)
 
         self.verify_button = QPushButton("&Verify chain", self)
         self.verify_button.setAccessibleName("Verify audit chain")
@@ -77,6 +79,7 @@ class AuditView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.result)
+        layout.addWidget(self.filter)
         layout.addWidget(self.table)
 
     def set_events(self, rows: list[AuditRow]) -> None:

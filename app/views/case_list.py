@@ -58,16 +58,16 @@ class CaseListView(QWidget):
     def select_case(self, case_id: int) -> None:
         for row, case in enumerate(self.model.records()):
             if case.id == case_id:
-                self.table.selectRow(row)
+                self.table.select_source_row(row)
                 return
 
     def selected_case_id(self) -> int | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.model.record(rows[0].row()).id if rows else None
+        row = self.table.selected_source_row()
+        return self.model.record(row).id if row is not None else None
 
     def selected_case(self) -> CaseSummary | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.model.record(rows[0].row()) if rows else None
+        row = self.table.selected_source_row()
+        return self.model.record(row) if row is not None else None
 
     @Slot(QItemSelection, QItemSelection)
     def _on_selection(self, *_: object) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QColor, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QColor, QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from app.views.evidence_detail import EvidenceDetailDialog
 from app.views.table_model import Column, RecordTableModel
-from app.views.tables import fit_columns, make_table
+from app.views.tables import fit_columns, make_filter_box, make_table
 
 if TYPE_CHECKING:
     from core.evidence.inventory import EvidenceItem
@@ -42,8 +43,9 @@ COLUMNS: list[Column[EvidenceItem]] = [
         lambda e: short_hash(e.sha256),
         tooltip=lambda e: (
             f"SHA-256 {'of the file manifest' if e.kind == 'model' else 'of the file'}:"
-            f"\n{e.sha256}\n(Ctrl+C copies it)"
+            f"\n{e.sha256}\n(Ctrl+C or right-click copies it)"
         ),
+        copy=lambda e: e.sha256,
     ),
     Column("Description", lambda e: e.description, tooltip=lambda e: e.description),
     Column("Imported by", lambda e: e.imported_by),
@@ -98,16 +100,17 @@ class EvidenceView(QWidget):
         )
         self.table = make_table("Evidence", self)
         self.table.setAccessibleDescription(
-            "Models and transcript sets of the case; Ctrl+C copies the selected SHA-256"
+            "Models and transcript sets of the case; Ctrl+C copies the selected rows with "
+            "their full SHA-256; double-click shows an item's details"
         )
         self.table.setModel(self.model)
 
         self.copy_action = QAction("&Copy SHA-256", self)
-        self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
-        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.copy_action.triggered.connect(self.copy_selected_hash)
         self.table.addAction(self.copy_action)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.table.doubleClicked.connect(lambda _i: self.show_details())
+        self.filter = make_filter_box(self.table, self)
+        self.detail: EvidenceDetailDialog | None = None
 
         bar = QHBoxLayout()
         for action in import_actions:
@@ -123,6 +126,7 @@ class EvidenceView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addWidget(self.filter)
         layout.addWidget(self.table)
 
     def set_items(self, items: list[EvidenceItem]) -> None:
@@ -159,8 +163,19 @@ class EvidenceView(QWidget):
             self.model.set_row_colour(row, PROBLEM if status in ("changed", "missing") else None)
 
     def selected_item(self) -> EvidenceItem | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.model.record(rows[0].row()) if rows else None
+        row = self.table.selected_source_row()
+        return self.model.record(row) if row is not None else None
+
+    def show_details(self) -> EvidenceDetailDialog | None:
+        """Open the detail pane of the selected item (who collected it, source, hashes)."""
+        item = self.selected_item()
+        if item is None:
+            return None
+        if self.detail is not None:
+            self.detail.close()
+        self.detail = EvidenceDetailDialog(item, self)
+        self.detail.open()
+        return self.detail
 
     def copy_selected_hash(self) -> str | None:
         """Put the selected item's full SHA-256 on the clipboard; return it."""

@@ -15,19 +15,21 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from app.views.table_model import Column, RecordTableModel
-from app.views.tables import fit_columns, make_table
+from app.views.tables import fit_columns, make_filter_box, make_table
 
 if TYPE_CHECKING:
     from app.host import Host
@@ -82,6 +84,7 @@ class FindingsView(QWidget):
         self.table = make_table("Findings", self)
         self.table.setModel(self.model)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._show())
+        self.filter = make_filter_box(self.table, self)
         self.summary = QLabel(self)
         self.summary.setAccessibleName("Findings summary")
 
@@ -151,9 +154,21 @@ class FindingsView(QWidget):
         rl.addWidget(review)
         rl.addWidget(link_box)
         rl.addStretch(1)
+        left = QWidget(self)
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.filter)
+        ll.addWidget(self.table)
         split = QSplitter(Qt.Orientation.Horizontal, self)
-        split.addWidget(self.table)
-        split.addWidget(right)
+        split.addWidget(left)
+        # The review panel scrolls rather than forcing the window taller than a laptop
+        # screen (with the Jobs panel open the window must fit 700 px).
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(right)
+        split.addWidget(scroll)
         split.setStretchFactor(0, 1)
         split.setSizes([560, 520])
         split.setChildrenCollapsible(False)
@@ -185,9 +200,9 @@ class FindingsView(QWidget):
         for row, f in enumerate(rows):
             self.model.set_row_colour(row, None)
             if keep is not None and f.id == keep.id:
-                self.table.selectRow(row)
+                self.table.select_source_row(row)
         if rows and self.selected() is None:
-            self.table.selectRow(0)
+            self.table.select_source_row(0)
         counts = {s: sum(f.status == s for f in rows) for s in ("draft", "accepted", "rejected")}
         self.summary.setText(
             f"{len(rows)} finding(s): {counts['draft']} draft, "
@@ -221,13 +236,13 @@ class FindingsView(QWidget):
         self.clause.setCurrentIndex(max(0, first_tagged))
 
     def selected(self) -> FindingView | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.model.record(rows[0].row()) if rows else None
+        row = self.table.selected_source_row()
+        return self.model.record(row) if row is not None else None
 
     def select_finding(self, finding_id: int) -> None:
         for row, f in enumerate(self.model.records()):
             if f.id == finding_id:
-                self.table.selectRow(row)
+                self.table.select_source_row(row)
 
     @Slot()
     def _show(self) -> None:

@@ -186,16 +186,16 @@ class PoliciesView(QWidget):
     def select_policy(self, policy_id: int) -> None:
         for row, rec in enumerate(self.policies.records()):
             if rec.id == policy_id:
-                self.policy_table.selectRow(row)
+                self.policy_table.select_source_row(row)
                 return
 
     def selected_policy(self) -> PolicyRow | None:
-        rows = self.policy_table.selectionModel().selectedRows()
-        return self.policies.record(rows[0].row()) if rows else None
+        row = self.policy_table.selected_source_row()
+        return self.policies.record(row) if row is not None else None
 
     def selected_clause(self) -> ClauseView | None:
-        rows = self.clause_table.selectionModel().selectedRows()
-        return self.clauses.record(rows[0].row()) if rows else None
+        row = self.clause_table.selected_source_row()
+        return self.clauses.record(row) if row is not None else None
 
     def set_category(self, category: str | None) -> None:
         index = self.category.findData(category)
@@ -216,7 +216,7 @@ class PoliciesView(QWidget):
         header.resizeSection(1, min(max(header.sectionSize(1), 120), 260))
         for row, c in enumerate(clauses):
             if keep is not None and c.id == keep.id:
-                self.clause_table.selectRow(row)
+                self.clause_table.select_source_row(row)
         self._show_clause()
 
     def _show_clause(self) -> None:

@@ -13,18 +13,25 @@ from typing import Any, Generic, TypeVar
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from app.views.column_help import column_help
+
 R = TypeVar("R")
 Index = QModelIndex | QPersistentModelIndex
+#: The role tables sort by: numbers as numbers, everything else as its text.
+SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+#: The role copying reads: the whole value (e.g. a full SHA-256) where the cell abbreviates.
+COPY_ROLE = int(Qt.ItemDataRole.UserRole) + 2
 
 
 @dataclass(frozen=True)
 class Column(Generic[R]):
-    """One column: its header, the cell text, and optionally a tooltip."""
+    """One column: its header, the cell text, optionally a tooltip and the copied text."""
 
     header: str
     text: Callable[[R], Any]
     tooltip: Callable[[R], str] | None = None
     align_right: bool = False
+    copy: Callable[[R], str] | None = None
 
 
 class RecordTableModel(QAbstractTableModel, Generic[R]):
@@ -68,8 +75,12 @@ class RecordTableModel(QAbstractTableModel, Generic[R]):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return self.columns[section].header
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return column_help(self.columns[section].header)
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -78,6 +89,14 @@ class RecordTableModel(QAbstractTableModel, Generic[R]):
         rec, col = self._rows[index.row()], self.columns[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             value = col.text(rec)
+            return "" if value is None else str(value)
+        if role == COPY_ROLE:
+            value = col.copy(rec) if col.copy is not None else col.text(rec)
+            return "" if value is None else str(value)
+        if role == SORT_ROLE:
+            value = col.text(rec)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
             return "" if value is None else str(value)
         if role == Qt.ItemDataRole.ToolTipRole and col.tooltip is not None:
             return col.tooltip(rec)

@@ -128,11 +128,11 @@ class ChangesPage(JobPage):
         self.model.set_records(shown)
         fit_columns(self.table, stretch=4, fit=(0, 1, 2, 3))
         if shown:
-            self.table.selectRow(0)
+            self.table.select_source_row(0)
 
     def _show(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        change = self.model.record(rows[0].row()) if rows else None
+        row = self.table.selected_source_row()
+        change = self.model.record(row) if row is not None else None
         self.detail.setHtml(diff_html(change.word_diff) if change else "")
 
 

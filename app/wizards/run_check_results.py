@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget, QWizardPage
 from app.views.analyses_view import CHECK_COLUMNS
 from app.views.charts import ChartView, probe_chart
 from app.views.table_model import RecordTableModel
-from app.views.tables import fit_columns, make_table
+from app.views.tables import fit_columns, fit_rows, make_table
 
 if TYPE_CHECKING:
     from core.records import RunDetails
@@ -68,6 +68,7 @@ class ResultsPage(QWizardPage):
             else f"{label}."
         )
         self.model.set_records(self.details.checks)
+        fit_rows(self.table)  # every verdict whole, not a row and a half
         fit_columns(self.table, stretch=0, fit=range(1, len(CHECK_COLUMNS)))
         found = self.details.summary.get("findings") or []
         self.findings.setText(
@@ -77,10 +78,10 @@ class ResultsPage(QWizardPage):
             else "No check reached alpha after Holm across the checks, so no finding was proposed."
         )
         if self.details.checks:
-            self.table.selectRow(0)
+            self.table.select_source_row(0)
 
     def _on_check(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        record = self.model.record(rows[0].row()) if rows else None
+        row = self.table.selected_source_row()
+        record = self.model.record(row) if row is not None else None
         self.reason.setText("\n".join([record.reason, *record.warnings]) if record else "")
         self.chart.set_figure(probe_chart(record) if record else None)

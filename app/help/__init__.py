@@ -1,0 +1,1 @@
+"""In-app help: how to use the workbench, and the report's glossary."""
