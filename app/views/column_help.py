@@ -17,6 +17,7 @@ COLUMN_HELP: dict[str, str] = {
     "Change": "How the clause differs between the two versions: added, removed or reworded",
     "Check": "The check that was run (each answers one question about the suspect model)",
     "Checks and verdicts": "The checks the run performed and what each concluded",
+    "Model tested": "The model the run examined and its role in the case (suspect, control, …)",
     "Clauses": "How many clauses the document has, or which clauses a finding is linked to",
     "Description": "What the evidence is, as described when it was added",
     "Document": "The title of the terms document (e.g. Terms of Use, Usage Policies)",
