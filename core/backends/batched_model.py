@@ -351,13 +351,16 @@ class BatchedModel(ABC):
             produced: list[list[int]] = [[] for _ in batch]
             finished = np.zeros(len(batch), dtype=bool)
             for step in range(new_tokens):
-                tokens = np.array(
-                    [
-                        choose_token(logits[r], rngs[r], greedy, temperature, top_p)
-                        for r in range(len(batch))
-                    ],
-                    dtype=np.int64,
-                )
+                if greedy:  # argmax of every row at once: what choose_token does per row
+                    tokens = np.asarray(logits).argmax(axis=-1).astype(np.int64)
+                else:
+                    tokens = np.array(
+                        [
+                            choose_token(logits[r], rngs[r], greedy, temperature, top_p)
+                            for r in range(len(batch))
+                        ],
+                        dtype=np.int64,
+                    )
                 for r, token in enumerate(tokens):
                     if finished[r]:
                         continue

@@ -186,13 +186,28 @@ class TorchModel(BatchedModel):
         )
         if cache_kw is None or "position_ids" not in self._forward_params:
             return RecomputeDecoder(self, rows)
-        return _CachedDecoder(self._model, rows, self.pad_id, cache_kw)
+        keep_last = "logits_to_keep" in self._forward_params
+        return _CachedDecoder(self._model, rows, self.pad_id, cache_kw, keep_last)
 
 
 class _CachedDecoder:
-    """Left-padded incremental decoding with the model's own KV cache."""
+    """Left-padded incremental decoding with the model's own KV cache.
 
-    def __init__(self, model: Any, rows: list[list[int]], pad_id: int, cache_kw: str) -> None:
+    Only the last position's logits are computed (``logits_to_keep=1`` where the model
+    takes it: the prompt pass otherwise builds [batch, width, vocab] logits to keep one
+    row), and the attention mask is a view of one preallocated buffer rather than a new
+    concatenation each step; both keep each step's cost at the model's own.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        rows: list[list[int]],
+        pad_id: int,
+        cache_kw: str,
+        keep_last: bool = False,
+        capacity: int = 256,
+    ) -> None:
         import torch
 
         width = max(len(r) for r in rows)
@@ -202,7 +217,12 @@ class _CachedDecoder:
             ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
             mask[i, width - len(row) :] = 1
         self._model, self._cache_kw = model, cache_kw
-        self._ids, self._mask = ids, mask
+        self._extra: dict[str, Any] = {"logits_to_keep": 1} if keep_last else {}
+        self._ids = ids
+        self._full_mask = torch.ones((len(rows), width + capacity), dtype=torch.long)
+        self._full_mask[:, :width] = mask
+        self._width = width
+        self._mask = self._full_mask[:, :width]
         self._positions = (mask.cumsum(-1) - 1).clamp(min=0)
         self._cache: Any = None
 
@@ -217,6 +237,7 @@ class _CachedDecoder:
                 position_ids=positions,
                 use_cache=True,
                 **kwargs,
+                **self._extra,
             )
         cache = out.get("cache")
         self._cache = cache if cache is not None else out.get("past_key_values")
@@ -228,9 +249,11 @@ class _CachedDecoder:
     def step(self, tokens: np.ndarray) -> np.ndarray:
         import torch
 
-        self._mask = torch.cat(
-            [self._mask, torch.ones((self._mask.shape[0], 1), dtype=torch.long)], dim=1
-        )
+        self._width += 1
+        if self._width > self._full_mask.shape[1]:  # beyond the buffer: grow it
+            grown = torch.ones_like(self._full_mask)
+            self._full_mask = torch.cat([self._full_mask, grown], dim=1)
+        self._mask = self._full_mask[:, : self._width]
         self._positions = self._positions[:, -1:] + 1
         return self._run(
             torch.from_numpy(np.asarray(tokens, dtype=np.int64))[:, None], self._positions

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -179,14 +179,47 @@ def read_config(folder: str | Path) -> dict[str, Any]:
         ) from exc
 
 
-def read_weights(folder: str | Path) -> dict[str, np.ndarray]:
-    """Every tensor of the model's safetensors files as float32 numpy (no pickle is ever read).
+class StreamedWeights(Mapping[str, np.ndarray]):
+    """The tensors of a model's safetensors files, each read (as float32) only when asked for.
+
+    Names and shapes come from the file headers, so the check holds one layer's matrices of
+    each model at a time (plus the embeddings) instead of both whole models: memory is
+    bounded by the largest layer, not by the model (a 7B pair stays within a few GB).
+    """
+
+    def __init__(self, files: list[Path]) -> None:
+        from safetensors import safe_open
+
+        self._where: dict[str, Path] = {}
+        self._shapes: dict[str, tuple[int, ...]] = {}
+        for f in files:
+            with safe_open(str(f), framework="pt") as fh:
+                for key in fh.keys():
+                    self._where[key] = f
+                    self._shapes[key] = tuple(fh.get_slice(key).get_shape())
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self._shapes[name]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        from safetensors import safe_open
+
+        with safe_open(str(self._where[name]), framework="pt") as fh:
+            return np.asarray(fh.get_tensor(name).float().numpy())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+def read_weights(folder: str | Path) -> StreamedWeights:
+    """The model's safetensors tensors, streamed per tensor (no pickle is ever read).
 
     Reads exactly the files the import hashed (the shard index's files, or the one weights
     file; :func:`core.backends.folders.safetensors_files`), never a stray file beside them.
     """
-    from safetensors import safe_open
-
     try:
         files = safetensors_files(Path(folder))
     except ModelLoadError as exc:
@@ -196,12 +229,7 @@ def read_weights(folder: str | Path) -> dict[str, np.ndarray]:
             f"{folder} holds no safetensors weights; the weight check reads weights "
             "only from safetensors (an ONNX export cannot be aligned)."
         )
-    out: dict[str, np.ndarray] = {}
-    for f in files:
-        with safe_open(str(f), framework="pt") as fh:
-            for key in fh.keys():
-                out[key] = fh.get_tensor(key).float().numpy()
-    return out
+    return StreamedWeights(files)
 
 
 def _sizes(config: Mapping[str, Any]) -> tuple[int, int]:
@@ -217,7 +245,8 @@ def _sizes(config: Mapping[str, Any]) -> tuple[int, int]:
 
 def _embedding(w: Mapping[str, np.ndarray], hidden: int) -> np.ndarray:
     for name in sorted(w):
-        if _EMBED.search(name) and w[name].ndim == 2 and w[name].shape[1] == hidden:
+        shape = la.shape_of(w, name) if _EMBED.search(name) else ()
+        if len(shape) == 2 and shape[1] == hidden:
             return w[name]
     raise DeclinedError("No input embedding matrix was found to align the hidden dimensions.")
 
@@ -225,9 +254,12 @@ def _embedding(w: Mapping[str, np.ndarray], hidden: int) -> np.ndarray:
 def _mlp_pairs(w: Mapping[str, np.ndarray], hidden: int, inner: int) -> dict[int, tuple[str, str]]:
     """layer -> (input matrix name, output matrix name) of its MLP."""
     layers: dict[int, dict[str, str]] = {}
-    for name, t in w.items():
+    for name in w:
         m = _LAYER.search(name)
-        if not m or t.ndim != 2 or set(t.shape) != {hidden, inner} or not name.endswith(".weight"):
+        if not m or not name.endswith(".weight"):
+            continue
+        shape = la.shape_of(w, name)
+        if len(shape) != 2 or set(shape) != {hidden, inner}:
             continue
         if not any(s in name for s in _MLP_SCOPE):
             continue
@@ -455,10 +487,10 @@ def lineage_check(
         "null_mean": float(null.mean()),
         "null_max": float(null.max()),
         "tensors": tensors,
-        "tensor_cosines_unaligned": {
-            k: _cosine(v, suspect[k])
-            for k, v in base.items()
-            if k in suspect and suspect[k].shape == v.shape
+        "tensor_cosines_unaligned": {  # one pair of tensors in memory at a time
+            k: _cosine(base[k], suspect[k])
+            for k in base
+            if k in suspect and la.shape_of(suspect, k) == la.shape_of(base, k)
         },
         "min_similarity": SPEC.min_effect,
         "level": level.key,

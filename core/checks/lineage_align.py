@@ -92,17 +92,24 @@ def norm_gain(w: Mapping[str, np.ndarray], layer: int, hidden: int) -> np.ndarra
     """The gain of the normalisation feeding a layer's MLP (folded into its input matrix)."""
     for name in sorted(w):
         m = _LAYER.search(name)
-        t = w[name]
         if (
             m
             and int(m.group(1)) == layer
             and name.endswith(".weight")
-            and t.ndim == 1
-            and t.shape[0] == hidden
             and name.rsplit(".", 2)[-2] in _NORM_BEFORE_MLP
+            and shape_of(w, name) == (hidden,)
         ):
-            return np.asarray(t, dtype=np.float64)
+            return np.asarray(w[name], dtype=np.float64)
     return None
+
+
+def shape_of(w: Mapping[str, np.ndarray], name: str) -> tuple[int, ...]:
+    """A tensor's shape; read from the file header, not the data, when ``w`` streams
+    (:class:`core.checks.lineage.StreamedWeights`)."""
+    shape = getattr(w, "shape", None)
+    if callable(shape):
+        return tuple(shape(name))
+    return tuple(w[name].shape)
 
 
 def token_rows(
