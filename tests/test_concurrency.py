@@ -177,7 +177,8 @@ def test_readers_do_not_wait_for_a_writer(db: Path) -> None:
 
 
 def test_two_imports_at_once_both_land(db: Path, tmp_path: Path) -> None:
-    files = [transcripts(tmp_path, 3000, f"a{i}.jsonl") for i in range(2)]
+    # Two different files (the same file twice is refused as duplicate evidence).
+    files = [transcripts(tmp_path, 3000 + i, f"a{i}.jsonl") for i in range(2)]
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "core.cli", "--db", str(db), *import_argv(f)],
@@ -194,7 +195,7 @@ def test_two_imports_at_once_both_land(db: Path, tmp_path: Path) -> None:
         assert proc.returncode == 0, err
         assert "Traceback" not in err
     assert row_counts(db)["transcript_sets"] == 2
-    assert row_counts(db)["transcript_items"] == 6000
+    assert row_counts(db)["transcript_items"] == 6001
 
 
 # --- the lock is not held while the source is read ----------------------------------------

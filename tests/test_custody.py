@@ -42,6 +42,12 @@ def world(tmp_path: Path, tiny_model: Path, transcript_file: Path) -> dict[str, 
     db = tmp_path / "case.dacase"
     suspect = shutil.copytree(tiny_model, tmp_path / "suspect")
     reference = shutil.copytree(tiny_model, tmp_path / "reference")
+    # Another model's folder, not the suspect's files again (a check refuses the suspect as
+    # its own reference): its config names it.
+    config = json.loads((reference / "config.json").read_text(encoding="utf-8"))
+    (reference / "config.json").write_text(
+        json.dumps({**config, "_name_or_path": "reference"}), encoding="utf-8"
+    )
     with open_case_file(db) as cf:
         case_id = create_case(cf, "Halcyon v Quillmark", "DA-C1")
         sus = import_model(cf, case_id, suspect, "suspect")
