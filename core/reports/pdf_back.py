@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reportlab.platypus import Flowable, Paragraph
 
 from core.reports import wording
@@ -196,36 +198,29 @@ def run_parameters(data: ReportData) -> list[Flowable]:
             "in the JSON bundle."
         )
     )
+    # One block per run, not a table: a run's parameters (model loading, rendered chat
+    # contexts, settings) can fill pages, and a table cell cannot break across a page.
     seen: set[int] = set()
-    rows = []
+    blocks: list[tuple[str, str, Any, Any]] = []
     for c in data.checks:
         if c.run_id in seen:
             continue
         seen.add(c.run_id)
-        rows.append(
-            [
-                str(c.run_id),
-                lines(
-                    (f"{c.kind}, {c.status}", "bold"),
-                    (f"seed {c.seed if c.seed is not None else 'none'}", "plain"),
-                    (f"started {format_time(c.started_at)}", "plain"),
-                    (f"finished {format_time(c.finished_at)}", "plain"),
-                ),
-                mono(_full(c.parameters) if c.parameters else "none recorded"),
-                mono(_full(c.software) if c.software else "not recorded"),
-            ]
+        head = (
+            f"Run {c.run_id} — {c.kind}, {c.status}; seed "
+            f"{c.seed if c.seed is not None else 'none'}; started {format_time(c.started_at)}; "
+            f"finished {format_time(c.finished_at)}"
         )
+        blocks.append((str(c.run_id), head, c.parameters, c.software))
     for r in data.calibration_runs + data.experiments:
-        rows.append(
-            [
-                str(r.run_id),
-                lines((f"{r.kind}, {r.status}", "bold"), (f"seed {r.seed}", "plain")),
-                mono(_full(r.parameters) if r.parameters else "none recorded"),
-                mono(_full(r.software) if r.software else "not recorded"),
-            ]
-        )
-    if rows:
-        out.append(data_table(["Run", "Run", "Parameters", "Software"], rows, [6, 18, 48, 28]))
-    else:
+        head = f"Run {r.run_id} — {r.kind}, {r.status}; seed {r.seed}"
+        blocks.append((str(r.run_id), head, r.parameters, r.software))
+    for _run, head, params, software in blocks:
+        out.append(para(f"<b>{text(head)}</b>", raw=True))
+        out.append(para("Parameters:", "small"))
+        out.append(mono(_full(params) if params else "none recorded", "mono"))
+        out.append(para("Software:", "small"))
+        out.append(mono(_full(software) if software else "not recorded", "mono"))
+    if not blocks:
         out.append(box("No run is part of this report."))
     return out
