@@ -277,6 +277,7 @@ def demo_traffic(cf: CaseFile, case_id: int, harvest_log: Path, log: Log) -> Dem
     harvest test's input is shown to be what the provider's log holds for the campaign.
     """
     from core.traffic.campaigns import analyse
+    from core.traffic.conduct import record_analysis
     from core.traffic.demo_logs import read_harvest_log, write_demo_log
     from core.traffic.engine import open_engine
     from core.traffic.export import export_harvest
@@ -305,9 +306,17 @@ def demo_traffic(cf: CaseFile, case_id: int, harvest_log: Path, log: Log) -> Dem
             f"requests {campaign.first_seen} to {campaign.last_seen}; indicators fired: {fired}"
         )
         done = export_harvest(engine, campaign, files[3], overwrite=True)
+        checked = validate(analysis, drawn.truth)
+        record_analysis(
+            cf,
+            case_id,
+            analysis,
+            engine,
+            validation=checked,
+            validation_source=f"the demo log's simulator labels (seed {drawn.config.seed})",
+        )
     finally:
         engine.close()
-    checked = validate(analysis, drawn.truth)
     exported = {}
     for line in done.path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)

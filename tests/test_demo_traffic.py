@@ -46,3 +46,22 @@ def test_demo_traffic_finds_the_campaign_and_its_export_holds_the_harvest_log(
     exported = [json.loads(x) for x in found.export.read_text(encoding="utf-8").splitlines()]
     assert {r["account_id"] for r in exported} == accounts
     assert any("precision" in line and "recall" in line for line in lines)
+
+
+def test_demo_traffic_records_the_analysis_in_the_audit_chain(tmp_path: Path) -> None:
+    from core.store.audit import verify_case_file_chain
+    from core.traffic.conduct import categories, latest_analysis
+
+    with open_case_file(tmp_path / "demo.dacase") as cf:
+        case_id = create_case(cf, "Demo traffic", "DEMO-T-2")
+        found = demo_traffic(cf, case_id, _harvest(), lambda _m: None)
+        with cf.read_session() as s:
+            recorded = latest_analysis(s, case_id)
+        assert verify_case_file_chain(cf).ok
+    assert recorded is not None
+    (camp,) = recorded["campaigns"]
+    assert camp["id"] == found.campaign_id
+    assert sum(camp["daily_requests"].values()) == camp["requests"] == found.requests
+    assert recorded["validation"]["precision"]["k"] == found.accounts
+    cats = {c.category for c in categories(camp)}
+    assert {"accounts-keys", "competing-model-ban", "rate-limits"} <= cats
