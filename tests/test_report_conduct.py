@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 from pypdf import PdfReader
 
 from core.demo import demo_dir, demo_traffic
@@ -64,6 +65,6 @@ def test_timeline_figure_draws_one_line_per_campaign_with_zero_days() -> None:
     (ax,) = fig.axes
     lines = ax.get_lines()
     assert len(lines) == 2
-    assert list(lines[0].get_ydata()) == [5, 0, 0, 2]
+    assert np.asarray(lines[0].get_ydata()).tolist() == [5, 0, 0, 2]
     empty = campaign_timeline_figure({})
     assert not empty.axes[0].get_lines()

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from core.jobs import JobState
 from core.store import audit
 from core.store.models import AuditEvent
 from core.traffic.campaigns import Campaign, TrafficAnalysis
 from core.traffic.engine import Engine
+from core.traffic.thresholds import AnalysisParams
 from core.traffic.validation import Validation
 
 if TYPE_CHECKING:
@@ -127,3 +129,56 @@ def latest_analysis(session: Any, case_id: int) -> dict[str, Any] | None:
     if ev is None:
         return None
     return {**(ev.details or {}), "event_id": ev.id, "recorded_at": str(ev.at)}
+
+
+def analyse_case_logs(
+    cf: CaseFile,
+    case_id: int,
+    params: AnalysisParams | None = None,
+    state: JobState | None = None,
+) -> dict[str, Any]:
+    """Analyse the case's log store (beside the case file), record it; the recorded details."""
+    from core.traffic.campaigns import analyse
+    from core.traffic.engine import open_engine
+    from core.traffic.store import store_path_for
+
+    state = state or JobState()
+    engine = open_engine(store_path_for(cf.path))
+    try:
+        analysis = analyse(engine, params or AnalysisParams(), state)
+        state.check_cancelled()
+        record_analysis(cf, case_id, analysis, engine)
+    finally:
+        engine.close()
+    found = recorded_analysis(cf, case_id)
+    assert found is not None
+    return found
+
+
+def recorded_analysis(cf: CaseFile, case_id: int) -> dict[str, Any] | None:
+    """The case's latest recorded traffic analysis, read through its own session."""
+    with cf.read_session() as s:
+        return latest_analysis(s, case_id)
+
+
+def params_from_text(served: str, releases: str, rate_limit: int) -> AnalysisParams:
+    """Analysis parameters from what a user typed: country codes and ISO dates, comma-separated.
+
+    Raises DeclinedError with a one-line message on a date that is not YYYY-MM-DD.
+    """
+    from datetime import date
+
+    from core.errors import DeclinedError
+
+    days = []
+    for part in (p.strip() for p in releases.split(",")):
+        if not part:
+            continue
+        try:
+            days.append(date.fromisoformat(part))
+        except ValueError as exc:
+            raise DeclinedError(f"{part!r} is not a release date like 2025-07-14.") from exc
+    regions = tuple(c.strip().upper() for c in served.split(",") if c.strip())
+    return AnalysisParams(
+        release_dates=tuple(days), served_regions=regions, rate_limit_per_hour=rate_limit
+    )
