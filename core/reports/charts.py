@@ -388,6 +388,7 @@ def campaign_timeline_figure(
         ax.set_xlabel("Day (UTC)")
         ax.set_ylabel("Requests per day")
         ax.set_yscale("symlog", linthresh=10)
+        ax.set_ylim(bottom=0)
         ax.grid(axis="y", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
         ax.legend(loc="upper right")

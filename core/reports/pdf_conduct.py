@@ -11,22 +11,23 @@ from __future__ import annotations
 from reportlab.platypus import Flowable
 
 from core.reports import charts, wording
-from core.reports.data import ConductCampaign, ReportData
+from core.reports.data import ConductCampaign, ConductClause, ReportData
 from core.reports.pdf_analysis import FigureCounter
 from core.reports.pdf_layout import box, data_table, gap, heading, kv_table, para
 
-_ACCOUNTS_SHOWN = 40
-
 
 def _accounts(c: ConductCampaign) -> list[Flowable]:
-    shown = c.accounts[:_ACCOUNTS_SHOWN]
-    rows = [[a] for a in shown]
-    out: list[Flowable] = [data_table(["Account"], rows, [100], mono=(0,))]
-    if len(c.accounts) > len(shown):
-        out.append(
-            para(f"… and {len(c.accounts) - len(shown)} more (all in the JSON bundle).", "small")
-        )
-    return out
+    """The campaign's accounts, as one wrapped list (every one is in the JSON bundle too)."""
+    return [para(", ".join(c.accounts), "small")]
+
+
+def _count(numerator: object, denominator: object) -> str:
+    """``k/N`` of an indicator (whole numbers printed without a decimal point)."""
+
+    def whole(x: object) -> str:
+        return f"{x:g}" if isinstance(x, int | float) else str(x or "")
+
+    return f"{whole(numerator)}/{whole(denominator)}"
 
 
 def _indicators(c: ConductCampaign) -> list[Flowable]:
@@ -35,7 +36,7 @@ def _indicators(c: ConductCampaign) -> list[Flowable]:
             i.get("name", ""),
             f"{float(i.get('value', 0.0)):.3g}",
             f"{i.get('threshold', '')}",
-            f"{i.get('numerator', '')}/{i.get('denominator', '')}",
+            _count(i.get("numerator"), i.get("denominator")),
             "yes" if i.get("fired") else "no",
             "counted" if i.get("counts_towards_flag") else "descriptive",
             para(str(i.get("meaning", "")), "cell_small"),
@@ -44,9 +45,9 @@ def _indicators(c: ConductCampaign) -> list[Flowable]:
     ]
     return [
         data_table(
-            ["Indicator", "Value", "Threshold", "Rows", "Fired", "Role", "Meaning"],
+            ["Indicator", "Value", "Limit", "Rows", "Fired", "Role", "Meaning"],
             rows,
-            [17, 8, 9, 11, 6, 11, 38],
+            [19, 8, 7, 12, 7, 12, 35],
         )
     ]
 
@@ -54,14 +55,17 @@ def _indicators(c: ConductCampaign) -> list[Flowable]:
 def _clauses(c: ConductCampaign) -> list[Flowable]:
     if not c.clauses:
         return [box("No clause in force on the campaign's dates is tagged with its categories.")]
+    grouped: dict[tuple[str, str], list[ConductClause]] = {}
+    for k in c.clauses:  # one row per clause, its categories together
+        grouped.setdefault((k.version, k.number), []).append(k)
     rows = [
         [
-            f"{k.number} ({k.version}, {k.conduct_date})",
-            para(f"“{k.text}”", "cell"),
-            k.category_label,
-            para("; ".join(k.reasons), "cell_small"),
+            f"{ks[0].number} ({ks[0].version}, in force {ks[0].conduct_date})",
+            para(f"“{ks[0].text}”", "cell"),
+            "; ".join(k.category_label for k in ks),
+            para("; ".join(dict.fromkeys(r for k in ks for r in k.reasons)), "cell_small"),
         ]
-        for k in c.clauses
+        for ks in grouped.values()
     ]
     out: list[Flowable] = [
         data_table(
