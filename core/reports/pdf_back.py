@@ -196,36 +196,25 @@ def run_parameters(data: ReportData) -> list[Flowable]:
             "in the JSON bundle."
         )
     )
+    # One entry per run, its parameters in full paragraphs: a table row never splits, and a
+    # run with a long probe list is taller than a page (the demo's runs are).
     seen: set[int] = set()
-    rows = []
+    entries: list[tuple[str, str, object, object]] = []
     for c in data.checks:
         if c.run_id in seen:
             continue
         seen.add(c.run_id)
-        rows.append(
-            [
-                str(c.run_id),
-                lines(
-                    (f"{c.kind}, {c.status}", "bold"),
-                    (f"seed {c.seed if c.seed is not None else 'none'}", "plain"),
-                    (f"started {format_time(c.started_at)}", "plain"),
-                    (f"finished {format_time(c.finished_at)}", "plain"),
-                ),
-                mono(_full(c.parameters) if c.parameters else "none recorded"),
-                mono(_full(c.software) if c.software else "not recorded"),
-            ]
-        )
+        when = f"; started {format_time(c.started_at)}; finished {format_time(c.finished_at)}"
+        head = f"{c.kind}, {c.status}; seed {c.seed if c.seed is not None else 'none'}{when}"
+        entries.append((str(c.run_id), head, c.parameters, c.software))
     for r in data.calibration_runs + data.experiments:
-        rows.append(
-            [
-                str(r.run_id),
-                lines((f"{r.kind}, {r.status}", "bold"), (f"seed {r.seed}", "plain")),
-                mono(_full(r.parameters) if r.parameters else "none recorded"),
-                mono(_full(r.software) if r.software else "not recorded"),
-            ]
+        entries.append(
+            (str(r.run_id), f"{r.kind}, {r.status}; seed {r.seed}", r.parameters, r.software)
         )
-    if rows:
-        out.append(data_table(["Run", "Run", "Parameters", "Software"], rows, [6, 18, 48, 28]))
-    else:
+    for run_id, head, params, software in entries:
+        out.append(Paragraph(f"<b>Run {run_id}</b>  {text(head)}", STYLES["audit_head"]))
+        out.append(mono("Parameters: " + (_full(params) if params else "none recorded"), "mono"))
+        out.append(mono("Software: " + (_full(software) if software else "not recorded"), "mono"))
+    if not entries:
         out.append(box("No run is part of this report."))
     return out
