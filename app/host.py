@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from core.store.audit import ChainReport
     from core.store.db import CaseFile
 
-Tab = Literal["overview", "evidence", "policies", "analyses", "findings", "audit"]
+Tab = Literal["overview", "evidence", "policies", "analyses", "findings", "audit", "traffic"]
 
 
 class Host(Protocol):

@@ -63,6 +63,7 @@ from app.views.font_size import apply_font_size
 from app.views.jobs_panel import JobsPanel
 from app.views.overview import OverviewView
 from app.views.policies_view import PoliciesView
+from app.views.traffic_view import TrafficView
 from app.views.welcome import WelcomeView
 from core import __version__
 from core.errors import DistillAuditError
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
         self.analyses_view = AnalysesView(self, menus.toolbar(self._actions, "analyses"), self)
         self.findings_view = FindingsView(self, self)
         self.audit_view = AuditView(self)
+        self.traffic_view = TrafficView(self, self)
         self.audit_view.verify_requested.connect(self.case_files.verify_chain)
         self.audit_view.scope_changed.connect(lambda _all: self._refresh_audit())
         self.tabs = QTabWidget(self)
@@ -149,10 +151,11 @@ class MainWindow(QMainWindow):
             "analyses": self.analyses_view,
             "findings": self.findings_view,
             "audit": self.audit_view,
+            "traffic": self.traffic_view,
         }
         for widget, title in zip(
             self._tab_widgets.values(),
-            ("&Overview", "Evi&dence", "&Policies", "A&nalyses", "Findin&gs", "A&udit"),
+            ("&Overview", "Evi&dence", "&Policies", "A&nalyses", "Findin&gs", "A&udit", "&Traffic"),
             strict=True,
         ):
             self.tabs.addTab(widget, title)
@@ -269,7 +272,12 @@ class MainWindow(QMainWindow):
             list_evidence(cf, case_id) if cf is not None and case_id is not None else []
         )
         self._refresh_audit()
-        self._stale = {self.policies_view, self.analyses_view, self.findings_view}
+        self._stale = {
+            self.policies_view,
+            self.analyses_view,
+            self.findings_view,
+            self.traffic_view,
+        }
         self._refresh_current()
 
     def _refresh_current(self) -> None:
@@ -280,7 +288,7 @@ class MainWindow(QMainWindow):
         if tab is self.findings_view:
             details = self._details()
             self.findings_view.load(details.conduct_date if details else None)
-        elif tab in (self.policies_view, self.analyses_view):
+        elif tab in (self.policies_view, self.analyses_view, self.traffic_view):
             tab.load()
 
     def _details(self) -> Any:

@@ -64,6 +64,7 @@ class DemoCase:
     transcripts: dict[str, int] = field(default_factory=dict)
     policies: dict[str, int] = field(default_factory=dict)
     lineage: dict[str, Any] = field(default_factory=dict)
+    traffic: DemoTraffic | None = None
 
 
 # --- the demo case file ----------------------------------------------------------------------
@@ -76,9 +77,25 @@ def default_demo_db() -> Path:
     return Path(user_data_dir("DistillAudit", appauthor=False)) / f"demo{CASE_FILE_SUFFIX}"
 
 
+def _traffic_files(path: Path) -> list[Path]:
+    """The demo's request log, its log store and the campaign's export beside the case file."""
+    from core.traffic.store import store_path_for
+
+    store = store_path_for(path)
+    return [
+        store,
+        Path(f"{store}.wal"),
+        path.with_name(f"{path.name}.request-log.jsonl"),
+        path.with_name(f"{path.name}.campaign-harvest.jsonl"),
+        path.with_name(f"{path.name}.campaign-harvest.jsonl.manifest.json"),
+    ]
+
+
 def _remove_case_file(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for extra in _traffic_files(path):
+        extra.unlink(missing_ok=True)
 
 
 def discard_demo_case_file(path: Path) -> None:
@@ -229,8 +246,114 @@ def build_demo_case(
         )
         log(f"Imported {role} transcripts {key}")
     demo.policies = _import_policies(cf, case_id, root, lineage, log)
+    state.check_cancelled()
+    state.set_status("Importing and analysing the API request log")
+    harvest_log = lineage["transcripts"].get("harvested_exchanges")
+    if harvest_log:
+        demo.traffic = demo_traffic(cf, case_id, root / harvest_log, log)
     state.set_progress(100)
     return demo
+
+
+@dataclass
+class DemoTraffic:
+    """What the demo's request-log step found: the campaign, its export and the figures."""
+
+    campaign_id: str
+    accounts: int
+    requests: int
+    precision: str
+    recall: str
+    hard_negatives_flagged: list[str]
+    export: Path
+    harvest_rows_found: int
+
+
+def demo_traffic(cf: CaseFile, case_id: int, harvest_log: Path, log: Log) -> DemoTraffic:
+    """Draw the demo's request log (seeded), import it, find the campaign, export it.
+
+    The campaign's accounts are those of the shipped harvest log; the export is compared
+    with that log exchange by exchange (request id, account, prompt, response), so the
+    harvest test's input is shown to be what the provider's log holds for the campaign.
+    """
+    from core.traffic.campaigns import analyse
+    from core.traffic.conduct import record_analysis
+    from core.traffic.demo_logs import read_harvest_log, write_demo_log
+    from core.traffic.engine import open_engine
+    from core.traffic.export import export_harvest
+    from core.traffic.import_logs import import_logs
+    from core.traffic.store import store_path_for
+    from core.traffic.validation import validate
+
+    case_path = Path(cf.path)
+    files = _traffic_files(case_path)
+    drawn = write_demo_log(harvest_log, files[2])
+    report = import_logs(cf, [drawn.path], case=case_id)
+    log(
+        f"Imported the API request log ({report.rows_accepted} requests, "
+        f"{len(drawn.truth.accounts)} accounts, seed {drawn.config.seed})"
+    )
+    engine = open_engine(store_path_for(case_path))
+    try:
+        analysis = analyse(engine, drawn.params())
+        flagged = analysis.flagged
+        if not flagged:
+            raise DistillAuditError("The demo's request log shows no campaign; rebuild the demo.")
+        campaign = max(flagged, key=lambda c: c.requests)
+        fired = ", ".join(i.name for i in campaign.indicators if i.counts and i.fired)
+        log(
+            f"Campaign {campaign.id}: {len(campaign.accounts)} accounts, {campaign.requests} "
+            f"requests {campaign.first_seen} to {campaign.last_seen}; indicators fired: {fired}"
+        )
+        done = export_harvest(engine, campaign, files[3], overwrite=True)
+        checked = validate(analysis, drawn.truth)
+        record_analysis(
+            cf,
+            case_id,
+            analysis,
+            engine,
+            validation=checked,
+            validation_source=f"the demo log's simulator labels (seed {drawn.config.seed})",
+        )
+    finally:
+        engine.close()
+    exported = {}
+    for line in done.path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        exported[row["request_id"]] = row
+    keys = ("account_id", "prompt", "response")
+    shipped = read_harvest_log(harvest_log)
+    found = sum(
+        1
+        for h in shipped
+        if h["request_id"] in exported
+        and all(exported[h["request_id"]].get(k) == h.get(k) for k in keys)
+    )
+    if found != len(shipped):
+        raise DistillAuditError(
+            f"The campaign's export holds {found} of the harvest log's {len(shipped)} "
+            "exchanges; rebuild the demo."
+        )
+    hard = [g for g, hit in checked.hard_negatives.items() if hit]
+    log(
+        f"Exported {done.rows} exchanges of {campaign.id}; all {found} exchanges of the "
+        f"harvest log are among them (same request id, account, prompt and response)"
+    )
+    log(
+        f"Account-level precision {checked.precision.describe()}, recall "
+        f"{checked.recall.describe()} against the simulator's labels; hard negatives "
+        f"flagged: {', '.join(hard) or 'none'} of {len(checked.hard_negatives)}"
+    )
+    return DemoTraffic(
+        campaign.id,
+        len(campaign.accounts),
+        campaign.requests,
+        checked.precision.describe(),
+        checked.recall.describe(),
+        hard,
+        done.path,
+        found,
+    )
 
 
 def _import_policies(

@@ -351,6 +351,52 @@ def tippett_figure(
     return fig
 
 
+def campaign_timeline_figure(
+    daily: Mapping[str, Mapping[str, int]], *, title: str = "", width_in: float = 6.4
+) -> Figure:
+    """Requests per UTC day of each campaign (``daily``: campaign id → ISO day → requests),
+    one line per campaign, days without requests drawn as zero."""
+    from datetime import date, timedelta
+
+    days = sorted({d for per in daily.values() for d in per})
+    with rc_context(_STYLE):
+        fig = Figure(figsize=(width_in, 2.6), layout="constrained")
+        ax = fig.add_subplot()
+        if not days:
+            ax.text(
+                0.5, 0.5, "No campaign recorded", ha="center", va="center", transform=ax.transAxes
+            )
+            ax.set_axis_off()
+            return fig
+        first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+        span = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        x = np.arange(len(span))
+        palette = (SUSPECT_COLOUR, ACCENT, REFERENCE_COLOUR, "#e9c46a", "#2a9d8f")
+        for i, (cid, per) in enumerate(sorted(daily.items())):
+            y = [per.get(d.isoformat(), 0) for d in span]
+            ax.plot(
+                x,
+                y,
+                marker="o",
+                markersize=2.5,
+                linewidth=1.1,
+                color=palette[i % len(palette)],
+                label=f"{cid} ({sum(y):,} requests)",
+            )
+        step = max(1, len(span) // 8)
+        ax.set_xticks(x[::step], [d.isoformat() for d in span[::step]], rotation=30, ha="right")
+        ax.set_xlabel("Day (UTC)")
+        ax.set_ylabel("Requests per day")
+        ax.set_yscale("symlog", linthresh=10)
+        ax.set_ylim(bottom=0)
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.legend(loc="upper right")
+        if title:
+            ax.set_title(title, loc="left")
+    return fig
+
+
 def figure_png(fig: Figure, dpi: int = PRINT_DPI) -> bytes:
     """Opaque RGB PNG bytes of a figure, without metadata that changes from run to run.
 

@@ -347,6 +347,8 @@ class ReportData:
     examiner: ExaminerDetails = field(default_factory=lambda: ExaminerDetails())
     terms_in_force: list[TermsInForce] = field(default_factory=list)
     opinion: Opinion | None = None
+    # the API-traffic conduct (core.reports.conduct); None when no analysis was recorded
+    conduct: Conduct | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (NaN and infinities become null)."""
@@ -439,3 +441,53 @@ class Opinion:
     runs_included: list[int]
     runs_left_out: dict[str, str]  # run id -> why it is not in this report
     error_rates: str
+
+
+@dataclass
+class ConductClause:
+    """A clause in force on a conduct date whose category the campaign's conduct concerns."""
+
+    conduct_date: str
+    version: str
+    number: str
+    heading: str
+    text: str  # full text as stored (white space normalised)
+    category: str
+    category_label: str
+    reasons: list[str]  # what the analysis measured that concerns this category
+
+
+@dataclass
+class ConductCampaign:
+    """One flagged campaign of the recorded traffic analysis, as the report shows it."""
+
+    id: str
+    accounts: list[str]
+    requests: int
+    first_seen: str
+    last_seen: str
+    input_tokens: int
+    output_tokens: int
+    estimated_cost: float
+    currency: str
+    price_key: str
+    price_as_of: str
+    links: dict[str, int]
+    indicators: list[dict[str, Any]]  # name, value, threshold, fired, counts, meaning
+    fired: list[str]
+    daily_requests: dict[str, int]
+    clauses: list[ConductClause]
+    unmapped: list[str]  # fired indicators no clause category covers
+
+
+@dataclass
+class Conduct:
+    """The latest recorded traffic analysis of the case (audit event ``traffic.analysis``)."""
+
+    event_id: int
+    recorded_at: str
+    engine: str
+    parameters: dict[str, Any]
+    candidates: int
+    campaigns: list[ConductCampaign]
+    validation: dict[str, Any] | None  # precision/recall on labelled logs, with its source

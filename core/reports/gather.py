@@ -39,6 +39,7 @@ from core.reports.analyses import (
     run_category,
 )
 from core.reports.calibration_lr import calibration_lr_record
+from core.reports.conduct import gather_conduct
 from core.reports.data import (
     REPORT_FORMAT_VERSION,
     AuditRow,
@@ -697,6 +698,7 @@ def _read(
         e.entity_id: dict(e.details or {}, at=iso(e.at)) for e in events if e.action == RERUN_ACTION
     }
     data.terms_in_force = _terms_in_force(pols, policy_labels, case.conduct_date, links)
+    data.conduct = gather_conduct(s, case.id, pols)
     data.reproduction = _reproduction(
         data,
         [r for r in runs if run_category(r) != "check" or r.id in commands],

@@ -18,7 +18,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import CondPageBreak, Flowable, PageBreak
 
-from core.reports import pdf_analysis, pdf_back, pdf_front, pdf_opinion, pdfa
+from core.reports import pdf_analysis, pdf_back, pdf_conduct, pdf_front, pdf_opinion, pdfa
 from core.reports.bundle import content_sha256
 from core.reports.data import ReportData
 from core.reports.pdf_layout import ReportTemplate, numbered_canvas, register_fonts
@@ -37,6 +37,7 @@ def story(data: ReportData, content_hash: str) -> list[Flowable]:
         pdf_analysis.interpretation(data, "6"),
         pdf_back.findings(data, "7"),
         pdf_front.evidence(data, "8"),
+        pdf_conduct.conduct(data, figures, "9"),
     ]
     appendices: list[list[Flowable]] = [
         pdf_back.evidence_items(data, content_hash),

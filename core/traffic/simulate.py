@@ -245,7 +245,7 @@ class _World:
         return f"{r.randint(11, 220)}.{r.randint(0, 255)}.{r.randint(0, 255)}"
 
     def _account(self, label: str, kind: str, group: str = "", **over: Any) -> _Account:
-        aid = f"acct-{label}-{len(self.truth.accounts):05d}"
+        aid = over.get("account_id") or f"acct-{label}-{len(self.truth.accounts):05d}"
         self.truth.accounts[aid] = AccountTruth(aid, kind, group)
         r = self.rng
         return _Account(
@@ -307,9 +307,12 @@ class _World:
                     prompt += " Explain step by step."
                 yield self._row(acct, self._random_time(), prompt)
 
-    def campaign(self, index: int) -> Iterator[dict]:
+    def campaign(
+        self, index: int, account_ids: tuple[str, ...] = (), group: str = ""
+    ) -> Iterator[dict]:
+        """A planted campaign; ``account_ids`` names its accounts (else they are drawn)."""
         r, cfg = self.rng, self.cfg
-        cid = f"camp{index}"
+        cid = group or f"camp{index}"
         # Behaviours beyond the templated sweep: most of them, never all the same.
         optional = ["reasoning", "tools", "identity", "sweep", "near_limit", "release", "region"]
         behaviours = {"template", *r.sample(optional, r.randint(5, 7))}
@@ -318,7 +321,7 @@ class _World:
         ua = r.choice(("python-httpx/0.27", "aiohttp/3.9", "curl/8.4"))
         payments = [f"pay-{r.getrandbits(48):012x}" for _ in range(r.randint(1, 3))]
         categories = sorted(SWEEP) if "sweep" in behaviours else r.sample(sorted(SWEEP), 2)
-        n_accounts = r.randint(*cfg.accounts_per_campaign)
+        n_accounts = len(account_ids) or r.randint(*cfg.accounts_per_campaign)
         if "release" in behaviours:
             day0 = datetime.combine(r.choice(cfg.release_dates), datetime.min.time(), UTC)
             day0 += timedelta(days=r.randint(0, 2))
@@ -329,7 +332,7 @@ class _World:
         # the skeleton's normalisation).
         frame = "".join(r.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(5))
         limit = cfg.rate_limit_per_hour
-        for _ in range(n_accounts):
+        for a in range(n_accounts):
             country = (
                 r.choice(NOT_SERVED)
                 if "region" in behaviours and r.random() < 0.6
@@ -343,6 +346,7 @@ class _World:
                 country=country,
                 ips=tuple(self._ip(p) for p in prefixes for _ in range(3)),
                 user_agent=ua,
+                account_id=account_ids[a] if account_ids else None,
             )
             my_hours = sorted(r.sample(hours, r.randint(*cfg.campaign_hours_per_account)))
             for hour in my_hours:
