@@ -21,6 +21,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from core.checks import model_loading, registry
@@ -44,6 +45,7 @@ from core.checks.probes import ChatTemplate, match_probes
 from core.checks.settings import CheckInputs, CheckSettings
 from core.checks.stats import CombinedResult, combine_holm, jsonable
 from core.errors import DeclinedError
+from core.evidence.hashing import sha256_file
 from core.jobs import JobState
 from core.store import runs
 from core.store.db import CaseFile
@@ -70,6 +72,17 @@ _NOT_IN_SEED = ("seed", "num_threads", "reuse_measurements")
 # Settings added after seeds were first derived: they count only when changed from these
 # defaults, so a case's derived seed stays what it was.
 _IN_SEED_WHEN_CHANGED = {"chat_templates": "model", "template_file": None, "dtype": "auto"}
+# Settings that name a file: the seed takes the file's content hash, never its path, so the
+# same evidence and settings give the same seed wherever the files lie.
+_FILE_SETTINGS = ("identity_suite", "template_file")
+
+
+def _file_digest(value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    path = Path(value)
+    return sha256_file(path) if path.is_file() else path.name
+
 
 SPECS = registry.SPECS  # the checks' specifications (a live view of the registry)
 
@@ -128,7 +141,7 @@ def derive_seed(evidence: Mapping[str, Any], settings: CheckSettings) -> int:
         "protected_answers": digest(evidence.get("protected_answers")),
         "control_answers": digest(evidence.get("control_answers")),
         "settings": {
-            k: v
+            k: _file_digest(v) if k in _FILE_SETTINGS else v
             for k, v in jsonable(asdict(settings)).items()
             if k not in _NOT_IN_SEED
             and not (k in _IN_SEED_WHEN_CHANGED and v == _IN_SEED_WHEN_CHANGED[k])

@@ -197,7 +197,7 @@ def test_compare_versions_and_the_policies_tab(demo_window, qtbot):
 # --- 3. run a check, then review its finding ---------------------------------------------------
 
 
-def start_check(win, qtbot, references: int = 2, probes: int = 12):
+def start_check(win, qtbot, references: int = 3, probes: int = 24):
     wizard = win.analysis.run_check()
     wait_page(wizard, wizard.question_page, qtbot)
     check_pages(wizard)
